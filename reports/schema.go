@@ -1,0 +1,170 @@
+// Package reports owns the result schemas (wsgikit.check/v1, wsgikit.bench/v1)
+// and renders them as HTML, Markdown and JUnit.
+//
+// The JSON field names below are contracts with users' CI: add fields freely,
+// never rename or drop one without a new schema version.
+package reports
+
+import "time"
+
+// Schema identifiers written into the "schema" field.
+const (
+	CheckSchema = "wsgikit.check/v1"
+	BenchSchema = "wsgikit.bench/v1"
+)
+
+// Verdicts a conformance spec can earn on one server.
+const (
+	VerdictPass        = "PASS"
+	VerdictFail        = "FAIL"       // a MUST broken
+	VerdictNonStrict   = "NON-STRICT" // a SHOULD broken
+	VerdictInfo        = "INFO"       // records the option a server took
+	VerdictUnsupported = "UNSUPPORTED"
+	VerdictError       = "ERROR" // the harness failed; never blamed on the server
+)
+
+// Machine describes where results were measured, so numbers are never read
+// without their context.
+type Machine struct {
+	Hostname  string `json:"hostname,omitempty"`
+	CPUModel  string `json:"cpu_model,omitempty"`
+	CPUs      int    `json:"cpus,omitempty"`
+	Kernel    string `json:"kernel,omitempty"`
+	OS        string `json:"os,omitempty"`
+	Python    string `json:"python,omitempty"`
+	GoVersion string `json:"go_version,omitempty"`
+}
+
+// Check is the whole of check.json.
+type Check struct {
+	Schema    string        `json:"schema"`
+	Generated time.Time     `json:"generated,omitempty"`
+	Machine   *Machine      `json:"machine,omitempty"`
+	Servers   []CheckServer `json:"servers"`
+}
+
+// CheckServer holds one server's verdicts.
+type CheckServer struct {
+	Name    string        `json:"name"`
+	Version string        `json:"version"`
+	Error   string        `json:"error,omitempty"` // set when the server could not be run at all
+	Results []CheckResult `json:"results"`
+}
+
+// CheckResult is one spec's verdict on one server.
+type CheckResult struct {
+	ID         string  `json:"id"`
+	Level      string  `json:"level"` // MUST, SHOULD, MAY, INFO
+	Verdict    string  `json:"verdict"`
+	Detail     string  `json:"detail"`
+	Transcript string  `json:"transcript"`
+	Section    string  `json:"section,omitempty"`  // e.g. "PEP 3333 / start_response" or "RFC 9112 / framing"
+	Sentence   string  `json:"sentence,omitempty"` // the spec sentence the case tests
+	Stimulus   string  `json:"stimulus,omitempty"`
+	Seconds    float64 `json:"seconds,omitempty"`
+}
+
+// Bench is the whole of bench.json.
+type Bench struct {
+	Schema      string       `json:"schema"`
+	Generated   time.Time    `json:"generated,omitempty"`
+	Machine     *Machine     `json:"machine,omitempty"`
+	Servers     []BenchServ  `json:"servers,omitempty"`
+	Runs        []BenchRun   `json:"runs"`
+	Summary     []BenchSum   `json:"summary"`
+	Comparisons []Comparison `json:"comparisons"`
+	Regressions []Regression `json:"regressions,omitempty"`
+}
+
+// BenchServ names a server and its version as benchmarked.
+type BenchServ struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// Latency percentiles in milliseconds.
+type Latency struct {
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// BenchRun is one (server, scenario, mode, concurrency, round) measurement.
+type BenchRun struct {
+	Server       string            `json:"server"`
+	Scenario     string            `json:"scenario"`
+	Mode         string            `json:"mode"` // closed, open, sweep, capacity
+	Concurrency  int               `json:"concurrency"`
+	Rate         float64           `json:"rate,omitempty"` // asked rate, open model
+	Round        int               `json:"round"`
+	Requests     uint64            `json:"requests"`
+	Errors       uint64            `json:"errors"`
+	RPS          float64           `json:"rps"`
+	Latency      Latency           `json:"latency_ms"`
+	Uncorrected  *Latency          `json:"latency_uncorrected_ms,omitempty"` // open model: from actual send time
+	ServerCPU    float64           `json:"server_cpu_s"`
+	ServerRSS    float64           `json:"server_rss_mb"`
+	ServerPSS    float64           `json:"server_pss_mb,omitempty"`
+	ClientCPU    float64           `json:"client_cpu_s"`
+	ClientBound  bool              `json:"client_bound"`
+	Failed       string            `json:"failed,omitempty"` // why the run failed (server crash), with log tail
+	Seconds      float64           `json:"seconds,omitempty"`
+	StatusCounts map[string]uint64 `json:"status_counts,omitempty"`
+	Timeline     []TimePoint       `json:"timeline,omitempty"` // latency over time
+	Percentiles  []PctPoint        `json:"percentiles,omitempty"`
+}
+
+// TimePoint is one bucket of latency over time.
+type TimePoint struct {
+	T   float64 `json:"t_s"`
+	RPS float64 `json:"rps"`
+	P50 float64 `json:"p50_ms"`
+	P99 float64 `json:"p99_ms"`
+}
+
+// PctPoint is one point of a latency percentile curve.
+type PctPoint struct {
+	Q  float64 `json:"q"` // 0..100
+	Ms float64 `json:"ms"`
+}
+
+// BenchSum reduces the rounds of one (server, scenario, mode, concurrency).
+type BenchSum struct {
+	Server      string     `json:"server"`
+	Scenario    string     `json:"scenario"`
+	Mode        string     `json:"mode,omitempty"`
+	Concurrency int        `json:"concurrency,omitempty"`
+	RPSMedian   float64    `json:"rps_median"`
+	RPSCI       [2]float64 `json:"rps_ci"`
+	P99Median   float64    `json:"p99_ms_median"`
+	P99CI       [2]float64 `json:"p99_ms_ci,omitempty"`
+	ReqPerCPU   float64    `json:"req_per_cpu_s"`
+	RSSMB       float64    `json:"rss_mb,omitempty"`
+	Rounds      int        `json:"rounds,omitempty"`
+	ClientBound bool       `json:"client_bound,omitempty"`
+}
+
+// Comparison of server A against server B on one metric (ratio = A/B).
+type Comparison struct {
+	A           string  `json:"a"`
+	B           string  `json:"b"`
+	Scenario    string  `json:"scenario"`
+	Metric      string  `json:"metric"`
+	Ratio       float64 `json:"ratio"`
+	P           float64 `json:"p"`
+	Significant bool    `json:"significant"`
+}
+
+// Regression is one metric judged against a saved baseline.
+type Regression struct {
+	Server      string  `json:"server"`
+	Scenario    string  `json:"scenario"`
+	Metric      string  `json:"metric"`
+	Baseline    float64 `json:"baseline"`
+	Current     float64 `json:"current"`
+	Change      float64 `json:"change"` // fraction, positive = worse
+	P           float64 `json:"p"`
+	Significant bool    `json:"significant"`
+	Regressed   bool    `json:"regressed"`
+}
