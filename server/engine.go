@@ -1,0 +1,208 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wsgikit/wsgikit/server/http1"
+)
+
+// App runs requests on Python threads. The worker extension implements it;
+// tests implement it in Go.
+type App interface {
+	// ThreadStart runs once on a Python thread's own OS thread before its
+	// first request (the worker creates the thread's Python state there).
+	ThreadStart(slot int)
+	// Serve runs one exchange to its end on slot's thread: it must call
+	// Complete, or Send…Finish, or Fail.
+	Serve(slot int, x *Exchange)
+	// ThreadStop runs on the same OS thread when the engine stops.
+	ThreadStop(slot int)
+}
+
+// EngineConfig holds the connection-level settings.
+type EngineConfig struct {
+	Threads         int           // Python threads: requests run at once
+	KeepAlive       time.Duration // idle time allowed between requests on a connection
+	HeaderTimeout   time.Duration // time allowed to send a whole request head
+	IOTimeout       time.Duration // body reads and response writes
+	GracefulTimeout time.Duration // in-flight requests get this long on a graceful stop
+	Limits          http1.Limits
+	ScriptName      string
+	MaxDiscard      int64 // unread request body drained to keep a connection, beyond: close
+	Logger          *log.Logger
+	Debug           bool // log rejected requests
+}
+
+func (c *EngineConfig) defaults() {
+	if c.Threads <= 0 {
+		c.Threads = 1
+	}
+	if c.KeepAlive <= 0 {
+		c.KeepAlive = 5 * time.Second
+	}
+	if c.HeaderTimeout <= 0 {
+		c.HeaderTimeout = 10 * time.Second
+	}
+	if c.IOTimeout <= 0 {
+		c.IOTimeout = 30 * time.Second
+	}
+	if c.GracefulTimeout <= 0 {
+		c.GracefulTimeout = 30 * time.Second
+	}
+	if c.Limits == (http1.Limits{}) {
+		c.Limits = http1.DefaultLimits()
+	}
+	if c.MaxDiscard == 0 {
+		c.MaxDiscard = 1 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = log.New(os.Stderr, "", log.LstdFlags)
+	}
+}
+
+// Engine accepts connections and runs their requests on a fixed pool of
+// Python threads. Connections are goroutines (parsing, limits, slow clients);
+// only a parsed request ever reaches a Python thread, so a slow client never
+// holds one, and no goroutine waits for the GIL.
+type Engine struct {
+	cfg  EngineConfig
+	app  App
+	jobs chan *Exchange
+
+	draining atomic.Bool
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	connWG   sync.WaitGroup
+	slotWG   sync.WaitGroup
+
+	Served atomic.Uint64 // requests answered, for tests and recycling
+	script []byte
+}
+
+// NewEngine starts cfg.Threads Python threads for app.
+func NewEngine(cfg EngineConfig, app App) *Engine {
+	cfg.defaults()
+	e := &Engine{cfg: cfg, app: app, jobs: make(chan *Exchange), conns: make(map[*conn]struct{}), script: []byte(cfg.ScriptName)}
+	for i := 0; i < cfg.Threads; i++ {
+		e.slotWG.Add(1)
+		started := make(chan struct{})
+		go e.slot(i, started)
+		<-started
+	}
+	return e
+}
+
+// slot is one Python thread: a goroutine locked to its OS thread for life, so
+// the thread keeps one Python thread state (threading.local works as in any
+// threaded server).
+func (e *Engine) slot(i int, started chan struct{}) {
+	runtime.LockOSThread()
+	defer e.slotWG.Done()
+	e.app.ThreadStart(i)
+	close(started)
+	for x := range e.jobs {
+		e.app.Serve(i, x)
+		x.c.done <- struct{}{}
+	}
+	e.app.ThreadStop(i)
+	// The OS thread stays locked: Go then ends it with the goroutine, and its
+	// Python state goes with ThreadStop.
+}
+
+func (e *Engine) logf(format string, a ...any) { e.cfg.Logger.Printf(format, a...) }
+
+// Serve accepts on ln until Shutdown. It returns nil after a shutdown.
+func (e *Engine) Serve(ln net.Listener) error {
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if e.draining.Load() {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscallEMFILE) {
+				// Out of descriptors: back off rather than spin.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				e.logf("accept: %v; retrying in %v", err, delay)
+				time.Sleep(delay)
+				continue
+			}
+			return fmt.Errorf("accept: %w", err)
+		}
+		delay = 0
+		c := newConn(e, nc)
+		e.mu.Lock()
+		if e.draining.Load() {
+			e.mu.Unlock()
+			nc.Close()
+			continue
+		}
+		e.conns[c] = struct{}{}
+		e.connWG.Add(1)
+		e.mu.Unlock()
+		go c.serve()
+	}
+}
+
+// Shutdown stops accepting (the caller closes the listener), closes idle
+// connections, lets in-flight requests finish until ctx ends, then cuts the
+// rest and stops the Python threads.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	e.draining.Store(true)
+	e.mu.Lock()
+	for c := range e.conns {
+		c.wakeIdle()
+	}
+	e.mu.Unlock()
+	done := make(chan struct{})
+	go func() { e.connWG.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("graceful stop: %w; cutting remaining connections", ctx.Err())
+		e.mu.Lock()
+		for c := range e.conns {
+			c.nc.Close()
+		}
+		e.mu.Unlock()
+		// Requests still in Python cannot be interrupted; their connections are
+		// gone, so they end at their next write.
+		<-done
+	}
+	close(e.jobs)
+	e.slotWG.Wait()
+	return err
+}
+
+func (e *Engine) forget(c *conn) {
+	e.mu.Lock()
+	delete(e.conns, c)
+	e.mu.Unlock()
+	e.connWG.Done()
+}
+
+// splitAddr gives the host and port of an address as bytes (once per connection).
+func splitAddr(a net.Addr) (host, port []byte) {
+	if a == nil {
+		return nil, nil
+	}
+	h, p, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return []byte(a.String()), nil
+	}
+	return []byte(h), []byte(p)
+}
+
+var _ = io.EOF
