@@ -51,9 +51,9 @@ var envKeyIndex = func() map[string]int32 {
 // index into EnvKeys, or -1 when the key's bytes are in the buffer. The
 // layout is plain integers so it can be handed to C as is.
 type EnvEntry struct {
-	Key          int32
-	KOff, KLen   int32
-	VOff, VLen   int32
+	Key        int32
+	KOff, KLen int32
+	VOff, VLen int32
 }
 
 // Environ is the CGI part of a WSGI environ, flattened: every string is bytes
