@@ -181,6 +181,7 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 	stop := make(chan time.Duration, 1)
 	go func() {
 		s := <-sigs
+		logger.Printf("%v: stopping", s)
 		if s == syscall.SIGTERM {
 			stop <- ec.GracefulTimeout
 		} else {
