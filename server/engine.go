@@ -159,12 +159,7 @@ func (e *Engine) Serve(ln net.Listener) error {
 // connections, lets in-flight requests finish until ctx ends, then cuts the
 // rest and stops the Python threads.
 func (e *Engine) Shutdown(ctx context.Context) error {
-	e.draining.Store(true)
-	e.mu.Lock()
-	for c := range e.conns {
-		c.wakeIdle()
-	}
-	e.mu.Unlock()
+	e.Drain()
 	done := make(chan struct{})
 	go func() { e.connWG.Wait(); close(done) }()
 	var err error
@@ -184,6 +179,17 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	close(e.jobs)
 	e.slotWG.Wait()
 	return err
+}
+
+// Drain starts a graceful stop: idle connections close now, busy ones after
+// their current response (which says "Connection: close"). Shutdown waits.
+func (e *Engine) Drain() {
+	e.draining.Store(true)
+	e.mu.Lock()
+	for c := range e.conns {
+		c.wakeIdle()
+	}
+	e.mu.Unlock()
 }
 
 func (e *Engine) forget(c *conn) {

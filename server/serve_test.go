@@ -480,7 +480,7 @@ func TestServeGracefulStop(t *testing.T) {
 	// The worker logs that it is stopping; only then is the gate opened, so
 	// the request is provably in flight during the stop.
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(s.Log(), "terminated: stopping") {
+	for !strings.Contains(s.Log(), "stopping: in-flight") {
 		if time.Now().After(deadline) {
 			t.Fatalf("worker never began stopping:\n%s", s.Log())
 		}
@@ -492,7 +492,7 @@ func TestServeGracefulStop(t *testing.T) {
 	}
 	os.Remove(gate)
 	r := readResp(t, bufio.NewReader(c), "GET")
-	if string(r.body) != "unblocked" || r.Header.Get("Connection") != "close" {
+	if string(r.body) != "unblocked" || !r.Close {
 		t.Fatalf("in-flight request during TERM: %q %v\n%s", r.body, r.Header, s.Log())
 	}
 	select {

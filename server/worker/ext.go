@@ -181,7 +181,6 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 	stop := make(chan time.Duration, 1)
 	go func() {
 		s := <-sigs
-		logger.Printf("%v: stopping", s)
 		if s == syscall.SIGTERM {
 			stop <- ec.GracefulTimeout
 		} else {
@@ -206,6 +205,8 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 	select {
 	case grace := <-stop:
 		ln.Close()
+		eng.Drain()
+		logger.Printf("stopping: in-flight requests get %v", grace)
 		ctx, cancel := context.WithTimeout(context.Background(), max(grace, time.Millisecond))
 		if err := eng.Shutdown(ctx); err != nil {
 			logger.Print(err)
