@@ -27,7 +27,6 @@ type conn struct {
 	req  http1.Request
 	x    Exchange
 	ci   ConnInfo
-	done chan struct{}
 	hbuf []byte
 
 	idle  atomic.Bool // waiting for a request head: safe to close on shutdown
@@ -43,7 +42,7 @@ var connPool sync.Pool
 func newConn(e *Engine, nc net.Conn) *conn {
 	c, _ := connPool.Get().(*conn)
 	if c == nil {
-		c = &conn{done: make(chan struct{}, 1), hbuf: make([]byte, 0, 512)}
+		c = &conn{hbuf: make([]byte, 0, 512)}
 		c.r = http1.NewReader(nil, e.cfg.Limits)
 		c.bw = bufio.NewWriterSize(nil, 16<<10)
 		c.sendContinue = c.writeContinue
@@ -186,8 +185,7 @@ func (c *conn) handle() bool {
 		}
 		c.nc.SetReadDeadline(time.Now().Add(e.cfg.IOTimeout))
 	}
-	e.jobs <- x
-	<-c.done
+	e.run(x)
 	e.Served.Add(1)
 	if c.err != nil || x.close || c.abort {
 		return false

@@ -8,7 +8,6 @@ import (
 	"log"
 	"net"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,17 +15,13 @@ import (
 	"github.com/wsgikit/wsgikit/server/http1"
 )
 
-// App runs requests on Python threads. The worker extension implements it;
-// tests implement it in Go.
+// App runs requests in Python. The worker extension implements it; tests
+// implement it in Go.
 type App interface {
-	// ThreadStart runs once on a Python thread's own OS thread before its
-	// first request (the worker creates the thread's Python state there).
-	ThreadStart(slot int)
-	// Serve runs one exchange to its end on slot's thread: it must call
-	// Complete, or Send…Finish, or Fail.
+	// Serve runs one exchange to its end, on the calling goroutine and OS
+	// thread, holding slot (0 <= slot < Threads, one request per slot at a
+	// time): it must call Complete, or Send…Finish, or Fail.
 	Serve(slot int, x *Exchange)
-	// ThreadStop runs on the same OS thread when the engine stops.
-	ThreadStop(slot int)
 }
 
 // EngineConfig holds the connection-level settings.
@@ -70,53 +65,42 @@ func (c *EngineConfig) defaults() {
 	}
 }
 
-// Engine accepts connections and runs their requests on a fixed pool of
-// Python threads. Connections are goroutines (parsing, limits, slow clients);
-// only a parsed request ever reaches a Python thread, so a slow client never
-// holds one, and no goroutine waits for the GIL.
+// Engine accepts connections and runs their requests in Python, at most
+// Threads at a time. Connections are goroutines (parsing, limits, slow
+// clients); only a parsed request takes a slot, so a slow client never holds
+// one, and no more goroutines than slots ever wait for the GIL. A request
+// runs in one cgo call, on the connection goroutine's OS thread, from
+// environ to close(): the worker keeps one persistent Python thread state per
+// OS thread, so there is no hand-off between threads per request.
 type Engine struct {
-	cfg  EngineConfig
-	app  App
-	jobs chan *Exchange
+	cfg   EngineConfig
+	app   App
+	slots chan int
 
 	draining atomic.Bool
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
 	connWG   sync.WaitGroup
-	slotWG   sync.WaitGroup
 
 	Served atomic.Uint64 // requests answered, for tests and recycling
 	script []byte
 }
 
-// NewEngine starts cfg.Threads Python threads for app.
+// NewEngine returns an engine running app with cfg.Threads slots.
 func NewEngine(cfg EngineConfig, app App) *Engine {
 	cfg.defaults()
-	e := &Engine{cfg: cfg, app: app, jobs: make(chan *Exchange), conns: make(map[*conn]struct{}), script: []byte(cfg.ScriptName)}
+	e := &Engine{cfg: cfg, app: app, slots: make(chan int, cfg.Threads), conns: make(map[*conn]struct{}), script: []byte(cfg.ScriptName)}
 	for i := 0; i < cfg.Threads; i++ {
-		e.slotWG.Add(1)
-		started := make(chan struct{})
-		go e.slot(i, started)
-		<-started
+		e.slots <- i
 	}
 	return e
 }
 
-// slot is one Python thread: a goroutine locked to its OS thread for life, so
-// the thread keeps one Python thread state (threading.local works as in any
-// threaded server).
-func (e *Engine) slot(i int, started chan struct{}) {
-	runtime.LockOSThread()
-	defer e.slotWG.Done()
-	e.app.ThreadStart(i)
-	close(started)
-	for x := range e.jobs {
-		e.app.Serve(i, x)
-		x.c.done <- struct{}{}
-	}
-	e.app.ThreadStop(i)
-	// The OS thread stays locked: Go then ends it with the goroutine, and its
-	// Python state goes with ThreadStop.
+// run runs x holding a slot: admission is decided here, in Go.
+func (e *Engine) run(x *Exchange) {
+	slot := <-e.slots
+	e.app.Serve(slot, x)
+	e.slots <- slot
 }
 
 func (e *Engine) logf(format string, a ...any) { e.cfg.Logger.Printf(format, a...) }
@@ -176,8 +160,6 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		// gone, so they end at their next write.
 		<-done
 	}
-	close(e.jobs)
-	e.slotWG.Wait()
 	return err
 }
 

@@ -36,9 +36,6 @@ type pyApp struct{}
 // current holds the exchange each Python thread is serving, for callbacks.
 var current []*server.Exchange
 
-func (pyApp) ThreadStart(slot int) { C.wk_thread_start(C.int(slot)) }
-func (pyApp) ThreadStop(slot int)  { C.wk_thread_stop(C.int(slot)) }
-
 func (pyApp) Serve(slot int, x *server.Exchange) {
 	current[slot] = x
 	env := &x.Env

@@ -12,6 +12,8 @@ static PyObject **env_keys;    /* interned, indexed like server.EnvKeys */
 static int n_env_keys;
 static PyObject *str_close, *str_read, *str_fileno;
 static PyObject *key_input, *key_method, *key_uri, *key_proto;
+static void enter_python(void);
+static int slot_objects(int slot);
 
 /* ---------- small buffers ---------- */
 
@@ -650,7 +652,12 @@ nosr:
 int wk_call(int slot, const char *buf, const wk_env_entry *ents, int nents, int has_body) {
 	wk_slot *s = &wk_slots[slot];
 	int kind;
-	PyEval_RestoreThread(s->ts);
+	enter_python();
+	if (slot_objects(slot) < 0) {
+		log_error(s, "out of memory");
+		PyEval_SaveThread();
+		return WK_ERROR;
+	}
 
 	s->gen++;
 	s->sr_called = s->head_sent = s->used_write = s->stop = 0;
@@ -700,25 +707,28 @@ done:
 
 /* ---------- threads ---------- */
 
-void wk_thread_start(int slot) {
-	wk_slot *s = &wk_slots[slot];
-	s->gstate = PyGILState_Ensure();
-	s->ts = PyThreadState_Get();
-	s->start_response = new_start_response(slot);
-	s->input = new_input(slot);
-	if (!s->start_response || !s->input) {
-		PyErr_Print();
-		Py_FatalError("_wsgikit: out of memory starting a thread");
+/* Each OS thread that runs requests keeps one Python thread state for the
+ * life of the process, made by PyGILState_Ensure so that C extensions calling
+ * PyGILState_Ensure on it find it (a second state would deadlock on the GIL).
+ * It is never released: the thread is a Python thread from then on. */
+static __thread PyThreadState *thread_ts __attribute__((tls_model("initial-exec")));
+
+static void enter_python(void) {
+	if (thread_ts) {
+		PyEval_RestoreThread(thread_ts);
+		return;
 	}
-	PyEval_SaveThread();
+	PyGILState_Ensure();
+	thread_ts = PyThreadState_Get();
 }
 
-void wk_thread_stop(int slot) {
+/* slot_objects makes a slot's reusable Python objects on first use. */
+static int slot_objects(int slot) {
 	wk_slot *s = &wk_slots[slot];
-	PyEval_RestoreThread(s->ts);
-	Py_CLEAR(s->start_response);
-	Py_CLEAR(s->input);
-	PyGILState_Release(s->gstate);
+	if (s->start_response) return 0;
+	s->start_response = new_start_response(slot);
+	s->input = new_input(slot);
+	return s->start_response && s->input ? 0 : -1;
 }
 
 /* ---------- module ---------- */

@@ -42,8 +42,6 @@ typedef struct {
 	PyObject *environ;
 
 	/* Python side, reused across requests. */
-	PyThreadState *ts;
-	PyGILState_STATE gstate;
 	PyObject *start_response; /* StartResponse */
 	PyObject *input;          /* Input */
 } wk_slot;
@@ -51,8 +49,6 @@ typedef struct {
 extern wk_slot *wk_slots;
 
 int wk_call(int slot, const char *buf, const wk_env_entry *ents, int nents, int has_body);
-void wk_thread_start(int slot);
-void wk_thread_stop(int slot);
 
 /* Exported by Go (cgo //export). */
 extern int wkSend(int slot, void *p, size_t n, long long total);
