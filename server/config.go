@@ -28,6 +28,7 @@ type Config struct {
 	ScriptName      string
 	LibDir          string // where _wsgikit*.so lives (default: <binary dir>/lib)
 	Debug           bool
+	Static          bool // answer hello world without calling Python: the engine's ceiling, for benchmarks
 }
 
 // AppSpec is a parsed module:callable.
@@ -111,6 +112,7 @@ type WorkerConfig struct {
 	GOMAXPROCS      int          `json:"gomaxprocs"`
 	Debug           bool         `json:"debug"`
 	Software        string       `json:"software"`
+	Static          bool         `json:"static"`
 }
 
 // Duration marshals as a Go duration string.

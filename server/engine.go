@@ -194,3 +194,5 @@ func splitAddr(a net.Addr) (host, port []byte) {
 }
 
 var _ = io.EOF
+
+func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }

@@ -186,7 +186,7 @@ func (m *Master) workerConfig(ctlFD int) WorkerConfig {
 		ListenFD: 3, ControlFD: ctlFD, Threads: c.Threads, Multiprocess: c.Workers > 1,
 		KeepAlive: Duration(c.KeepAlive), HeaderTimeout: Duration(c.HeaderTimeout),
 		GracefulTimeout: Duration(c.GracefulTimeout), Limits: c.Limits(),
-		ScriptName: c.ScriptName, Debug: c.Debug, Software: Version,
+		ScriptName: c.ScriptName, Debug: c.Debug, Software: Version, Static: c.Static,
 	}
 }
 

@@ -83,6 +83,8 @@ engine as a CPython extension. The callable defaults to "application";
 	f.Int64Var(&cfg.LimitBody, "limit-request-body", 0, "maximum request body in bytes, 0 for no limit (413 beyond)")
 	f.StringVar(&cfg.ScriptName, "script-name", "", "SCRIPT_NAME the app is mounted at (stripped from PATH_INFO)")
 	f.StringVar(&logLevel, "log-level", "info", "debug logs every rejected request")
+	f.BoolVar(&cfg.Static, "static", false, "answer hello world without calling the app (measures the engine's ceiling)")
+	f.MarkHidden("static")
 	return cmd
 }
 

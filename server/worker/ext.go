@@ -168,7 +168,11 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 	ec := cfg.Engine()
 	ec.Logger = logger
 	current = make([]*server.Exchange, ec.Threads)
-	eng := server.NewEngine(ec, pyApp{})
+	var app server.App = pyApp{}
+	if cfg.Static {
+		app = server.StaticApp{}
+	}
+	eng := server.NewEngine(ec, app)
 
 	// Python signal handlers cannot run while the main thread is inside Go,
 	// so Go owns the stop signals while serving and gives them back after.
