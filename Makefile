@@ -66,7 +66,7 @@ run: setup build
 	$(BIN)/wsgikit report $(OUT)/check/check.json $(OUT)/bench/bench.json -o $(OUT)/report
 
 bench-serve: setup build
-	$(GO) run ./server/benchserve -bin $(BIN)/wsgikit -python $(PYTHON)
+	WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit $(GO) run ./cmd/benchserve
 
 clean:
 	rm -rf $(BIN) $(OUT)

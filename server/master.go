@@ -36,8 +36,12 @@ type ExitError struct {
 func (e *ExitError) Error() string { return e.Err.Error() }
 func (e *ExitError) Unwrap() error { return e.Err }
 
-// Version is reported as SERVER_SOFTWARE and in the Server header.
-const Version = "wsgikit/0.1"
+// Release is wsgikit's version; Version is what the server reports as
+// SERVER_SOFTWARE.
+const (
+	Release = "0.1.0"
+	Version = "wsgikit/" + Release
+)
 
 // Master binds the listeners and supervises worker processes: each worker is
 // the chosen Python interpreter, started with fork+exec (never a bare fork:
