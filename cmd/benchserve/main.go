@@ -31,7 +31,7 @@ type target struct {
 
 type result struct {
 	rps, p99ms, rssMB float64
-	errs             string
+	errs              string
 }
 
 func main() {
