@@ -65,9 +65,14 @@ var listenRE = regexp.MustCompile(`listening at: http://(\S+) `)
 // so no race for the port) and waits until it answers.
 func serve(t *testing.T, app string, args ...string) *served {
 	t.Helper()
+	dir, _ := filepath.Abs("testdata/apps")
+	return serveIn(t, dir, app, args...)
+}
+
+func serveIn(t *testing.T, dir, app string, args ...string) *served {
+	t.Helper()
 	s := &served{t: t, exited: make(chan struct{})}
 	s.events = filepath.Join(t.TempDir(), "events")
-	dir, _ := filepath.Abs("testdata/apps")
 	argv := append([]string{"serve", "-b", "127.0.0.1:0", "--chdir", dir}, args...)
 	argv = append(argv, app)
 	s.cmd = exec.Command(wsgikitBin(t), argv...)
@@ -564,5 +569,107 @@ func TestServeStartupErrors(t *testing.T) {
 				t.Errorf("output lacks %q:\n%s", tc.msg, out)
 			}
 		})
+	}
+}
+
+// TestServeFrameworks serves the repo's Flask and Django apps (Debian's
+// python3-flask and python3-django) and checks both routes.
+func TestServeFrameworks(t *testing.T) {
+	apps, _ := filepath.Abs("../apps")
+	cases := []struct{ name, app, module string }{
+		{"flask", "flask_app:app", "flask"},
+		{"django", "django_app.wsgi:application", "django"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := exec.Command("/usr/bin/python3", "-c", "import "+tc.module).Run(); err != nil {
+				t.Fatalf("python3-%s is not installed (make setup installs it)", tc.module)
+			}
+			s := serveIn(t, apps, tc.app, "--threads", "2")
+			r := s.get("/")
+			if r.StatusCode != 200 || string(r.body) != "Hello, World!" {
+				t.Fatalf("/: %d %q\n%s", r.StatusCode, r.body, s.Log())
+			}
+			r = s.get("/json")
+			var v map[string]any
+			if r.StatusCode != 200 || json.Unmarshal(r.body, &v) != nil || v["message"] != "Hello, World!" {
+				t.Fatalf("/json: %d %q", r.StatusCode, r.body)
+			}
+		})
+	}
+}
+
+func TestServeOptions(t *testing.T) {
+	t.Run("factory", func(t *testing.T) {
+		s := serve(t, "wkapp:make_app()")
+		if r := s.get("/"); string(r.body) != "from factory" {
+			t.Fatalf("%q", r.body)
+		}
+	})
+	t.Run("workers-multiprocess", func(t *testing.T) {
+		s := serve(t, "wkapp", "-w", "2")
+		var env map[string]any
+		json.Unmarshal(s.get("/env").body, &env)
+		if env["wsgi.multiprocess"] != "True" || env["wsgi.multithread"] != "False" {
+			t.Fatalf("multiprocess %v multithread %v", env["wsgi.multiprocess"], env["wsgi.multithread"])
+		}
+	})
+	t.Run("pythonpath", func(t *testing.T) {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "elsewhere.py"), []byte("def application(e, sr):\n    sr('200 OK', [])\n    return [b'elsewhere']\n"), 0o644)
+		s := serve(t, "elsewhere", "--pythonpath", dir)
+		if r := s.get("/"); string(r.body) != "elsewhere" {
+			t.Fatalf("%q", r.body)
+		}
+	})
+	t.Run("venv", func(t *testing.T) {
+		venv := filepath.Join(t.TempDir(), "venv")
+		if out, err := exec.Command("/usr/bin/python3", "-m", "venv", "--without-pip", venv).CombinedOutput(); err != nil {
+			t.Fatalf("make a venv: %v\n%s", err, out)
+		}
+		s := serve(t, "wkapp", "--python", filepath.Join(venv, "bin", "python"))
+		got := string(s.get("/prefix").body)
+		if !strings.HasPrefix(got, venv+" "+filepath.Join(venv, "bin", "python")) {
+			t.Fatalf("sys.prefix/executable %q, want the venv %s", got, venv)
+		}
+	})
+	t.Run("limit-request-body", func(t *testing.T) {
+		s := serve(t, "wkapp", "--limit-request-body", "10")
+		r, _, _ := s.roundTrip("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world")
+		if r.StatusCode != 413 {
+			t.Fatalf("status %d, want 413", r.StatusCode)
+		}
+	})
+	t.Run("limit-request-fields", func(t *testing.T) {
+		s := serve(t, "wkapp", "--limit-request-fields", "3")
+		r, _, _ := s.roundTrip("GET / HTTP/1.1\r\nHost: t\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n")
+		if r.StatusCode != 431 {
+			t.Fatalf("status %d, want 431", r.StatusCode)
+		}
+	})
+}
+
+// TestServeSlowClients: clients that never finish a head are cut after the
+// header timeout, and never keep a Python thread from serving others.
+func TestServeSlowClients(t *testing.T) {
+	s := serve(t, "wkapp", "--header-timeout", "0.5")
+	var slow []net.Conn
+	for i := 0; i < 50; i++ {
+		c := s.dial()
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+		slow = append(slow, c)
+	}
+	if r := s.get("/"); r.StatusCode != 200 {
+		t.Fatalf("normal request behind slow clients: %d", r.StatusCode)
+	}
+	for _, c := range slow {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		b, err := io.ReadAll(c)
+		if err != nil {
+			t.Fatalf("slow client not cut: %v", err)
+		}
+		if !bytes.HasPrefix(b, []byte("HTTP/1.1 408 ")) {
+			t.Fatalf("slow client got %q, want a 408", b)
+		}
 	}
 }

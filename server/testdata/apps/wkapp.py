@@ -155,7 +155,18 @@ def application(environ, start_response):
             time.sleep(0.005)
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"unblocked"]
+    if path == "/prefix":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [("%s %s" % (sys.prefix, sys.executable)).encode()]
     if path == "/exit":
         os._exit(7)
     start_response("404 Not Found", [("Content-Type", "text/plain")])
     return [b"not found"]
+
+
+def make_app():
+    """A factory: wsgikit serve wkapp:make_app()"""
+    def factory_app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"from factory"]
+    return factory_app
