@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -29,6 +30,14 @@ type Config struct {
 	LibDir          string // where _wsgikit*.so lives (default: <binary dir>/lib)
 	Debug           bool
 	Static          bool // answer hello world without calling Python: the engine's ceiling, for benchmarks
+
+	Timeout           time.Duration // a request running longer gets its worker killed and replaced (0: off)
+	MaxRequests       int           // recycle a worker after this many requests (0: never)
+	MaxRequestsJitter int           // add 0..J to MaxRequests per worker, so workers do not recycle together
+	ReloadOnRSSMB     float64       // recycle a worker whose RSS exceeds this (0: never)
+	Backlog           int
+	Umask             os.FileMode
+	Heartbeat         time.Duration // worker status period (default 1s)
 }
 
 // AppSpec is a parsed module:callable.
@@ -100,8 +109,11 @@ type WorkerConfig struct {
 	Chdir           string       `json:"chdir"`
 	PythonPath      []string     `json:"pythonpath"`
 	LibDir          string       `json:"libdir"`
-	ListenFD        int          `json:"listen_fd"`
-	ControlFD       int          `json:"control_fd"`
+	ListenFDs       []int        `json:"listen_fds"`
+	ControlFD       int          `json:"control_fd"` // EOF: the master is gone
+	StatusFD        int          `json:"status_fd"`  // worker -> master: ready, heartbeats
+	BoardFD         int          `json:"board_fd"`   // the shared scoreboard
+	Heartbeat       Duration     `json:"heartbeat"`
 	Threads         int          `json:"threads"`
 	Multiprocess    bool         `json:"multiprocess"`
 	KeepAlive       Duration     `json:"keepalive"`

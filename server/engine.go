@@ -35,7 +35,8 @@ type EngineConfig struct {
 	ScriptName      string
 	MaxDiscard      int64 // unread request body drained to keep a connection, beyond: close
 	Logger          *log.Logger
-	Debug           bool // log rejected requests
+	Debug           bool        // log rejected requests
+	Board           *Scoreboard // shared with the master; nil makes a private one
 }
 
 func (c *EngineConfig) defaults() {
@@ -84,12 +85,18 @@ type Engine struct {
 
 	Served atomic.Uint64 // requests answered, for tests and recycling
 	script []byte
+	board  *Scoreboard
+	stats  Stats
 }
 
 // NewEngine returns an engine running app with cfg.Threads slots.
 func NewEngine(cfg EngineConfig, app App) *Engine {
 	cfg.defaults()
 	e := &Engine{cfg: cfg, app: app, slots: make(chan int, cfg.Threads), conns: make(map[*conn]struct{}), script: []byte(cfg.ScriptName)}
+	e.board = cfg.Board
+	if e.board == nil || e.board.Slots() < cfg.Threads {
+		e.board = anonymousScoreboard(cfg.Threads)
+	}
 	for i := 0; i < cfg.Threads; i++ {
 		e.slots <- i
 	}
@@ -98,9 +105,17 @@ func NewEngine(cfg EngineConfig, app App) *Engine {
 
 // run runs x holding a slot: admission is decided here, in Go.
 func (e *Engine) run(x *Exchange) {
+	e.stats.waiting.Add(1)
 	slot := <-e.slots
+	e.stats.waiting.Add(-1)
+	e.stats.inflight.Add(1)
+	start := time.Now()
+	e.board.Begin(slot, start.UnixNano(), x.Req.Method, x.Req.Target, x.Req.Minor)
 	e.app.Serve(slot, x)
+	e.board.End(slot)
 	e.slots <- slot
+	e.stats.inflight.Add(-1)
+	e.stats.observe(x.Req.Method, x.Status, time.Since(start))
 }
 
 func (e *Engine) logf(format string, a ...any) { e.cfg.Logger.Printf(format, a...) }

@@ -144,7 +144,7 @@ func wkEnvKey(i C.int, buf *C.char, n C.int) C.int {
 	return C.int(len(k))
 }
 
-// wkServe runs the engine on the inherited listener until a stop signal,
+// wkServe runs the engine on the inherited listeners until a stop signal,
 // the master's pipe closing, or a fatal accept error. It returns the exit code.
 //
 //export wkServe
@@ -158,34 +158,50 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 	if cfg.GOMAXPROCS > 0 {
 		runtime.GOMAXPROCS(cfg.GOMAXPROCS)
 	}
-	lf := os.NewFile(uintptr(fd), "listener")
-	ln, err := net.FileListener(lf)
-	lf.Close()
-	if err != nil {
-		logger.Printf("listener fd %d: %v", fd, err)
-		return 2
+	var lns []net.Listener
+	for _, lfd := range cfg.ListenFDs {
+		f := os.NewFile(uintptr(lfd), "listener")
+		ln, err := net.FileListener(f)
+		f.Close()
+		if err != nil {
+			logger.Printf("listener fd %d: %v", lfd, err)
+			return 2
+		}
+		lns = append(lns, ln)
 	}
 	ec := cfg.Engine()
 	ec.Logger = logger
-	current = make([]*server.Exchange, ec.Threads)
+	if cfg.BoardFD > 0 {
+		b, err := server.OpenScoreboard(cfg.BoardFD, ec.Threads)
+		if err != nil {
+			logger.Print(err)
+			return 2
+		}
+		ec.Board = b
+	}
 	var app server.App = pyApp{}
 	if cfg.Static {
 		app = server.StaticApp{}
 	}
+	current = make([]*server.Exchange, ec.Threads)
 	eng := server.NewEngine(ec, app)
 
 	// Python signal handlers cannot run while the main thread is inside Go,
 	// so Go owns the stop signals while serving and gives them back after.
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
-	defer signal.Reset(syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
-	stop := make(chan time.Duration, 1)
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1)
+	defer signal.Reset(syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1)
+	stop := make(chan time.Duration, 2)
 	go func() {
-		s := <-sigs
-		if s == syscall.SIGTERM {
-			stop <- ec.GracefulTimeout
-		} else {
-			stop <- 0
+		for s := range sigs {
+			switch s {
+			case syscall.SIGUSR1:
+				// Log files are reopened here once the worker writes any.
+			case syscall.SIGTERM:
+				stop <- ec.GracefulTimeout
+			default:
+				stop <- 0
+			}
 		}
 	}()
 	if cfg.ControlFD > 0 {
@@ -200,26 +216,48 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 			}
 		}()
 	}
-	served := make(chan error, 1)
-	go func() { served <- eng.Serve(ln) }()
+	served := make(chan error, len(lns))
+	for _, ln := range lns {
+		go func(ln net.Listener) { served <- eng.Serve(ln) }(ln)
+	}
+	if cfg.StatusFD > 0 {
+		go heartbeat(os.NewFile(uintptr(cfg.StatusFD), "status"), eng, time.Duration(cfg.Heartbeat))
+	}
 	rc := 0
+	grace := ec.GracefulTimeout
 	select {
-	case grace := <-stop:
-		ln.Close()
-		eng.Drain()
-		logger.Printf("stopping: in-flight requests get %v", grace)
-		ctx, cancel := context.WithTimeout(context.Background(), max(grace, time.Millisecond))
-		if err := eng.Shutdown(ctx); err != nil {
-			logger.Print(err)
-		}
-		cancel()
+	case grace = <-stop:
 	case err := <-served:
 		logger.Printf("serve: %v", err)
-		ln.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), ec.GracefulTimeout)
-		eng.Shutdown(ctx)
-		cancel()
 		rc = 1
 	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	eng.Drain()
+	logger.Printf("stopping: in-flight requests get %v", grace)
+	ctx, cancel := context.WithTimeout(context.Background(), max(grace, time.Millisecond))
+	if err := eng.Shutdown(ctx); err != nil {
+		logger.Print(err)
+	}
+	cancel()
 	return C.int(rc)
+}
+
+// heartbeat tells the master the worker is ready, then sends its counters
+// periodically; a write error means the master is gone.
+func heartbeat(f *os.File, eng *server.Engine, every time.Duration) {
+	if every <= 0 {
+		every = time.Second
+	}
+	enc := json.NewEncoder(f)
+	if enc.Encode(map[string]bool{"ready": true}) != nil {
+		return
+	}
+	for range time.Tick(every) {
+		s := eng.Snapshot()
+		if enc.Encode(map[string]*server.Snapshot{"snapshot": &s}) != nil {
+			return
+		}
+	}
 }
