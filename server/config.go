@@ -114,6 +114,7 @@ type WorkerConfig struct {
 	StatusFD        int          `json:"status_fd"`  // worker -> master: ready, heartbeats
 	BoardFD         int          `json:"board_fd"`   // the shared scoreboard
 	Heartbeat       Duration     `json:"heartbeat"`
+	MaxRequests     uint64       `json:"max_requests"` // with this worker's jitter; 0: never
 	Threads         int          `json:"threads"`
 	Multiprocess    bool         `json:"multiprocess"`
 	KeepAlive       Duration     `json:"keepalive"`
@@ -147,5 +148,6 @@ func (w *WorkerConfig) Engine() EngineConfig {
 		Limits:          w.Limits,
 		ScriptName:      w.ScriptName,
 		Debug:           w.Debug,
+		MaxRequests:     w.MaxRequests,
 	}
 }

@@ -186,7 +186,9 @@ func (c *conn) handle() bool {
 		c.nc.SetReadDeadline(time.Now().Add(e.cfg.IOTimeout))
 	}
 	e.run(x)
-	e.Served.Add(1)
+	if e.Served.Add(1) == e.cfg.MaxRequests {
+		close(e.LimitReached)
+	}
 	if c.err != nil || x.close || c.abort {
 		return false
 	}

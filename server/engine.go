@@ -37,6 +37,7 @@ type EngineConfig struct {
 	Logger          *log.Logger
 	Debug           bool        // log rejected requests
 	Board           *Scoreboard // shared with the master; nil makes a private one
+	MaxRequests     uint64      // LimitReached closes after this many requests (0: never)
 }
 
 func (c *EngineConfig) defaults() {
@@ -87,12 +88,17 @@ type Engine struct {
 	script []byte
 	board  *Scoreboard
 	stats  Stats
+
+	// LimitReached is closed when the engine has served MaxRequests: the
+	// worker asks the master for a replacement and keeps serving meanwhile.
+	LimitReached chan struct{}
 }
 
 // NewEngine returns an engine running app with cfg.Threads slots.
 func NewEngine(cfg EngineConfig, app App) *Engine {
 	cfg.defaults()
 	e := &Engine{cfg: cfg, app: app, slots: make(chan int, cfg.Threads), conns: make(map[*conn]struct{}), script: []byte(cfg.ScriptName)}
+	e.LimitReached = make(chan struct{})
 	e.board = cfg.Board
 	if e.board == nil || e.board.Slots() < cfg.Threads {
 		e.board = anonymousScoreboard(cfg.Threads)

@@ -80,19 +80,20 @@ type Master struct {
 }
 
 type workerProc struct {
-	pid      int
-	cmd      *exec.Cmd
-	ctl      *os.File // write end of the control pipe: closing it stops the worker
-	board    *Scoreboard
-	boardF   *os.File
-	gen      int
-	started  time.Time
-	ready    bool
-	retiring string // cause, once asked to stop
-	limit    uint64 // max requests for this worker (with jitter), 0 none
-	last     Snapshot
-	lastBeat time.Time
-	killedBy string // set when the master killed it (timeout)
+	pid         int
+	cmd         *exec.Cmd
+	ctl         *os.File // write end of the control pipe: closing it stops the worker
+	board       *Scoreboard
+	boardF      *os.File
+	gen         int
+	started     time.Time
+	ready       bool
+	retiring    string // cause, once asked to stop
+	pendingTerm bool   // retiring, TERM not sent yet (waits for a ready replacement)
+	limit       uint64 // max requests for this worker (with jitter), 0 none
+	last        Snapshot
+	lastBeat    time.Time
+	killedBy    string // set when the master killed it (timeout)
 }
 
 type exitEvent struct {
@@ -103,9 +104,10 @@ type exitEvent struct {
 type respawnEvent struct{}
 
 type statusEvent struct {
-	pid   int
-	ready bool
-	snap  *Snapshot
+	pid     int
+	ready   bool
+	recycle bool // the worker reached its --max-requests
+	snap    *Snapshot
 }
 
 // NewMaster validates cfg and binds its listeners.
@@ -233,6 +235,14 @@ func (m *Master) spawn() error {
 		GracefulTimeout: Duration(c.GracefulTimeout), Limits: c.Limits(),
 		ScriptName: c.ScriptName, Debug: c.Debug, Software: Version, Static: c.Static,
 	}
+	var limit uint64
+	if c.MaxRequests > 0 {
+		limit = uint64(c.MaxRequests)
+		if c.MaxRequestsJitter > 0 {
+			limit += uint64(rand.IntN(c.MaxRequestsJitter + 1))
+		}
+	}
+	wc.MaxRequests = limit
 	extra = append(extra, ctlR, stW, boardF)
 	raw, _ := json.Marshal(wc)
 	cmd := exec.Command(m.python, "-c", bootPy)
@@ -249,13 +259,7 @@ func (m *Master) spawn() error {
 		boardF.Close()
 		return fmt.Errorf("spawn worker %s: %w", m.python, err)
 	}
-	w := &workerProc{pid: cmd.Process.Pid, cmd: cmd, ctl: ctlW, board: board, boardF: boardF, gen: m.gen, started: time.Now(), lastBeat: time.Now()}
-	if c.MaxRequests > 0 {
-		w.limit = uint64(c.MaxRequests)
-		if c.MaxRequestsJitter > 0 {
-			w.limit += uint64(rand.IntN(c.MaxRequestsJitter + 1))
-		}
-	}
+	w := &workerProc{pid: cmd.Process.Pid, cmd: cmd, ctl: ctlW, board: board, boardF: boardF, gen: m.gen, started: time.Now(), lastBeat: time.Now(), limit: limit}
 	m.workers[w.pid] = w
 	m.log.Printf("booting worker with pid %d", w.pid)
 	go m.readStatus(w.pid, stR)
@@ -273,11 +277,12 @@ func (m *Master) readStatus(pid int, r *os.File) {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		var msg struct {
-			Ready bool      `json:"ready"`
-			Snap  *Snapshot `json:"snapshot"`
+			Ready   bool      `json:"ready"`
+			Recycle bool      `json:"recycle"`
+			Snap    *Snapshot `json:"snapshot"`
 		}
 		if json.Unmarshal(sc.Bytes(), &msg) == nil {
-			m.events <- statusEvent{pid: pid, ready: msg.Ready, snap: msg.Snap}
+			m.events <- statusEvent{pid: pid, ready: msg.Ready, recycle: msg.Recycle, snap: msg.Snap}
 		}
 	}
 }
@@ -394,6 +399,11 @@ func (m *Master) onStatus(ev statusEvent) {
 			}
 		}
 	}
+	if ev.recycle && w.retiring == "" {
+		m.log.Printf("worker %d served %d requests (--max-requests): recycling it", w.pid, w.limit)
+		m.retire(w, CauseMaxRequests)
+	}
+	m.termPending()
 	if ev.snap != nil {
 		w.last = *ev.snap
 		if m.OnStatus != nil {
@@ -412,15 +422,26 @@ func (m *Master) readyInGen(gen int) int {
 	return n
 }
 
-// retire asks a worker to stop gracefully: it stops accepting (the others,
-// or its replacement, take new connections) and finishes what it serves.
+// retire asks a worker to stop gracefully: it stops accepting and finishes
+// what it serves. The TERM waits until enough other workers are ready (its
+// replacement, for recycling), so there is never a moment with nobody accepting.
 func (m *Master) retire(w *workerProc, cause string) {
 	if w.retiring != "" {
 		return
 	}
 	w.retiring = cause
+	w.pendingTerm = true
 	m.restarts[cause]++
-	syscall.Kill(w.pid, syscall.SIGTERM)
+	m.termPending()
+}
+
+func (m *Master) termPending() {
+	for _, w := range m.workers {
+		if w.pendingTerm && m.readyInGen(m.gen) >= min(m.target, 1) {
+			w.pendingTerm = false
+			syscall.Kill(w.pid, syscall.SIGTERM)
+		}
+	}
 }
 
 func (m *Master) scaleDown() {
@@ -513,11 +534,6 @@ func (m *Master) check(now time.Time) {
 			}
 		}
 		if w.retiring != "" || !w.ready {
-			continue
-		}
-		if w.limit > 0 && w.last.Served >= w.limit {
-			m.log.Printf("worker %d served %d requests (--max-requests): recycling it", w.pid, w.last.Served)
-			m.retire(w, CauseMaxRequests)
 			continue
 		}
 		if m.cfg.ReloadOnRSSMB > 0 {

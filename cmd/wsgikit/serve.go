@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,8 +18,8 @@ func init() { verbs = append(verbs, newServeCmd) }
 
 func newServeCmd() *cobra.Command {
 	var cfg server.Config
-	var keepAlive, headerTimeout, graceful float64
-	var pythonPath, logLevel string
+	var keepAlive, headerTimeout, graceful, timeout float64
+	var pythonPath, logLevel, umask string
 	cmd := &cobra.Command{
 		Use:   "serve [flags] module:callable",
 		Short: "Run the reference WSGI server",
@@ -47,6 +48,17 @@ engine as a CPython extension. The callable defaults to "application";
 			cfg.KeepAlive = seconds(keepAlive)
 			cfg.HeaderTimeout = seconds(headerTimeout)
 			cfg.GracefulTimeout = seconds(graceful)
+			cfg.Timeout = seconds(timeout)
+			if umask != "" {
+				u, err := strconv.ParseUint(umask, 8, 32)
+				if err != nil || u > 0o777 {
+					return usageErr("--umask %q: want an octal mode such as 007", umask)
+				}
+				cfg.Umask = os.FileMode(u)
+			}
+			if cfg.MaxRequests < 0 || cfg.MaxRequestsJitter < 0 || cfg.ReloadOnRSSMB < 0 || timeout < 0 {
+				return usageErr("--timeout, --max-requests, --max-requests-jitter and --reload-on-rss must not be negative")
+			}
 			switch logLevel {
 			case "debug":
 				cfg.Debug = true
@@ -68,7 +80,7 @@ engine as a CPython extension. The callable defaults to "application";
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVarP(&cfg.Bind, "bind", "b", nil, "address to listen on, HOST:PORT or [::1]:PORT (repeatable; default 127.0.0.1:8000)")
+	f.StringArrayVarP(&cfg.Bind, "bind", "b", nil, "address to listen on: HOST:PORT, [::1]:PORT, unix:PATH or fd://N (repeatable; default 127.0.0.1:8000; systemd socket activation overrides)")
 	f.IntVarP(&cfg.Workers, "workers", "w", 1, "worker processes")
 	f.IntVar(&cfg.Threads, "threads", 1, "Python threads per worker (requests run at once in a worker)")
 	f.StringVar(&cfg.Python, "python", "/usr/bin/python3", "Python interpreter for the workers; a venv's bin/python selects the venv")
@@ -82,6 +94,12 @@ engine as a CPython extension. The callable defaults to "application";
 	f.IntVar(&cfg.LimitFieldSize, "limit-request-field_size", 8190, "maximum size of one header field (431 beyond)")
 	f.Int64Var(&cfg.LimitBody, "limit-request-body", 0, "maximum request body in bytes, 0 for no limit (413 beyond)")
 	f.StringVar(&cfg.ScriptName, "script-name", "", "SCRIPT_NAME the app is mounted at (stripped from PATH_INFO)")
+	f.Float64Var(&timeout, "timeout", 0, "seconds a request may run before its worker is killed and replaced, logged with the request line (0: no limit)")
+	f.IntVar(&cfg.MaxRequests, "max-requests", 0, "recycle a worker gracefully after this many requests (0: never)")
+	f.IntVar(&cfg.MaxRequestsJitter, "max-requests-jitter", 0, "add a random 0..N to --max-requests per worker")
+	f.Float64Var(&cfg.ReloadOnRSSMB, "reload-on-rss", 0, "recycle a worker gracefully when its RSS exceeds this many MB (0: never)")
+	f.IntVar(&cfg.Backlog, "backlog", 2048, "listen backlog: connections the kernel queues before accept")
+	f.StringVar(&umask, "umask", "", "umask for unix socket files (octal, e.g. 007)")
 	f.StringVar(&logLevel, "log-level", "info", "debug logs every rejected request")
 	f.BoolVar(&cfg.Static, "static", false, "answer hello world without calling the app (measures the engine's ceiling)")
 	f.MarkHidden("static")

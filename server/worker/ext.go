@@ -254,10 +254,20 @@ func heartbeat(f *os.File, eng *server.Engine, every time.Duration) {
 	if enc.Encode(map[string]bool{"ready": true}) != nil {
 		return
 	}
-	for range time.Tick(every) {
-		s := eng.Snapshot()
-		if enc.Encode(map[string]*server.Snapshot{"snapshot": &s}) != nil {
-			return
+	tick := time.NewTicker(every)
+	limit := eng.LimitReached
+	for {
+		select {
+		case <-tick.C:
+			s := eng.Snapshot()
+			if enc.Encode(map[string]*server.Snapshot{"snapshot": &s}) != nil {
+				return
+			}
+		case <-limit:
+			limit = nil
+			if enc.Encode(map[string]bool{"recycle": true}) != nil {
+				return
+			}
 		}
 	}
 }
