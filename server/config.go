@@ -28,7 +28,10 @@ type Config struct {
 	LimitBody       int64
 	ScriptName      string
 	LibDir          string // where _wsgikit*.so lives (default: <binary dir>/lib)
-	Debug           bool
+	LogLevel        string // debug, info, warning, error, critical
+	LogJSON         bool
+	AccessLog       string // path, "-" for stdout, "" for none
+	AccessLogFormat string
 	Static          bool // answer hello world without calling Python: the engine's ceiling, for benchmarks
 
 	Timeout           time.Duration // a request running longer gets its worker killed and replaced (0: off)
@@ -123,7 +126,10 @@ type WorkerConfig struct {
 	Limits          http1.Limits `json:"limits"`
 	ScriptName      string       `json:"script_name"`
 	GOMAXPROCS      int          `json:"gomaxprocs"`
-	Debug           bool         `json:"debug"`
+	LogLevel        string       `json:"log_level"`
+	LogJSON         bool         `json:"log_json"`
+	AccessLog       string       `json:"access_log"`
+	AccessLogFormat string       `json:"access_log_format"`
 	Software        string       `json:"software"`
 	Static          bool         `json:"static"`
 }
@@ -147,7 +153,6 @@ func (w *WorkerConfig) Engine() EngineConfig {
 		GracefulTimeout: time.Duration(w.GracefulTimeout),
 		Limits:          w.Limits,
 		ScriptName:      w.ScriptName,
-		Debug:           w.Debug,
 		MaxRequests:     w.MaxRequests,
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"net"
 	"os"
 	"sync"
@@ -34,10 +34,10 @@ type EngineConfig struct {
 	Limits          http1.Limits
 	ScriptName      string
 	MaxDiscard      int64 // unread request body drained to keep a connection, beyond: close
-	Logger          *log.Logger
-	Debug           bool        // log rejected requests
+	Logger          *slog.Logger
 	Board           *Scoreboard // shared with the master; nil makes a private one
 	MaxRequests     uint64      // LimitReached closes after this many requests (0: never)
+	AccessLog       *AccessLog  // nil: no access log
 }
 
 func (c *EngineConfig) defaults() {
@@ -63,7 +63,7 @@ func (c *EngineConfig) defaults() {
 		c.MaxDiscard = 1 << 20
 	}
 	if c.Logger == nil {
-		c.Logger = log.New(os.Stderr, "", log.LstdFlags)
+		c.Logger = NewLogger(os.Stderr, slog.LevelInfo, false)
 	}
 }
 
@@ -124,7 +124,11 @@ func (e *Engine) run(x *Exchange) {
 	e.stats.observe(x.Req.Method, x.Status, time.Since(start))
 }
 
-func (e *Engine) logf(format string, a ...any) { e.cfg.Logger.Printf(format, a...) }
+func (e *Engine) logf(level slog.Level, format string, a ...any) {
+	if e.cfg.Logger.Enabled(context.Background(), level) {
+		e.cfg.Logger.Log(context.Background(), level, fmt.Sprintf(format, a...))
+	}
+}
 
 // Serve accepts on ln until Shutdown. It returns nil after a shutdown.
 func (e *Engine) Serve(ln net.Listener) error {
@@ -139,7 +143,7 @@ func (e *Engine) Serve(ln net.Listener) error {
 			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscallEMFILE) {
 				// Out of descriptors: back off rather than spin.
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				e.logf("accept: %v; retrying in %v", err, delay)
+				e.logf(slog.LevelError, "accept: %v; retrying in %v", err, delay)
 				time.Sleep(delay)
 				continue
 			}
@@ -216,4 +220,4 @@ func splitAddr(a net.Addr) (host, port []byte) {
 
 var _ = io.EOF
 
-func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
+func discardLogger() *slog.Logger { return NewLogger(io.Discard, slog.LevelError, false) }

@@ -7,7 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -63,7 +63,7 @@ type Master struct {
 	spec      AppSpec
 	python    string
 	libdir    string
-	log       *log.Logger
+	log       *slog.Logger
 	listeners []*Listener
 
 	target       int
@@ -111,7 +111,7 @@ type statusEvent struct {
 }
 
 // NewMaster validates cfg and binds its listeners.
-func NewMaster(cfg Config, logger *log.Logger) (*Master, error) {
+func NewMaster(cfg Config, logger *slog.Logger) (*Master, error) {
 	spec, err := ParseAppSpec(cfg.App)
 	if err != nil {
 		return nil, err
@@ -233,7 +233,8 @@ func (m *Master) spawn() error {
 		Heartbeat: Duration(c.Heartbeat), Threads: c.Threads, Multiprocess: c.Workers > 1,
 		KeepAlive: Duration(c.KeepAlive), HeaderTimeout: Duration(c.HeaderTimeout),
 		GracefulTimeout: Duration(c.GracefulTimeout), Limits: c.Limits(),
-		ScriptName: c.ScriptName, Debug: c.Debug, Software: Version, Static: c.Static,
+		ScriptName: c.ScriptName, LogLevel: c.LogLevel, LogJSON: c.LogJSON, AccessLog: c.AccessLog,
+		AccessLogFormat: c.AccessLogFormat, Software: Version, Static: c.Static,
 	}
 	var limit uint64
 	if c.MaxRequests > 0 {
@@ -261,7 +262,7 @@ func (m *Master) spawn() error {
 	}
 	w := &workerProc{pid: cmd.Process.Pid, cmd: cmd, ctl: ctlW, board: board, boardF: boardF, gen: m.gen, started: time.Now(), lastBeat: time.Now(), limit: limit}
 	m.workers[w.pid] = w
-	m.log.Printf("booting worker with pid %d", w.pid)
+	m.log.Info(fmt.Sprintf("booting worker with pid %d", w.pid))
 	go m.readStatus(w.pid, stR)
 	go func() {
 		cmd.Wait()
@@ -300,7 +301,7 @@ func (m *Master) Run(ctx context.Context) error {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
 	for _, a := range m.Addrs() {
-		m.log.Printf("listening at: %s (%d)", displayAddr(a), os.Getpid())
+		m.log.Info(fmt.Sprintf("listening at: %s (%d)", displayAddr(a), os.Getpid()))
 	}
 	for i := 0; i < m.target; i++ {
 		if err := m.spawn(); err != nil {
@@ -319,31 +320,31 @@ func (m *Master) Run(ctx context.Context) error {
 		case s := <-sigs:
 			switch s {
 			case syscall.SIGTERM:
-				m.log.Printf("TERM: graceful stop (in-flight requests get %v)", m.cfg.GracefulTimeout)
+				m.log.Info(fmt.Sprintf("TERM: graceful stop (in-flight requests get %v)", m.cfg.GracefulTimeout))
 				return m.stop(syscall.SIGTERM, m.cfg.GracefulTimeout)
 			case syscall.SIGINT, syscall.SIGQUIT:
-				m.log.Printf("%v: fast stop", s)
+				m.log.Info(fmt.Sprintf("%v: fast stop", s))
 				return m.stop(syscall.SIGINT, 2*time.Second)
 			case syscall.SIGHUP:
-				m.log.Printf("HUP: reloading: new workers first, then the old ones drain")
+				m.log.Info(fmt.Sprintf("HUP: reloading: new workers first, then the old ones drain"))
 				Notify("RELOADING=1")
 				m.gen++
 				for i := 0; i < m.target; i++ {
 					if err := m.spawn(); err != nil {
-						m.log.Print(err)
+						m.log.Error(err.Error())
 					}
 				}
 			case syscall.SIGTTIN:
 				m.target++
-				m.log.Printf("TTIN: %d workers", m.target)
+				m.log.Info(fmt.Sprintf("TTIN: %d workers", m.target))
 			case syscall.SIGTTOU:
 				if m.target > 1 {
 					m.target--
-					m.log.Printf("TTOU: %d workers", m.target)
+					m.log.Info(fmt.Sprintf("TTOU: %d workers", m.target))
 					m.scaleDown()
 				}
 			case syscall.SIGUSR1:
-				m.log.Printf("USR1: reopening log files")
+				m.log.Info(fmt.Sprintf("USR1: reopening log files"))
 				m.signalAll(syscall.SIGUSR1)
 			}
 		case ev := <-m.events:
@@ -394,13 +395,13 @@ func (m *Master) onStatus(ev statusEvent) {
 				}
 			}
 			if retired > 0 {
-				m.log.Printf("reload done: %d new workers serving, %d old ones draining", m.target, retired)
+				m.log.Info(fmt.Sprintf("reload done: %d new workers serving, %d old ones draining", m.target, retired))
 				Notify("READY=1")
 			}
 		}
 	}
 	if ev.recycle && w.retiring == "" {
-		m.log.Printf("worker %d served %d requests (--max-requests): recycling it", w.pid, w.limit)
+		m.log.Info(fmt.Sprintf("worker %d served %d requests (--max-requests): recycling it", w.pid, w.limit))
 		m.retire(w, CauseMaxRequests)
 	}
 	m.termPending()
@@ -466,7 +467,7 @@ func (m *Master) onExit(ev exitEvent, backoff *time.Duration, respawnAt *time.Ti
 	if (code == ExitImport || code == ExitNoExt) && !w.ready {
 		if w.gen > 0 && m.liveInGen(w.gen-1) > 0 {
 			// A reload whose new code does not import: keep serving the old.
-			m.log.Printf("reload failed: worker %d could not start (exit code %d); the previous workers keep serving", ev.pid, code)
+			m.log.Error(fmt.Sprintf("reload failed: worker %d could not start (exit code %d); the previous workers keep serving", ev.pid, code))
 			m.gen--
 			for pid, o := range m.workers {
 				if o.gen > m.gen {
@@ -486,7 +487,7 @@ func (m *Master) onExit(ev exitEvent, backoff *time.Duration, respawnAt *time.Ti
 	}
 	up := time.Since(w.started)
 	if w.retiring != "" {
-		m.log.Printf("worker %d stopped (%s, %s) after %v", ev.pid, w.retiring, describeExit(ev.state), up.Round(time.Millisecond))
+		m.log.Info(fmt.Sprintf("worker %d stopped (%s, %s) after %v", ev.pid, w.retiring, describeExit(ev.state), up.Round(time.Millisecond)))
 		return nil
 	}
 	cause := CauseCrash
@@ -500,7 +501,7 @@ func (m *Master) onExit(ev exitEvent, backoff *time.Duration, respawnAt *time.Ti
 			serving += fmt.Sprintf(" while serving %q", line)
 		}
 	}
-	m.log.Printf("worker %d died (%s) after %v%s; replacing it", ev.pid, describeExit(ev.state), up.Round(time.Millisecond), serving)
+	m.log.Error(fmt.Sprintf("worker %d died (%s) after %v%s; replacing it", ev.pid, describeExit(ev.state), up.Round(time.Millisecond), serving))
 	if up > 10*time.Second {
 		*backoff = 100 * time.Millisecond
 	}
@@ -526,7 +527,7 @@ func (m *Master) check(now time.Time) {
 			for i := 0; i < w.board.Slots(); i++ {
 				st, line, ok := w.board.Read(i)
 				if ok && now.Sub(time.Unix(0, st)) > m.cfg.Timeout {
-					m.log.Printf("worker %d: request %q ran over --timeout %v; killing the worker", w.pid, line, m.cfg.Timeout)
+					m.log.Error(fmt.Sprintf("worker %d: request %q ran over --timeout %v; killing the worker", w.pid, line, m.cfg.Timeout))
 					w.killedBy = CauseTimeout
 					syscall.Kill(w.pid, syscall.SIGKILL)
 					break
@@ -538,7 +539,7 @@ func (m *Master) check(now time.Time) {
 		}
 		if m.cfg.ReloadOnRSSMB > 0 {
 			if rss := processRSSMB(w.pid); rss > m.cfg.ReloadOnRSSMB {
-				m.log.Printf("worker %d uses %.0f MB RSS (--reload-on-rss %.0f): recycling it", w.pid, rss, m.cfg.ReloadOnRSSMB)
+				m.log.Info(fmt.Sprintf("worker %d uses %.0f MB RSS (--reload-on-rss %.0f): recycling it", w.pid, rss, m.cfg.ReloadOnRSSMB))
 				m.retire(w, CauseRSS)
 			}
 		}
@@ -561,7 +562,7 @@ func (m *Master) reconcile(respawnAt *time.Time) {
 	}
 	for ; live < m.target; live++ {
 		if err := m.spawn(); err != nil {
-			m.log.Print(err)
+			m.log.Error(err.Error())
 			return
 		}
 	}
@@ -609,7 +610,7 @@ func (m *Master) stop(sig syscall.Signal, grace time.Duration) error {
 				}
 			}
 		case <-deadline:
-			m.log.Printf("workers still running after %v: killing them", grace)
+			m.log.Error(fmt.Sprintf("workers still running after %v: killing them", grace))
 			m.signalAll(syscall.SIGKILL)
 			deadline = time.After(5 * time.Second)
 		}

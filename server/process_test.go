@@ -274,3 +274,51 @@ func unixGet(t *testing.T, sock string) string {
 	t.Fatal("unix socket never answered")
 	return ""
 }
+
+func TestProcessAccessLogAndReopen(t *testing.T) {
+	dir := t.TempDir()
+	logf := filepath.Join(dir, "access.log")
+	s := serve(t, "wkapp", "--access-logfile", logf, "--access-logformat", `%(h)s "%(r)s" %(s)s %(b)s "%(a)s" %({x-trace}i)s`)
+	c := s.dial()
+	io.WriteString(c, "GET /?a=1 HTTP/1.1\r\nHost: t\r\nUser-Agent: probe/1\r\nX-Trace: t1\r\nConnection: close\r\n\r\n")
+	io.ReadAll(c)
+	want := `127.0.0.1 "GET /?a=1 HTTP/1.1" 200 13 "probe/1" t1`
+	waitFile := func(path, want string) {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			b, _ := os.ReadFile(path)
+			if strings.Contains(string(b), want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s lacks %q; has:\n%s", path, want, b)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFile(logf, want)
+	// logrotate: move the file, USR1, the next line goes to a new file.
+	os.Rename(logf, logf+".1")
+	syscall.Kill(s.cmd.Process.Pid, syscall.SIGUSR1)
+	s.waitLog("USR1: reopening log files")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.get("/") // the worker may still be reopening: retry until a line lands in the new file
+		if b, _ := os.ReadFile(logf); strings.Contains(string(b), `"GET / HTTP/1.1" 200`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no line in the reopened access log")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestProcessLogJSON(t *testing.T) {
+	s := serve(t, "wkapp", "--log-json")
+	s.get("/raise")
+	s.waitLog(`"msg":"exception in the application"`)
+	if !strings.Contains(s.Log(), `"request":"GET /raise HTTP/1.1"`) || !strings.Contains(s.Log(), `RuntimeError: boom`) {
+		t.Fatalf("JSON error log lacks the request or traceback:\n%s", s.Log())
+	}
+}

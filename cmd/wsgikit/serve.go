@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"log"
 	"os"
 	"strconv"
 	"strings"
@@ -59,14 +58,17 @@ engine as a CPython extension. The callable defaults to "application";
 			if cfg.MaxRequests < 0 || cfg.MaxRequestsJitter < 0 || cfg.ReloadOnRSSMB < 0 || timeout < 0 {
 				return usageErr("--timeout, --max-requests, --max-requests-jitter and --reload-on-rss must not be negative")
 			}
-			switch logLevel {
-			case "debug":
-				cfg.Debug = true
-			case "info", "warning", "error", "critical":
-			default:
-				return usageErr("--log-level %q: want debug, info, warning, error or critical", logLevel)
+			level, err := server.ParseLevel(logLevel)
+			if err != nil {
+				return usageErr("%v", err)
 			}
-			logger := log.New(os.Stderr, "[wsgikit master] ", log.LstdFlags)
+			cfg.LogLevel = logLevel
+			if cfg.AccessLogFormat != "" {
+				if _, err := server.ParseAccessLogFormat(cfg.AccessLogFormat); err != nil {
+					return usageErr("--access-logformat: %v", err)
+				}
+			}
+			logger := server.NewLogger(os.Stderr, level, cfg.LogJSON)
 			m, err := server.NewMaster(cfg, logger)
 			if err != nil {
 				return usageErr("%v", err)
@@ -100,7 +102,10 @@ engine as a CPython extension. The callable defaults to "application";
 	f.Float64Var(&cfg.ReloadOnRSSMB, "reload-on-rss", 0, "recycle a worker gracefully when its RSS exceeds this many MB (0: never)")
 	f.IntVar(&cfg.Backlog, "backlog", 2048, "listen backlog: connections the kernel queues before accept")
 	f.StringVar(&umask, "umask", "", "umask for unix socket files (octal, e.g. 007)")
-	f.StringVar(&logLevel, "log-level", "info", "debug logs every rejected request")
+	f.StringVar(&logLevel, "log-level", "info", "error log level: debug (also every rejected request), info, warning, error, critical")
+	f.BoolVar(&cfg.LogJSON, "log-json", false, "write the error log (and the access log) as one JSON object per line")
+	f.StringVar(&cfg.AccessLog, "access-logfile", "", `access log file, "-" for stdout (default: none)`)
+	f.StringVar(&cfg.AccessLogFormat, "access-logformat", server.DefaultAccessLogFormat, "access log format, gunicorn's atoms: h l u t r m U q H s B b f a T D M L p {header}i {header}o {var}e")
 	f.BoolVar(&cfg.Static, "static", false, "answer hello world without calling the app (measures the engine's ceiling)")
 	f.MarkHidden("static")
 	return cmd
