@@ -83,6 +83,7 @@ type Engine struct {
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
 	connWG   sync.WaitGroup
+	acceptWG sync.WaitGroup
 
 	Served atomic.Uint64 // requests answered, for tests and recycling
 	script []byte
@@ -132,6 +133,8 @@ func (e *Engine) logf(level slog.Level, format string, a ...any) {
 
 // Serve accepts on ln until Shutdown. It returns nil after a shutdown.
 func (e *Engine) Serve(ln net.Listener) error {
+	e.acceptWG.Add(1)
+	defer e.acceptWG.Done()
 	var delay time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -150,13 +153,10 @@ func (e *Engine) Serve(ln net.Listener) error {
 			return fmt.Errorf("accept: %w", err)
 		}
 		delay = 0
+		// Accepted during a stop too: the client's request is on its way and
+		// gets served (with Connection: close), never dropped.
 		c := newConn(e, nc)
 		e.mu.Lock()
-		if e.draining.Load() {
-			e.mu.Unlock()
-			nc.Close()
-			continue
-		}
 		e.conns[c] = struct{}{}
 		e.connWG.Add(1)
 		e.mu.Unlock()
@@ -164,13 +164,18 @@ func (e *Engine) Serve(ln net.Listener) error {
 	}
 }
 
-// Shutdown stops accepting (the caller closes the listener), closes idle
-// connections, lets in-flight requests finish until ctx ends, then cuts the
-// rest and stops the Python threads.
+// Shutdown stops accepting (the caller closes the listeners first), closes
+// idle connections, lets in-flight requests finish until ctx ends, then cuts
+// the rest.
 func (e *Engine) Shutdown(ctx context.Context) error {
 	e.Drain()
 	done := make(chan struct{})
-	go func() { e.connWG.Wait(); close(done) }()
+	go func() {
+		e.acceptWG.Wait() // no connection is registered after this
+		e.Drain()         // those accepted meanwhile that are idle already
+		e.connWG.Wait()
+		close(done)
+	}()
 	var err error
 	select {
 	case <-done:
