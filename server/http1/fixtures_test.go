@@ -181,7 +181,7 @@ const (
 
 func readBody(b *Body, mode bodyMode) ([]byte, error) {
 	var out []byte
-	buf := make([]byte, 64<<10)
+	buf := make([]byte, 8<<10)
 	for {
 		var n int
 		var err error
