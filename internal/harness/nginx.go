@@ -27,8 +27,8 @@ func behindNginx(inner *Profile) *Profile {
 		StopSignal: syscall.SIGTERM, StopGrace: 5 * time.Second,
 		Requires:   []string{"nginx"},
 		VersionCmd: []string{"nginx", "-v"}, VersionRegexp: `nginx/(\S+)`,
-		inner:      inner,
-		prepare:    prepareNginx,
+		inner:   inner,
+		prepare: prepareNginx,
 	}
 }
 

@@ -197,11 +197,12 @@ func (p *Profile) Validate() error {
 			return err
 		}
 	}
-	if p.inner == nil {
+	// Built-ins with a prepare hook load the app through generated files.
+	if p.inner == nil && p.prepare == nil {
 		if !used["port"] && !used["bind"] {
 			return fmt.Errorf("profile %s: field command never uses {port} or {bind}; the server must listen on the port the harness picks", p.Name)
 		}
-		if !used["app"] && !(used["module"] && used["callable"]) && !used["module"] {
+		if !used["app"] && !used["module"] {
 			return fmt.Errorf("profile %s: field command never uses {app} (or {module} and {callable}); the server must load the app under test", p.Name)
 		}
 	}

@@ -121,6 +121,7 @@ func TestBuiltinProfilesServeEveryApp(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				t0 := time.Now()
 				inst, err := Start(context.Background(), p, app, Options{Workers: 2, Threads: 2})
 				if err != nil {
 					t.Fatalf("%s: %v", reqs[0].app, err)
@@ -130,7 +131,11 @@ func TestBuiltinProfilesServeEveryApp(t *testing.T) {
 					t.Errorf("%s: no live PIDs", reqs[0].app)
 				}
 				for _, r := range reqs {
+					rt := time.Now()
 					status, body, err := doRequest(inst.Addr, r.method, r.path, r.body)
+					if d := time.Since(rt); d > time.Second {
+						t.Logf("%s %s %s took %v (a server-side wait, e.g. for the connection to close)", r.app, r.method, r.path, d.Round(time.Millisecond))
+					}
 					if err != nil {
 						t.Errorf("%s %s %s: %v\n%s", r.app, r.method, r.path, err, inst.LogTail(20))
 						continue
@@ -148,9 +153,11 @@ func TestBuiltinProfilesServeEveryApp(t *testing.T) {
 						t.Errorf("usage looks empty: %+v", u)
 					}
 				}
+				t1 := time.Now()
 				if err := inst.Stop(); err != nil {
 					t.Errorf("%s: stop: %v", reqs[0].app, err)
 				}
+				t.Logf("%s: ready in %v, stopped in %v, %d processes", reqs[0].app, t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond), len(pids))
 				assertGone(t, pids)
 			}
 		})
