@@ -69,8 +69,8 @@ func TestStartErrors(t *testing.T) {
 		{
 			// Accepts TCP connections but never speaks HTTP: a TCP connect
 			// is not readiness.
-			name: "listens but never answers HTTP",
-			tmpl: `{python} -c 'import socket,time,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("{host}", {port})); s.listen(); print("listening", flush=True); c=[s.accept() for _ in range(100)]; time.sleep(30)' {app}`,
+			name:    "listens but never answers HTTP",
+			tmpl:    `{python} -c 'import socket,time,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("{host}", {port})); s.listen(); print("listening", flush=True); c=[s.accept() for _ in range(100)]; time.sleep(30)' {app}`,
 			timeout: 1500 * time.Millisecond,
 			want:    []string{"not ready after 1.5s", "listening"},
 		},
