@@ -126,8 +126,8 @@ func modWSGI() *Profile {
 		StopSignal: syscall.SIGTERM, StopGrace: 10 * time.Second,
 		Requires: []string{"apache2", "/usr/lib/apache2/modules/mod_wsgi.so",
 			"/usr/lib/apache2/modules/mod_mpm_event.so", "/usr/lib/apache2/modules/mod_authz_core.so"},
-		VersionCmd:    []string{"dpkg-query", "-W", "-f", "mod_wsgi ${Version}", "libapache2-mod-wsgi-py3"},
-		VersionRegexp: `mod_wsgi\s+([0-9][^-+\s]*)`,
+		VersionCmd:    []string{"sh", "-c", "dpkg-query -W -f 'mod_wsgi ${Version}\n' libapache2-mod-wsgi-py3; apache2 -v"},
+		VersionRegexp: `mod_wsgi\s+([0-9][^-+\s]*)(?s:.*)(Apache/\S+)`,
 		prepare:       prepareApache,
 	}
 }
