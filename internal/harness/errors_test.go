@@ -311,3 +311,68 @@ func containsInt(xs []int, x int) bool {
 	}
 	return false
 }
+
+func TestStartCancelled(t *testing.T) {
+	t.Parallel()
+	p := cmdProfile(t, `sh -c 'echo waiting {port} {app}; exec sleep 30'`)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := Start(ctx, p, helloApp(t), Options{})
+	if err == nil || !strings.Contains(err.Error(), "start-up cancelled") || !strings.Contains(err.Error(), "waiting") {
+		t.Fatalf("want a cancelled start with the log tail, got %v", err)
+	}
+}
+
+// TestLogDirKept: with LogDir, the log survives Stop (the temp dir does
+// not); without it, LogTail still works after Stop.
+func TestLogDirKept(t *testing.T) {
+	t.Parallel()
+	logDir := t.TempDir()
+	p, err := Lookup("wsgiref", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireInstalled(t, p)
+	for _, dir := range []string{logDir, ""} {
+		inst, err := Start(context.Background(), p, helloApp(t), Options{LogDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rundir := inst.rundir
+		if err := inst.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(rundir); err == nil {
+			t.Errorf("rundir %s left after Stop", rundir)
+		}
+		if !strings.Contains(inst.LogTail(5), "wsgiref serving hello:application") {
+			t.Errorf("LogTail after Stop: %q", inst.LogTail(5))
+		}
+		_, statErr := os.Stat(inst.LogPath)
+		if (dir != "") != (statErr == nil) {
+			t.Errorf("LogDir %q: log file %s exists=%v", dir, inst.LogPath, statErr == nil)
+		}
+	}
+}
+
+// TestModWSGIUnreadableApp: as root, Apache's daemon runs as www-data; an
+// app it cannot read is a clear error before anything starts.
+func TestModWSGIUnreadableApp(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("only as root does Apache switch to www-data")
+	}
+	p, err := Lookup("mod_wsgi", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireInstalled(t, p)
+	dir := t.TempDir() // 0700
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Start(context.Background(), p, App{Dir: dir, Module: "x", Callable: "application"}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "www-data, which cannot read it") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -409,6 +409,14 @@ func (t *tree) livePIDs() []int {
 	return out
 }
 
+// resetPeaks makes the peaks start again from the last sample.
+func (t *tree) resetPeaks() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	u := &t.usage
+	u.PeakRSSMB, u.PeakPSSMB, u.PeakProcs = u.RSSMB, u.PSSMB, u.Procs
+}
+
 func (t *tree) snapshot() Usage {
 	t.mu.Lock()
 	defer t.mu.Unlock()
