@@ -239,10 +239,17 @@ func (p *Profile) stopGrace() time.Duration {
 }
 
 // usesWsgikit reports whether any template needs the wsgikit binary.
-func (p *Profile) usesWsgikit() bool {
-	for _, a := range append(append([]string{}, p.Command...), p.Requires...) {
+func (p *Profile) usesWsgikit() bool { return p.usesVar("wsgikit") }
+
+// usesVar reports whether the command, env, dir or files use {name}.
+func (p *Profile) usesVar(name string) bool {
+	all := append(append([]string{p.Dir}, p.Command...), p.Env...)
+	for _, f := range p.Files {
+		all = append(all, f)
+	}
+	for _, a := range all {
 		for _, n := range placeholdersIn(a) {
-			if n == "wsgikit" {
+			if n == name {
 				return true
 			}
 		}

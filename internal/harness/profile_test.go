@@ -318,3 +318,22 @@ func TestParseApp(t *testing.T) {
 		t.Error("ParseApp accepted a path")
 	}
 }
+
+// TestExtractedApps: without a source tree, the apps embedded in the
+// binary are written out and serve like the originals.
+func TestExtractedApps(t *testing.T) {
+	d, err := extractApps()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"hello.py", "bench.py", "flask_app.py", "django_app/wsgi.py", "_launch_gevent.py", "_launch_wsgiref.py", "README.md"} {
+		orig, err1 := os.ReadFile(filepath.Join("..", "..", "apps", f))
+		got, err2 := os.ReadFile(filepath.Join(d, f))
+		if err1 != nil || err2 != nil || string(orig) != string(got) {
+			t.Errorf("%s: extracted copy differs (%v, %v)", f, err1, err2)
+		}
+	}
+	if st, err := os.Stat(d); err != nil || st.Mode().Perm()&0o005 != 0o005 {
+		t.Errorf("extracted dir not readable by others: %v %v", st.Mode(), err)
+	}
+}

@@ -277,7 +277,11 @@ func instanceVars(p *Profile, app App, opts Options, port int, rundir string, ex
 		}
 		vars["wsgikit"] = b
 	}
-	if d, err := AppsDir(); err == nil {
+	if p.usesVar("launchers") {
+		d, err := AppsDir()
+		if err != nil {
+			return nil, nil, err
+		}
 		vars["launchers"] = d
 	}
 	var env []string

@@ -146,6 +146,9 @@ func (p *Profile) ownVersion() (string, error) {
 		}
 		path, err := expand(r, vars)
 		if err != nil {
+			if _, aerr := AppsDir(); aerr != nil && strings.Contains(r, "{launchers}") {
+				return "", fmt.Errorf("%s: %w (%v)", p.Name, ErrNotInstalled, aerr)
+			}
 			return "", p.notInstalled(err.Error())
 		}
 		if filepath.IsAbs(path) {
