@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -162,5 +163,43 @@ func BenchmarkSample(b *testing.B) {
 			}
 			b.ReportMetric(float64(tr.snapshot().Procs), "procs")
 		})
+	}
+}
+
+// TestCPUsPinsTheTree: with Options.CPUs every process of the server,
+// including workers forked after start, has that affinity.
+func TestCPUsPinsTheTree(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("taskset"); err != nil {
+		t.Skip("taskset not installed")
+	}
+	p, err := Lookup("gunicorn-sync", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireInstalled(t, p)
+	inst, err := Start(context.Background(), p, helloApp(t), Options{Workers: 2, CPUs: "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Stop()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(inst.PIDs()) < 3 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	pids := inst.PIDs()
+	if len(pids) < 3 {
+		t.Fatalf("PIDs %v: want master and 2 workers", pids)
+	}
+	for _, pid := range pids {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "Cpus_allowed_list:"); ok && strings.TrimSpace(v) != "0" {
+				t.Errorf("pid %d allowed on CPUs %q, want 0", pid, strings.TrimSpace(v))
+			}
+		}
 	}
 }

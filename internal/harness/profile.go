@@ -238,6 +238,25 @@ func (p *Profile) stopGrace() time.Duration {
 	return p.StopGrace
 }
 
+// HonorsWorkers reports whether Options.Workers changes anything: false
+// for single-process servers (waitress, cheroot, gevent, wsgiref).
+func (p *Profile) HonorsWorkers() bool {
+	if p.inner != nil {
+		return p.inner.HonorsWorkers()
+	}
+	return p.usesVar("workers")
+}
+
+// HonorsThreads reports whether Options.Threads changes anything: false
+// for servers without a thread pool (gunicorn sync and gevent, gevent,
+// wsgiref).
+func (p *Profile) HonorsThreads() bool {
+	if p.inner != nil {
+		return p.inner.HonorsThreads()
+	}
+	return p.usesVar("threads")
+}
+
 // usesWsgikit reports whether any template needs the wsgikit binary.
 func (p *Profile) usesWsgikit() bool { return p.usesVar("wsgikit") }
 

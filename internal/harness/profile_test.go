@@ -132,6 +132,16 @@ func TestBuiltinProfilesValid(t *testing.T) {
 			t.Errorf("behind-nginx:%s: %v", p.Name, err)
 		}
 	}
+	honors := map[string][2]bool{ // workers, threads
+		"gunicorn-sync": {true, false}, "gunicorn-gthread": {true, true}, "uwsgi": {true, true},
+		"waitress": {false, true}, "wsgiref": {false, false}, "mod_wsgi": {true, true},
+	}
+	for name, want := range honors {
+		p, _ := Lookup(name, nil)
+		if got := [2]bool{p.HonorsWorkers(), p.HonorsThreads()}; got != want {
+			t.Errorf("%s honors workers/threads %v, want %v", name, got, want)
+		}
+	}
 	for _, want := range []string{"wsgikit", "gunicorn-sync", "gunicorn-gthread", "gunicorn-gevent", "uwsgi", "uwsgi-http11", "waitress", "cheroot", "gevent", "mod_wsgi", "wsgiref"} {
 		if !seen[want] {
 			t.Errorf("built-in %s missing", want)
