@@ -25,7 +25,7 @@ func (c Colors) add(name string) {
 type Chart struct {
 	Title, Hint string
 	SVG         template.HTML
-	Wide        bool
+	Kind        string // "bar" or "line": they are laid out in separate grids
 }
 
 // SumRow is one server's line of a panel's table.
@@ -56,11 +56,20 @@ type CompRow struct {
 	Better          bool // A is better than B on this metric
 }
 
+// CompPair is one A-versus-B line of the comparison table, with one cell
+// per metric (nil where that metric was not compared).
+type CompPair struct {
+	A, B  string
+	Cells []*CompRow
+}
+
 // ScenarioView is everything measured for one scenario.
 type ScenarioView struct {
 	Name        string
 	Panels      []*Panel
 	Comparisons []CompRow
+	CompMetrics []string   // columns of the comparison table
+	CompPairs   []CompPair // rows of the comparison table
 	Warnings    []string
 }
 
@@ -217,7 +226,32 @@ func buildScenario(b *Bench, name string, order map[string]int, colors Colors) *
 		}
 		sv.Comparisons = append(sv.Comparisons, CompRow{A: c.A, B: c.B, Metric: c.Metric, Ratio: c.Ratio, P: c.P, Significant: c.Significant, Better: better})
 	}
+	pivotComparisons(sv)
 	return sv
+}
+
+// pivotComparisons lays the comparisons out as pairs × metrics, the shape a
+// reader scans: one line per opponent, one column per metric.
+func pivotComparisons(sv *ScenarioView) {
+	mIdx := map[string]int{}
+	pIdx := map[string]int{}
+	for _, c := range sv.Comparisons {
+		if _, ok := mIdx[c.Metric]; !ok {
+			mIdx[c.Metric] = len(sv.CompMetrics)
+			sv.CompMetrics = append(sv.CompMetrics, c.Metric)
+		}
+	}
+	for i := range sv.Comparisons {
+		c := &sv.Comparisons[i]
+		k := c.A + "\x00" + c.B
+		pi, ok := pIdx[k]
+		if !ok {
+			pi = len(sv.CompPairs)
+			pIdx[k] = pi
+			sv.CompPairs = append(sv.CompPairs, CompPair{A: c.A, B: c.B, Cells: make([]*CompRow, len(sv.CompMetrics))})
+		}
+		sv.CompPairs[pi].Cells[mIdx[c.Metric]] = c
+	}
 }
 
 // representative picks the run whose throughput is the median of the
@@ -329,18 +363,18 @@ func measurePanel(c cell, sums []BenchSum, runs []BenchRun, colors Colors, sortB
 		}
 	}
 	if c.mode == "capacity" {
-		p.Charts = append(p.Charts, Chart{Title: "Capacity (req/s)", Hint: "higher is better · whiskers: 95% CI", SVG: barChart("capacity", "", tp, true)})
+		p.Charts = append(p.Charts, Chart{Title: "Capacity (req/s)", Hint: "higher is better · whiskers: 95% CI", Kind: "bar", SVG: barChart("capacity", "", tp, true)})
 		return p
 	}
 	if len(tp) > 0 {
-		p.Charts = append(p.Charts, Chart{Title: "Throughput (req/s)", Hint: "higher is better · whiskers: 95% CI over rounds", SVG: barChart("throughput", "", tp, true)})
-		p.Charts = append(p.Charts, Chart{Title: "p99 latency (ms)", Hint: "lower is better · whiskers: 95% CI over rounds", SVG: barChart("p99 latency", "", lat, false)})
+		p.Charts = append(p.Charts, Chart{Title: "Throughput (req/s)", Hint: "higher is better · whiskers: 95% CI over rounds", Kind: "bar", SVG: barChart("throughput", "", tp, true)})
+		p.Charts = append(p.Charts, Chart{Title: "p99 latency (ms)", Hint: "lower is better · whiskers: 95% CI over rounds", Kind: "bar", SVG: barChart("p99 latency", "", lat, false)})
 	}
 	if len(eff) > 0 {
-		p.Charts = append(p.Charts, Chart{Title: "Requests per server CPU-second", Hint: "higher is better · the fairest comparison on shared cores", SVG: barChart("efficiency", "", eff, true)})
+		p.Charts = append(p.Charts, Chart{Title: "Requests per server CPU-second", Hint: "higher is better · the fairest comparison on shared cores", Kind: "bar", SVG: barChart("efficiency", "", eff, true)})
 	}
 	if len(mem) > 0 {
-		p.Charts = append(p.Charts, Chart{Title: "Server memory, peak RSS (MB)", Hint: "lower is better · whole process tree", SVG: barChart("rss", "", mem, false)})
+		p.Charts = append(p.Charts, Chart{Title: "Server memory, peak RSS (MB)", Hint: "lower is better · whole process tree", Kind: "bar", SVG: barChart("rss", "", mem, false)})
 	}
 	var pct, tl, tlr []series
 	for _, n := range names {
@@ -369,11 +403,11 @@ func measurePanel(c cell, sums []BenchSum, runs []BenchRun, colors Colors, sortB
 		}
 	}
 	if len(pct) > 0 {
-		p.Charts = append(p.Charts, Chart{Title: "Latency by percentile", Hint: "the median round of each server · x: 90, 99, 99.9 … equally spaced", SVG: lineChart("latency percentiles", "pct", "percentile", "auto", "latency (ms)", pct)})
+		p.Charts = append(p.Charts, Chart{Title: "Latency by percentile", Hint: "the median round of each server · x: 90, 99, 99.9 … equally spaced", Kind: "line", SVG: lineChart("latency percentiles", "pct", "percentile", "auto", "latency (ms)", pct)})
 	}
 	if len(tl) > 0 {
-		p.Charts = append(p.Charts, Chart{Title: "p99 latency over time", Hint: "the median round · spikes show stalls (GC, worker restarts)", SVG: lineChart("p99 over time", "lin", "time (s)", "auto", "p99 (ms)", tl)})
-		p.Charts = append(p.Charts, Chart{Title: "Throughput over time", Hint: "the median round · dips show stalls", SVG: lineChart("throughput over time", "lin", "time (s)", "lin", "req/s", tlr)})
+		p.Charts = append(p.Charts, Chart{Title: "p99 latency over time", Hint: "the median round · spikes show stalls (GC, worker restarts)", Kind: "line", SVG: lineChart("p99 over time", "lin", "time (s)", "auto", "p99 (ms)", tl)})
+		p.Charts = append(p.Charts, Chart{Title: "Throughput over time", Hint: "the median round · dips show stalls", Kind: "line", SVG: lineChart("throughput over time", "lin", "time (s)", "lin", "req/s", tlr)})
 	}
 	return p
 }
@@ -426,8 +460,8 @@ func sweepPanel(sums []BenchSum, colors Colors, order map[string]int) *Panel {
 		}
 	}
 	p.Charts = append(p.Charts,
-		Chart{Title: "Throughput vs concurrency", Hint: "higher is better · x: connections (log₂)", SVG: lineChart("throughput vs concurrency", "log2", "connections", "lin", "req/s", tput)},
-		Chart{Title: "p99 latency vs concurrency", Hint: "lower is better", SVG: lineChart("p99 vs concurrency", "log2", "connections", "auto", "p99 (ms)", p99)},
+		Chart{Title: "Throughput vs concurrency", Hint: "higher is better · x: connections (log₂)", Kind: "line", SVG: lineChart("throughput vs concurrency", "log2", "connections", "lin", "req/s", tput)},
+		Chart{Title: "p99 latency vs concurrency", Hint: "lower is better", Kind: "line", SVG: lineChart("p99 vs concurrency", "log2", "connections", "auto", "p99 (ms)", p99)},
 	)
 	return p
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // JUnit mapping of verdicts (one <testsuite> per server, one <testcase> per
@@ -56,13 +57,39 @@ type junitCase struct {
 	Failure   *junitProblem `xml:"failure,omitempty"`
 	Error     *junitProblem `xml:"error,omitempty"`
 	Skipped   *junitProblem `xml:"skipped,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
+	SystemOut *junitText    `xml:"system-out,omitempty"`
 }
 
+// Bodies are CDATA, so transcripts keep their line breaks readable in CI
+// tools that show the raw text.
 type junitProblem struct {
 	Message string `xml:"message,attr,omitempty"`
 	Type    string `xml:"type,attr,omitempty"`
-	Body    string `xml:",chardata"`
+	Body    string `xml:",cdata"`
+}
+
+type junitText struct {
+	Body string `xml:",cdata"`
+}
+
+// xmlSafe replaces what XML 1.0 cannot carry (NUL and other control bytes,
+// which smuggling transcripts do contain) with a visible \xNN escape.
+func xmlSafe(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r',
+			r >= 0x20 && r <= 0xD7FF && r != utf8.RuneError,
+			r >= 0xE000 && r <= 0xFFFD && r != utf8.RuneError,
+			r >= 0x10000 && r <= 0x10FFFF:
+			b.WriteRune(r)
+		case r < 0x100:
+			fmt.Fprintf(&b, "\\x%02x", r)
+		default:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		}
+	}
+	return b.String()
 }
 
 // JUnitFileName is the file a server's suite is written to:
@@ -94,7 +121,8 @@ func WriteJUnit(w io.Writer, s CheckServer, strict bool) error {
 	total := 0.0
 	for _, r := range s.Results {
 		v := strings.ToUpper(r.Verdict)
-		c := junitCase{Classname: classname(r.ID), Name: r.ID, Time: fmt.Sprintf("%.3f", r.Seconds)}
+		r.Detail = xmlSafe(r.Detail)
+		c := junitCase{Classname: classname(r.ID), Name: xmlSafe(r.ID), Time: fmt.Sprintf("%.3f", r.Seconds)}
 		total += r.Seconds
 		body := problemBody(r)
 		switch v {
@@ -105,10 +133,10 @@ func WriteJUnit(w io.Writer, s CheckServer, strict bool) error {
 			if strict {
 				c.Failure = &junitProblem{Message: r.Level + ": " + firstLine(r.Detail), Type: VerdictNonStrict, Body: body}
 			} else {
-				c.SystemOut = "NON-STRICT (a SHOULD not met; a failure under --strict): " + r.Detail
+				c.SystemOut = &junitText{xmlSafe("NON-STRICT (a SHOULD not met; a failure under --strict): " + r.Detail)}
 			}
 		case VerdictInfo:
-			c.SystemOut = "INFO: " + r.Detail
+			c.SystemOut = &junitText{xmlSafe("INFO: " + r.Detail)}
 		case VerdictUnsupported:
 			c.Skipped = &junitProblem{Message: "UNSUPPORTED: " + firstLine(r.Detail)}
 		case VerdictError:
@@ -164,5 +192,5 @@ func problemBody(r CheckResult) string {
 	if r.Transcript != "" {
 		fmt.Fprintf(&b, "wire:\n%s", r.Transcript)
 	}
-	return b.String()
+	return xmlSafe(b.String())
 }

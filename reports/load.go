@@ -93,9 +93,16 @@ func shortJSONErr(err error) string {
 	return err.Error()
 }
 
+// isReference says whether a server is wsgikit's own, which the report shows
+// first: it is the one every other server is compared against.
+func isReference(name string) bool {
+	return name == "wsgikit" || strings.HasPrefix(name, "wsgikit-") || strings.HasPrefix(name, "wsgikit:")
+}
+
 // MergeChecks folds several check results into one: servers keep the order
-// in which they first appear; a server that appears again (a re-run) replaces
-// the earlier results, so the newest input wins.
+// in which they first appear, except that the reference server comes first
+// and servers that could not be run come last; a server that appears again (a
+// re-run) replaces the earlier results, so the newest input wins.
 func MergeChecks(cs []*Check) *Check {
 	if len(cs) == 0 {
 		return nil
@@ -121,6 +128,16 @@ func MergeChecks(cs []*Check) *Check {
 			out.Servers = append(out.Servers, s)
 		}
 	}
+	rank := func(s CheckServer) int {
+		switch {
+		case isReference(s.Name):
+			return 0
+		case s.Error != "" && len(s.Results) == 0:
+			return 2
+		}
+		return 1
+	}
+	sort.SliceStable(out.Servers, func(i, j int) bool { return rank(out.Servers[i]) < rank(out.Servers[j]) })
 	return out
 }
 
@@ -173,6 +190,7 @@ func MergeBenches(bs []*Bench) *Bench {
 			out.Servers = append(out.Servers, BenchServ{Name: r.Server})
 		}
 	}
+	sort.SliceStable(out.Servers, func(i, j int) bool { return isReference(out.Servers[i].Name) && !isReference(out.Servers[j].Name) })
 	return out
 }
 

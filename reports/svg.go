@@ -16,9 +16,11 @@ import (
 
 // scale maps data values to pixels along one axis.
 type scale struct {
-	kind       string // "lin", "log", "log2", "pct"
-	lo, hi     float64
-	p0, p1     float64 // pixel range
+	kind   string // "lin", "log", "log2", "pct"
+	lo, hi float64
+	p0, p1 float64 // pixel range
+	maxX   float64 // pct: where q = 100 (the max) is drawn
+	maxQ   float64 // pct: the highest percentile below 100 in the data
 }
 
 func (s scale) t(v float64) float64 {
@@ -26,7 +28,11 @@ func (s scale) t(v float64) float64 {
 	case "log", "log2":
 		v = math.Log(math.Max(v, 1e-12))
 	case "pct":
-		v = pctX(v)
+		if v >= 100 {
+			v = s.maxX
+		} else {
+			v = pctX(v)
+		}
 	}
 	lo, hi := s.lo, s.hi
 	if hi == lo {
@@ -37,11 +43,8 @@ func (s scale) t(v float64) float64 {
 
 // pctX spaces percentiles the way HdrHistogram plots do: x = log10(1/(1-q)),
 // so 90, 99, 99.9 and 99.99 are equally far apart. 100 (the max) is drawn
-// half a decade past 99.999.
+// most of a decade past the highest percentile measured (see scale.maxX).
 func pctX(q float64) float64 {
-	if q >= 100 {
-		return 5.5
-	}
 	if q > 99.999 {
 		q = 99.999
 	}
@@ -58,12 +61,17 @@ func newScale(kind string, min, max, p0, p1 float64, zero bool) scale {
 			min = max / 100
 		}
 		if kind == "log" {
-			min = math.Pow(10, math.Floor(math.Log10(min)))
-			max = math.Pow(10, math.Ceil(math.Log10(max)))
+			min, max = logFloor(min), logCeil(max)
 		}
 		s.lo, s.hi = math.Log(min), math.Log(max)
 	case "pct":
-		s.lo, s.hi = 0, pctX(max)
+		// min is the highest percentile below 100 (see lineChart).
+		s.maxQ = min
+		s.maxX = pctX(min)
+		if max >= 100 {
+			s.maxX += 0.7
+		}
+		s.lo, s.hi = 0, s.maxX
 	default:
 		if zero && min > 0 {
 			min = 0
@@ -76,6 +84,28 @@ func newScale(kind string, min, max, p0, p1 float64, zero bool) scale {
 		s.hi = math.Ceil(max/step) * step
 	}
 	return s
+}
+
+// logFloor and logCeil round to the 1-2-5 series, so a log axis hugs the
+// data instead of jumping to whole decades.
+func logFloor(v float64) float64 {
+	d := math.Pow(10, math.Floor(math.Log10(v)))
+	for _, m := range []float64{5, 2, 1} {
+		if m*d <= v*1.0001 {
+			return m * d
+		}
+	}
+	return d
+}
+
+func logCeil(v float64) float64 {
+	d := math.Pow(10, math.Floor(math.Log10(v)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if m*d >= v*0.9999 {
+			return m * d
+		}
+	}
+	return 10 * d
 }
 
 func niceStep(raw float64) float64 {
@@ -100,14 +130,13 @@ func (s scale) ticks(xs []float64) []tick {
 	var out []tick
 	switch s.kind {
 	case "pct":
-		for _, q := range []float64{0, 50, 90, 99, 99.9, 99.99, 99.999, 100} {
-			if pctX(q) <= s.hi+1e-9 {
-				l := strconv.FormatFloat(q, 'f', -1, 64) + "%"
-				if q == 100 {
-					l = "max"
-				}
-				out = append(out, tick{q, l})
+		for _, q := range []float64{50, 90, 99, 99.9, 99.99, 99.999} {
+			if q <= s.maxQ+1e-9 {
+				out = append(out, tick{q, strconv.FormatFloat(q, 'f', -1, 64) + "%"})
 			}
+		}
+		if s.maxX > pctX(s.maxQ) {
+			out = append(out, tick{100, "max"})
 		}
 	case "log2":
 		for _, x := range xs {
@@ -118,7 +147,7 @@ func (s scale) ticks(xs []float64) []tick {
 		decades := math.Log10(hi / lo)
 		for d := math.Pow(10, math.Floor(math.Log10(lo))); d <= hi*1.0001; d *= 10 {
 			for _, m := range []float64{1, 2, 5} {
-				if decades > 3 && m != 1 {
+				if decades > 2.5 && m != 1 {
 					continue
 				}
 				v := d * m
@@ -207,8 +236,8 @@ type bar struct {
 // barChart draws horizontal bars with CI whiskers, one per server; the best
 // bar is marked, since that is what a reader looks for first.
 func barChart(title, unit string, bars []bar, higherBetter bool) template.HTML {
-	const labelW, rowH, top, right = 150.0, 26.0, 6.0, 64.0
-	w := 460.0
+	const labelW, rowH, top, right = 122.0, 26.0, 6.0, 58.0
+	w := 370.0
 	h := top + rowH*float64(len(bars)) + 26
 	s := newSVG(w, h, title)
 	max := 0.0
@@ -230,6 +259,9 @@ func barChart(title, unit string, bars []bar, higherBetter bool) template.HTML {
 		y := top + rowH*float64(i)
 		cy := y + rowH/2
 		label := b.Label
+		if r := []rune(label); len(r) > 18 {
+			label = string(r[:17]) + "…"
+		}
 		s.raw(`<g class="bar">`)
 		s.raw(`<title>%s</title>`, esc(b.Tip))
 		s.text(labelW-8, cy+4, "end", "lbl", label)
@@ -302,6 +334,15 @@ func lineChart(title, xKind, xTitle, yKind, yTitle string, ss []series) template
 		}
 	}
 	sortFloats(xs)
+	if xKind == "pct" {
+		// The pct scale wants the highest percentile below 100.
+		xmin = 0
+		for _, v := range xs {
+			if v < 100 {
+				xmin = math.Max(xmin, v)
+			}
+		}
+	}
 	x := newScale(xKind, xmin, xmax, left, w-right, xKind == "lin")
 	y := newScale(yKind, ymin, ymax, h-bottom, top, yKind == "lin")
 	for _, t := range x.ticks(xs) {
