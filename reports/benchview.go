@@ -30,13 +30,13 @@ type Chart struct {
 
 // SumRow is one server's line of a panel's table.
 type SumRow struct {
-	Server, Color                    string
-	RPS, RPSLo, RPSHi                float64
-	P99, P99Lo, P99Hi                float64
-	ReqPerCPU, RSS                   float64
-	Rounds, ClientBoundRuns, Failed  int
-	Errors                           uint64
-	Relative                         float64 // RPS / best RPS in the panel
+	Server, Color                   string
+	RPS, RPSLo, RPSHi               float64
+	P99, P99Lo, P99Hi               float64
+	ReqPerCPU, RSS                  float64
+	Rounds, ClientBoundRuns, Failed int
+	Errors                          uint64
+	Relative                        float64 // RPS / best RPS in the panel
 }
 
 // Panel is one (mode, concurrency) measurement of a scenario.
@@ -50,10 +50,10 @@ type Panel struct {
 
 // CompRow is one comparison, ready to print.
 type CompRow struct {
-	A, B, Metric    string
-	Ratio, P        float64
-	Significant     bool
-	Better          bool // A is better than B on this metric
+	A, B, Metric string
+	Ratio, P     float64
+	Significant  bool
+	Better       bool // A is better than B on this metric
 }
 
 // CompPair is one A-versus-B line of the comparison table, with one cell

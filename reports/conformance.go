@@ -42,11 +42,11 @@ type ConfServer struct {
 // ConfCell is one verdict in the matrix; Missing when the server has no
 // result for the spec (not run, or the server could not start).
 type ConfCell struct {
-	Server                      string
-	Verdict                     string
-	Detail, Transcript          string
-	Seconds                     float64
-	Missing                     bool
+	Server             string
+	Verdict            string
+	Detail, Transcript string
+	Seconds            float64
+	Missing            bool
 }
 
 // ConfRow is one spec across servers.

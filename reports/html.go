@@ -146,10 +146,12 @@ var funcs = template.FuncMap{
 	"pct": func(v float64) string {
 		return fmt.Sprintf("%.0f%%", math.Floor(v))
 	},
-	"width": func(v float64) template.CSS { return template.CSS(fmt.Sprintf("width:%.1f%%", 100*math.Max(0, math.Min(1, v)))) },
-	"bg":    func(c string) template.CSS { return template.CSS("background:" + safeColor(c)) },
-	"stack": func(s Score) template.HTML { return stackBar(s, 220) },
-	"count": func(s Score, v string) int { return s.Counts[v] },
+	"width": func(v float64) template.CSS {
+		return template.CSS(fmt.Sprintf("width:%.1f%%", 100*math.Max(0, math.Min(1, v))))
+	},
+	"bg":       func(c string) template.CSS { return template.CSS("background:" + safeColor(c)) },
+	"stack":    func(s Score) template.HTML { return stackBar(s, 220) },
+	"count":    func(s Score, v string) int { return s.Counts[v] },
 	"verdicts": func() []string { return verdictOrder },
 	"leaf": func(id string) string {
 		if i := strings.LastIndexByte(id, '/'); i >= 0 {

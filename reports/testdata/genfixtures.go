@@ -466,13 +466,13 @@ func bench() *reports.Bench {
 				run := reports.BenchRun{
 					Server: srv, Scenario: sc, Mode: "closed", Concurrency: 32, Round: r,
 					Requests: uint64(rps * runSeconds), RPS: math.Round(rps),
-					Latency:     reports.Latency{P50: round3(p.p50 / noise), P90: round3(p.p50 / noise * 1.9), P99: round3(p.p99 / noise * (1 + rnd.NormFloat64()*0.05)), Max: round3(p.max * (0.8 + rnd.Float64()*0.5))},
-					ServerCPU:   round3(runSeconds * p.cpuFrac * (1 + rnd.NormFloat64()*0.01)),
-					ServerRSS:   round1(p.rss * (1 + rnd.Float64()*0.02)),
-					ServerPSS:   round1(p.rss * 0.82),
-					ClientCPU:   round3(runSeconds * map[bool]float64{true: 0.97, false: 0.35 + 0.5*rps/50000}[p.clientBound]),
-					ClientBound: p.clientBound && r != 2,
-					Seconds:     runSeconds,
+					Latency:      reports.Latency{P50: round3(p.p50 / noise), P90: round3(p.p50 / noise * 1.9), P99: round3(p.p99 / noise * (1 + rnd.NormFloat64()*0.05)), Max: round3(p.max * (0.8 + rnd.Float64()*0.5))},
+					ServerCPU:    round3(runSeconds * p.cpuFrac * (1 + rnd.NormFloat64()*0.01)),
+					ServerRSS:    round1(p.rss * (1 + rnd.Float64()*0.02)),
+					ServerPSS:    round1(p.rss * 0.82),
+					ClientCPU:    round3(runSeconds * map[bool]float64{true: 0.97, false: 0.35 + 0.5*rps/50000}[p.clientBound]),
+					ClientBound:  p.clientBound && r != 2,
+					Seconds:      runSeconds,
 					StatusCounts: map[string]uint64{"200": uint64(rps * runSeconds)},
 				}
 				run.Percentiles = curve(run.Latency.P50, run.Latency.P99, run.Latency.Max, rnd)
