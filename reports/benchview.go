@@ -25,7 +25,19 @@ func (c Colors) add(name string) {
 type Chart struct {
 	Title, Hint string
 	SVG         template.HTML
-	Kind        string // "bar" or "line": they are laid out in separate grids
+	Kind        string      // "bar" or "line": they are laid out in separate grids
+	Legend      []LegendKey // line charts: which colour is which server
+}
+
+// LegendKey names one colour of a chart.
+type LegendKey struct{ Name, Color string }
+
+func legendOf(ss []series) []LegendKey {
+	var out []LegendKey
+	for _, s := range ss {
+		out = append(out, LegendKey{Name: strings.TrimSuffix(s.Name, " p99"), Color: s.Color})
+	}
+	return out
 }
 
 // SumRow is one server's line of a panel's table.
@@ -403,11 +415,11 @@ func measurePanel(c cell, sums []BenchSum, runs []BenchRun, colors Colors, sortB
 		}
 	}
 	if len(pct) > 0 {
-		p.Charts = append(p.Charts, Chart{Title: "Latency by percentile", Hint: "the median round of each server · x: 90, 99, 99.9 … equally spaced", Kind: "line", SVG: lineChart("latency percentiles", "pct", "percentile", "auto", "latency (ms)", pct)})
+		p.Charts = append(p.Charts, Chart{Title: "Latency by percentile", Hint: "the median round of each server · x: 90, 99, 99.9 … equally spaced", Kind: "line", Legend: legendOf(pct), SVG: lineChart("latency percentiles", "pct", "percentile", "auto", "latency (ms)", pct)})
 	}
 	if len(tl) > 0 {
-		p.Charts = append(p.Charts, Chart{Title: "p99 latency over time", Hint: "the median round · spikes show stalls (GC, worker restarts)", Kind: "line", SVG: lineChart("p99 over time", "lin", "time (s)", "auto", "p99 (ms)", tl)})
-		p.Charts = append(p.Charts, Chart{Title: "Throughput over time", Hint: "the median round · dips show stalls", Kind: "line", SVG: lineChart("throughput over time", "lin", "time (s)", "lin", "req/s", tlr)})
+		p.Charts = append(p.Charts, Chart{Title: "p99 latency over time", Hint: "the median round · spikes show stalls (GC, worker restarts)", Kind: "line", Legend: legendOf(tl), SVG: lineChart("p99 over time", "lin", "time (s)", "auto", "p99 (ms)", tl)})
+		p.Charts = append(p.Charts, Chart{Title: "Throughput over time", Hint: "the median round · dips show stalls", Kind: "line", Legend: legendOf(tlr), SVG: lineChart("throughput over time", "lin", "time (s)", "lin", "req/s", tlr)})
 	}
 	return p
 }
@@ -460,8 +472,8 @@ func sweepPanel(sums []BenchSum, colors Colors, order map[string]int) *Panel {
 		}
 	}
 	p.Charts = append(p.Charts,
-		Chart{Title: "Throughput vs concurrency", Hint: "higher is better · x: connections (log₂)", Kind: "line", SVG: lineChart("throughput vs concurrency", "log2", "connections", "lin", "req/s", tput)},
-		Chart{Title: "p99 latency vs concurrency", Hint: "lower is better", Kind: "line", SVG: lineChart("p99 vs concurrency", "log2", "connections", "auto", "p99 (ms)", p99)},
+		Chart{Title: "Throughput vs concurrency", Hint: "higher is better · x: connections (log₂)", Kind: "line", Legend: legendOf(tput), SVG: lineChart("throughput vs concurrency", "log2", "connections", "lin", "req/s", tput)},
+		Chart{Title: "p99 latency vs concurrency", Hint: "lower is better", Kind: "line", Legend: legendOf(p99), SVG: lineChart("p99 vs concurrency", "log2", "connections", "auto", "p99 (ms)", p99)},
 	)
 	return p
 }

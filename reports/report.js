@@ -36,8 +36,20 @@
       if (d !== except) d.removeAttribute("open");
     });
   }
+  // Keep an opened panel inside the window: flip it to the cell's right
+  // edge when it would overflow.
+  function place(d) {
+    var pop = d.querySelector(".pop");
+    if (!pop) return;
+    pop.classList.remove("right");
+    var r = pop.getBoundingClientRect();
+    if (r.right > document.documentElement.clientWidth - 8) pop.classList.add("right");
+  }
   matrix.addEventListener("toggle", function (e) {
-    if (e.target.open) closeAll(e.target);
+    if (e.target.open) {
+      closeAll(e.target);
+      place(e.target);
+    }
   }, true);
   document.addEventListener("keydown", function (e) {
     if (e.key === "Escape") closeAll(null);

@@ -26,7 +26,9 @@ type scale struct {
 func (s scale) t(v float64) float64 {
 	switch s.kind {
 	case "log", "log2":
-		v = math.Log(math.Max(v, 1e-12))
+		// Values at or below zero cannot sit on a log axis: pin them to its
+		// bottom rather than draw them off the chart.
+		v = math.Max(math.Log(math.Max(v, 1e-12)), s.lo)
 	case "pct":
 		if v >= 100 {
 			v = s.maxX

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -53,6 +52,5 @@ results (the newest input wins).`,
 	}
 	cmd.Flags().StringVarP(&out, "out", "o", "", "directory to write index.html, summary.md and junit-*.xml into")
 	cmd.Flags().BoolVar(&strict, "strict", false, "count NON-STRICT verdicts as JUnit failures (as check --strict does)")
-	cmd.SetOut(os.Stdout)
 	return cmd
 }
