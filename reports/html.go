@@ -172,6 +172,12 @@ var funcs = template.FuncMap{
 	"add":     func(a, b int) int { return a + b },
 	"half":    func(i, n int) bool { return i >= (n+1)/2 },
 	"nonzero": func(t time.Time) bool { return !t.IsZero() },
+	"usPerReq": func(reqPerCPU float64) string {
+		if reqPerCPU <= 0 {
+			return "—"
+		}
+		return fmtNum(1e6 / reqPerCPU)
+	},
 }
 
 // safeColor keeps only colour characters, so a colour can never break out

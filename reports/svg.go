@@ -238,7 +238,7 @@ type bar struct {
 // barChart draws horizontal bars with CI whiskers, one per server; the best
 // bar is marked, since that is what a reader looks for first.
 func barChart(title, unit string, bars []bar, higherBetter bool) template.HTML {
-	const labelW, rowH, top, right = 122.0, 26.0, 6.0, 58.0
+	const labelW, rowH, top, right = 128.0, 28.0, 6.0, 60.0
 	w := 370.0
 	h := top + rowH*float64(len(bars)) + 26
 	s := newSVG(w, h, title)
