@@ -39,6 +39,11 @@ func (in *Inputs) add(path string) error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
+	return in.parse(path, b)
+}
+
+// parse decodes one result file's bytes; path only names it in errors.
+func (in *Inputs) parse(path string, b []byte) error {
 	var head struct {
 		Schema *string `json:"schema"`
 	}

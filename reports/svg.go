@@ -5,6 +5,7 @@ import (
 	"html"
 	"html/template"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -57,8 +58,14 @@ func pctX(q float64) float64 {
 // bounds for linear scales.
 func newScale(kind string, min, max, p0, p1 float64, zero bool) scale {
 	s := scale{kind: kind, p0: p0, p1: p1}
+	if !finite(min) || !finite(max) || min > max {
+		min, max = 0, 1
+	}
 	switch kind {
 	case "log", "log2":
+		if max <= 0 {
+			max = 1
+		}
 		if min <= 0 {
 			min = max / 100
 		}
@@ -110,8 +117,10 @@ func logCeil(v float64) float64 {
 	return 10 * d
 }
 
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
 func niceStep(raw float64) float64 {
-	if raw <= 0 {
+	if !(raw > 0) || math.IsInf(raw, 0) {
 		return 1
 	}
 	mag := math.Pow(10, math.Floor(math.Log10(raw)))
@@ -141,12 +150,19 @@ func (s scale) ticks(xs []float64) []tick {
 			out = append(out, tick{100, "max"})
 		}
 	case "log2":
-		for _, x := range xs {
-			out = append(out, tick{x, fmtNum(x)})
+		// One tick per measured level, thinned to at most about a dozen.
+		every := len(xs)/12 + 1
+		for i, x := range xs {
+			if x > 0 && i%every == 0 {
+				out = append(out, tick{x, fmtNum(x)})
+			}
 		}
 	case "log":
 		lo, hi := math.Exp(s.lo), math.Exp(s.hi)
 		decades := math.Log10(hi / lo)
+		if !(lo > 0 && decades >= 0 && decades <= 40) {
+			return nil
+		}
 		for d := math.Pow(10, math.Floor(math.Log10(lo))); d <= hi*1.0001; d *= 10 {
 			for _, m := range []float64{1, 2, 5} {
 				if decades > 2.5 && m != 1 {
@@ -159,8 +175,15 @@ func (s scale) ticks(xs []float64) []tick {
 			}
 		}
 	default:
+		// Count the ticks rather than add steps until hi: at extreme
+		// magnitudes lo+step == lo, and the loop would never end.
 		step := niceStep((s.hi - s.lo) / 5)
-		for v := s.lo; v <= s.hi+step/1e6; v += step {
+		n := math.Floor((s.hi-s.lo)/step + 1e-6)
+		if !(n >= 0 && n <= 50) {
+			return nil
+		}
+		for i := 0.0; i <= n; i++ {
+			v := s.lo + i*step
 			out = append(out, tick{v, fmtNum(v)})
 		}
 	}
@@ -335,7 +358,7 @@ func lineChart(title, xKind, xTitle, yKind, yTitle string, ss []series) template
 			yKind = "log"
 		}
 	}
-	sortFloats(xs)
+	sort.Float64s(xs)
 	if xKind == "pct" {
 		// The pct scale wants the highest percentile below 100.
 		xmin = 0
@@ -394,14 +417,6 @@ func lineChart(title, xKind, xTitle, yKind, yTitle string, ss []series) template
 		s.raw(`</g>`)
 	}
 	return s.done()
-}
-
-func sortFloats(v []float64) {
-	for i := 1; i < len(v); i++ {
-		for j := i; j > 0 && v[j] < v[j-1]; j-- {
-			v[j], v[j-1] = v[j-1], v[j]
-		}
-	}
 }
 
 // stackBar is the conformance score as one horizontal stacked bar: the
