@@ -146,17 +146,17 @@ type Settings struct {
 // Output is bench.json: a superset of reports.Bench (same field names, more
 // fields), so the renderer reads it as reports.Bench.
 type Output struct {
-	Schema      string             `json:"schema"`
-	Generated   time.Time          `json:"generated,omitempty"`
-	Machine     *reports.Machine   `json:"machine,omitempty"`
-	Servers     []reports.BenchServ `json:"servers,omitempty"`
-	Runs        []RunOut           `json:"runs"`
-	Summary     []SumOut           `json:"summary"`
-	Comparisons []CmpOut           `json:"comparisons"`
+	Schema      string               `json:"schema"`
+	Generated   time.Time            `json:"generated,omitempty"`
+	Machine     *reports.Machine     `json:"machine,omitempty"`
+	Servers     []reports.BenchServ  `json:"servers,omitempty"`
+	Runs        []RunOut             `json:"runs"`
+	Summary     []SumOut             `json:"summary"`
+	Comparisons []CmpOut             `json:"comparisons"`
 	Regressions []reports.Regression `json:"regressions,omitempty"`
-	Settings    *Settings          `json:"settings,omitempty"`
-	CrossChecks []CrossCheck       `json:"cross_checks,omitempty"`
-	Notes       []string           `json:"notes,omitempty"`
+	Settings    *Settings            `json:"settings,omitempty"`
+	CrossChecks []CrossCheck         `json:"cross_checks,omitempty"`
+	Notes       []string             `json:"notes,omitempty"`
 }
 
 // Bench runs the plan: rounds interleave the servers in rotated order, each
