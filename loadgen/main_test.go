@@ -114,3 +114,9 @@ func startFixtureProcess(tb testing.TB) string {
 	}
 	return "http://" + strings.TrimSpace(line)
 }
+
+func fmtSscan(s string, n *int) (int, error) {
+	v, err := strconv.Atoi(s)
+	*n = v
+	return 1, err
+}

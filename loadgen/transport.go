@@ -201,7 +201,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		c, err := t.get(ctx, p)
 		if err != nil {
 			closeReqBody(req)
-			return nil, fmt.Errorf("dial %s: %w", addr, err)
+			return nil, wrapErr("dial "+addr, err)
 		}
 		resp, err := c.roundTrip(ctx, req)
 		if err == nil {
@@ -264,7 +264,7 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request) (*http.Response
 		if reused {
 			return fail(fmt.Errorf("%w: %v", errServerClosedIdle, err))
 		}
-		return fail(fmt.Errorf("write request: %w", err))
+		return fail(wrapErr("write request", err))
 	}
 	resp, b, err := c.readResponse(req)
 	if err != nil {
@@ -343,7 +343,7 @@ func (c *conn) writeRequest(req *http.Request) error {
 		body = nil
 	}
 	switch {
-	case chunked || (body != nil && req.ContentLength < 0):
+	case chunked || (body != nil && req.ContentLength <= 0): // 0 with a body means unknown
 		chunked = true
 		buf = append(buf, "Transfer-Encoding: chunked\r\n"...)
 	case req.ContentLength > 0 || body != nil:
@@ -443,7 +443,7 @@ func (c *conn) readResponse(req *http.Request) (*http.Response, *body, error) {
 			if total == 0 && (err == io.EOF || isConnReset(err)) {
 				return nil, nil, errNoResponse
 			}
-			return nil, nil, fmt.Errorf("read status line: %w", err)
+			return nil, nil, wrapErr("read status line", err)
 		}
 		major, minor, code, reason, ok := parseStatusLine(line)
 		if !ok {
@@ -536,7 +536,7 @@ func (c *conn) readHeaders(hdr http.Header) (framing, int, error) {
 			if err == bufio.ErrBufferFull {
 				return f, total, errors.New("response header line longer than 16 KiB")
 			}
-			return f, total, fmt.Errorf("read headers: %w", err)
+			return f, total, wrapErr("read headers", err)
 		}
 		line = trimCRLF(line)
 		if len(line) == 0 {
@@ -689,7 +689,7 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	b.c.t.bytesIn.Add(uint64(n))
 	if err != nil && err != io.EOF {
-		b.finish(fmt.Errorf("read body: %w", err))
+		b.finish(wrapErr("read body", err))
 		return n, b.err
 	}
 	if b.done {
@@ -708,7 +708,7 @@ func (b *body) readChunked(p []byte) (int, error) {
 		line, err := br.ReadSlice('\n')
 		b.c.t.bytesIn.Add(uint64(len(line)))
 		if err != nil {
-			return 0, fmt.Errorf("chunk size: %w", eofUnexpected(err))
+			return 0, wrapErr("chunk size", eofUnexpected(err))
 		}
 		line = trimCRLF(line)
 		if i := bytes.IndexByte(line, ';'); i >= 0 {
@@ -778,7 +778,7 @@ func (b *body) WriteTo(w io.Writer) (int64, error) {
 				break
 			}
 			if err != nil {
-				b.finish(fmt.Errorf("read body: %w", eofUnexpected(err)))
+				b.finish(wrapErr("read body", eofUnexpected(err)))
 				return total, b.err
 			}
 			continue
@@ -830,3 +830,25 @@ func (b *body) finish(err error) {
 	}
 	b.c.release(b.keep && b.done)
 }
+
+// ioError wraps an I/O error with context and keeps it a net.Error, so that
+// url.Error.Timeout (which looks only one level down) still reports
+// timeouts.
+type ioError struct {
+	op  string
+	err error
+}
+
+func wrapErr(op string, err error) error { return &ioError{op, err} }
+
+func (e *ioError) Error() string { return e.op + ": " + e.err.Error() }
+func (e *ioError) Unwrap() error { return e.err }
+
+// Timeout reports whether the wrapped error is a timeout.
+func (e *ioError) Timeout() bool {
+	var ne net.Error
+	return errors.As(e.err, &ne) && ne.Timeout()
+}
+
+// Temporary is part of net.Error; nothing here is retried on it.
+func (e *ioError) Temporary() bool { return false }
