@@ -229,7 +229,7 @@ func Run(cfg RunConfig) (*RunResult, error) {
 	errIndex := map[string]int32{}
 	var done atomic.Uint64
 	var lastProgress time.Time
-	var firstSend, lastEnd time.Time
+	var firstSend, lastSend, lastEnd time.Time
 	var codes [1000]uint64 // by status code; 0: no response
 
 	for r := range atk.Attack(roundRobin(tgts), p, cfg.Duration, "") {
@@ -237,6 +237,9 @@ func Run(cfg RunConfig) (*RunResult, error) {
 		done.Add(1)
 		if firstSend.IsZero() || r.Timestamp.Before(firstSend) {
 			firstSend = r.Timestamp
+		}
+		if r.Timestamp.After(lastSend) {
+			lastSend = r.Timestamp
 		}
 		end := r.Timestamp.Add(r.Latency)
 		if end.After(lastEnd) {
@@ -321,8 +324,11 @@ func Run(cfg RunConfig) (*RunResult, error) {
 	}
 	if cfg.Load.Mode == Open {
 		res.LatenessP99 = msAt(lateness, 99)
-		// Achieved offered load: sends over the sending window.
-		res.SendRate = float64(res.Requests) / math.Max(p.span(res.Requests), 1e-9)
+		// Achieved offered load: sends over the sending window, from the
+		// attack's start to the last send (request n is due at n/rate).
+		if b := p.began.Load(); b != 0 && lastSend.After(time.Unix(0, b)) {
+			res.SendRate = float64(res.Requests) / lastSend.Sub(time.Unix(0, b)).Seconds()
+		}
 	}
 	for i, b := range bins {
 		res.Timeline = append(res.Timeline, reports.TimePoint{
@@ -483,14 +489,6 @@ func (p *pacer) intended(seq uint64) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.Unix(0, b).Add(time.Duration(float64(seq+1) / p.rate * 1e9)), true
-}
-
-// span is the sending window of n requests in seconds.
-func (p *pacer) span(n uint64) float64 {
-	if p.rate == 0 || n == 0 {
-		return 0
-	}
-	return float64(n) / p.rate
 }
 
 // WriteResults writes the run's per-request results in vegeta's gob format

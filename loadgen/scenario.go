@@ -111,7 +111,7 @@ func closeMatches(name string, known []string) []string {
 		if seen[k] {
 			continue
 		}
-		if d <= max(1, len(ln)/3) || (len(ln) >= 3 && (strings.Contains(lk, ln) || strings.Contains(ln, lk))) {
+		if d <= max(1, len(ln)/2) || (len(ln) >= 3 && (strings.Contains(lk, ln) || strings.Contains(ln, lk))) {
 			seen[k] = true
 			out = append(out, k)
 		}

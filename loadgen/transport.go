@@ -793,7 +793,7 @@ func (b *body) WriteTo(w io.Writer) (int64, error) {
 			return total, err
 		}
 	}
-	if b.err != nil {
+	if b.err != nil && b.err != io.EOF {
 		return total, b.err
 	}
 	b.finish(nil)
