@@ -49,6 +49,7 @@ type Plan struct {
 	Rate        float64 // open model
 	SLO         SLO     // capacity
 	CapStart    float64 // capacity: first rate (0: from a closed probe)
+	CapProbes   int     // capacity: most probes per search (0: 16)
 	Rounds      int
 	Duration    time.Duration
 	Warmup      time.Duration
@@ -489,11 +490,19 @@ func (p *Plan) capacity(ctx context.Context, cfg RunConfig, label string) (*RunR
 		}
 		start = math.Max(r.RPS/2, 1)
 	}
+	// A request slower than 20× the objective fails the probe whatever
+	// else happens: waiting the full timeout for it only slows the search.
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	timeout = min(timeout, max(20*p.SLO.Max, time.Second))
 	probe := func(rate float64) (*RunResult, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		c := cfg
+		c.Timeout = timeout
 		c.Load = Load{Mode: Open, Concurrency: cfg.Load.Concurrency, Rate: rate}
 		bar := p.Progress.Run(fmt.Sprintf("%s @%.0f/s", label, rate), c.Warmup+c.Duration)
 		c.Progress = bar.Update
@@ -504,7 +513,7 @@ func (p *Plan) capacity(ctx context.Context, cfg RunConfig, label string) (*RunR
 		}
 		return r, err
 	}
-	capRes, err := SearchCapacity(CapacityConfig{SLO: p.SLO, Start: start}, probe)
+	capRes, err := SearchCapacity(CapacityConfig{SLO: p.SLO, Start: start, MaxProbes: p.CapProbes}, probe)
 	if capRes == nil {
 		return nil, nil, err
 	}

@@ -120,3 +120,5 @@ func fmtSscan(s string, n *int) (int, error) {
 	*n = v
 	return 1, err
 }
+
+func killPID(pid int) { syscall.Kill(pid, syscall.SIGKILL) }

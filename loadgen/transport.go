@@ -140,21 +140,37 @@ func (t *Transport) pool(addr string) *connPool {
 
 // get returns an idle connection or dials a new one, waiting for a free slot
 // when connections are bounded.
-func (t *Transport) get(ctx context.Context, p *connPool) (*conn, error) {
-	select {
-	case c := <-p.idle:
-		return c, nil
-	default:
-	}
-	if p.open != nil {
+func (t *Transport) get(ctx context.Context, p *connPool, fresh bool) (*conn, error) {
+	if !fresh {
 		select {
 		case c := <-p.idle:
+			return c, nil
+		default:
+		}
+	}
+	if p.open != nil {
+		idle := p.idle
+		if fresh {
+			// Make room by closing an idle connection if the bound is hit.
+			select {
+			case p.open <- struct{}{}:
+				goto dial
+			case c := <-p.idle:
+				c.close()
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			idle = nil
+		}
+		select {
+		case c := <-idle:
 			return c, nil
 		case p.open <- struct{}{}:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
+dial:
 	dial := t.Dial
 	if dial == nil {
 		var d net.Dialer
@@ -198,7 +214,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	p := t.pool(addr)
 	ctx := req.Context()
 	for attempt := 0; ; attempt++ {
-		c, err := t.get(ctx, p)
+		// A retry dials: the other idle connections may be just as stale.
+		c, err := t.get(ctx, p, attempt > 0)
 		if err != nil {
 			closeReqBody(req)
 			return nil, wrapErr("dial "+addr, err)
