@@ -67,7 +67,7 @@ type Plan struct {
 	Command     string    // recorded in the output
 }
 
-// Run is one run as written to bench.json: the contract's fields, plus
+// RunOut is one run as written to bench.json: the contract's fields, plus
 // more that the lead may fold into reports.BenchRun.
 type RunOut struct {
 	reports.BenchRun
@@ -204,7 +204,7 @@ func Bench(ctx context.Context, p Plan) (*Output, error) {
 	for _, s := range p.Servers {
 		out.Servers = append(out.Servers, reports.BenchServ{Name: s, Version: versions[s]})
 	}
-	out.Summary, out.Comparisons = Summarize2(out.Runs, p.Servers)
+	out.Summary, out.Comparisons = SummarizeRuns(out.Runs, p.Servers)
 	p.Progress.Close()
 	return out, nil
 }
@@ -594,11 +594,11 @@ type sumKey struct {
 	conc                   int
 }
 
-// Summarize2 reduces runs to one summary row per (server, scenario, mode,
+// SummarizeRuns reduces runs to one summary row per (server, scenario, mode,
 // concurrency) and compares every pair of servers on rps and p99 with the
 // Mann–Whitney U test. Failed runs are left out of the statistics and
 // counted.
-func Summarize2(runs []RunOut, servers []string) ([]SumOut, []CmpOut) {
+func SummarizeRuns(runs []RunOut, servers []string) ([]SumOut, []CmpOut) {
 	groups := map[sumKey][]RunOut{}
 	var keys []sumKey
 	for _, r := range runs {

@@ -256,6 +256,9 @@ func (s *Scenario) validate() error {
 		if r.Weight < 0 {
 			return fmt.Errorf("scenario %q: negative weight", s.Name)
 		}
+		if strings.IndexFunc(r.Path, func(c rune) bool { return c <= ' ' || c == 0x7f }) >= 0 {
+			return fmt.Errorf("scenario %q: path %q has spaces or control characters; percent-encode them", s.Name, r.Path)
+		}
 		if !strings.HasPrefix(r.Path, "/") {
 			u, err := url.Parse(r.Path)
 			if err != nil || u.Scheme != "http" || u.Host == "" {
