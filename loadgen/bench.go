@@ -405,12 +405,6 @@ func (p *Plan) benchServer(ctx context.Context, server string, scs []*Scenario, 
 					cc := p.crossCheckWrk(ctx, inst.URL(), sc, load.Concurrency)
 					cc.Server, cc.Scenario, cc.Concurrency, cc.VegetaRPS = server, sc.Name, load.Concurrency, r.RPS
 					out.CrossChecks = append(out.CrossChecks, cc)
-					if cc.Error != "" {
-						fmt.Fprintf(p.Log, "wrk cross-check %s %s c=%d: %s\n", server, sc.Name, load.Concurrency, cc.Error)
-					} else {
-						fmt.Fprintf(p.Log, "wrk cross-check %s %s c=%d: vegeta %.0f req/s, wrk %.0f req/s\n",
-							server, sc.Name, load.Concurrency, cc.VegetaRPS, cc.WrkRPS)
-					}
 				}
 			}
 		}

@@ -94,8 +94,17 @@ type conn struct {
 	t        *Transport
 	br       *bufio.Reader
 	wbuf     []byte
+	scratch  []byte // for discarding large bodies
 	used     bool      // has carried a request before
 	deadline time.Time // current deadline of nc, zero for none
+}
+
+// scratchBuf is where discarded body bytes land, made on first need.
+func (c *conn) scratchBuf() []byte {
+	if c.scratch == nil {
+		c.scratch = make([]byte, 128<<10)
+	}
+	return c.scratch
 }
 
 func (c *conn) close() {
@@ -785,6 +794,27 @@ func (b *body) WriteTo(w io.Writer) (int64, error) {
 	}
 	var total int64
 	for !b.done && b.err == nil {
+		if !b.chunked && !b.untilEOF && b.remaining > int64(b.c.br.Buffered())+32<<10 {
+			// A large body: drop what is buffered, then read the rest
+			// straight from the socket in big reads (never past the body).
+			n, _ := b.c.br.Discard(b.c.br.Buffered())
+			b.remaining -= int64(n)
+			total += int64(n)
+			b.c.t.bytesIn.Add(uint64(n))
+			scratch := b.c.scratchBuf()
+			for b.remaining > 0 {
+				m, err := b.c.nc.Read(scratch[:min(b.remaining, int64(len(scratch)))])
+				b.remaining -= int64(m)
+				total += int64(m)
+				b.c.t.bytesIn.Add(uint64(m))
+				if err != nil && b.remaining > 0 {
+					b.finish(wrapErr("read body", eofUnexpected(err)))
+					return total, b.err
+				}
+			}
+			b.done = true
+			break
+		}
 		if !b.chunked && !b.untilEOF {
 			n, err := b.c.br.Discard(int(min(b.remaining, 1<<30)))
 			b.remaining -= int64(n)
@@ -800,8 +830,8 @@ func (b *body) WriteTo(w io.Writer) (int64, error) {
 			}
 			continue
 		}
-		var scratch [16 << 10]byte
-		n, err := b.Read(scratch[:])
+		// Reads as large as the scratch go around bufio, straight into it.
+		n, err := b.Read(b.c.scratchBuf())
 		total += int64(n)
 		if err == io.EOF {
 			return total, nil

@@ -140,10 +140,12 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	fmt.Fprintln(stdout)
 	loadgen.WriteText(stdout, out)
 	for _, cc := range out.CrossChecks {
-		if cc.Error == "" {
-			fmt.Fprintf(stdout, "wrk cross-check %s %s c=%d: vegeta %.0f req/s, wrk %.0f req/s\n",
-				cc.Server, cc.Scenario, cc.Concurrency, cc.VegetaRPS, cc.WrkRPS)
+		if cc.Error != "" {
+			fmt.Fprintf(stdout, "wrk cross-check %s %s c=%d: %s\n", cc.Server, cc.Scenario, cc.Concurrency, cc.Error)
+			continue
 		}
+		fmt.Fprintf(stdout, "wrk cross-check %s %s c=%d: vegeta %.0f req/s, wrk %.0f req/s (round 1)\n",
+			cc.Server, cc.Scenario, cc.Concurrency, cc.VegetaRPS, cc.WrkRPS)
 	}
 	regressed := 0
 	if base != nil {
