@@ -438,6 +438,9 @@ func (p *Plan) measure(ctx context.Context, inst Instance, sc *Scenario, load Lo
 	if p.OutDir != "" && len(res.Records) > 0 {
 		name := fmt.Sprintf("%s_%s_%s_c%d_r%d.bin", safeName(row.Server), safeName(row.Scenario), row.Mode, row.Concurrency, row.Round)
 		path := filepath.Join(p.OutDir, "results", name)
+		if res.RecordsDropped > 0 {
+			out.Notes = append(out.Notes, fmt.Sprintf("%s: result file holds the first %d requests of %d", name, len(res.Records), res.Requests))
+		}
 		if err := writeResultsFile(path, res, strings.TrimSuffix(name, ".bin")); err != nil {
 			out.Notes = append(out.Notes, err.Error())
 		} else {

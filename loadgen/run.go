@@ -81,6 +81,10 @@ type RunConfig struct {
 	Progress func(done uint64)
 }
 
+// MaxRecords bounds the per-request records kept for one run's result
+// file (about 50 bytes each).
+const MaxRecords = 4_000_000
+
 // DefaultMaxRequests bounds a run that has no explicit bound.
 const DefaultMaxRequests = 50_000_000
 
@@ -123,6 +127,7 @@ type RunResult struct {
 	Failed           string
 	Transport        TransportStats
 	Records          []Record
+	RecordsDropped   uint64 // requests past MaxRecords, not in the result file
 	Began            time.Time
 	Targets          []vegeta.Target
 	errStrings       []string
@@ -286,7 +291,9 @@ func Run(cfg RunConfig) (*RunResult, error) {
 			bins[bi].n++
 			record(bins[bi].h, lat)
 		}
-		if cfg.KeepRecords {
+		if cfg.KeepRecords && len(res.Records) >= MaxRecords {
+			res.RecordsDropped++
+		} else if cfg.KeepRecords {
 			res.Records = append(res.Records, Record{
 				Seq: r.Seq, Code: r.Code, Target: targetIndex(tgts, r),
 				Timestamp: int64(r.Timestamp.Sub(start)), Latency: int64(r.Latency), Err: ei,
