@@ -84,6 +84,7 @@ type RunOut struct {
 	Capacity     *CapacityOut      `json:"capacity,omitempty"`
 	ServerVer    string            `json:"server_version,omitempty"`
 	ClientCPUs   float64           `json:"client_cpus,omitempty"`
+	MachineIdle  *float64          `json:"machine_idle_pct,omitempty"`
 	ServerProcs  int               `json:"server_procs,omitempty"`
 	WarmupSecond float64           `json:"warmup_s,omitempty"`
 }
@@ -566,6 +567,10 @@ func fillRow(row *RunOut, r *RunResult) {
 	row.ServerProcs = r.Server.Procs
 	row.ClientCPU = r.ClientCPU
 	row.ClientCPUs = r.ClientCPUs
+	if r.MachineIdle >= 0 {
+		idle := r.MachineIdle * 100
+		row.MachineIdle = &idle
+	}
 	row.ClientBound = r.ClientBound
 	row.ClientWhy = r.ClientWhy
 	row.Failed = r.Failed

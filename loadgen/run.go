@@ -6,8 +6,11 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
+	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -121,6 +124,7 @@ type RunResult struct {
 	Timeline         []reports.TimePoint
 	ClientCPU        float64 // seconds of this process
 	ClientCPUs       float64 // CPUs the client could use
+	MachineIdle      float64 // idle fraction of all CPUs during the run (-1: unknown)
 	Server           Usage   // cost during the measurement (CPU delta; peaks since start)
 	ClientBound      bool
 	ClientWhy        string
@@ -219,6 +223,7 @@ func Run(cfg RunConfig) (*RunResult, error) {
 	}
 	tstats := lean.Stats()
 	cpu0 := processCPU()
+	tot0, idle0, statOK := cpuTimes()
 	p := newPacer(cfg.Load, cfg.MaxRequests)
 	atk := vegeta.NewAttacker(opts()...)
 	stop := watch(cfg.Server, atk)
@@ -308,6 +313,10 @@ func Run(cfg RunConfig) (*RunResult, error) {
 	}
 	stop()
 	res.ClientCPU = processCPU() - cpu0
+	res.MachineIdle = -1
+	if tot1, idle1, ok := cpuTimes(); ok && statOK && tot1 > tot0 {
+		res.MachineIdle = float64(idle1-idle0) / float64(tot1-tot0)
+	}
 	for c, n := range codes {
 		if n == 0 {
 			continue
@@ -363,23 +372,60 @@ func (r *RunResult) judgeClient(cfg RunConfig, wall float64) {
 	if wall <= 0 {
 		return
 	}
-	budget := r.ClientCPUs
+	var why []string
+	budget := math.Min(r.ClientCPUs, float64(runtime.GOMAXPROCS(0)))
 	if !cfg.PinnedApart && cfg.Server != nil {
 		budget = math.Max(budget-r.Server.CPUSeconds/wall, 0.5)
 	}
 	used := r.ClientCPU / wall
 	if used >= 0.8*budget {
-		r.ClientBound = true
-		r.ClientWhy = fmt.Sprintf("client used %.2f of the %.2f CPUs left to it", used, budget)
+		why = append(why, fmt.Sprintf("client used %.2f of the %.2f CPUs left to it", used, budget))
+	}
+	// Little's law in the closed model: c workers each busy for the mean
+	// latency per request give X·R̄ = c. Far less means the workers spent
+	// their time waiting on the client's own pacer or consumer.
+	if cfg.Load.Mode == Closed && r.Requests > 100 && r.Seconds > 0 {
+		busy := float64(r.Requests) / r.Seconds * r.Service.Mean() / 1e6 / float64(cfg.Load.Concurrency)
+		if busy < 0.75 {
+			why = append(why, fmt.Sprintf("workers waited on a request only %.0f%% of the time (Little's law)", busy*100))
+		}
+	}
+	if r.MachineIdle >= 0 && r.MachineIdle < 0.05 && used >= 0.5 {
+		why = append(why, fmt.Sprintf("machine had %.0f%% idle CPU while the client used %.2f CPUs", r.MachineIdle*100, used))
 	}
 	if cfg.Load.Mode == Open && r.SendRate < 0.97*cfg.Load.Rate {
-		r.ClientBound = true
-		why := fmt.Sprintf("sent %.0f req/s of the %.0f asked", r.SendRate, cfg.Load.Rate)
-		if r.ClientWhy != "" {
-			why = r.ClientWhy + "; " + why
-		}
-		r.ClientWhy = why
+		why = append(why, fmt.Sprintf("sent %.0f req/s of the %.0f asked", r.SendRate, cfg.Load.Rate))
 	}
+	if len(why) > 0 {
+		r.ClientBound = true
+		r.ClientWhy = strings.Join(why, "; ")
+	}
+}
+
+// cpuTimes reads the machine's total and idle (idle+iowait) jiffies.
+func cpuTimes() (total, idle uint64, ok bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0, 0, false
+	}
+	for i, v := range f[1:] {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return 0, 0, false
+		}
+		if i < 8 { // user..steal; guest time is already in user
+			total += n
+		}
+		if i == 3 || i == 4 {
+			idle += n
+		}
+	}
+	return total, idle, true
 }
 
 func (l Load) validate() error {

@@ -44,6 +44,12 @@ func WriteText(w io.Writer, out *Output) {
 				c.A, c.B, c.Metric, c.Delta, c.P, c.N[0], c.N[1])
 		}
 		tw.Flush()
+		for _, c := range out.Comparisons {
+			if c.N[0] < 4 && c.N[1] < 4 {
+				fmt.Fprintf(w, "note: with %d+%d runs no difference can reach p<0.05; use --rounds 4 or more (6+ for finite CIs)\n", c.N[0], c.N[1])
+				break
+			}
+		}
 	}
 	var errs []string
 	for _, r := range out.Runs {

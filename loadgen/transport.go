@@ -94,7 +94,7 @@ type conn struct {
 	t        *Transport
 	br       *bufio.Reader
 	wbuf     []byte
-	scratch  []byte // for discarding large bodies
+	scratch  []byte    // for discarding large bodies
 	used     bool      // has carried a request before
 	deadline time.Time // current deadline of nc, zero for none
 }
