@@ -217,6 +217,10 @@ func Run(cfg RunConfig) (*RunResult, error) {
 		Latency: newHist(), Service: newHist(), Targets: tgts,
 	}
 	lateness := newHist()
+	open := cfg.Load.Mode == Open
+	if !open {
+		res.Latency = res.Service // the closed model has no intended send times
+	}
 	var before Usage
 	if cfg.Server != nil {
 		before = cfg.Server.Usage()
@@ -255,15 +259,15 @@ func Run(cfg RunConfig) (*RunResult, error) {
 		if end.After(lastEnd) {
 			lastEnd = end
 		}
-		record(res.Service, r.Latency)
 		lat := r.Latency
-		if cfg.Load.Mode == Open {
+		record(res.Service, lat)
+		if open {
 			if due, ok := p.intended(r.Seq); ok {
 				lat = end.Sub(due)
 				record(lateness, r.Timestamp.Sub(due))
 			}
+			record(res.Latency, lat)
 		}
-		record(res.Latency, lat)
 		ok := r.Code >= 200 && r.Code < 300
 		if ok {
 			res.Successes++

@@ -475,7 +475,9 @@ func (c *conn) readResponse(req *http.Request) (*http.Response, *body, error) {
 		if !ok {
 			return nil, nil, fmt.Errorf("malformed status line %q", trimCRLF(line))
 		}
-		resp := &http.Response{StatusCode: code, ProtoMajor: major, ProtoMinor: minor, Request: req, ContentLength: -1}
+		// One allocation for the response and its body reader.
+		rb := &respBody{resp: http.Response{StatusCode: code, ProtoMajor: major, ProtoMinor: minor, Request: req, ContentLength: -1}}
+		resp := &rb.resp
 		if major == 1 && minor == 1 {
 			resp.Proto = "HTTP/1.1"
 		} else {
@@ -507,7 +509,8 @@ func (c *conn) readResponse(req *http.Request) (*http.Response, *body, error) {
 		}
 		resp.Header = hdr
 		keep := f.reusable(major, minor) && !req.Close
-		b := &body{c: c, keep: keep}
+		b := &rb.body
+		b.c, b.keep = c, keep
 		resp.Body = b
 		switch {
 		case req.Method == "HEAD" || code == 204 || code == 304:
@@ -666,6 +669,11 @@ func asciiEqualFold(b []byte, lower string) bool {
 func isConnReset(err error) bool {
 	var ne *net.OpError
 	return errors.As(err, &ne) && !ne.Timeout()
+}
+
+type respBody struct {
+	resp http.Response
+	body body
 }
 
 // body reads one response body and hands the connection back when the body

@@ -4,6 +4,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -40,6 +41,8 @@ func BenchmarkClientCPU(b *testing.B) {
 			stock bool
 		}{{"stock", true}, {"lean", false}} {
 			b.Run(sc.Name+"/"+tc.name, func(b *testing.B) {
+				var ru0, ru1 syscall.Rusage
+				syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 				r, err := Run(RunConfig{
 					BaseURL: base, Scenario: sc, Load: Load{Mode: Closed, Concurrency: conc},
 					Duration: 10 * time.Minute, MaxRequests: uint64(b.N), Stock: tc.stock,
@@ -50,7 +53,11 @@ func BenchmarkClientCPU(b *testing.B) {
 				if r.Errors > 0 {
 					b.Fatalf("%d errors: %v %v", r.Errors, r.Status, r.ErrorsByText)
 				}
-				b.ReportMetric(r.ClientCPU*1e9/float64(r.Requests), "cpu-ns/req")
+				syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+				n := float64(r.Requests)
+				b.ReportMetric(r.ClientCPU*1e9/n, "cpu-ns/req")
+				b.ReportMetric(float64(ru1.Utime.Nano()-ru0.Utime.Nano())/n, "user-ns/req")
+				b.ReportMetric(float64(ru1.Stime.Nano()-ru0.Stime.Nano())/n, "sys-ns/req")
 				b.ReportMetric(r.RPS, "req/s")
 			})
 		}
