@@ -176,7 +176,7 @@ func Bench(ctx context.Context, p Plan) (*Output, error) {
 	}
 	out := &Output{Schema: reports.BenchSchema, Generated: time.Now().UTC(), Machine: MachineInfo(),
 		Settings: p.settings()}
-	if p.Pin != nil {
+	if p.Pin != nil && len(p.Pin.Client) > 0 {
 		if err := PinSelf(p.Pin.Client); err != nil {
 			return nil, err
 		}
