@@ -77,7 +77,11 @@ func (t *ttyProgress) Run(label string, d time.Duration) Bar {
 	b.bar = t.p.AddBar(b.total,
 		mpb.PrependDecorators(decor.Name(label+" ", decor.WCSyncSpaceR)),
 		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
-			el := time.Since(b.start).Seconds()
+			first := b.first.Load()
+			if first == 0 {
+				return " warming up"
+			}
+			el := time.Since(time.Unix(0, first)).Seconds()
 			return fmt.Sprintf(" %d req  %.0f req/s", b.done.Load(), float64(b.done.Load())/max(el, 1e-3))
 		})),
 		mpb.BarRemoveOnComplete(),
@@ -104,11 +108,17 @@ type ttyBar struct {
 	start time.Time
 	total int64
 	done  atomic.Uint64
+	first atomic.Int64 // when the measured attack reported first (unix ns)
 	stop  chan struct{}
 	once  sync.Once
 }
 
-func (b *ttyBar) Update(n uint64) { b.done.Store(n) }
+func (b *ttyBar) Update(n uint64) {
+	if b.first.Load() == 0 {
+		b.first.Store(time.Now().UnixNano())
+	}
+	b.done.Store(n)
+}
 func (b *ttyBar) Done(result string) {
 	b.once.Do(func() {
 		close(b.stop)

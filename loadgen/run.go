@@ -233,6 +233,9 @@ func Run(cfg RunConfig) (*RunResult, error) {
 	stop := watch(cfg.Server, atk)
 	start := time.Now()
 	res.Began = start
+	if cfg.Progress != nil {
+		cfg.Progress(0) // the measured part starts
+	}
 
 	bucket := timelineBucket(cfg.Duration)
 	type tbin struct {
