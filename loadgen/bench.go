@@ -105,6 +105,9 @@ type SumOut struct {
 	Errors      uint64     `json:"errors"`
 	Failed      int        `json:"failed_runs,omitempty"`
 	CIFinite    bool       `json:"ci_finite"` // false: too few rounds, the CI is the sample range
+	// P99Uncorrected is the open model's median p99 from the actual send
+	// time (service time); P99Median is from the intended send time.
+	P99Uncorrected float64 `json:"p99_uncorrected_ms_median,omitempty"`
 }
 
 // CmpOut is one comparison with its U statistic.
@@ -672,6 +675,10 @@ func metricValues(runs []RunOut, metric string) []float64 {
 			}
 		case "p99_ms":
 			v = append(v, r.Latency.P99)
+		case "p99_uncorrected_ms":
+			if r.Uncorrected != nil {
+				v = append(v, r.Uncorrected.P99)
+			}
 		case "req_per_cpu_s":
 			if r.ReqPerCPU > 0 {
 				v = append(v, r.ReqPerCPU)
@@ -706,6 +713,9 @@ func summarizeGroup(k sumKey, runs []RunOut) SumOut {
 	sp := Summarize(p99)
 	s.P99Median = sp.Median
 	s.P99CI, _ = sp.CI(p99)
+	if u := metricValues(runs, "p99_uncorrected_ms"); len(u) > 0 {
+		s.P99Uncorrected = Summarize(u).Median
+	}
 	if rc := metricValues(runs, "req_per_cpu_s"); len(rc) > 0 {
 		sc := Summarize(rc)
 		s.ReqPerCPU = sc.Median

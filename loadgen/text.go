@@ -31,8 +31,12 @@ func WriteText(w io.Writer, out *Output) {
 		if !s.CIFinite && s.Rounds > 0 {
 			notes = append(notes, "CI=range (need ≥6 rounds)")
 		}
+		p99 := withCI(s.P99Median, s.P99CI, "%.2f")
+		if s.P99Uncorrected > 0 {
+			p99 += fmt.Sprintf(" (%.2f from actual send)", s.P99Uncorrected)
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", s.Scenario, s.Mode, s.Concurrency, s.Server,
-			withCI(s.RPSMedian, s.RPSCI, "%.0f"), withCI(s.P99Median, s.P99CI, "%.2f"),
+			withCI(s.RPSMedian, s.RPSCI, "%.0f"), p99,
 			num(s.ReqPerCPU, "%.0f"), num(s.RSSMB, "%.1f"), s.Rounds, s.Errors, strings.Join(notes, "; "))
 	}
 	tw.Flush()
