@@ -41,6 +41,7 @@ type Config struct {
 	Backlog           int
 	Umask             os.FileMode
 	Heartbeat         time.Duration // worker status period (default 1s)
+	MetricsBind       string        // HOST:PORT for Prometheus /metrics ("": off)
 }
 
 // AppSpec is a parsed module:callable.

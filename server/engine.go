@@ -88,7 +88,7 @@ type Engine struct {
 	Served atomic.Uint64 // requests answered, for tests and recycling
 	script []byte
 	board  *Scoreboard
-	stats  Stats
+	stats  *Stats // in the scoreboard
 
 	// LimitReached is closed when the engine has served MaxRequests: the
 	// worker asks the master for a replacement and keeps serving meanwhile.
@@ -104,6 +104,7 @@ func NewEngine(cfg EngineConfig, app App) *Engine {
 	if e.board == nil || e.board.Slots() < cfg.Threads {
 		e.board = anonymousScoreboard(cfg.Threads)
 	}
+	e.stats = e.board.Stats()
 	for i := 0; i < cfg.Threads; i++ {
 		e.slots <- i
 	}

@@ -46,12 +46,13 @@ const (
 
 // Why a worker was retired or replaced (logs and metrics).
 const (
-	CauseCrash       = "crash"
-	CauseTimeout     = "timeout"
-	CauseMaxRequests = "max-requests"
-	CauseRSS         = "rss"
-	CauseReload      = "reload"
-	CauseScaleDown   = "scale-down"
+	CauseCrash        = "crash"
+	CauseTimeout      = "timeout"
+	CauseMaxRequests  = "max-requests"
+	CauseRSS          = "rss"
+	CauseReload       = "reload"
+	CauseScaleDown    = "scale-down"
+	CauseUnresponsive = "unresponsive"
 )
 
 // Master binds the listeners and supervises worker processes: each worker is
@@ -70,13 +71,9 @@ type Master struct {
 	workers      map[int]*workerProc
 	gen          int // bumps on every reload; workers of older generations retire
 	events       chan any
-	restarts     map[string]int // by cause, for metrics
-	served       uint64         // requests served by workers that are gone
-	ready        bool           // systemd told READY=1
-	respawnTimer bool           // a delayed respawn is pending
-
-	// OnStatus, when set, receives every worker snapshot (metrics).
-	OnStatus func(pid int, s Snapshot)
+	metrics      *metrics
+	ready        bool // systemd told READY=1
+	respawnTimer bool // a delayed respawn is pending
 }
 
 type workerProc struct {
@@ -91,7 +88,6 @@ type workerProc struct {
 	retiring    string // cause, once asked to stop
 	pendingTerm bool   // retiring, TERM not sent yet (waits for a ready replacement)
 	limit       uint64 // max requests for this worker (with jitter), 0 none
-	last        Snapshot
 	lastBeat    time.Time
 	killedBy    string // set when the master killed it (timeout)
 }
@@ -132,7 +128,7 @@ func NewMaster(cfg Config, logger *slog.Logger) (*Master, error) {
 		cfg.Bind = []string{"127.0.0.1:8000"}
 	}
 	m := &Master{cfg: cfg, spec: spec, log: logger, target: cfg.Workers, workers: map[int]*workerProc{},
-		events: make(chan any, 64), restarts: map[string]int{}}
+		events: make(chan any, 64), metrics: newMetrics()}
 	if m.python, err = resolvePython(cfg.Python); err != nil {
 		return nil, err
 	}
@@ -303,6 +299,14 @@ func (m *Master) Run(ctx context.Context) error {
 	for _, a := range m.Addrs() {
 		m.log.Info(fmt.Sprintf("listening at: %s (%d)", displayAddr(a), os.Getpid()))
 	}
+	if m.cfg.MetricsBind != "" {
+		ln, err := m.metrics.serve(m.cfg.MetricsBind)
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		m.log.Info(fmt.Sprintf("metrics at: http://%s/metrics", ln.Addr()))
+	}
 	for i := 0; i < m.target; i++ {
 		if err := m.spawn(); err != nil {
 			m.stop(syscall.SIGKILL, 0)
@@ -405,12 +409,7 @@ func (m *Master) onStatus(ev statusEvent) {
 		m.retire(w, CauseMaxRequests)
 	}
 	m.termPending()
-	if ev.snap != nil {
-		w.last = *ev.snap
-		if m.OnStatus != nil {
-			m.OnStatus(w.pid, *ev.snap)
-		}
-	}
+
 }
 
 func (m *Master) readyInGen(gen int) int {
@@ -432,7 +431,7 @@ func (m *Master) retire(w *workerProc, cause string) {
 	}
 	w.retiring = cause
 	w.pendingTerm = true
-	m.restarts[cause]++
+	m.metrics.restart(cause)
 	m.termPending()
 }
 
@@ -462,7 +461,8 @@ func (m *Master) onExit(ev exitEvent, backoff *time.Duration, respawnAt *time.Ti
 	delete(m.workers, ev.pid)
 	w.ctl.Close()
 	w.boardF.Close()
-	m.served += w.last.Served
+	m.metrics.update(ev.pid, w.board.Snapshot(), 0) // exact final counts: the board outlives the worker
+	m.metrics.exited(ev.pid)
 	code := ev.state.ExitCode()
 	if (code == ExitImport || code == ExitNoExt) && !w.ready {
 		if w.gen > 0 && m.liveInGen(w.gen-1) > 0 {
@@ -494,7 +494,7 @@ func (m *Master) onExit(ev exitEvent, backoff *time.Duration, respawnAt *time.Ti
 	if w.killedBy != "" {
 		cause = w.killedBy
 	}
-	m.restarts[cause]++
+	m.metrics.restart(cause)
 	serving := ""
 	for i := 0; i < w.board.Slots(); i++ {
 		if _, line, ok := w.board.Read(i); ok {
@@ -520,9 +520,17 @@ func (m *Master) liveInGen(gen int) int {
 	return n
 }
 
-// check enforces --timeout, --max-requests and --reload-on-rss.
+// check enforces --timeout, --reload-on-rss and liveness, and refreshes
+// the metrics from the scoreboards.
 func (m *Master) check(now time.Time) {
 	for _, w := range m.workers {
+		rss := processRSSMB(w.pid)
+		m.metrics.update(w.pid, w.board.Snapshot(), rss*(1<<20))
+		if stale := max(10*m.cfg.Heartbeat, 30*time.Second); w.killedBy == "" && now.Sub(w.lastBeat) > stale {
+			m.log.Error(fmt.Sprintf("worker %d sent no heartbeat for %v: killing it", w.pid, stale))
+			w.killedBy = CauseUnresponsive
+			syscall.Kill(w.pid, syscall.SIGKILL)
+		}
 		if m.cfg.Timeout > 0 && w.killedBy == "" {
 			for i := 0; i < w.board.Slots(); i++ {
 				st, line, ok := w.board.Read(i)
@@ -538,7 +546,7 @@ func (m *Master) check(now time.Time) {
 			continue
 		}
 		if m.cfg.ReloadOnRSSMB > 0 {
-			if rss := processRSSMB(w.pid); rss > m.cfg.ReloadOnRSSMB {
+			if rss > m.cfg.ReloadOnRSSMB {
 				m.log.Info(fmt.Sprintf("worker %d uses %.0f MB RSS (--reload-on-rss %.0f): recycling it", w.pid, rss, m.cfg.ReloadOnRSSMB))
 				m.retire(w, CauseRSS)
 			}

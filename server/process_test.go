@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -320,5 +321,51 @@ func TestProcessLogJSON(t *testing.T) {
 	s.waitLog(`"msg":"exception in the application"`)
 	if !strings.Contains(s.Log(), `"request":"GET /raise HTTP/1.1"`) || !strings.Contains(s.Log(), `RuntimeError: boom`) {
 		t.Fatalf("JSON error log lacks the request or traceback:\n%s", s.Log())
+	}
+}
+
+func TestProcessMetrics(t *testing.T) {
+	s := serve(t, "wkapp", "--metrics-bind", "127.0.0.1:0", "--threads", "2")
+	s.waitLog("metrics at: http://")
+	m := regexp.MustCompile(`metrics at: (http://\S+)`).FindStringSubmatch(s.Log())
+	for i := 0; i < 3; i++ {
+		s.get("/")
+	}
+	s.get("/nope")
+	c := s.dial()
+	io.WriteString(c, "GET /exit HTTP/1.1\r\nHost: t\r\n\r\n")
+	io.ReadAll(c)
+	s.getRetry("/")
+	want := []string{
+		`wsgikit_requests_total{method="GET",status="404"} 2`, // the readiness probe and /nope
+		`wsgikit_worker_restarts_total{cause="crash"} 1`,
+		`wsgikit_request_duration_seconds_bucket{le="+Inf"}`,
+		`wsgikit_python_threads{state="idle"} 2`,
+		`wsgikit_workers 1`,
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r, err := http.Get(m[1])
+		body := ""
+		if err == nil {
+			b, _ := io.ReadAll(r.Body)
+			r.Body.Close()
+			body = string(b)
+		}
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				missing = w
+				break
+			}
+		}
+		// The first worker served 3 GETs before it died; its counts must survive it.
+		if missing == "" && regexp.MustCompile(`wsgikit_requests_total\{method="GET",status="200"\} ([4-9]|\d\d)`).MatchString(body) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics lack %q:\n%s", missing, body)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -101,6 +101,7 @@ engine as a CPython extension. The callable defaults to "application";
 	f.IntVar(&cfg.MaxRequestsJitter, "max-requests-jitter", 0, "add a random 0..N to --max-requests per worker")
 	f.Float64Var(&cfg.ReloadOnRSSMB, "reload-on-rss", 0, "recycle a worker gracefully when its RSS exceeds this many MB (0: never)")
 	f.IntVar(&cfg.Backlog, "backlog", 2048, "listen backlog: connections the kernel queues before accept")
+	f.StringVar(&cfg.MetricsBind, "metrics-bind", "", "serve Prometheus metrics, aggregated over the workers, at http://HOST:PORT/metrics")
 	f.StringVar(&umask, "umask", "", "umask for unix socket files (octal, e.g. 007)")
 	f.StringVar(&logLevel, "log-level", "info", "error log level: debug (also every rejected request), info, warning, error, critical")
 	f.BoolVar(&cfg.LogJSON, "log-json", false, "write the error log (and the access log) as one JSON object per line")
