@@ -42,6 +42,37 @@ type Config struct {
 	Umask             os.FileMode
 	Heartbeat         time.Duration // worker status period (default 1s)
 	MetricsBind       string        // HOST:PORT for Prometheus /metrics ("": off)
+	ForwardedAllowIPs string        // trusted proxies for X-Forwarded-*/Forwarded (IPs, CIDRs, "*")
+	ProxyProtocol     string        // "", v1, v2, auto
+	ProxyAllowFrom    string        // peers that must send a PROXY header
+}
+
+// Validate checks what the master cannot discover later, with messages
+// that name the flag.
+func (c *Config) Validate() error {
+	if _, err := ParseIPSet(c.ForwardedAllowIPs); err != nil {
+		return fmt.Errorf("--forwarded-allow-ips: %v", err)
+	}
+	if _, err := ParseIPSet(c.ProxyAllowFrom); err != nil {
+		return fmt.Errorf("--proxy-allow-from: %v", err)
+	}
+	switch c.ProxyProtocol {
+	case "", "v1", "v2", "auto":
+	default:
+		return fmt.Errorf("--proxy-protocol %q: want v1, v2 or auto", c.ProxyProtocol)
+	}
+	if c.AccessLogFormat != "" {
+		if _, err := ParseAccessLogFormat(c.AccessLogFormat); err != nil {
+			return fmt.Errorf("--access-logformat: %v", err)
+		}
+	}
+	if _, err := ParseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if _, err := ParseAppSpec(c.App); err != nil {
+		return err
+	}
+	return nil
 }
 
 // AppSpec is a parsed module:callable.
@@ -131,6 +162,9 @@ type WorkerConfig struct {
 	LogJSON         bool         `json:"log_json"`
 	AccessLog       string       `json:"access_log"`
 	AccessLogFormat string       `json:"access_log_format"`
+	ForwardedAllow  string       `json:"forwarded_allow_ips"`
+	ProxyProtocol   string       `json:"proxy_protocol"`
+	ProxyAllowFrom  string       `json:"proxy_allow_from"`
 	Software        string       `json:"software"`
 	Static          bool         `json:"static"`
 }
@@ -147,7 +181,7 @@ func (d *Duration) UnmarshalText(b []byte) error {
 
 // Engine returns the engine settings of a worker.
 func (w *WorkerConfig) Engine() EngineConfig {
-	return EngineConfig{
+	ec := EngineConfig{
 		Threads:         w.Threads,
 		KeepAlive:       time.Duration(w.KeepAlive),
 		HeaderTimeout:   time.Duration(w.HeaderTimeout),
@@ -155,5 +189,13 @@ func (w *WorkerConfig) Engine() EngineConfig {
 		Limits:          w.Limits,
 		ScriptName:      w.ScriptName,
 		MaxRequests:     w.MaxRequests,
+		ProxyProtocol:   w.ProxyProtocol,
 	}
+	if w.ForwardedAllow != "" {
+		ec.ForwardedAllow, _ = ParseIPSet(w.ForwardedAllow) // validated by the master
+	}
+	if w.ProxyProtocol != "" {
+		ec.ProxyAllow, _ = ParseIPSet(w.ProxyAllowFrom)
+	}
+	return ec
 }

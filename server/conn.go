@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"log/slog"
@@ -57,6 +58,10 @@ func newConn(e *Engine, nc net.Conn) *conn {
 	c.err, c.abort = nil, false
 	c.ci.ServerName, c.ci.ServerPort = splitAddr(nc.LocalAddr())
 	c.ci.RemoteAddr, c.ci.RemotePort = splitAddr(nc.RemoteAddr())
+	c.ci.Proxies = nil
+	if e.cfg.ForwardedAllow.Contains(c.ci.RemoteAddr) {
+		c.ci.Proxies = e.cfg.ForwardedAllow
+	}
 	return c
 }
 
@@ -114,6 +119,19 @@ func (c *conn) serve() {
 		c.bw.Reset(nil)
 		connPool.Put(c)
 	}()
+	if e.cfg.ProxyProtocol != "" && e.cfg.ProxyAllow.Contains(c.ci.RemoteAddr) {
+		addr, port, rest, err := readProxyHeader(c.nc, e.cfg.ProxyProtocol, e.cfg.HeaderTimeout)
+		if err != nil {
+			e.logf(slog.LevelDebug, "connection from %s: %v; closing", c.nc.RemoteAddr(), err)
+			return
+		}
+		if addr != nil {
+			c.ci.RemoteAddr, c.ci.RemotePort = addr, port
+		}
+		if len(rest) > 0 {
+			c.r.Reset(io.MultiReader(bytes.NewReader(rest), c.nc))
+		}
+	}
 	first := true
 	for {
 		if !first && e.draining.Load() && c.r.Buffered() == 0 {

@@ -38,6 +38,9 @@ type EngineConfig struct {
 	Board           *Scoreboard // shared with the master; nil makes a private one
 	MaxRequests     uint64      // LimitReached closes after this many requests (0: never)
 	AccessLog       *AccessLog  // nil: no access log
+	ForwardedAllow  *IPSet      // peers whose X-Forwarded-*/Forwarded fields are believed
+	ProxyProtocol   string      // "", "v1", "v2" or "auto"
+	ProxyAllow      *IPSet      // peers that must send a PROXY header
 }
 
 func (c *EngineConfig) defaults() {

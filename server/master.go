@@ -108,10 +108,11 @@ type statusEvent struct {
 
 // NewMaster validates cfg and binds its listeners.
 func NewMaster(cfg Config, logger *slog.Logger) (*Master, error) {
-	spec, err := ParseAppSpec(cfg.App)
-	if err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	spec, _ := ParseAppSpec(cfg.App)
+	var err error
 	if cfg.Workers <= 0 {
 		cfg.Workers = 1
 	}
@@ -231,6 +232,7 @@ func (m *Master) spawn() error {
 		GracefulTimeout: Duration(c.GracefulTimeout), Limits: c.Limits(),
 		ScriptName: c.ScriptName, LogLevel: c.LogLevel, LogJSON: c.LogJSON, AccessLog: c.AccessLog,
 		AccessLogFormat: c.AccessLogFormat, Software: Version, Static: c.Static,
+		ForwardedAllow: c.ForwardedAllowIPs, ProxyProtocol: c.ProxyProtocol, ProxyAllowFrom: c.ProxyAllowFrom,
 	}
 	var limit uint64
 	if c.MaxRequests > 0 {

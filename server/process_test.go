@@ -369,3 +369,35 @@ func TestProcessMetrics(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+func TestProcessProxies(t *testing.T) {
+	t.Run("proxy-protocol", func(t *testing.T) {
+		s := serve(t, "wkapp", "--proxy-protocol", "v1")
+		c := s.dial()
+		io.WriteString(c, "PROXY TCP4 9.9.9.9 127.0.0.1 5555 80\r\nGET /env HTTP/1.1\r\nHost: t\r\n\r\n")
+		r := readResp(t, bufio.NewReader(c), "GET")
+		if !strings.Contains(string(r.body), `"REMOTE_ADDR": "9.9.9.9"`) || !strings.Contains(string(r.body), `"REMOTE_PORT": "5555"`) {
+			t.Fatalf("PROXY header not applied: %s", r.body)
+		}
+		// A peer that must send the header but speaks plain HTTP is dropped.
+		c2 := s.dial()
+		io.WriteString(c2, "GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+		if b, _ := io.ReadAll(c2); len(b) != 0 {
+			t.Fatalf("plain request without PROXY header answered: %q", b)
+		}
+	})
+	t.Run("forwarded-untrusted", func(t *testing.T) {
+		s := serve(t, "wkapp", "--forwarded-allow-ips", "10.9.9.9")
+		r, _, _ := s.roundTrip("GET /env HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Proto: https\r\n\r\n")
+		if !strings.Contains(string(r.body), `"REMOTE_ADDR": "127.0.0.1"`) || !strings.Contains(string(r.body), `"wsgi.url_scheme": "http"`) {
+			t.Fatalf("untrusted X-Forwarded-* applied: %s", r.body)
+		}
+	})
+	t.Run("forwarded-trusted", func(t *testing.T) {
+		s := serve(t, "wkapp")
+		r, _, _ := s.roundTrip("GET /env HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Proto: https\r\n\r\n")
+		if !strings.Contains(string(r.body), `"REMOTE_ADDR": "1.2.3.4"`) || !strings.Contains(string(r.body), `"wsgi.url_scheme": "https"`) {
+			t.Fatalf("trusted X-Forwarded-* not applied: %s", r.body)
+		}
+	})
+}

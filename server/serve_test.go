@@ -84,6 +84,12 @@ func serveIn(t *testing.T, dir, app string, args ...string) *served {
 	}
 	go func() { s.cmd.Wait(); close(s.exited) }()
 	t.Cleanup(s.kill)
+	probe := "GET /__ready HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+	for _, a := range args {
+		if a == "--proxy-protocol" {
+			probe = "PROXY UNKNOWN\r\n" + probe // loopback peers must send one
+		}
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := listenRE.FindStringSubmatch(s.Log()); m != nil && s.addr == "" {
@@ -92,7 +98,7 @@ func serveIn(t *testing.T, dir, app string, args ...string) *served {
 		if s.addr != "" {
 			if c, err := net.Dial("tcp", s.addr); err == nil {
 				c.SetDeadline(time.Now().Add(5 * time.Second))
-				fmt.Fprintf(c, "GET /__ready HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+				io.WriteString(c, probe)
 				b, _ := io.ReadAll(c)
 				c.Close()
 				if bytes.HasPrefix(b, []byte("HTTP/1.1 ")) {

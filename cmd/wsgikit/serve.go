@@ -63,10 +63,8 @@ engine as a CPython extension. The callable defaults to "application";
 				return usageErr("%v", err)
 			}
 			cfg.LogLevel = logLevel
-			if cfg.AccessLogFormat != "" {
-				if _, err := server.ParseAccessLogFormat(cfg.AccessLogFormat); err != nil {
-					return usageErr("--access-logformat: %v", err)
-				}
+			if err := cfg.Validate(); err != nil {
+				return usageErr("%v", err)
 			}
 			logger := server.NewLogger(os.Stderr, level, cfg.LogJSON)
 			m, err := server.NewMaster(cfg, logger)
@@ -102,6 +100,9 @@ engine as a CPython extension. The callable defaults to "application";
 	f.Float64Var(&cfg.ReloadOnRSSMB, "reload-on-rss", 0, "recycle a worker gracefully when its RSS exceeds this many MB (0: never)")
 	f.IntVar(&cfg.Backlog, "backlog", 2048, "listen backlog: connections the kernel queues before accept")
 	f.StringVar(&cfg.MetricsBind, "metrics-bind", "", "serve Prometheus metrics, aggregated over the workers, at http://HOST:PORT/metrics")
+	f.StringVar(&cfg.ForwardedAllowIPs, "forwarded-allow-ips", "127.0.0.1,::1", `proxies (IPs, CIDRs, "*") whose X-Forwarded-For/-Proto/-Host or Forwarded fields set REMOTE_ADDR, wsgi.url_scheme and the host`)
+	f.StringVar(&cfg.ProxyProtocol, "proxy-protocol", "", "expect a PROXY protocol header (v1, v2 or auto) from --proxy-allow-from peers")
+	f.StringVar(&cfg.ProxyAllowFrom, "proxy-allow-from", "127.0.0.1,::1", "peers (IPs, CIDRs) that send a PROXY protocol header")
 	f.StringVar(&umask, "umask", "", "umask for unix socket files (octal, e.g. 007)")
 	f.StringVar(&logLevel, "log-level", "info", "error log level: debug (also every rejected request), info, warning, error, critical")
 	f.BoolVar(&cfg.LogJSON, "log-json", false, "write the error log (and the access log) as one JSON object per line")
