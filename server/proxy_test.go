@@ -31,8 +31,8 @@ func TestIPSet(t *testing.T) {
 func TestForwardedEnviron(t *testing.T) {
 	trusted, _ := ParseIPSet("127.0.0.1,10.0.0.0/8")
 	cases := []struct {
-		name, headers           string
-		proxies                 *IPSet
+		name, headers            string
+		proxies                  *IPSet
 		addr, scheme, host, port string
 	}{
 		{"xff-rightmost-untrusted", "X-Forwarded-For: 6.6.6.6, 1.2.3.4, 10.0.0.2\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: example.com\r\n", trusted, "1.2.3.4", "https", "example.com", "443"},

@@ -474,9 +474,23 @@ func TestServeEnviron(t *testing.T) {
 func TestServeFileWrapper(t *testing.T) {
 	s := serve(t, "wkapp:application")
 	want, _ := os.ReadFile("testdata/apps/wkapp.py")
-	r := s.get("/file")
-	if !bytes.Equal(r.body, want) {
-		t.Fatalf("file_wrapper body: %d bytes, want %d", len(r.body), len(want))
+	cases := []struct {
+		path string
+		want []byte
+	}{
+		{"/file", want},
+		{"/file-sendfile", want},                             // read() raises: only sendfile can pass
+		{"/file-sendfile?skip=100", want[100:]},              // from the file's position
+		{"/file-bytesio", bytes.Repeat([]byte("x"), 100000)}, // no fileno: iterated
+	}
+	for _, tc := range cases {
+		r := s.get(tc.path)
+		if r.StatusCode != 200 || !bytes.Equal(r.body, tc.want) {
+			t.Fatalf("%s: %d, %d bytes, want %d\n%s", tc.path, r.StatusCode, len(r.body), len(tc.want), s.Log())
+		}
+		if tc.path != "/file-bytesio" && r.ContentLength != int64(len(tc.want)) {
+			t.Errorf("%s: Content-Length %d, want %d", tc.path, r.ContentLength, len(tc.want))
+		}
 	}
 }
 

@@ -103,6 +103,19 @@ func wkSend(slot C.int, p unsafe.Pointer, n C.size_t, total C.longlong) C.int {
 	}
 }
 
+// wkSendFile sends n bytes of the file fd from off with sendfile(2): 0 when
+// sent, 1 when the client is gone.
+//
+//export wkSendFile
+func wkSendFile(slot C.int, fd C.int, off, n C.longlong) C.int {
+	x := current[slot]
+	h := headOf(slotOf(int(slot)))
+	if err := x.SendFile(&h, int(fd), int64(off), int64(n)); err != nil {
+		return 1
+	}
+	return 0
+}
+
 // wkRead reads the request body for wsgi.input: bytes read, 0 at the end,
 // -1 on error.
 //

@@ -1,6 +1,8 @@
 /* _wsgikit: PEP 3333 objects and the per-request call. See wsgi.h. */
 #include "wsgi.h"
 #include <stddef.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <string.h>
 
 wk_slot *wk_slots;
@@ -605,7 +607,41 @@ static int collect_list(wk_slot *s, PyObject *seq) {
  * the GIL is released; bigger ones go out block by block. */
 #define WK_COPY_MAX (256 * 1024)
 
+/* try_sendfile sends a wsgi.file_wrapper over a regular file with
+ * sendfile(2) from Go: no block passes through Python. It returns -1 when the
+ * wrapped object is not such a file (then it is iterated like any iterable). */
+static int try_sendfile(wk_slot *s, int slot, PyObject *result) {
+	FileWrapper *fw = (FileWrapper *)result;
+	PyObject *o = PyObject_CallMethodNoArgs(fw->filelike, str_fileno);
+	if (!o) { PyErr_Clear(); return -1; }
+	long fd = PyLong_AsLong(o);
+	Py_DECREF(o);
+	struct stat st;
+	if (fd < 0 || PyErr_Occurred() || fstat((int)fd, &st) < 0 || !S_ISREG(st.st_mode)) { PyErr_Clear(); return -1; }
+	long long off = -1;
+	o = PyObject_CallMethod(fw->filelike, "tell", NULL); /* honours Python-side buffering */
+	if (o) { off = PyLong_AsLongLong(o); Py_DECREF(o); }
+	if (off < 0) { PyErr_Clear(); off = lseek((int)fd, 0, SEEK_CUR); }
+	if (off < 0) return -1;
+	if (!s->sr_called) {
+		PyErr_SetString(PyExc_AssertionError, "the application returned without calling start_response (PEP 3333)");
+		return WK_ERROR;
+	}
+	long long n = (long long)st.st_size - off;
+	if (n < 0) n = 0;
+	int rc;
+	Py_BEGIN_ALLOW_THREADS
+	rc = wkSendFile(slot, (int)fd, off, n);
+	Py_END_ALLOW_THREADS
+	s->head_sent = 1;
+	return rc == 1 ? WK_GONE : WK_STREAMED;
+}
+
 static int iterate(wk_slot *s, int slot, PyObject *result) {
+	if (Py_TYPE(result) == &FileWrapperType && !s->head_sent) {
+		int kind = try_sendfile(s, slot, result);
+		if (kind >= 0) return kind;
+	}
 	/* Fast path: a list or tuple is already complete, nothing to wait for. */
 	if ((PyList_CheckExact(result) || PyTuple_CheckExact(result)) && !s->head_sent) {
 		Py_ssize_t i, n = PySequence_Fast_GET_SIZE(result), total = 0;
