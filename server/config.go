@@ -45,6 +45,8 @@ type Config struct {
 	ForwardedAllowIPs string        // trusted proxies for X-Forwarded-*/Forwarded (IPs, CIDRs, "*")
 	ProxyProtocol     string        // "", v1, v2, auto
 	ProxyAllowFrom    string        // peers that must send a PROXY header
+	MaxConnections    int           // per worker; 0: no limit
+	Reload            bool          // development: reload workers when .py files change
 }
 
 // Validate checks what the master cannot discover later, with messages
@@ -165,6 +167,8 @@ type WorkerConfig struct {
 	ForwardedAllow  string       `json:"forwarded_allow_ips"`
 	ProxyProtocol   string       `json:"proxy_protocol"`
 	ProxyAllowFrom  string       `json:"proxy_allow_from"`
+	MaxConnections  int          `json:"max_connections"`
+	CheckOnly       bool         `json:"check_only"` // import the app and load the extension, then exit 0
 	Software        string       `json:"software"`
 	Static          bool         `json:"static"`
 }
@@ -190,6 +194,7 @@ func (w *WorkerConfig) Engine() EngineConfig {
 		ScriptName:      w.ScriptName,
 		MaxRequests:     w.MaxRequests,
 		ProxyProtocol:   w.ProxyProtocol,
+		MaxConnections:  w.MaxConnections,
 	}
 	if w.ForwardedAllow != "" {
 		ec.ForwardedAllow, _ = ParseIPSet(w.ForwardedAllow) // validated by the master

@@ -41,6 +41,7 @@ type EngineConfig struct {
 	ForwardedAllow  *IPSet      // peers whose X-Forwarded-*/Forwarded fields are believed
 	ProxyProtocol   string      // "", "v1", "v2" or "auto"
 	ProxyAllow      *IPSet      // peers that must send a PROXY header
+	MaxConnections  int         // 0: no limit; beyond, accepting pauses (the backlog or other workers take them)
 }
 
 func (c *EngineConfig) defaults() {
@@ -96,6 +97,8 @@ type Engine struct {
 	// LimitReached is closed when the engine has served MaxRequests: the
 	// worker asks the master for a replacement and keeps serving meanwhile.
 	LimitReached chan struct{}
+
+	connTokens chan struct{} // --max-connections
 }
 
 // NewEngine returns an engine running app with cfg.Threads slots.
@@ -103,6 +106,9 @@ func NewEngine(cfg EngineConfig, app App) *Engine {
 	cfg.defaults()
 	e := &Engine{cfg: cfg, app: app, slots: make(chan int, cfg.Threads), conns: make(map[*conn]struct{}), script: []byte(cfg.ScriptName)}
 	e.LimitReached = make(chan struct{})
+	if cfg.MaxConnections > 0 {
+		e.connTokens = make(chan struct{}, cfg.MaxConnections)
+	}
 	e.board = cfg.Board
 	if e.board == nil || e.board.Slots() < cfg.Threads {
 		e.board = anonymousScoreboard(cfg.Threads)
@@ -141,8 +147,14 @@ func (e *Engine) Serve(ln net.Listener) error {
 	defer e.acceptWG.Done()
 	var delay time.Duration
 	for {
+		if e.connTokens != nil {
+			e.connTokens <- struct{}{} // wait for a free connection slot before accepting
+		}
 		nc, err := ln.Accept()
 		if err != nil {
+			if e.connTokens != nil {
+				<-e.connTokens
+			}
 			if e.draining.Load() {
 				return nil
 			}
@@ -212,6 +224,9 @@ func (e *Engine) forget(c *conn) {
 	e.mu.Lock()
 	delete(e.conns, c)
 	e.mu.Unlock()
+	if e.connTokens != nil {
+		<-e.connTokens
+	}
 	e.connWG.Done()
 }
 

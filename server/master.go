@@ -99,6 +99,20 @@ type exitEvent struct {
 
 type respawnEvent struct{}
 
+type reloadEvent struct{ changed string }
+
+// reload starts a new generation of workers (re-importing the code); the old
+// ones are retired once all new ones are ready (see onStatus).
+func (m *Master) reload() {
+	Notify("RELOADING=1")
+	m.gen++
+	for i := 0; i < m.target; i++ {
+		if err := m.spawn(); err != nil {
+			m.log.Error(err.Error())
+		}
+	}
+}
+
 type statusEvent struct {
 	pid     int
 	ready   bool
@@ -145,6 +159,37 @@ func NewMaster(cfg Config, logger *slog.Logger) (*Master, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// CheckConfig validates cfg and starts one worker that imports the app and
+// loads the extension, then exits: --check-config.
+func CheckConfig(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	spec, _ := ParseAppSpec(cfg.App)
+	python, err := resolvePython(cfg.Python)
+	if err != nil {
+		return err
+	}
+	libdir, err := resolveLibDir(cfg.LibDir)
+	if err != nil {
+		return err
+	}
+	wc := WorkerConfig{Module: spec.Module, Callable: spec.Callable, Factory: spec.Factory, Chdir: cfg.Chdir,
+		PythonPath: cfg.PythonPath, LibDir: libdir, CheckOnly: true}
+	raw, _ := json.Marshal(wc)
+	cmd := exec.Command(python, "-c", bootPy)
+	cmd.Env = append(os.Environ(), "WSGIKIT_WORKER="+string(raw))
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		code := cmd.ProcessState.ExitCode()
+		if code == ExitImport || code == ExitNoExt {
+			return &ExitError{Code: code, Err: fmt.Errorf("check failed (see above)")}
+		}
+		return fmt.Errorf("check: worker %s: %v", python, err)
+	}
+	return nil
 }
 
 // Addrs are the bound addresses (with the real port when 0 was asked).
@@ -233,6 +278,7 @@ func (m *Master) spawn() error {
 		ScriptName: c.ScriptName, LogLevel: c.LogLevel, LogJSON: c.LogJSON, AccessLog: c.AccessLog,
 		AccessLogFormat: c.AccessLogFormat, Software: Version, Static: c.Static,
 		ForwardedAllow: c.ForwardedAllowIPs, ProxyProtocol: c.ProxyProtocol, ProxyAllowFrom: c.ProxyAllowFrom,
+		MaxConnections: c.MaxConnections,
 	}
 	var limit uint64
 	if c.MaxRequests > 0 {
@@ -315,6 +361,13 @@ func (m *Master) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	if m.cfg.Reload {
+		dirs := append([]string{m.cfg.Chdir}, m.cfg.PythonPath...)
+		if dirs[0] == "" {
+			dirs[0], _ = os.Getwd()
+		}
+		go watchSources(ctx, dirs, func(changed string) { m.events <- reloadEvent{changed} })
+	}
 	tick := time.NewTicker(min(250*time.Millisecond, m.cfg.Heartbeat))
 	defer tick.Stop()
 	backoff := 100 * time.Millisecond
@@ -332,14 +385,8 @@ func (m *Master) Run(ctx context.Context) error {
 				m.log.Info(fmt.Sprintf("%v: fast stop", s))
 				return m.stop(syscall.SIGINT, 2*time.Second)
 			case syscall.SIGHUP:
-				m.log.Info(fmt.Sprintf("HUP: reloading: new workers first, then the old ones drain"))
-				Notify("RELOADING=1")
-				m.gen++
-				for i := 0; i < m.target; i++ {
-					if err := m.spawn(); err != nil {
-						m.log.Error(err.Error())
-					}
-				}
+				m.log.Info("HUP: reloading: new workers first, then the old ones drain")
+				m.reload()
 			case syscall.SIGTTIN:
 				m.target++
 				m.log.Info(fmt.Sprintf("TTIN: %d workers", m.target))
@@ -363,6 +410,9 @@ func (m *Master) Run(ctx context.Context) error {
 				}
 			case respawnEvent:
 				m.respawnTimer = false
+			case reloadEvent:
+				m.log.Info(fmt.Sprintf("%s changed: reloading (--reload)", ev.changed))
+				m.reload()
 			}
 		case now := <-tick.C:
 			m.check(now)

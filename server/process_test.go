@@ -401,3 +401,91 @@ func TestProcessProxies(t *testing.T) {
 		}
 	})
 }
+
+func TestProcessConfigSources(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "wsgikit.toml")
+	os.WriteFile(cfg, []byte("app = \"wkapp:make_app()\"\nthreads = 3\n\"access-logfile\" = \"-\"\n"), 0o644)
+	t.Run("file", func(t *testing.T) {
+		s := serve(t, "", "-c", cfg)
+		if r := s.get("/"); string(r.body) != "from factory" {
+			t.Fatalf("app from the config file not used: %q", r.body)
+		}
+		s.waitLog(`"GET / HTTP/1.1" 200`) // access log to stdout, from the file
+	})
+	t.Run("env-overrides-file", func(t *testing.T) {
+		t.Setenv("WSGIKIT_APP", "wkapp:application")
+		s := serve(t, "", "-c", cfg)
+		if r := s.get("/"); string(r.body) != "Hello, World!" {
+			t.Fatalf("WSGIKIT_APP did not win over the file: %q", r.body)
+		}
+	})
+	bin := wsgikitBin(t)
+	apps, _ := filepath.Abs("testdata/apps")
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte("wrokers = 2\n"), 0o644)
+	cases := []struct {
+		name string
+		args []string
+		code int
+		out  string
+	}{
+		{"unknown-key", []string{"serve", "-c", bad, "wkapp"}, 2, `unknown setting "wrokers" (did you mean "workers"?)`},
+		{"check-ok", []string{"serve", "--check-config", "--chdir", apps, "wkapp"}, 0, "config OK"},
+		{"check-import-error", []string{"serve", "--check-config", "--chdir", apps, "nope_mod"}, 3, "cannot import module 'nope_mod'"},
+		{"bad-proxy-ips", []string{"serve", "--forwarded-allow-ips", "10.0.0.0/99", "wkapp"}, 2, "--forwarded-allow-ips"},
+		{"python-and-venv", []string{"serve", "--python", "/usr/bin/python3", "--virtualenv", dir, "wkapp"}, 2, "not both"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(bin, tc.args...)
+			out, _ := cmd.CombinedOutput()
+			if code := cmd.ProcessState.ExitCode(); code != tc.code || !strings.Contains(string(out), tc.out) {
+				t.Fatalf("exit %d, want %d; output lacks %q?\n%s", code, tc.code, tc.out, out)
+			}
+		})
+	}
+}
+
+func TestProcessReloadOnChange(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "dev.py")
+	write := func(v string) {
+		os.WriteFile(src, []byte("def application(e, sr):\n    sr('200 OK', [])\n    return [b'"+v+"']\n"), 0o644)
+	}
+	write("one")
+	s := serveIn(t, dir, "dev", "--reload")
+	if got := s.getRetry("/"); got != "one" {
+		t.Fatal(got)
+	}
+	write("two")
+	s.waitLog("changed: reloading (--reload)")
+	deadline := time.Now().Add(20 * time.Second)
+	for s.getRetry("/") != "two" {
+		if time.Now().After(deadline) {
+			t.Fatalf("edited code never served:\n%s", s.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestProcessMaxConnections(t *testing.T) {
+	s := serve(t, "wkapp", "--max-connections", "2", "--threads", "2")
+	a, b := s.dial(), s.dial()
+	io.WriteString(a, "GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+	io.WriteString(b, "GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+	readResp(t, bufio.NewReader(a), "GET")
+	readResp(t, bufio.NewReader(b), "GET")
+	// A third connection waits in the backlog until one of the two closes.
+	c := s.dial()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if n, _ := c.Read(make([]byte, 1)); n != 0 {
+		t.Fatal("a third connection was served while two were open")
+	}
+	a.Close()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if r := readResp(t, bufio.NewReader(c), "GET"); r.StatusCode != 200 {
+		t.Fatal(r.Status)
+	}
+}

@@ -74,7 +74,9 @@ func serveIn(t *testing.T, dir, app string, args ...string) *served {
 	s := &served{t: t, exited: make(chan struct{})}
 	s.events = filepath.Join(t.TempDir(), "events")
 	argv := append([]string{"serve", "-b", "127.0.0.1:0", "--chdir", dir}, args...)
-	argv = append(argv, app)
+	if app != "" {
+		argv = append(argv, app)
+	}
 	s.cmd = exec.Command(wsgikitBin(t), argv...)
 	s.cmd.Env = append(os.Environ(), "WKAPP_EVENTS="+s.events)
 	s.cmd.Stdout, s.cmd.Stderr = s, s

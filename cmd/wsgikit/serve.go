@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -18,7 +20,8 @@ func init() { verbs = append(verbs, newServeCmd) }
 func newServeCmd() *cobra.Command {
 	var cfg server.Config
 	var keepAlive, headerTimeout, graceful, timeout float64
-	var pythonPath, logLevel, umask string
+	var pythonPath, logLevel, umask, configFile, virtualenv string
+	var checkConfig bool
 	cmd := &cobra.Command{
 		Use:   "serve [flags] module:callable",
 		Short: "Run the reference WSGI server",
@@ -28,13 +31,27 @@ engine as a CPython extension. The callable defaults to "application";
 "module:factory()" calls a factory once per worker.`,
 		Example: "  wsgikit serve -b 127.0.0.1:8000 -w 2 --threads 4 myproject.wsgi:application",
 		Args: func(c *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageErr("serve needs exactly one module:callable, e.g. wsgikit serve hello:application")
+			if len(args) > 1 {
+				return usageErr("serve takes one module:callable, e.g. wsgikit serve hello:application")
 			}
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			cfg.App = args[0]
+			if len(args) == 1 {
+				cfg.App = args[0]
+			}
+			if err := applyConfig(c.Flags(), configFile, &cfg.App); err != nil {
+				return usageErr("%v", err)
+			}
+			if cfg.App == "" {
+				return usageErr("serve needs a module:callable (argument, \"app\" in the config file, or WSGIKIT_APP), e.g. wsgikit serve hello:application")
+			}
+			if virtualenv != "" {
+				if c.Flags().Changed("python") {
+					return usageErr("give --python or --virtualenv, not both")
+				}
+				cfg.Python = filepath.Join(virtualenv, "bin", "python")
+			}
 			if _, err := server.ParseAppSpec(cfg.App); err != nil {
 				return usageErr("%v", err)
 			}
@@ -67,6 +84,17 @@ engine as a CPython extension. The callable defaults to "application";
 				return usageErr("%v", err)
 			}
 			logger := server.NewLogger(os.Stderr, level, cfg.LogJSON)
+			if checkConfig {
+				if err := server.CheckConfig(cfg); err != nil {
+					var ee *server.ExitError
+					if errors.As(err, &ee) {
+						return &exitError{code: ee.Code, err: err}
+					}
+					return usageErr("%v", err)
+				}
+				fmt.Fprintln(c.OutOrStdout(), "config OK: the app imports and the worker extension loads")
+				return nil
+			}
 			m, err := server.NewMaster(cfg, logger)
 			if err != nil {
 				return usageErr("%v", err)
@@ -80,6 +108,11 @@ engine as a CPython extension. The callable defaults to "application";
 		},
 	}
 	f := cmd.Flags()
+	f.StringVarP(&configFile, "config", "c", "", "TOML config file; keys are the flag names (workers = 4); flags win over WSGIKIT_* variables, which win over the file")
+	f.BoolVar(&checkConfig, "check-config", false, "check the configuration and that the app imports, then exit")
+	f.StringVar(&virtualenv, "virtualenv", "", "use DIR/bin/python (the venv's interpreter)")
+	f.IntVar(&cfg.MaxConnections, "max-connections", 0, "simultaneous connections per worker; beyond, new ones wait in the listen backlog (0: no limit)")
+	f.BoolVar(&cfg.Reload, "reload", false, "development: reload the workers when a .py file under the app directory changes")
 	f.StringArrayVarP(&cfg.Bind, "bind", "b", nil, "address to listen on: HOST:PORT, [::1]:PORT, unix:PATH or fd://N (repeatable; default 127.0.0.1:8000; systemd socket activation overrides)")
 	f.IntVarP(&cfg.Workers, "workers", "w", 1, "worker processes")
 	f.IntVar(&cfg.Threads, "threads", 1, "Python threads per worker (requests run at once in a worker)")
