@@ -414,6 +414,11 @@ func measurePanel(c cell, sums []BenchSum, runs []BenchRun, colors Colors, sortB
 			tlr = append(tlr, srps)
 		}
 	}
+	if c.mode == "open" {
+		if ch, ok := rateChart(names, runsBy, colors); ok {
+			p.Charts = append(p.Charts, ch)
+		}
+	}
 	if len(pct) > 0 {
 		p.Charts = append(p.Charts, Chart{Title: "Latency by percentile", Hint: "the median round of each server · x: 90, 99, 99.9 … equally spaced", Kind: "line", Legend: legendOf(pct), SVG: lineChart("latency percentiles", "pct", "percentile", "auto", "latency (ms)", pct)})
 	}
@@ -493,4 +498,51 @@ func maxY(v []float64) float64 {
 		m = math.Max(m, x)
 	}
 	return m
+}
+
+// rateChart draws p99 against the offered rate (the "hockey stick") when an
+// open-model panel holds runs at several rates: the median p99 of the rounds
+// at each rate, per server. Where the curve turns up is the server's usable
+// capacity.
+func rateChart(names []string, runsBy map[string][]BenchRun, colors Colors) (Chart, bool) {
+	var ss []series
+	for _, n := range names {
+		byRate := map[float64][]float64{}
+		for _, r := range runsBy[n] {
+			if r.Failed == "" && r.Rate > 0 {
+				byRate[r.Rate] = append(byRate[r.Rate], r.Latency.P99)
+			}
+		}
+		if len(byRate) < 2 {
+			continue
+		}
+		sr := series{Name: n, Color: colors[n], Dots: true}
+		var rates []float64
+		for rate := range byRate {
+			rates = append(rates, rate)
+		}
+		sort.Float64s(rates)
+		for _, rate := range rates {
+			sr.X, sr.Y = append(sr.X, rate), append(sr.Y, median(byRate[rate]))
+		}
+		ss = append(ss, sr)
+	}
+	if len(ss) == 0 {
+		return Chart{}, false
+	}
+	return Chart{Title: "p99 latency vs offered rate", Hint: "lower is better · where a curve turns up, the server is saturated",
+		Kind: "line", Legend: legendOf(ss), SVG: lineChart("p99 vs offered rate", "lin", "offered rate (req/s)", "auto", "p99 (ms)", ss)}, true
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	n := len(s)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }

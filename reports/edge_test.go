@@ -23,6 +23,11 @@ func TestRenderEdgeCases(t *testing.T) {
 		{"all zeros", Inputs{Benches: []*Bench{{Summary: []BenchSum{{Server: "a", Scenario: "s", Mode: "closed"}, {Server: "b", Scenario: "s", Mode: "closed"}}}}}, []string{"Throughput (req/s)"}},
 		{"one-point sweep", Inputs{Benches: []*Bench{{Summary: []BenchSum{{Server: "a", Scenario: "s", Mode: "sweep", Concurrency: 8, RPSMedian: 5, P99Median: 1}}}}}, []string{"Throughput vs concurrency"}},
 		{"all rounds failed", Inputs{Benches: []*Bench{{Runs: []BenchRun{{Server: "a", Scenario: "s", Mode: "closed", Failed: "crashed"}}}}}, []string{"crashed"}},
+		{"open model at several rates", Inputs{Benches: []*Bench{{Runs: []BenchRun{
+			{Server: "a", Scenario: "s", Mode: "open", Concurrency: 64, Rate: 100, Latency: Latency{P99: 1}},
+			{Server: "a", Scenario: "s", Mode: "open", Concurrency: 64, Rate: 200, Latency: Latency{P99: 1.5}},
+			{Server: "a", Scenario: "s", Mode: "open", Concurrency: 64, Rate: 400, Latency: Latency{P99: 9}},
+		}}}}, []string{"p99 latency vs offered rate"}},
 		{"capacity and open", Inputs{Benches: []*Bench{{Summary: []BenchSum{
 			{Server: "a", Scenario: "s", Mode: "capacity", RPSMedian: 900, RPSCI: [2]float64{850, 950}},
 			{Server: "a", Scenario: "s", Mode: "open", Concurrency: 64, RPSMedian: 500, P99Median: 2},

@@ -51,6 +51,7 @@ type Report struct {
 	Bench     *BenchView
 	Glance    []GlanceRow
 	GlanceSc  []string // scenario columns of the glance table
+	Alerts    []string // regressions, shown at the top: a CI gate's reason
 	Files     []string
 	CSS       template.CSS
 	JS        template.JS
@@ -102,6 +103,13 @@ func Build(in *Inputs) *Report {
 	r.Conf = BuildConformance(check)
 	r.Bench = BuildBench(bench, colors)
 	r.buildGlance()
+	if r.Bench != nil {
+		for _, g := range r.Bench.Regressions {
+			if g.Regressed {
+				r.Alerts = append(r.Alerts, fmt.Sprintf("%s, %s: %s %+.1f%% (%s → %s, p = %s)", g.Server, g.Scenario, metricLabel(g.Metric), 100*g.Change, fmtNum(g.Baseline), fmtNum(g.Current), fmtP(g.P)))
+			}
+		}
+	}
 	return r
 }
 

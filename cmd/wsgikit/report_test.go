@@ -37,6 +37,24 @@ func TestReportVerb(t *testing.T) {
 	}
 }
 
+func TestReportVerbSummary(t *testing.T) {
+	td := filepath.Join("..", "..", "reports", "testdata")
+	root := newRoot()
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs([]string{"report", filepath.Join(td, "check.json"), "-o", t.TempDir(), "--summary"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "# wsgikit report") {
+		t.Errorf("stdout does not start with the Markdown summary: %.80q", out.String())
+	}
+	if !strings.Contains(errOut.String(), "index.html") || strings.Contains(out.String(), "index.html") {
+		t.Errorf("the report path belongs on stderr only; stderr=%q", errOut.String())
+	}
+}
+
 func TestReportVerbErrors(t *testing.T) {
 	dir := t.TempDir()
 	wrong := filepath.Join(dir, "k6.json")
