@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
@@ -194,11 +195,39 @@ func TestReportInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
-	shot := filepath.Join(artifactDir(t), "report.png")
+	arts := artifactDir(t)
+	shot := filepath.Join(arts, "report.png")
 	if err := os.WriteFile(shot, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", shot)
+
+	// The first screen, as a reader sees it on opening the file (the
+	// README picture), then the whole page in dark mode.
+	var top, dark []byte
+	err = chromedp.Do(bctx,
+		chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('details[open]').forEach(d => d.removeAttribute('open')); window.scrollTo(0, 0)`),
+	)
+	if err == nil {
+		top, err = chromedp.Run(bctx, chromedp.CaptureScreenshot())
+	}
+	if err == nil {
+		_, err = chromedp.Call(bctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+	}
+	if err == nil {
+		dark, err = chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	}
+	if err != nil {
+		t.Fatalf("screenshots: %v", err)
+	}
+	for name, b := range map[string][]byte{"report-top.png": top, "report-dark.png": dark} {
+		p := filepath.Join(arts, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", p)
+	}
 
 	mu.Lock()
 	defer mu.Unlock()
