@@ -2,6 +2,8 @@ package reports
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -60,5 +62,39 @@ func TestRenderEdgeCases(t *testing.T) {
 func TestWriteDirNeedsInput(t *testing.T) {
 	if err := WriteDir(t.TempDir(), nil, nil); err == nil {
 		t.Error("WriteDir with no results succeeded; want an error naming the problem")
+	}
+}
+
+func TestWriteDirFiles(t *testing.T) {
+	dir := t.TempDir()
+	in := loadFixtures(t)
+	// A junit file from an earlier run with a server that is gone.
+	if err := os.WriteFile(filepath.Join(dir, "junit-retired.xml"), []byte("<x/>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteDir(dir, in.Checks, in.Benches, MergedJSON(true)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "junit-retired.xml")); !os.IsNotExist(err) {
+		t.Errorf("stale junit-retired.xml survived: %v", err)
+	}
+	// The merged JSON reads back and renders the same report.
+	again, err := Load(filepath.Join(dir, "check.json"), filepath.Join(dir, "bench.json"))
+	if err != nil {
+		t.Fatalf("merged JSON does not load: %v", err)
+	}
+	var a, b bytes.Buffer
+	if err := Build(in).WriteMarkdown(&a); err != nil {
+		t.Fatal(err)
+	}
+	if err := Build(again).WriteMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	if a.String() != b.String() {
+		t.Errorf("re-rendering the merged JSON changes the summary:\n%s", firstDiff(a.String(), b.String()))
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, ".tmp-*"))
+	if len(left) > 0 {
+		t.Errorf("temporary files left behind: %v", left)
 	}
 }

@@ -28,6 +28,7 @@ func newReportCmd() *cobra.Command {
                       matrix, benchmark charts, the machine they ran on
   summary.md          a compact summary for a CI job summary or a PR comment
   junit-<server>.xml  conformance verdicts per server, for CI test dashboards
+  check.json, bench.json  the merged inputs (re-render or use as a baseline)
 
 Several inputs are merged: a server that appears again replaces the earlier
 results (the newest input wins).`,
@@ -45,7 +46,7 @@ results (the newest input wins).`,
 			if err != nil {
 				return fmt.Errorf("report: %w", err)
 			}
-			if err := reports.WriteDir(out, in.Checks, in.Benches, reports.Strict(strict), reports.SourceFiles(in.Files...)); err != nil {
+			if err := reports.WriteDir(out, in.Checks, in.Benches, reports.Strict(strict), reports.SourceFiles(in.Files...), reports.MergedJSON(true)); err != nil {
 				return fmt.Errorf("report: %w", err)
 			}
 			index, _ := filepath.Abs(filepath.Join(out, "index.html"))
