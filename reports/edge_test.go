@@ -98,3 +98,21 @@ func TestWriteDirFiles(t *testing.T) {
 		t.Errorf("temporary files left behind: %v", left)
 	}
 }
+
+func TestTranscriptTruncated(t *testing.T) {
+	long := "> GET / HTTP/1.1\n< HTTP/1.1 200 OK\n< " + strings.Repeat("x", 3*maxTranscript)
+	lines := transcriptLines(long)
+	total := 0
+	for _, l := range lines {
+		total += len(l.Text)
+	}
+	if total > maxTranscript+200 {
+		t.Errorf("%d bytes of transcript kept, want about %d", total, maxTranscript)
+	}
+	if last := lines[len(lines)-1].Text; !strings.Contains(last, "more bytes") {
+		t.Errorf("the cut is not announced; last line %q", last)
+	}
+	if got := transcriptLines("> a\n< b\nnote"); len(got) != 3 || got[0].Dir != "out" || got[1].Dir != "in" || got[2].Dir != "" {
+		t.Errorf("directions = %+v", got)
+	}
+}

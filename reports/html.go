@@ -224,6 +224,10 @@ func anchor(prefix, name string) string {
 	return b.String()
 }
 
+// maxTranscript bounds the bytes of one transcript shown in the page, so a
+// suite with large bodies still makes a report a browser opens quickly.
+const maxTranscript = 8 << 10
+
 // TLine is one line of a wire transcript, with its direction.
 type TLine struct {
 	Dir  string // "out" (sent to the server), "in" (received), "" (note)
@@ -237,6 +241,17 @@ func transcriptLines(t string) []TLine {
 	if t == "" {
 		return nil
 	}
+	// A transcript can hold a whole response body; the page keeps the
+	// start, which is where framing bugs show, and says what it left out.
+	more := ""
+	if len(t) > maxTranscript {
+		cut := strings.LastIndexByte(t[:maxTranscript], '\n')
+		if cut < maxTranscript/2 {
+			cut = maxTranscript
+		}
+		more = fmt.Sprintf("… %d more bytes (the full transcript is in the JSON and JUnit files)", len(t)-cut)
+		t = strings.ToValidUTF8(t[:cut], "")
+	}
 	var out []TLine
 	for _, l := range strings.Split(t, "\n") {
 		d := ""
@@ -247,6 +262,9 @@ func transcriptLines(t string) []TLine {
 			d = "in"
 		}
 		out = append(out, TLine{Dir: d, Text: l})
+	}
+	if more != "" {
+		out = append(out, TLine{Text: more})
 	}
 	return out
 }
