@@ -187,6 +187,15 @@ func TestReportInBrowser(t *testing.T) {
 	eval("difference rows", shownRows, &diffRows)
 	click("#f-diff")
 	click("#f-fail")
+	// Deep in the matrix, the server names stay in view (sticky header).
+	var headTop int
+	if err := chromedp.Do(bctx, chromedp.ScrollIntoView(`#matrix tbody.sec:last-of-type tr.spec:last-child`)); err != nil {
+		t.Fatalf("scroll: %v", err)
+	}
+	eval("sticky header", `Math.round(document.querySelector('#matrix thead th.c-srv').getBoundingClientRect().top)`, &headTop)
+	if headTop < 0 || headTop > 4 {
+		t.Errorf("matrix header at y=%d px after scrolling down, want it stuck at the top", headTop)
+	}
 	// Expand a failing cell: its spec, stimulus and transcript show.
 	click("td.cell.v-fail summary")
 	eval("cell open", `document.querySelector('td.cell.v-fail details').open`, &popOpen)
