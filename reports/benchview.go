@@ -8,8 +8,9 @@ import (
 	"strings"
 )
 
-// palette gives each server one colour for the whole report (colour-blind
-// safe order; the first server, usually wsgikit, gets the strongest blue).
+// palette gives each server one colour for the whole report: distinct hues
+// of similar weight, so no server looks emphasised by colour alone; the first
+// (the reference server, see isReference) gets the blue.
 var palette = []string{"#2f6fdf", "#e8862a", "#2a9d8f", "#c2408d", "#7a5cc7", "#8c6d3f", "#5d9c3a", "#d1495b", "#4a5a6a", "#b59a00"}
 
 // Colors assigns palette colours to server names in order.

@@ -152,7 +152,7 @@ var funcs = template.FuncMap{
 	"vclass": verdictClass,
 	"num":    fmtNum,
 	"pct": func(v float64) string {
-		return fmt.Sprintf("%.0f%%", math.Floor(v))
+		return fmt.Sprintf("%.0f%%", floorPct(v))
 	},
 	"width": func(v float64) template.CSS {
 		return template.CSS(fmt.Sprintf("width:%.1f%%", 100*math.Max(0, math.Min(1, v))))

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 )
 
@@ -123,13 +124,9 @@ func (r *Report) mdConformance(b *bufio.Writer) {
 	}
 }
 
-func floorPct(v float64) float64 {
-	// 99.6% must not print as 100%: only a perfect score earns 100.
-	if v < 100 && v > 99 {
-		return 99
-	}
-	return v
-}
+// floorPct rounds a percentage down, as the HTML does: 99.6% must not print
+// as 100%, which only a perfect score earns.
+func floorPct(v float64) float64 { return math.Floor(v) }
 
 func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
