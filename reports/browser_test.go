@@ -200,6 +200,11 @@ func TestReportInBrowser(t *testing.T) {
 	click("td.cell.v-fail summary")
 	eval("cell open", `document.querySelector('td.cell.v-fail details').open`, &popOpen)
 	eval("cell panel", visible+`(document.querySelector('td.cell.v-fail details .pop'))`, &pop)
+	// Back to the top so the sticky header sits where it belongs in the
+	// whole-page picture; the cell stays open.
+	if err := chromedp.Do(bctx, chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`)); err != nil {
+		t.Fatalf("scroll to top: %v", err)
+	}
 	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
