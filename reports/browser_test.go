@@ -127,9 +127,19 @@ func TestReportInBrowser(t *testing.T) {
 		acancel()
 		mu.Lock()
 		defer mu.Unlock()
-		if cmd != nil && cmd.Process != nil {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the group may be gone already
+		if cmd == nil || cmd.Process == nil {
+			return
 		}
+		pgid := cmd.Process.Pid
+		_ = syscall.Kill(-pgid, syscall.SIGKILL) // the group may be gone already
+		// Wait until the group is gone, so that removing the profile
+		// directory does not race a dying helper process.
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if err := syscall.Kill(-pgid, 0); err == syscall.ESRCH {
+				return
+			}
+		}
+		t.Logf("chromium process group %d still present after SIGKILL (zombies awaiting init?)", pgid)
 	})
 
 	// Start the browser and turn on the event domains before loading the page.
