@@ -377,6 +377,14 @@ func measurePanel(c cell, sums []BenchSum, runs []BenchRun, colors Colors, sortB
 	}
 	if c.mode == "capacity" {
 		p.Charts = append(p.Charts, Chart{Title: "Capacity (req/s)", Hint: "higher is better · whiskers: 95% CI", Kind: "bar", SVG: barChart("capacity", "", tp, true)})
+		// When the search's probes are recorded as runs, they draw the
+		// latency curve the capacity was read from.
+		if probesSpread(runs) {
+			if ch, ok := rateChart(names, runsBy, colors); ok {
+				ch.Title, ch.Hint = "The capacity search: p99 vs offered rate", "each point: the median p99 of the probes at that rate"
+				p.Charts = append(p.Charts, ch)
+			}
+		}
 		return p
 	}
 	if len(tp) > 0 {
@@ -533,6 +541,20 @@ func rateChart(names []string, runsBy map[string][]BenchRun, colors Colors) (Cha
 	}
 	return Chart{Title: "p99 latency vs offered rate", Hint: "lower is better · where a curve turns up, the server is saturated",
 		Kind: "line", Legend: legendOf(ss), SVG: lineChart("p99 vs offered rate", "lin", "offered rate (req/s)", "auto", "p99 (ms)", ss)}, true
+}
+
+// probesSpread says whether capacity runs look like search probes (several
+// rates over a wide range) rather than one final rate per round.
+func probesSpread(runs []BenchRun) bool {
+	rates := map[float64]bool{}
+	lo, hi := math.Inf(1), 0.0
+	for _, r := range runs {
+		if r.Rate > 0 {
+			rates[r.Rate] = true
+			lo, hi = math.Min(lo, r.Rate), math.Max(hi, r.Rate)
+		}
+	}
+	return len(rates) >= 4 && hi >= 1.5*lo
 }
 
 func median(v []float64) float64 {

@@ -30,6 +30,12 @@ func TestRenderEdgeCases(t *testing.T) {
 			{Server: "a", Scenario: "s", Mode: "open", Concurrency: 64, Rate: 200, Latency: Latency{P99: 1.5}},
 			{Server: "a", Scenario: "s", Mode: "open", Concurrency: 64, Rate: 400, Latency: Latency{P99: 9}},
 		}}}}, []string{"p99 latency vs offered rate"}},
+		{"capacity search probes", Inputs{Benches: []*Bench{{Runs: []BenchRun{
+			{Server: "a", Scenario: "s", Mode: "capacity", Rate: 100, Latency: Latency{P99: 1}},
+			{Server: "a", Scenario: "s", Mode: "capacity", Rate: 200, Latency: Latency{P99: 1.2}},
+			{Server: "a", Scenario: "s", Mode: "capacity", Rate: 400, Latency: Latency{P99: 2}},
+			{Server: "a", Scenario: "s", Mode: "capacity", Rate: 800, Latency: Latency{P99: 30}},
+		}}}}, []string{"The capacity search"}},
 		{"capacity and open", Inputs{Benches: []*Bench{{Summary: []BenchSum{
 			{Server: "a", Scenario: "s", Mode: "capacity", RPSMedian: 900, RPSCI: [2]float64{850, 950}},
 			{Server: "a", Scenario: "s", Mode: "open", Concurrency: 64, RPSMedian: 500, P99Median: 2},
