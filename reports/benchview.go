@@ -543,18 +543,33 @@ func rateChart(names []string, runsBy map[string][]BenchRun, colors Colors) (Cha
 		Kind: "line", Legend: legendOf(ss), SVG: lineChart("p99 vs offered rate", "lin", "offered rate (req/s)", "auto", "p99 (ms)", ss)}, true
 }
 
-// probesSpread says whether capacity runs look like search probes (several
-// rates over a wide range) rather than one final rate per round.
+// probesSpread says whether capacity runs look like search probes (for
+// some server, several rates over a wide range) rather than one final rate
+// per round.
 func probesSpread(runs []BenchRun) bool {
-	rates := map[float64]bool{}
-	lo, hi := math.Inf(1), 0.0
+	type span struct {
+		rates  map[float64]bool
+		lo, hi float64
+	}
+	by := map[string]*span{}
 	for _, r := range runs {
-		if r.Rate > 0 {
-			rates[r.Rate] = true
-			lo, hi = math.Min(lo, r.Rate), math.Max(hi, r.Rate)
+		if r.Rate <= 0 {
+			continue
+		}
+		s := by[r.Server]
+		if s == nil {
+			s = &span{rates: map[float64]bool{}, lo: r.Rate, hi: r.Rate}
+			by[r.Server] = s
+		}
+		s.rates[r.Rate] = true
+		s.lo, s.hi = math.Min(s.lo, r.Rate), math.Max(s.hi, r.Rate)
+	}
+	for _, s := range by {
+		if len(s.rates) >= 4 && s.hi >= 1.5*s.lo {
+			return true
 		}
 	}
-	return len(rates) >= 4 && hi >= 1.5*lo
+	return false
 }
 
 func median(v []float64) float64 {
