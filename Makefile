@@ -10,7 +10,7 @@ OUT ?= out
 # Debian packages the tests and the main job need. nginx-light provides nginx.
 DEB_PACKAGES := python3-dev pkg-config gunicorn uwsgi uwsgi-plugin-python3 \
 	python3-waitress python3-flask python3-django python3-cheroot python3-gevent \
-	apache2 libapache2-mod-wsgi-py3 nginx-light wrk
+	apache2 libapache2-mod-wsgi-py3 nginx-light wrk chromium
 
 # The extension is built per interpreter: named with its EXT_SUFFIX, against
 # its headers only (never linked to libpython).

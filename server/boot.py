@@ -64,7 +64,7 @@ def main():
         fail(EXIT_NO_EXT, "cannot load _wsgikit from %s: %s; rebuild with: make build PYTHON=%s" % (libdir, e, sys.executable))
     finally:
         sys.path.remove(libdir)
-    rc = _wsgikit.serve(app, cfg["listen_fd"], raw, threads=cfg["threads"],
+    rc = _wsgikit.serve(app, cfg["listen_fds"][0], raw, threads=cfg["threads"],
                         multiprocess=cfg["multiprocess"], software=cfg["software"])
     sys.stdout.flush()
     sys.exit(rc)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -27,8 +28,20 @@ type Config struct {
 	LimitBody       int64
 	ScriptName      string
 	LibDir          string // where _wsgikit*.so lives (default: <binary dir>/lib)
-	Debug           bool
+	LogLevel        string // debug, info, warning, error, critical
+	LogJSON         bool
+	AccessLog       string // path, "-" for stdout, "" for none
+	AccessLogFormat string
 	Static          bool // answer hello world without calling Python: the engine's ceiling, for benchmarks
+
+	Timeout           time.Duration // a request running longer gets its worker killed and replaced (0: off)
+	MaxRequests       int           // recycle a worker after this many requests (0: never)
+	MaxRequestsJitter int           // add 0..J to MaxRequests per worker, so workers do not recycle together
+	ReloadOnRSSMB     float64       // recycle a worker whose RSS exceeds this (0: never)
+	Backlog           int
+	Umask             os.FileMode
+	Heartbeat         time.Duration // worker status period (default 1s)
+	MetricsBind       string        // HOST:PORT for Prometheus /metrics ("": off)
 }
 
 // AppSpec is a parsed module:callable.
@@ -100,8 +113,12 @@ type WorkerConfig struct {
 	Chdir           string       `json:"chdir"`
 	PythonPath      []string     `json:"pythonpath"`
 	LibDir          string       `json:"libdir"`
-	ListenFD        int          `json:"listen_fd"`
-	ControlFD       int          `json:"control_fd"`
+	ListenFDs       []int        `json:"listen_fds"`
+	ControlFD       int          `json:"control_fd"` // EOF: the master is gone
+	StatusFD        int          `json:"status_fd"`  // worker -> master: ready, heartbeats
+	BoardFD         int          `json:"board_fd"`   // the shared scoreboard
+	Heartbeat       Duration     `json:"heartbeat"`
+	MaxRequests     uint64       `json:"max_requests"` // with this worker's jitter; 0: never
 	Threads         int          `json:"threads"`
 	Multiprocess    bool         `json:"multiprocess"`
 	KeepAlive       Duration     `json:"keepalive"`
@@ -110,7 +127,10 @@ type WorkerConfig struct {
 	Limits          http1.Limits `json:"limits"`
 	ScriptName      string       `json:"script_name"`
 	GOMAXPROCS      int          `json:"gomaxprocs"`
-	Debug           bool         `json:"debug"`
+	LogLevel        string       `json:"log_level"`
+	LogJSON         bool         `json:"log_json"`
+	AccessLog       string       `json:"access_log"`
+	AccessLogFormat string       `json:"access_log_format"`
 	Software        string       `json:"software"`
 	Static          bool         `json:"static"`
 }
@@ -134,6 +154,6 @@ func (w *WorkerConfig) Engine() EngineConfig {
 		GracefulTimeout: time.Duration(w.GracefulTimeout),
 		Limits:          w.Limits,
 		ScriptName:      w.ScriptName,
-		Debug:           w.Debug,
+		MaxRequests:     w.MaxRequests,
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"sync"
@@ -29,12 +30,15 @@ type conn struct {
 	ci   ConnInfo
 	hbuf []byte
 
-	idle  atomic.Bool // waiting for a request head: safe to close on shutdown
+	idle  atomic.Bool // between requests, after the first: safe to close on shutdown
 	err   error       // first write error: the client is gone
 	abort bool        // end without flushing (an error after the head was sent)
 
 	continueSent bool
 	sendContinue func() error
+
+	rc     reqCopy // for the access log
+	logbuf []byte
 }
 
 var connPool sync.Pool
@@ -112,7 +116,7 @@ func (c *conn) serve() {
 	}()
 	first := true
 	for {
-		if e.draining.Load() && c.r.Buffered() == 0 {
+		if !first && e.draining.Load() && c.r.Buffered() == 0 {
 			return
 		}
 		if c.r.Buffered() == 0 {
@@ -126,9 +130,14 @@ func (c *conn) serve() {
 			wait = e.cfg.HeaderTimeout
 		}
 		c.nc.SetReadDeadline(time.Now().Add(wait))
-		c.idle.Store(true)
-		if e.draining.Load() { // raced with Shutdown's wakeIdle
-			c.nc.SetReadDeadline(time.Now())
+		// A connection that has not sent its first request yet is not idle:
+		// its client just connected and a request is on its way, so a
+		// graceful stop must serve it (with Connection: close), not drop it.
+		if !first {
+			c.idle.Store(true)
+			if e.draining.Load() { // raced with Drain's wakeIdle
+				c.nc.SetReadDeadline(time.Now())
+			}
 		}
 		err := c.r.ReadRequest(&c.req)
 		c.idle.Store(false)
@@ -149,9 +158,7 @@ func (c *conn) readFailed(err error) {
 	var he *http1.Error
 	switch {
 	case errors.As(err, &he):
-		if c.e.cfg.Debug {
-			c.e.logf("rejected request from %s: %d %s", c.nc.RemoteAddr(), he.Status, he.Reason)
-		}
+		c.e.logf(slog.LevelDebug, "rejected request from %s: %d %s", c.nc.RemoteAddr(), he.Status, he.Reason)
 		c.hbuf = http1.AppendError(c.hbuf[:0], he.Status)
 		c.write(c.hbuf)
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
@@ -175,6 +182,16 @@ func (c *conn) handle() bool {
 		c.readFailed(err)
 		return false
 	}
+	if c.req.ExpectOther {
+		// RFC 9110 §10.1.1: an expectation the server cannot meet.
+		c.hbuf = http1.AppendError(c.hbuf[:0], 417)
+		c.write(c.hbuf)
+		return false
+	}
+	al := e.cfg.AccessLog
+	if al != nil {
+		c.rc.capture(&c.req)
+	}
 	body := c.r.Body()
 	hasBody := c.req.Chunked || c.req.ContentLength > 0
 	if hasBody {
@@ -185,8 +202,15 @@ func (c *conn) handle() bool {
 		}
 		c.nc.SetReadDeadline(time.Now().Add(e.cfg.IOTimeout))
 	}
+	start := time.Now()
 	e.run(x)
-	e.Served.Add(1)
+	if e.Served.Add(1) == e.cfg.MaxRequests {
+		close(e.LimitReached)
+	}
+	if al != nil {
+		c.logbuf = al.line(c.logbuf[:0], &c.rc, c.ci.RemoteAddr, x.Status, x.written, start, time.Since(start))
+		al.write(c.logbuf)
+	}
 	if c.err != nil || x.close || c.abort {
 		return false
 	}

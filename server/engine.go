@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"net"
 	"os"
 	"sync"
@@ -34,8 +34,10 @@ type EngineConfig struct {
 	Limits          http1.Limits
 	ScriptName      string
 	MaxDiscard      int64 // unread request body drained to keep a connection, beyond: close
-	Logger          *log.Logger
-	Debug           bool // log rejected requests
+	Logger          *slog.Logger
+	Board           *Scoreboard // shared with the master; nil makes a private one
+	MaxRequests     uint64      // LimitReached closes after this many requests (0: never)
+	AccessLog       *AccessLog  // nil: no access log
 }
 
 func (c *EngineConfig) defaults() {
@@ -61,7 +63,7 @@ func (c *EngineConfig) defaults() {
 		c.MaxDiscard = 1 << 20
 	}
 	if c.Logger == nil {
-		c.Logger = log.New(os.Stderr, "", log.LstdFlags)
+		c.Logger = NewLogger(os.Stderr, slog.LevelInfo, false)
 	}
 }
 
@@ -81,15 +83,28 @@ type Engine struct {
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
 	connWG   sync.WaitGroup
+	acceptWG sync.WaitGroup
 
 	Served atomic.Uint64 // requests answered, for tests and recycling
 	script []byte
+	board  *Scoreboard
+	stats  *Stats // in the scoreboard
+
+	// LimitReached is closed when the engine has served MaxRequests: the
+	// worker asks the master for a replacement and keeps serving meanwhile.
+	LimitReached chan struct{}
 }
 
 // NewEngine returns an engine running app with cfg.Threads slots.
 func NewEngine(cfg EngineConfig, app App) *Engine {
 	cfg.defaults()
 	e := &Engine{cfg: cfg, app: app, slots: make(chan int, cfg.Threads), conns: make(map[*conn]struct{}), script: []byte(cfg.ScriptName)}
+	e.LimitReached = make(chan struct{})
+	e.board = cfg.Board
+	if e.board == nil || e.board.Slots() < cfg.Threads {
+		e.board = anonymousScoreboard(cfg.Threads)
+	}
+	e.stats = e.board.Stats()
 	for i := 0; i < cfg.Threads; i++ {
 		e.slots <- i
 	}
@@ -98,15 +113,29 @@ func NewEngine(cfg EngineConfig, app App) *Engine {
 
 // run runs x holding a slot: admission is decided here, in Go.
 func (e *Engine) run(x *Exchange) {
+	e.stats.waiting.Add(1)
 	slot := <-e.slots
+	e.stats.waiting.Add(-1)
+	e.stats.inflight.Add(1)
+	start := time.Now()
+	e.board.Begin(slot, start.UnixNano(), x.Req.Method, x.Req.Target, x.Req.Minor)
 	e.app.Serve(slot, x)
+	e.board.End(slot)
 	e.slots <- slot
+	e.stats.inflight.Add(-1)
+	e.stats.observe(x.Req.Method, x.Status, time.Since(start))
 }
 
-func (e *Engine) logf(format string, a ...any) { e.cfg.Logger.Printf(format, a...) }
+func (e *Engine) logf(level slog.Level, format string, a ...any) {
+	if e.cfg.Logger.Enabled(context.Background(), level) {
+		e.cfg.Logger.Log(context.Background(), level, fmt.Sprintf(format, a...))
+	}
+}
 
 // Serve accepts on ln until Shutdown. It returns nil after a shutdown.
 func (e *Engine) Serve(ln net.Listener) error {
+	e.acceptWG.Add(1)
+	defer e.acceptWG.Done()
 	var delay time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -118,20 +147,17 @@ func (e *Engine) Serve(ln net.Listener) error {
 			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscallEMFILE) {
 				// Out of descriptors: back off rather than spin.
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				e.logf("accept: %v; retrying in %v", err, delay)
+				e.logf(slog.LevelError, "accept: %v; retrying in %v", err, delay)
 				time.Sleep(delay)
 				continue
 			}
 			return fmt.Errorf("accept: %w", err)
 		}
 		delay = 0
+		// Accepted during a stop too: the client's request is on its way and
+		// gets served (with Connection: close), never dropped.
 		c := newConn(e, nc)
 		e.mu.Lock()
-		if e.draining.Load() {
-			e.mu.Unlock()
-			nc.Close()
-			continue
-		}
 		e.conns[c] = struct{}{}
 		e.connWG.Add(1)
 		e.mu.Unlock()
@@ -139,13 +165,18 @@ func (e *Engine) Serve(ln net.Listener) error {
 	}
 }
 
-// Shutdown stops accepting (the caller closes the listener), closes idle
-// connections, lets in-flight requests finish until ctx ends, then cuts the
-// rest and stops the Python threads.
+// Shutdown stops accepting (the caller closes the listeners first), closes
+// idle connections, lets in-flight requests finish until ctx ends, then cuts
+// the rest.
 func (e *Engine) Shutdown(ctx context.Context) error {
 	e.Drain()
 	done := make(chan struct{})
-	go func() { e.connWG.Wait(); close(done) }()
+	go func() {
+		e.acceptWG.Wait() // no connection is registered after this
+		e.Drain()         // those accepted meanwhile that are idle already
+		e.connWG.Wait()
+		close(done)
+	}()
 	var err error
 	select {
 	case <-done:
@@ -195,4 +226,4 @@ func splitAddr(a net.Addr) (host, port []byte) {
 
 var _ = io.EOF
 
-func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
+func discardLogger() *slog.Logger { return NewLogger(io.Discard, slog.LevelError, false) }

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -131,6 +132,9 @@ func (x *Exchange) writeHead(h *Head, total int64) {
 		b = append(b, "Server: wsgikit\r\n"...)
 	}
 	b = append(b, h.Headers...)
+	if al := c.e.cfg.AccessLog; al != nil && al.needOut {
+		c.rc.resp = append(c.rc.resp[:0], h.Headers...)
+	}
 	if cl >= 0 && code >= 200 && code != 204 {
 		b = append(b, "Content-Length: "...)
 		b = strconv.AppendInt(b, cl, 10)
@@ -230,7 +234,7 @@ func (x *Exchange) Finish() {
 		x.c.write(http1.LastChunk)
 	case frameLength:
 		if x.remaining > 0 {
-			x.c.e.logf("short response for %q: %d bytes missing of Content-Length; closing", x.RequestLine(), x.remaining)
+			x.c.e.logf(slog.LevelWarn, "short response for %q: %d bytes missing of Content-Length; closing", x.RequestLine(), x.remaining)
 			x.close = true
 		}
 	}

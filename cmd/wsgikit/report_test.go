@@ -1,23 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-func runWsgikit(args ...string) (string, error) {
-	root := newRoot()
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.Execute()
-	return out.String(), err
-}
 
 func TestReportVerb(t *testing.T) {
 	td := filepath.Join("..", "..", "reports", "testdata")

@@ -3,6 +3,7 @@ package harness
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -126,8 +127,8 @@ func modWSGI() *Profile {
 		StopSignal: syscall.SIGTERM, StopGrace: 10 * time.Second,
 		Requires: []string{"apache2", "/usr/lib/apache2/modules/mod_wsgi.so",
 			"/usr/lib/apache2/modules/mod_mpm_event.so", "/usr/lib/apache2/modules/mod_authz_core.so"},
-		VersionCmd:    []string{"dpkg-query", "-W", "-f", "mod_wsgi ${Version}", "libapache2-mod-wsgi-py3"},
-		VersionRegexp: `mod_wsgi\s+([0-9][^-+\s]*)`,
+		VersionCmd:    []string{"sh", "-c", "dpkg-query -W -f 'mod_wsgi ${Version}\n' libapache2-mod-wsgi-py3; apache2 -v"},
+		VersionRegexp: `mod_wsgi\s+([0-9][^-+\s]*)(?s:.*)(Apache/\S+)`,
 		prepare:       prepareApache,
 	}
 }
@@ -187,6 +188,9 @@ func prepareApache(vars map[string]string, env []string) error {
 	// and {rundir}. When not root, User lines are ignored and omitted.
 	if os.Geteuid() == 0 {
 		vars["apache_user"] = "User www-data\nGroup www-data"
+		if err := othersCanRead(vars["appdir"]); err != nil {
+			return fmt.Errorf("mod_wsgi runs the app as www-data, which cannot read it: %v; move the app to a readable directory or chmod o+rx the path", err)
+		}
 	} else {
 		vars["apache_user"] = ""
 	}
@@ -200,6 +204,30 @@ func prepareApache(vars map[string]string, env []string) error {
 	vars["module_name"] = pyStr(vars["module"])
 	vars["callable_name"] = pyStr(vars["callable"])
 	return nil
+}
+
+// othersCanRead checks that a user who is neither owner nor group member can
+// traverse to dir and list it (the check Apache's www-data needs).
+func othersCanRead(dir string) error {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if st.Mode().Perm()&0o005 != 0o005 {
+		return fmt.Errorf("%s is mode %v", dir, st.Mode().Perm())
+	}
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if st.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("%s is mode %v (no search permission for others)", d, st.Mode().Perm())
+		}
+		if d == "/" {
+			return nil
+		}
+	}
 }
 
 // pyStr renders s as a Python string literal.

@@ -107,6 +107,21 @@ func (i *Instance) Usage() Usage {
 	return u
 }
 
+// ResetPeaks starts the peak RSS, PSS and process count afresh from a new
+// sample, so that one benchmark run's peaks exclude the previous run's.
+// CPU stays cumulative: take the difference of two Usage calls.
+func (i *Instance) ResetPeaks() {
+	select {
+	case <-i.stopped:
+	default:
+		_ = i.tree.sample(true)
+	}
+	i.tree.resetPeaks()
+	if i.inner != nil {
+		i.inner.ResetPeaks()
+	}
+}
+
 func (i *Instance) startSampler(every time.Duration) {
 	i.samplerDone = make(chan struct{})
 	if every < 0 {
@@ -228,24 +243,34 @@ func (i *Instance) terminate() error {
 		}
 		return len(i.tree.scanSurvivors()) == 0
 	}
-	waitGone := func(d time.Duration) bool {
+	// waitGone polls until everything is gone or d passes; with resend it
+	// repeats sig every second: a worker that gets the signal before it
+	// installed its handlers loses it (seen with gunicorn's gevent worker
+	// while booting), and its master then waits its own graceful timeout.
+	waitGone := func(d time.Duration, resend syscall.Signal) bool {
 		deadline := time.Now().Add(d)
+		next := time.Now().Add(time.Second)
 		for {
 			if gone() {
 				return true
 			}
-			if time.Now().After(deadline) {
+			now := time.Now()
+			if now.After(deadline) {
 				return false
+			}
+			if resend != 0 && now.After(next) {
+				signalAll(resend)
+				next = now.Add(time.Second)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
 	signalAll(sig)
-	if waitGone(i.Profile.stopGrace()) {
+	if waitGone(i.Profile.stopGrace(), sig) {
 		return nil
 	}
 	signalAll(syscall.SIGKILL)
-	if waitGone(5 * time.Second) {
+	if waitGone(5*time.Second, syscall.SIGKILL) {
 		return nil
 	}
 	var names []string

@@ -197,11 +197,12 @@ func (p *Profile) Validate() error {
 			return err
 		}
 	}
-	if p.inner == nil {
+	// Built-ins with a prepare hook load the app through generated files.
+	if p.inner == nil && p.prepare == nil {
 		if !used["port"] && !used["bind"] {
 			return fmt.Errorf("profile %s: field command never uses {port} or {bind}; the server must listen on the port the harness picks", p.Name)
 		}
-		if !used["app"] && !(used["module"] && used["callable"]) && !used["module"] {
+		if !used["app"] && !used["module"] {
 			return fmt.Errorf("profile %s: field command never uses {app} (or {module} and {callable}); the server must load the app under test", p.Name)
 		}
 	}
@@ -237,11 +238,37 @@ func (p *Profile) stopGrace() time.Duration {
 	return p.StopGrace
 }
 
+// HonorsWorkers reports whether Options.Workers changes anything: false
+// for single-process servers (waitress, cheroot, gevent, wsgiref).
+func (p *Profile) HonorsWorkers() bool {
+	if p.inner != nil {
+		return p.inner.HonorsWorkers()
+	}
+	return p.usesVar("workers")
+}
+
+// HonorsThreads reports whether Options.Threads changes anything: false
+// for servers without a thread pool (gunicorn sync and gevent, gevent,
+// wsgiref).
+func (p *Profile) HonorsThreads() bool {
+	if p.inner != nil {
+		return p.inner.HonorsThreads()
+	}
+	return p.usesVar("threads")
+}
+
 // usesWsgikit reports whether any template needs the wsgikit binary.
-func (p *Profile) usesWsgikit() bool {
-	for _, a := range append(append([]string{}, p.Command...), p.Requires...) {
+func (p *Profile) usesWsgikit() bool { return p.usesVar("wsgikit") }
+
+// usesVar reports whether the command, env, dir or files use {name}.
+func (p *Profile) usesVar(name string) bool {
+	all := append(append([]string{p.Dir}, p.Command...), p.Env...)
+	for _, f := range p.Files {
+		all = append(all, f)
+	}
+	for _, a := range all {
 		for _, n := range placeholdersIn(a) {
-			if n == "wsgikit" {
+			if n == name {
 				return true
 			}
 		}

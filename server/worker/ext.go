@@ -16,7 +16,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -129,6 +129,23 @@ func wkRead(slot C.int, p unsafe.Pointer, n C.size_t, line C.int) C.longlong {
 	return -1
 }
 
+// logger is the worker's error log; app exceptions come here from C.
+var logger = server.NewLogger(os.Stderr, slog.LevelInfo, false)
+
+// wkLogError logs an application error with its request line and traceback.
+//
+//export wkLogError
+func wkLogError(why, line, tb *C.char) {
+	args := []any{}
+	if l := C.GoString(line); l != "" {
+		args = append(args, "request", l)
+	}
+	if t := C.GoString(tb); t != "" {
+		args = append(args, "traceback", t)
+	}
+	logger.Error(C.GoString(why), args...)
+}
+
 //export wkEnvKeyCount
 func wkEnvKeyCount() C.int { return C.int(len(server.EnvKeys)) }
 
@@ -144,48 +161,78 @@ func wkEnvKey(i C.int, buf *C.char, n C.int) C.int {
 	return C.int(len(k))
 }
 
-// wkServe runs the engine on the inherited listener until a stop signal,
+// wkServe runs the engine on the inherited listeners until a stop signal,
 // the master's pipe closing, or a fatal accept error. It returns the exit code.
 //
 //export wkServe
 func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
-	logger := log.New(os.Stderr, fmt.Sprintf("[wsgikit worker %d] ", os.Getpid()), log.LstdFlags)
 	var cfg server.WorkerConfig
 	if err := json.Unmarshal(C.GoBytes(unsafe.Pointer(cfgp), cfglen), &cfg); err != nil {
-		logger.Printf("bad worker config: %v", err)
+		fmt.Fprintf(os.Stderr, "wsgikit worker: bad config: %v\n", err)
 		return 2
 	}
+	level, _ := server.ParseLevel(cfg.LogLevel)
+	logger = server.NewLogger(os.Stderr, level, cfg.LogJSON)
 	if cfg.GOMAXPROCS > 0 {
 		runtime.GOMAXPROCS(cfg.GOMAXPROCS)
 	}
-	lf := os.NewFile(uintptr(fd), "listener")
-	ln, err := net.FileListener(lf)
-	lf.Close()
-	if err != nil {
-		logger.Printf("listener fd %d: %v", fd, err)
-		return 2
+	var lns []net.Listener
+	for _, lfd := range cfg.ListenFDs {
+		f := os.NewFile(uintptr(lfd), "listener")
+		ln, err := net.FileListener(f)
+		f.Close()
+		if err != nil {
+			logger.Error(fmt.Sprintf("listener fd %d: %v", lfd, err))
+			return 2
+		}
+		lns = append(lns, ln)
 	}
 	ec := cfg.Engine()
 	ec.Logger = logger
-	current = make([]*server.Exchange, ec.Threads)
+	if cfg.AccessLog != "" {
+		al, err := server.OpenAccessLog(cfg.AccessLog, cfg.AccessLogFormat, cfg.LogJSON)
+		if err != nil {
+			logger.Error(err.Error())
+			return 2
+		}
+		defer al.Flush()
+		ec.AccessLog = al
+	}
+	if cfg.BoardFD > 0 {
+		b, err := server.OpenScoreboard(cfg.BoardFD, ec.Threads)
+		if err != nil {
+			logger.Error(err.Error())
+			return 2
+		}
+		ec.Board = b
+	}
 	var app server.App = pyApp{}
 	if cfg.Static {
 		app = server.StaticApp{}
 	}
+	current = make([]*server.Exchange, ec.Threads)
 	eng := server.NewEngine(ec, app)
 
 	// Python signal handlers cannot run while the main thread is inside Go,
 	// so Go owns the stop signals while serving and gives them back after.
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
-	defer signal.Reset(syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
-	stop := make(chan time.Duration, 1)
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1)
+	defer signal.Reset(syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1)
+	stop := make(chan time.Duration, 2)
 	go func() {
-		s := <-sigs
-		if s == syscall.SIGTERM {
-			stop <- ec.GracefulTimeout
-		} else {
-			stop <- 0
+		for s := range sigs {
+			switch s {
+			case syscall.SIGUSR1:
+				if ec.AccessLog != nil {
+					if err := ec.AccessLog.Reopen(); err != nil {
+						logger.Error(err.Error())
+					}
+				}
+			case syscall.SIGTERM:
+				stop <- ec.GracefulTimeout
+			default:
+				stop <- 0
+			}
 		}
 	}()
 	if cfg.ControlFD > 0 {
@@ -200,26 +247,57 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 			}
 		}()
 	}
-	served := make(chan error, 1)
-	go func() { served <- eng.Serve(ln) }()
+	served := make(chan error, len(lns))
+	for _, ln := range lns {
+		go func(ln net.Listener) { served <- eng.Serve(ln) }(ln)
+	}
+	if cfg.StatusFD > 0 {
+		go heartbeat(os.NewFile(uintptr(cfg.StatusFD), "status"), eng, time.Duration(cfg.Heartbeat))
+	}
 	rc := 0
+	grace := ec.GracefulTimeout
 	select {
-	case grace := <-stop:
-		ln.Close()
-		eng.Drain()
-		logger.Printf("stopping: in-flight requests get %v", grace)
-		ctx, cancel := context.WithTimeout(context.Background(), max(grace, time.Millisecond))
-		if err := eng.Shutdown(ctx); err != nil {
-			logger.Print(err)
-		}
-		cancel()
+	case grace = <-stop:
 	case err := <-served:
-		logger.Printf("serve: %v", err)
-		ln.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), ec.GracefulTimeout)
-		eng.Shutdown(ctx)
-		cancel()
+		logger.Error(fmt.Sprintf("serve: %v", err))
 		rc = 1
 	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	eng.Drain()
+	logger.Info(fmt.Sprintf("stopping: in-flight requests get %v", grace))
+	ctx, cancel := context.WithTimeout(context.Background(), max(grace, time.Millisecond))
+	if err := eng.Shutdown(ctx); err != nil {
+		logger.Warn(err.Error())
+	}
+	cancel()
 	return C.int(rc)
+}
+
+// heartbeat tells the master the worker is ready, then that it is alive
+// (counters are in the shared scoreboard); a write error means the master is gone.
+func heartbeat(f *os.File, eng *server.Engine, every time.Duration) {
+	if every <= 0 {
+		every = time.Second
+	}
+	enc := json.NewEncoder(f)
+	if enc.Encode(map[string]bool{"ready": true}) != nil {
+		return
+	}
+	tick := time.NewTicker(every)
+	limit := eng.LimitReached
+	for {
+		select {
+		case <-tick.C:
+			if enc.Encode(map[string]bool{"beat": true}) != nil {
+				return
+			}
+		case <-limit:
+			limit = nil
+			if enc.Encode(map[string]bool{"recycle": true}) != nil {
+				return
+			}
+		}
+	}
 }

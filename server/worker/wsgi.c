@@ -12,6 +12,7 @@ static PyObject **env_keys;    /* interned, indexed like server.EnvKeys */
 static int n_env_keys;
 static PyObject *str_close, *str_read, *str_fileno;
 static PyObject *key_input, *key_method, *key_uri, *key_proto;
+static PyObject *format_exception; /* traceback.format_exception */
 static void enter_python(void);
 static int slot_objects(int slot);
 
@@ -518,17 +519,28 @@ static void log_error(wk_slot *s, const char *why) {
 	PyObject *m = s->environ ? PyDict_GetItem(s->environ, key_method) : NULL;
 	PyObject *u = s->environ ? PyDict_GetItem(s->environ, key_uri) : NULL;
 	PyObject *p = s->environ ? PyDict_GetItem(s->environ, key_proto) : NULL;
+	PyObject *line = NULL, *text = NULL;
 	if (m && u && p && PyUnicode_Check(m) && PyUnicode_Check(u) && PyUnicode_Check(p))
-		PySys_FormatStderr("wsgikit: %s for \"%U %U %U\"\n", why, m, u, p);
-	else
-		PySys_FormatStderr("wsgikit: %s\n", why);
-	if (t) PyErr_Display(t, v, tb);
-	Py_XDECREF(t); Py_XDECREF(v); Py_XDECREF(tb);
-	PyObject *err = PySys_GetObject("stderr");
-	if (err) {
-		PyObject *r = PyObject_CallMethod(err, "flush", NULL);
-		if (r) Py_DECREF(r); else PyErr_Clear();
+		line = PyUnicode_FromFormat("%U %U %U", m, u, p);
+	if (t && format_exception) {
+		PyObject *lines = PyObject_CallFunctionObjArgs(format_exception, t, v ? v : Py_None, tb ? tb : Py_None, NULL);
+		if (lines) {
+			PyObject *empty = PyUnicode_FromString("");
+			if (empty) {
+				text = PyUnicode_Join(empty, lines);
+				Py_DECREF(empty);
+			}
+			Py_DECREF(lines);
+		}
 	}
+	PyErr_Clear();
+	const char *ls = line ? PyUnicode_AsUTF8(line) : NULL;
+	const char *ts = text ? PyUnicode_AsUTF8(text) : NULL;
+	PyErr_Clear();
+	/* Go's logger writes it: one format (text or JSON) for every log line. */
+	wkLogError((char *)why, (char *)(ls ? ls : ""), (char *)(ts ? ts : ""));
+	Py_XDECREF(line); Py_XDECREF(text);
+	Py_XDECREF(t); Py_XDECREF(v); Py_XDECREF(tb);
 }
 
 static PyObject *build_environ(wk_slot *s, const char *buf, const wk_env_entry *ents, int nents) {
@@ -820,6 +832,11 @@ PyMODINIT_FUNC PyInit__wsgikit(void) {
 	key_method = PyUnicode_InternFromString("REQUEST_METHOD");
 	key_uri = PyUnicode_InternFromString("RAW_URI");
 	key_proto = PyUnicode_InternFromString("SERVER_PROTOCOL");
+	PyObject *tbmod = PyImport_ImportModule("traceback");
+	if (!tbmod) return NULL;
+	format_exception = PyObject_GetAttrString(tbmod, "format_exception");
+	Py_DECREF(tbmod);
+	if (!format_exception) return NULL;
 	PyObject *m = PyModule_Create(&moduledef);
 	if (!m) return NULL;
 	Py_INCREF(&FileWrapperType);

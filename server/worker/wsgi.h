@@ -56,5 +56,6 @@ extern long long wkRead(int slot, void *p, size_t n, int line);
 extern int wkEnvKeyCount(void);
 extern int wkEnvKey(int i, char *buf, int n);
 extern int wkServe(int fd, char *cfg, int cfglen);
+extern void wkLogError(char *why, char *line, char *tb);
 
 #endif

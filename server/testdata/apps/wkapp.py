@@ -155,6 +155,9 @@ def application(environ, start_response):
             time.sleep(0.005)
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"unblocked"]
+    if path == "/pid":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [str(os.getpid()).encode()]
     if path == "/prefix":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [("%s %s" % (sys.prefix, sys.executable)).encode()]
