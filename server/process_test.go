@@ -6,6 +6,7 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -488,4 +489,73 @@ func TestProcessMaxConnections(t *testing.T) {
 	if r := readResp(t, bufio.NewReader(c), "GET"); r.StatusCode != 200 {
 		t.Fatal(r.Status)
 	}
+}
+
+// TestProcessManyConnections: 1,000 slowloris clients and 10,000 idle
+// keep-alive connections; the server keeps serving. The worker's memory per
+// idle connection is logged (the README reports it), not asserted.
+func TestProcessManyConnections(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens 11,000 connections")
+	}
+	s := serve(t, "wkapp", "--header-timeout", "60", "--keep-alive", "120", "--backlog", "4096")
+	workerPID := func() int {
+		var pid int
+		fmt.Sscanf(s.getRetry("/pid"), "%d", &pid)
+		return pid
+	}
+	pid := workerPID()
+	before := rssKB(pid)
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatalf("after %d connections: %v", len(conns), err)
+		}
+		conns = append(conns, c)
+		return c
+	}
+	for i := 0; i < 1000; i++ {
+		io.WriteString(dial(), "GET / HTTP/1.1\r\nHost: t\r\nX-Slow: ") // never finished
+	}
+	if r := s.get("/"); r.StatusCode != 200 {
+		t.Fatal("not served behind 1,000 slowloris connections")
+	}
+	// 10,000 keep-alive connections, each served once, then idle.
+	const idle = 10000
+	resp := make([]byte, 4096)
+	for i := 0; i < idle; i++ {
+		c := dial()
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if n, err := c.Read(resp); err != nil || !bytes.Contains(resp[:n], []byte("Hello, World!")) {
+			t.Fatalf("connection %d: %q %v", i, resp[:n], err)
+		}
+	}
+	if r := s.get("/"); r.StatusCode != 200 {
+		t.Fatal("not served with 10,000 idle connections open")
+	}
+	if workerPID() != pid {
+		t.Fatalf("the worker was replaced under load:\n%s", s.Log())
+	}
+	after := rssKB(pid)
+	t.Logf("worker RSS %d KB -> %d KB with %d idle keep-alive + 1,000 slowloris connections: %.1f KB per connection",
+		before, after, idle, float64(after-before)/float64(idle+1000))
+}
+
+func rssKB(pid int) int {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			var kb int
+			fmt.Sscanf(strings.TrimPrefix(l, "VmRSS:"), "%d", &kb)
+			return kb
+		}
+	}
+	return 0
 }
