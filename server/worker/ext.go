@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"syscall"
 	"time"
 	"unsafe"
@@ -188,6 +189,13 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 	logger = server.NewLogger(os.Stderr, level, cfg.LogJSON)
 	if cfg.GOMAXPROCS > 0 {
 		runtime.GOMAXPROCS(cfg.GOMAXPROCS)
+	}
+	if path := os.Getenv("WSGIKIT_CPUPROFILE"); path != "" {
+		// Development aid: a Go CPU profile of this worker until it stops.
+		if f, err := os.Create(fmt.Sprintf("%s.%d", path, os.Getpid())); err == nil {
+			pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
 	}
 	var lns []net.Listener
 	for _, lfd := range cfg.ListenFDs {
