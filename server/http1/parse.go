@@ -246,10 +246,8 @@ func splitField(line []byte) (name, value []byte, err error) {
 	}
 	name = line[:i:i]
 	v := line[i+1:]
-	for _, c := range v {
-		if charClass[c]&cFieldChar == 0 {
-			return nil, nil, errFieldValue
-		}
+	if !validFieldValue(v) {
+		return nil, nil, errFieldValue
 	}
 	v = trimOWS(v)
 	return name, v[:len(v):len(v)], nil
@@ -288,10 +286,8 @@ func parseRequestLine(line []byte, req *Request) error {
 	if len(target) == 0 {
 		return errRequestLine
 	}
-	for _, c := range target {
-		if charClass[c]&cTarget == 0 {
-			return errTarget
-		}
+	if !validTarget(target) {
+		return errTarget
 	}
 	req.Method = method[:len(method):len(method)]
 	req.Target = target[:len(target):len(target)]
