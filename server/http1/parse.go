@@ -116,14 +116,14 @@ func parse(buf []byte, req *Request, l *Limits) (int, error) {
 		}
 		line := buf[pos : pos+lf-1]
 		pos += lf + 1
+		if len(line) > l.MaxFieldSize {
+			return 0, errFieldTooLong
+		}
 		if pos > l.MaxHeadBytes {
 			return 0, errHeadTooLarge
 		}
 		if len(line) == 0 {
 			break
-		}
-		if len(line) > l.MaxFieldSize {
-			return 0, errFieldTooLong
 		}
 		if isOWS(line[0]) {
 			// obs-fold, or whitespace between the request-line and the
