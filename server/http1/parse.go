@@ -2,10 +2,6 @@ package http1
 
 import "bytes"
 
-var (
-	slashPath = []byte("/")
-)
-
 // Parse parses one request head from buf (no I/O). It returns the bytes consumed (the whole
 // head including the blank line), or ErrIncomplete when buf does not yet hold a full head and
 // no error is detectable yet, or an *Error. It enforces Limits (an incomplete head already
@@ -319,7 +315,7 @@ func parseRequestLine(line []byte, req *Request) error {
 }
 
 // splitPathQuery fills Path and Query from an origin-form (or the path part of
-// an absolute-form) target; percent-encoding in the path must be well formed
+// an absolute-form) target, which starts with '/'; percent-encoding in the path must be well formed
 // because the server decodes it for PATH_INFO. The query is passed on as is.
 func splitPathQuery(t []byte, req *Request) error {
 	q := bytes.IndexByte(t, '?')
@@ -328,16 +324,15 @@ func splitPathQuery(t []byte, req *Request) error {
 		path = t[:q:q]
 		req.Query = t[q+1 : len(t) : len(t)]
 	}
-	for i := 0; i < len(path); i++ {
-		if path[i] == '%' {
-			if i+2 >= len(path) || !isHex(path[i+1]) || !isHex(path[i+2]) {
-				return errPercent
-			}
-			i += 2
+	for rest := path; ; {
+		i := bytes.IndexByte(rest, '%')
+		if i < 0 {
+			break
 		}
-	}
-	if len(path) == 0 {
-		path = slashPath
+		if i+2 >= len(rest) || !isHex(rest[i+1]) || !isHex(rest[i+2]) {
+			return errPercent
+		}
+		rest = rest[i+3:]
 	}
 	req.Path = path
 	return nil
@@ -373,13 +368,13 @@ func parseAbsolute(t []byte, req *Request) error {
 	req.AbsoluteForm = true
 	req.Host = auth
 	pq := rest[end:]
-	if len(pq) == 0 {
-		req.Path = slashPath
-		return nil
-	}
-	if pq[0] == '?' {
-		req.Path = slashPath
-		req.Query = pq[1:len(pq):len(pq)]
+	if len(pq) == 0 || pq[0] == '?' {
+		// No path: "/" (RFC 9112 §3.2.1), taken from the "//" after the
+		// scheme so that Path, like every field, aliases the buffer.
+		req.Path = t[colon+1 : colon+2 : colon+2]
+		if len(pq) > 0 {
+			req.Query = pq[1:len(pq):len(pq)]
+		}
 		return nil
 	}
 	return splitPathQuery(pq, req)
