@@ -49,6 +49,7 @@ func TestReadRequestZeroAllocs(t *testing.T) {
 		{"browser GET, pipelined", browserGET, 0},
 		{"browser GET, split reads", browserGET, 100},
 		{"POST with body", "POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", 0},
+		{"6 KiB cookie (buffer grown once)", strings.Replace(browserGET, "theme=dark", strings.Repeat("x", 6<<10), 1), 0},
 		{"chunked POST", "POST /f HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nT: 1\r\n\r\n", 0},
 	}
 	for _, c := range cases {

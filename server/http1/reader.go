@@ -31,8 +31,12 @@ func NewReader(src io.Reader, lim Limits) *Reader {
 	return r
 }
 
-// Reset makes r read a new connection, keeping its buffer (for pooling).
+// Reset makes r read a new connection, keeping its buffer (for pooling)
+// unless one huge head grew it: a pooled Reader holds only initialBufSize.
 func (r *Reader) Reset(src io.Reader) {
+	if len(r.buf) > initialBufSize {
+		r.buf = nil
+	}
 	r.src = src
 	r.r, r.w = 0, 0
 	r.srcErr = nil

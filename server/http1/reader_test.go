@@ -552,3 +552,22 @@ func TestZeroLimitsMeanDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestResetShrinksGrownBuffer(t *testing.T) {
+	big := "GET / HTTP/1.1\r\nHost: a\r\n" + strings.Repeat("Cookie: "+strings.Repeat("c", 5000)+"\r\n", 4) + "\r\n"
+	r := NewReader(&scriptReader{pieces: []string{big}}, DefaultLimits())
+	var req Request
+	if err := r.ReadRequest(&req); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.buf) <= initialBufSize {
+		t.Fatalf("buffer did not grow: %d", len(r.buf))
+	}
+	r.Reset(&scriptReader{pieces: []string{simpleGET}})
+	if err := r.ReadRequest(&req); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.buf) != initialBufSize {
+		t.Fatalf("pooled buffer %d bytes, want %d", len(r.buf), initialBufSize)
+	}
+}
