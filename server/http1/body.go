@@ -83,12 +83,19 @@ func (b *Body) Read(p []byte) (int, error) {
 	}
 	r := b.r
 	// Large reads with nothing buffered go straight from the source into p.
-	if !b.done && b.err == nil && r.r == r.w && len(p) >= len(r.buf) && (!b.chunked || b.state == stData) {
+	if !b.done && b.err == nil && r.srcErr == nil && r.r == r.w && len(p) >= len(r.buf) && (!b.chunked || b.state == stData) {
 		if int64(len(p)) > b.remaining {
 			p = p[:b.remaining]
 		}
-		n, err := r.src.Read(p)
-		if n < 0 || n > len(p) {
+		var n int
+		var err error
+		for range 100 {
+			n, err = r.src.Read(p)
+			if n != 0 || err != nil {
+				break
+			}
+		}
+		if n < 0 || n > len(p) || (n == 0 && err == nil) {
 			n, err = 0, io.ErrNoProgress
 		}
 		if n > 0 {

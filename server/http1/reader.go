@@ -10,6 +10,8 @@ const initialBufSize = 4096
 
 // Reader is a connection's read side: a buffer over an io.Reader (the net.Conn), reused
 // across requests; zero allocations per keep-alive request in steady state.
+// It never reads past what it needs except into its own buffer, so pipelined
+// requests stay there (Buffered). Not safe for concurrent use.
 type Reader struct {
 	src    io.Reader
 	lim    Limits

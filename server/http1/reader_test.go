@@ -571,3 +571,25 @@ func TestResetShrinksGrownBuffer(t *testing.T) {
 		t.Fatalf("pooled buffer %d bytes, want %d", len(r.buf), initialBufSize)
 	}
 }
+
+// stuckReader returns 0, nil forever (a broken io.Reader).
+type stuckReader struct{}
+
+func (stuckReader) Read([]byte) (int, error) { return 0, nil }
+
+func TestStuckSource(t *testing.T) {
+	r := NewReader(stuckReader{}, DefaultLimits())
+	var req Request
+	if err := r.ReadRequest(&req); err != io.ErrNoProgress {
+		t.Fatalf("ReadRequest = %v, want io.ErrNoProgress", err)
+	}
+	for _, size := range []int{10, 1 << 20} { // buffered path, direct path
+		r.Reset(io.MultiReader(strings.NewReader("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n"), stuckReader{}))
+		if err := r.ReadRequest(&req); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Body().Read(make([]byte, size)); err != io.ErrNoProgress {
+			t.Fatalf("Read(%d) = %v, want io.ErrNoProgress", size, err)
+		}
+	}
+}
