@@ -169,3 +169,34 @@ func BenchmarkChunkedBody(b *testing.B) {
 		}
 	}
 }
+
+// TestRejectZeroAllocs: refusing a request allocates nothing either (a flood
+// of bad requests must not feed the garbage collector).
+func TestRejectZeroAllocs(t *testing.T) {
+	lim := DefaultLimits()
+	lim.MaxBodyBytes = 10
+	var req Request
+	for _, v := range headVectors {
+		if v.want == "ok" {
+			continue
+		}
+		buf := []byte(v.raw)
+		allocs := testing.AllocsPerRun(100, func() {
+			Parse(buf, &req, &lim)
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %.1f allocations to refuse", v.id, allocs)
+		}
+	}
+}
+
+func BenchmarkParseReject(b *testing.B) {
+	buf := []byte("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n")
+	var req Request
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse(buf, &req, nil); err == nil {
+			b.Fatal("accepted")
+		}
+	}
+}
