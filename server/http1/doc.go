@@ -32,6 +32,9 @@
 //   - Chunk sizes are 1*HEXDIG without overflow; extensions are validated
 //     (token, or token=token/quoted-string, BWS around ';' and '=') and
 //     ignored; trailer fields are validated and discarded, never merged.
+//     Framing beyond 32 bytes plus twice the data per chunk accumulates and is
+//     refused past 16 KiB, so tiny chunks with long extensions cannot make
+//     limits on data bytes (MaxBodyBytes, Discard) read unbounded input.
 //   - Expect: 100-continue counts only in HTTP/1.1 requests (no 1xx to 1.0).
 //
 // The hot path (a keep-alive GET through Reader.ReadRequest) makes no heap

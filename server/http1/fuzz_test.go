@@ -251,7 +251,7 @@ func latin1(b []byte) string {
 // of data consumed, and "ok", "error" or "incomplete".
 func refDecodeChunked(data []byte, lim Limits) (body []byte, consumed int, verdict string) {
 	pos := 0
-	var total int64
+	var total, excess int64
 	// line finds the next CRLF line, mirroring the limits.
 	line := func() ([]byte, string) {
 		rest := data[pos:]
@@ -282,6 +282,14 @@ func refDecodeChunked(data []byte, lim Limits) (body []byte, consumed int, verdi
 			return body, pos, "error"
 		}
 		if lim.MaxBodyBytes > 0 && total+size > lim.MaxBodyBytes {
+			return body, pos, "error"
+		}
+		// Framing overhead: len(line)+2 bytes against 32 + 2*size.
+		excess += int64(len(l)) + 2 - 32 - 2*min(size, 1<<40)
+		if excess < 0 {
+			excess = 0
+		}
+		if excess > 16<<10 {
 			return body, pos, "error"
 		}
 		total += size

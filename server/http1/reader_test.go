@@ -593,3 +593,41 @@ func TestStuckSource(t *testing.T) {
 		}
 	}
 }
+
+// TestChunkOverhead: one-byte chunks with long extensions are refused after a
+// bounded amount of framing; ordinary small chunks are not.
+func TestChunkOverhead(t *testing.T) {
+	head := "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+	ext := ";x=" + strings.Repeat("e", 1000)
+	var abuse strings.Builder
+	for range 1000 {
+		abuse.WriteString("1" + ext + "\r\nx\r\n")
+	}
+	var fine strings.Builder
+	for range 10000 {
+		fine.WriteString("1;a=b\r\nx\r\n")
+	}
+	cases := []struct {
+		name, body, want string
+	}{
+		{"extension flood", abuse.String() + "0\r\n\r\n", "400"},
+		{"many one-byte chunks", fine.String() + "0\r\n\r\n", "ok"},
+	}
+	for _, c := range cases {
+		src := &chunkReader{data: []byte(head + c.body), sizes: []int{1 << 20}}
+		r := NewReader(src, DefaultLimits())
+		var req Request
+		if err := r.ReadRequest(&req); err != nil {
+			t.Fatal(err)
+		}
+		err := r.Body().Discard(1 << 20)
+		if got := statusOf(err); got != c.want {
+			t.Fatalf("%s: %s (%v), want %s", c.name, got, err, c.want)
+		}
+		if c.want != "ok" {
+			if read := len(head) + len(c.body) - len(src.data) - r.Buffered(); read > 64<<10 {
+				t.Fatalf("%s: consumed %d bytes before refusing", c.name, read)
+			}
+		}
+	}
+}
