@@ -376,3 +376,34 @@ func TestModWSGIUnreadableApp(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestExitedAfterStart: a server that dies after start closes Exited, and
+// Stop still verifies and cleans up.
+func TestExitedAfterStart(t *testing.T) {
+	t.Parallel()
+	p, err := Lookup("wsgiref", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireInstalled(t, p)
+	inst, err := Start(context.Background(), p, helloApp(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-inst.Exited():
+		t.Fatal("Exited closed while running")
+	default:
+	}
+	if err := inst.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-inst.Exited():
+	case <-time.After(10 * time.Second):
+		t.Fatal("Exited not closed after the server was killed")
+	}
+	if err := inst.Stop(); err != nil {
+		t.Fatal(err)
+	}
+}
