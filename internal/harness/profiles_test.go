@@ -374,33 +374,37 @@ func TestBehindNginxProxySetup(t *testing.T) {
 	}
 }
 
-// TestIPv6Loopback: servers listen on ::1 when asked.
+// TestIPv6Loopback: every server listens on ::1 when asked (each has its
+// own bind syntax for IPv6 literals).
 func TestIPv6Loopback(t *testing.T) {
-	t.Parallel()
 	l, err := net.Listen("tcp", "[::1]:0")
 	if err != nil {
 		t.Skipf("no IPv6 loopback here: %v", err)
 	}
 	l.Close()
-	for _, name := range []string{"waitress", "gunicorn-gthread", "wsgiref"} {
-		p, err := Lookup(name, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		requireInstalled(t, p)
-		inst, err := Start(context.Background(), p, helloApp(t), Options{Host: "::1"})
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if !strings.HasPrefix(inst.Addr, "[::1]:") || inst.URL() != "http://"+inst.Addr {
-			t.Errorf("%s: addr %s url %s", name, inst.Addr, inst.URL())
-		}
-		status, body, err := doRequest(inst.Addr, "GET", "/", nil)
-		if err != nil || status != 200 || string(body) != "Hello, World!" {
-			t.Errorf("%s: GET / over IPv6: %d %q %v", name, status, body, err)
-		}
-		if err := inst.Stop(); err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
+	for _, name := range []string{"wsgikit", "gunicorn-gthread", "uwsgi", "waitress", "cheroot", "gevent", "mod_wsgi", "wsgiref", "behind-nginx:waitress"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p, err := Lookup(name, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			requireInstalled(t, p)
+			inst, err := Start(context.Background(), p, helloApp(t), Options{Host: "::1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer inst.Stop()
+			if !strings.HasPrefix(inst.Addr, "[::1]:") || inst.URL() != "http://"+inst.Addr {
+				t.Errorf("addr %s url %s", inst.Addr, inst.URL())
+			}
+			status, body, err := doRequest(inst.Addr, "GET", "/", nil)
+			if err != nil || status != 200 || string(body) != "Hello, World!" {
+				t.Errorf("GET / over IPv6: %d %q %v", status, body, err)
+			}
+			if err := inst.Stop(); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }
