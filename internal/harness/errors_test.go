@@ -199,6 +199,9 @@ http.server.HTTPServer(("{host}", {port}), H).serve_forever()' {app}`)
 	if err := inst.Stop(); err != nil {
 		t.Fatal(err)
 	}
+	if !inst.Killed() {
+		t.Error("Killed() false for a server ignoring SIGTERM")
+	}
 	if left := groupAlive(pgid); len(left) > 0 {
 		t.Errorf("left after Stop: %v", left)
 	}

@@ -157,6 +157,9 @@ func TestBuiltinProfilesServeEveryApp(t *testing.T) {
 				if err := inst.Stop(); err != nil {
 					t.Errorf("%s: stop: %v", reqs[0].app, err)
 				}
+				if inst.Killed() {
+					t.Errorf("%s: %v did not stop the server within %v; it was killed\n%s", reqs[0].app, p.stopSignal(), p.stopGrace(), inst.LogTail(10))
+				}
 				t.Logf("%s: ready in %v, stopped in %v, %d processes", reqs[0].app, t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond), len(pids))
 				assertGone(t, pids)
 			}
