@@ -57,6 +57,15 @@ func trunc(b []byte) []byte {
 	return b
 }
 
+// cpuResult is what bench.py's /cpu?n=N computes.
+func cpuResult(n int) string {
+	var acc uint64
+	for i := 0; i < n; i++ {
+		acc = (acc*31 + uint64(i)) & 0xFFFFFFFF
+	}
+	return strconv.FormatUint(acc, 10)
+}
+
 var upload = bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB
 
 // appRequests: one start per app, one or more requests through it.
@@ -67,6 +76,9 @@ var appRequests = [][]appRequest{
 		{app: "bench", method: "POST", path: "/upload", body: upload, status: 200, want: wantExact(string(upload))},
 		{app: "bench", method: "GET", path: "/stream?size=200000", status: 200, want: wantLen(200000)},
 		{app: "bench", method: "GET", path: "/file?size=100000", status: 200, want: wantLen(100000)},
+		{app: "bench", method: "GET", path: "/sleep?ms=1", status: 200, want: wantExact("slept")},
+		{app: "bench", method: "GET", path: "/cpu?n=1000", status: 200, want: wantExact(cpuResult(1000))},
+		{app: "bench", method: "GET", path: "/nope", status: 404, want: wantExact("not found")},
 	},
 	{{app: "flask", method: "GET", path: "/json", status: 200, want: wantContains(`"Hello, World!"`)}},
 	{{app: "django", method: "GET", path: "/json", status: 200, want: wantContains(`"Hello, World!"`)}},
