@@ -139,6 +139,10 @@ func TestBuiltinProfilesServeEveryApp(t *testing.T) {
 					t.Fatalf("%s: %v", reqs[0].app, err)
 				}
 				pids := inst.PIDs()
+				groups := []int{inst.cmd.Process.Pid}
+				if in := inst.Inner(); in != nil {
+					groups = append(groups, in.cmd.Process.Pid)
+				}
 				if len(pids) == 0 {
 					t.Errorf("%s: no live PIDs", reqs[0].app)
 				}
@@ -174,6 +178,11 @@ func TestBuiltinProfilesServeEveryApp(t *testing.T) {
 				}
 				t.Logf("%s: ready in %v, stopped in %v, %d processes", reqs[0].app, t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond), len(pids))
 				assertGone(t, pids)
+				for _, g := range groups {
+					if left := groupAlive(g); len(left) > 0 {
+						t.Errorf("%s: process group %d not empty after Stop: %v", reqs[0].app, g, left)
+					}
+				}
 			}
 		})
 	}
