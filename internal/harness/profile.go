@@ -63,6 +63,9 @@ var Placeholders = map[string]string{
 	"launchers": "wsgikit's apps/ directory, where the launcher scripts live",
 }
 
+// detectionVars are the placeholders Requires and VersionCmd may use.
+var detectionVars = map[string]bool{"python": true, "wsgikit": true, "launchers": true}
+
 // internalVars are set by built-in prepare hooks only.
 var internalVars = map[string]bool{"inner_port": true, "inner_host": true, "apache_user": true, "env_python": true, "module_file": true, "module_name": true, "callable_name": true, "nginx_user": true, "server_name": true}
 
@@ -187,13 +190,22 @@ func (p *Profile) Validate() error {
 			return err
 		}
 	}
+	// Detection runs before any instance exists: no app, port or rundir.
+	detect := func(field, s string) error {
+		for _, n := range placeholdersIn(s) {
+			if !detectionVars[n] {
+				return fmt.Errorf("profile %s: field %s uses {%s}, which is only known when an instance starts; use {python}, {wsgikit} or {launchers} there", p.Name, field, n)
+			}
+		}
+		return nil
+	}
 	for _, r := range p.Requires {
-		if err := check("requires", r); err != nil {
+		if err := detect("requires", r); err != nil {
 			return err
 		}
 	}
 	for _, a := range p.VersionCmd {
-		if err := check("version_cmd", a); err != nil {
+		if err := detect("version_cmd", a); err != nil {
 			return err
 		}
 	}
