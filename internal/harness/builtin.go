@@ -85,7 +85,7 @@ func Builtin() []*Profile {
 		},
 		{
 			Name:        "gevent",
-			Description: "gevent.pywsgi.WSGIServer (one process, greenlets, monkey-patched)",
+			Description: "gevent.pywsgi.WSGIServer as documented (one process, greenlets; no TCP_NODELAY: keep-alive requests wait ~40 ms for delayed ACKs)",
 			Package:     "python3-gevent",
 			Command:     []string{"{python}", "{launchers}/_launch_gevent.py", "--host", "{host}", "--port", "{port}", "--chdir", "{appdir}", "{app}"},
 			KeepAlive:   true,

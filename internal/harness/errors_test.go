@@ -410,3 +410,24 @@ func TestExitedAfterStart(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestGeventNoDelayFlag: the launcher's --tcp-nodelay variant serves (for
+// user profiles measuring pywsgi without the Nagle/delayed-ACK stall).
+func TestGeventNoDelayFlag(t *testing.T) {
+	t.Parallel()
+	g, err := Lookup("gevent", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireInstalled(t, g)
+	p := cmdProfile(t, "{python} {launchers}/_launch_gevent.py --tcp-nodelay --host {host} --port {port} --chdir {appdir} {app}")
+	inst, err := Start(context.Background(), p, helloApp(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Stop()
+	status, body, err := doRequest(inst.Addr, "GET", "/", nil)
+	if err != nil || status != 200 || string(body) != "Hello, World!" {
+		t.Errorf("GET /: %d %q %v", status, body, err)
+	}
+}
