@@ -161,6 +161,9 @@ WSGIDaemonProcess wsgikit processes={workers} threads={threads} display-name=%{G
 WSGIProcessGroup wsgikit
 WSGIApplicationGroup %{GLOBAL}
 WSGIScriptAlias / "{rundir}/app.wsgi"
+# Import the app when each daemon process starts, as gunicorn and uWSGI do,
+# not on its first request.
+WSGIImportScript "{rundir}/app.wsgi" process-group=wsgikit application-group=%{GLOBAL}
 
 <Directory "{rundir}">
     Require all granted
