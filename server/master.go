@@ -7,7 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -46,12 +46,13 @@ const (
 
 // Why a worker was retired or replaced (logs and metrics).
 const (
-	CauseCrash       = "crash"
-	CauseTimeout     = "timeout"
-	CauseMaxRequests = "max-requests"
-	CauseRSS         = "rss"
-	CauseReload      = "reload"
-	CauseScaleDown   = "scale-down"
+	CauseCrash        = "crash"
+	CauseTimeout      = "timeout"
+	CauseMaxRequests  = "max-requests"
+	CauseRSS          = "rss"
+	CauseReload       = "reload"
+	CauseScaleDown    = "scale-down"
+	CauseUnresponsive = "unresponsive"
 )
 
 // Master binds the listeners and supervises worker processes: each worker is
@@ -63,36 +64,32 @@ type Master struct {
 	spec      AppSpec
 	python    string
 	libdir    string
-	log       *log.Logger
+	log       *slog.Logger
 	listeners []*Listener
 
 	target       int
 	workers      map[int]*workerProc
 	gen          int // bumps on every reload; workers of older generations retire
 	events       chan any
-	restarts     map[string]int // by cause, for metrics
-	served       uint64         // requests served by workers that are gone
-	ready        bool           // systemd told READY=1
-	respawnTimer bool           // a delayed respawn is pending
-
-	// OnStatus, when set, receives every worker snapshot (metrics).
-	OnStatus func(pid int, s Snapshot)
+	metrics      *metrics
+	ready        bool // systemd told READY=1
+	respawnTimer bool // a delayed respawn is pending
 }
 
 type workerProc struct {
-	pid      int
-	cmd      *exec.Cmd
-	ctl      *os.File // write end of the control pipe: closing it stops the worker
-	board    *Scoreboard
-	boardF   *os.File
-	gen      int
-	started  time.Time
-	ready    bool
-	retiring string // cause, once asked to stop
-	limit    uint64 // max requests for this worker (with jitter), 0 none
-	last     Snapshot
-	lastBeat time.Time
-	killedBy string // set when the master killed it (timeout)
+	pid         int
+	cmd         *exec.Cmd
+	ctl         *os.File // write end of the control pipe: closing it stops the worker
+	board       *Scoreboard
+	boardF      *os.File
+	gen         int
+	started     time.Time
+	ready       bool
+	retiring    string // cause, once asked to stop
+	pendingTerm bool   // retiring, TERM not sent yet (waits for a ready replacement)
+	limit       uint64 // max requests for this worker (with jitter), 0 none
+	lastBeat    time.Time
+	killedBy    string // set when the master killed it (timeout)
 }
 
 type exitEvent struct {
@@ -102,18 +99,34 @@ type exitEvent struct {
 
 type respawnEvent struct{}
 
+type reloadEvent struct{ changed string }
+
+// reload starts a new generation of workers (re-importing the code); the old
+// ones are retired once all new ones are ready (see onStatus).
+func (m *Master) reload() {
+	Notify("RELOADING=1")
+	m.gen++
+	for i := 0; i < m.target; i++ {
+		if err := m.spawn(); err != nil {
+			m.log.Error(err.Error())
+		}
+	}
+}
+
 type statusEvent struct {
-	pid   int
-	ready bool
-	snap  *Snapshot
+	pid     int
+	ready   bool
+	recycle bool // the worker reached its --max-requests
+	snap    *Snapshot
 }
 
 // NewMaster validates cfg and binds its listeners.
-func NewMaster(cfg Config, logger *log.Logger) (*Master, error) {
-	spec, err := ParseAppSpec(cfg.App)
-	if err != nil {
+func NewMaster(cfg Config, logger *slog.Logger) (*Master, error) {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	spec, _ := ParseAppSpec(cfg.App)
+	var err error
 	if cfg.Workers <= 0 {
 		cfg.Workers = 1
 	}
@@ -130,7 +143,7 @@ func NewMaster(cfg Config, logger *log.Logger) (*Master, error) {
 		cfg.Bind = []string{"127.0.0.1:8000"}
 	}
 	m := &Master{cfg: cfg, spec: spec, log: logger, target: cfg.Workers, workers: map[int]*workerProc{},
-		events: make(chan any, 64), restarts: map[string]int{}}
+		events: make(chan any, 64), metrics: newMetrics()}
 	if m.python, err = resolvePython(cfg.Python); err != nil {
 		return nil, err
 	}
@@ -146,6 +159,37 @@ func NewMaster(cfg Config, logger *log.Logger) (*Master, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// CheckConfig validates cfg and starts one worker that imports the app and
+// loads the extension, then exits: --check-config.
+func CheckConfig(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	spec, _ := ParseAppSpec(cfg.App)
+	python, err := resolvePython(cfg.Python)
+	if err != nil {
+		return err
+	}
+	libdir, err := resolveLibDir(cfg.LibDir)
+	if err != nil {
+		return err
+	}
+	wc := WorkerConfig{Module: spec.Module, Callable: spec.Callable, Factory: spec.Factory, Chdir: cfg.Chdir,
+		PythonPath: cfg.PythonPath, LibDir: libdir, CheckOnly: true}
+	raw, _ := json.Marshal(wc)
+	cmd := exec.Command(python, "-c", bootPy)
+	cmd.Env = append(os.Environ(), "WSGIKIT_WORKER="+string(raw))
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		code := cmd.ProcessState.ExitCode()
+		if code == ExitImport || code == ExitNoExt {
+			return &ExitError{Code: code, Err: fmt.Errorf("check failed (see above)")}
+		}
+		return fmt.Errorf("check: worker %s: %v", python, err)
+	}
+	return nil
 }
 
 // Addrs are the bound addresses (with the real port when 0 was asked).
@@ -231,8 +275,19 @@ func (m *Master) spawn() error {
 		Heartbeat: Duration(c.Heartbeat), Threads: c.Threads, Multiprocess: c.Workers > 1,
 		KeepAlive: Duration(c.KeepAlive), HeaderTimeout: Duration(c.HeaderTimeout),
 		GracefulTimeout: Duration(c.GracefulTimeout), Limits: c.Limits(),
-		ScriptName: c.ScriptName, Debug: c.Debug, Software: Version, Static: c.Static,
+		ScriptName: c.ScriptName, LogLevel: c.LogLevel, LogJSON: c.LogJSON, AccessLog: c.AccessLog,
+		AccessLogFormat: c.AccessLogFormat, Software: Version, Static: c.Static,
+		ForwardedAllow: c.ForwardedAllowIPs, ProxyProtocol: c.ProxyProtocol, ProxyAllowFrom: c.ProxyAllowFrom,
+		MaxConnections: c.MaxConnections,
 	}
+	var limit uint64
+	if c.MaxRequests > 0 {
+		limit = uint64(c.MaxRequests)
+		if c.MaxRequestsJitter > 0 {
+			limit += uint64(rand.IntN(c.MaxRequestsJitter + 1))
+		}
+	}
+	wc.MaxRequests = limit
 	extra = append(extra, ctlR, stW, boardF)
 	raw, _ := json.Marshal(wc)
 	cmd := exec.Command(m.python, "-c", bootPy)
@@ -249,15 +304,9 @@ func (m *Master) spawn() error {
 		boardF.Close()
 		return fmt.Errorf("spawn worker %s: %w", m.python, err)
 	}
-	w := &workerProc{pid: cmd.Process.Pid, cmd: cmd, ctl: ctlW, board: board, boardF: boardF, gen: m.gen, started: time.Now(), lastBeat: time.Now()}
-	if c.MaxRequests > 0 {
-		w.limit = uint64(c.MaxRequests)
-		if c.MaxRequestsJitter > 0 {
-			w.limit += uint64(rand.IntN(c.MaxRequestsJitter + 1))
-		}
-	}
+	w := &workerProc{pid: cmd.Process.Pid, cmd: cmd, ctl: ctlW, board: board, boardF: boardF, gen: m.gen, started: time.Now(), lastBeat: time.Now(), limit: limit}
 	m.workers[w.pid] = w
-	m.log.Printf("booting worker with pid %d", w.pid)
+	m.log.Info(fmt.Sprintf("booting worker with pid %d", w.pid))
 	go m.readStatus(w.pid, stR)
 	go func() {
 		cmd.Wait()
@@ -273,11 +322,12 @@ func (m *Master) readStatus(pid int, r *os.File) {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		var msg struct {
-			Ready bool      `json:"ready"`
-			Snap  *Snapshot `json:"snapshot"`
+			Ready   bool      `json:"ready"`
+			Recycle bool      `json:"recycle"`
+			Snap    *Snapshot `json:"snapshot"`
 		}
 		if json.Unmarshal(sc.Bytes(), &msg) == nil {
-			m.events <- statusEvent{pid: pid, ready: msg.Ready, snap: msg.Snap}
+			m.events <- statusEvent{pid: pid, ready: msg.Ready, recycle: msg.Recycle, snap: msg.Snap}
 		}
 	}
 }
@@ -295,13 +345,28 @@ func (m *Master) Run(ctx context.Context) error {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
 	for _, a := range m.Addrs() {
-		m.log.Printf("listening at: %s (%d)", displayAddr(a), os.Getpid())
+		m.log.Info(fmt.Sprintf("listening at: %s (%d)", displayAddr(a), os.Getpid()))
+	}
+	if m.cfg.MetricsBind != "" {
+		ln, err := m.metrics.serve(m.cfg.MetricsBind)
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		m.log.Info(fmt.Sprintf("metrics at: http://%s/metrics", ln.Addr()))
 	}
 	for i := 0; i < m.target; i++ {
 		if err := m.spawn(); err != nil {
 			m.stop(syscall.SIGKILL, 0)
 			return err
 		}
+	}
+	if m.cfg.Reload {
+		dirs := append([]string{m.cfg.Chdir}, m.cfg.PythonPath...)
+		if dirs[0] == "" {
+			dirs[0], _ = os.Getwd()
+		}
+		go watchSources(ctx, dirs, func(changed string) { m.events <- reloadEvent{changed} })
 	}
 	tick := time.NewTicker(min(250*time.Millisecond, m.cfg.Heartbeat))
 	defer tick.Stop()
@@ -314,31 +379,25 @@ func (m *Master) Run(ctx context.Context) error {
 		case s := <-sigs:
 			switch s {
 			case syscall.SIGTERM:
-				m.log.Printf("TERM: graceful stop (in-flight requests get %v)", m.cfg.GracefulTimeout)
+				m.log.Info(fmt.Sprintf("TERM: graceful stop (in-flight requests get %v)", m.cfg.GracefulTimeout))
 				return m.stop(syscall.SIGTERM, m.cfg.GracefulTimeout)
 			case syscall.SIGINT, syscall.SIGQUIT:
-				m.log.Printf("%v: fast stop", s)
+				m.log.Info(fmt.Sprintf("%v: fast stop", s))
 				return m.stop(syscall.SIGINT, 2*time.Second)
 			case syscall.SIGHUP:
-				m.log.Printf("HUP: reloading: new workers first, then the old ones drain")
-				Notify("RELOADING=1")
-				m.gen++
-				for i := 0; i < m.target; i++ {
-					if err := m.spawn(); err != nil {
-						m.log.Print(err)
-					}
-				}
+				m.log.Info("HUP: reloading: new workers first, then the old ones drain")
+				m.reload()
 			case syscall.SIGTTIN:
 				m.target++
-				m.log.Printf("TTIN: %d workers", m.target)
+				m.log.Info(fmt.Sprintf("TTIN: %d workers", m.target))
 			case syscall.SIGTTOU:
 				if m.target > 1 {
 					m.target--
-					m.log.Printf("TTOU: %d workers", m.target)
+					m.log.Info(fmt.Sprintf("TTOU: %d workers", m.target))
 					m.scaleDown()
 				}
 			case syscall.SIGUSR1:
-				m.log.Printf("USR1: reopening log files")
+				m.log.Info(fmt.Sprintf("USR1: reopening log files"))
 				m.signalAll(syscall.SIGUSR1)
 			}
 		case ev := <-m.events:
@@ -351,6 +410,9 @@ func (m *Master) Run(ctx context.Context) error {
 				}
 			case respawnEvent:
 				m.respawnTimer = false
+			case reloadEvent:
+				m.log.Info(fmt.Sprintf("%s changed: reloading (--reload)", ev.changed))
+				m.reload()
 			}
 		case now := <-tick.C:
 			m.check(now)
@@ -389,17 +451,17 @@ func (m *Master) onStatus(ev statusEvent) {
 				}
 			}
 			if retired > 0 {
-				m.log.Printf("reload done: %d new workers serving, %d old ones draining", m.target, retired)
+				m.log.Info(fmt.Sprintf("reload done: %d new workers serving, %d old ones draining", m.target, retired))
 				Notify("READY=1")
 			}
 		}
 	}
-	if ev.snap != nil {
-		w.last = *ev.snap
-		if m.OnStatus != nil {
-			m.OnStatus(w.pid, *ev.snap)
-		}
+	if ev.recycle && w.retiring == "" {
+		m.log.Info(fmt.Sprintf("worker %d served %d requests (--max-requests): recycling it", w.pid, w.limit))
+		m.retire(w, CauseMaxRequests)
 	}
+	m.termPending()
+
 }
 
 func (m *Master) readyInGen(gen int) int {
@@ -412,15 +474,26 @@ func (m *Master) readyInGen(gen int) int {
 	return n
 }
 
-// retire asks a worker to stop gracefully: it stops accepting (the others,
-// or its replacement, take new connections) and finishes what it serves.
+// retire asks a worker to stop gracefully: it stops accepting and finishes
+// what it serves. The TERM waits until enough other workers are ready (its
+// replacement, for recycling), so there is never a moment with nobody accepting.
 func (m *Master) retire(w *workerProc, cause string) {
 	if w.retiring != "" {
 		return
 	}
 	w.retiring = cause
-	m.restarts[cause]++
-	syscall.Kill(w.pid, syscall.SIGTERM)
+	w.pendingTerm = true
+	m.metrics.restart(cause)
+	m.termPending()
+}
+
+func (m *Master) termPending() {
+	for _, w := range m.workers {
+		if w.pendingTerm && m.readyInGen(m.gen) >= min(m.target, 1) {
+			w.pendingTerm = false
+			syscall.Kill(w.pid, syscall.SIGTERM)
+		}
+	}
 }
 
 func (m *Master) scaleDown() {
@@ -440,12 +513,13 @@ func (m *Master) onExit(ev exitEvent, backoff *time.Duration, respawnAt *time.Ti
 	delete(m.workers, ev.pid)
 	w.ctl.Close()
 	w.boardF.Close()
-	m.served += w.last.Served
+	m.metrics.update(ev.pid, w.board.Snapshot(), 0) // exact final counts: the board outlives the worker
+	m.metrics.exited(ev.pid)
 	code := ev.state.ExitCode()
 	if (code == ExitImport || code == ExitNoExt) && !w.ready {
 		if w.gen > 0 && m.liveInGen(w.gen-1) > 0 {
 			// A reload whose new code does not import: keep serving the old.
-			m.log.Printf("reload failed: worker %d could not start (exit code %d); the previous workers keep serving", ev.pid, code)
+			m.log.Error(fmt.Sprintf("reload failed: worker %d could not start (exit code %d); the previous workers keep serving", ev.pid, code))
 			m.gen--
 			for pid, o := range m.workers {
 				if o.gen > m.gen {
@@ -465,21 +539,21 @@ func (m *Master) onExit(ev exitEvent, backoff *time.Duration, respawnAt *time.Ti
 	}
 	up := time.Since(w.started)
 	if w.retiring != "" {
-		m.log.Printf("worker %d stopped (%s, %s) after %v", ev.pid, w.retiring, describeExit(ev.state), up.Round(time.Millisecond))
+		m.log.Info(fmt.Sprintf("worker %d stopped (%s, %s) after %v", ev.pid, w.retiring, describeExit(ev.state), up.Round(time.Millisecond)))
 		return nil
 	}
 	cause := CauseCrash
 	if w.killedBy != "" {
 		cause = w.killedBy
 	}
-	m.restarts[cause]++
+	m.metrics.restart(cause)
 	serving := ""
 	for i := 0; i < w.board.Slots(); i++ {
 		if _, line, ok := w.board.Read(i); ok {
 			serving += fmt.Sprintf(" while serving %q", line)
 		}
 	}
-	m.log.Printf("worker %d died (%s) after %v%s; replacing it", ev.pid, describeExit(ev.state), up.Round(time.Millisecond), serving)
+	m.log.Error(fmt.Sprintf("worker %d died (%s) after %v%s; replacing it", ev.pid, describeExit(ev.state), up.Round(time.Millisecond), serving))
 	if up > 10*time.Second {
 		*backoff = 100 * time.Millisecond
 	}
@@ -498,14 +572,22 @@ func (m *Master) liveInGen(gen int) int {
 	return n
 }
 
-// check enforces --timeout, --max-requests and --reload-on-rss.
+// check enforces --timeout, --reload-on-rss and liveness, and refreshes
+// the metrics from the scoreboards.
 func (m *Master) check(now time.Time) {
 	for _, w := range m.workers {
+		rss := processRSSMB(w.pid)
+		m.metrics.update(w.pid, w.board.Snapshot(), rss*(1<<20))
+		if stale := max(10*m.cfg.Heartbeat, 30*time.Second); w.killedBy == "" && now.Sub(w.lastBeat) > stale {
+			m.log.Error(fmt.Sprintf("worker %d sent no heartbeat for %v: killing it", w.pid, stale))
+			w.killedBy = CauseUnresponsive
+			syscall.Kill(w.pid, syscall.SIGKILL)
+		}
 		if m.cfg.Timeout > 0 && w.killedBy == "" {
 			for i := 0; i < w.board.Slots(); i++ {
 				st, line, ok := w.board.Read(i)
 				if ok && now.Sub(time.Unix(0, st)) > m.cfg.Timeout {
-					m.log.Printf("worker %d: request %q ran over --timeout %v; killing the worker", w.pid, line, m.cfg.Timeout)
+					m.log.Error(fmt.Sprintf("worker %d: request %q ran over --timeout %v; killing the worker", w.pid, line, m.cfg.Timeout))
 					w.killedBy = CauseTimeout
 					syscall.Kill(w.pid, syscall.SIGKILL)
 					break
@@ -515,14 +597,9 @@ func (m *Master) check(now time.Time) {
 		if w.retiring != "" || !w.ready {
 			continue
 		}
-		if w.limit > 0 && w.last.Served >= w.limit {
-			m.log.Printf("worker %d served %d requests (--max-requests): recycling it", w.pid, w.last.Served)
-			m.retire(w, CauseMaxRequests)
-			continue
-		}
 		if m.cfg.ReloadOnRSSMB > 0 {
-			if rss := processRSSMB(w.pid); rss > m.cfg.ReloadOnRSSMB {
-				m.log.Printf("worker %d uses %.0f MB RSS (--reload-on-rss %.0f): recycling it", w.pid, rss, m.cfg.ReloadOnRSSMB)
+			if rss > m.cfg.ReloadOnRSSMB {
+				m.log.Info(fmt.Sprintf("worker %d uses %.0f MB RSS (--reload-on-rss %.0f): recycling it", w.pid, rss, m.cfg.ReloadOnRSSMB))
 				m.retire(w, CauseRSS)
 			}
 		}
@@ -545,7 +622,7 @@ func (m *Master) reconcile(respawnAt *time.Time) {
 	}
 	for ; live < m.target; live++ {
 		if err := m.spawn(); err != nil {
-			m.log.Print(err)
+			m.log.Error(err.Error())
 			return
 		}
 	}
@@ -593,7 +670,7 @@ func (m *Master) stop(sig syscall.Signal, grace time.Duration) error {
 				}
 			}
 		case <-deadline:
-			m.log.Printf("workers still running after %v: killing them", grace)
+			m.log.Error(fmt.Sprintf("workers still running after %v: killing them", grace))
 			m.signalAll(syscall.SIGKILL)
 			deadline = time.After(5 * time.Second)
 		}

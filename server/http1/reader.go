@@ -104,11 +104,11 @@ func (r *Reader) ReadRequest(req *Request) error {
 			return errHeadTooLarge // unreachable: Parse reports 431 first
 		}
 		off := r.r
-		n, err := r.fill()
+		_, err := r.fill()
 		scanned -= off - r.r
 		if err != nil {
 			r.srcErr = err
-			force = n > 0
+			force = true // a last look at everything before giving up
 		}
 	}
 }
