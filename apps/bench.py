@@ -62,11 +62,15 @@ def _file(size):
 
 
 def _read_body(environ):
+    """The request body as PEP 3333 allows reading it: CONTENT_LENGTH bytes,
+    or to EOF only when the server promises an EOF (wsgi.input_terminated).
+    Reading a chunked body to EOF otherwise would block on servers that hand
+    the app the raw socket (wsgiref), so such a body reads as empty."""
     inp = environ["wsgi.input"]
     length = environ.get("CONTENT_LENGTH", "")
     if length:
         return inp.read(int(length))
-    if environ.get("wsgi.input_terminated") or "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+    if environ.get("wsgi.input_terminated"):
         parts = []
         while True:
             b = inp.read(CHUNK)

@@ -199,6 +199,9 @@ http.server.HTTPServer(("{host}", {port}), H).serve_forever()' {app}`)
 	if err := inst.Stop(); err != nil {
 		t.Fatal(err)
 	}
+	if !inst.Killed() {
+		t.Error("Killed() false for a server ignoring SIGTERM")
+	}
 	if left := groupAlive(pgid); len(left) > 0 {
 		t.Errorf("left after Stop: %v", left)
 	}
@@ -374,5 +377,57 @@ func TestModWSGIUnreadableApp(t *testing.T) {
 	_, err = Start(context.Background(), p, App{Dir: dir, Module: "x", Callable: "application"}, Options{})
 	if err == nil || !strings.Contains(err.Error(), "www-data, which cannot read it") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestExitedAfterStart: a server that dies after start closes Exited, and
+// Stop still verifies and cleans up.
+func TestExitedAfterStart(t *testing.T) {
+	t.Parallel()
+	p, err := Lookup("wsgiref", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireInstalled(t, p)
+	inst, err := Start(context.Background(), p, helloApp(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-inst.Exited():
+		t.Fatal("Exited closed while running")
+	default:
+	}
+	if err := inst.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-inst.Exited():
+	case <-time.After(10 * time.Second):
+		t.Fatal("Exited not closed after the server was killed")
+	}
+	if err := inst.Stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGeventNoDelayFlag: the launcher's --tcp-nodelay variant serves (for
+// user profiles measuring pywsgi without the Nagle/delayed-ACK stall).
+func TestGeventNoDelayFlag(t *testing.T) {
+	t.Parallel()
+	g, err := Lookup("gevent", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireInstalled(t, g)
+	p := cmdProfile(t, "{python} {launchers}/_launch_gevent.py --tcp-nodelay --host {host} --port {port} --chdir {appdir} {app}")
+	inst, err := Start(context.Background(), p, helloApp(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Stop()
+	status, body, err := doRequest(inst.Addr, "GET", "/", nil)
+	if err != nil || status != 200 || string(body) != "Hello, World!" {
+		t.Errorf("GET /: %d %q %v", status, body, err)
 	}
 }

@@ -347,6 +347,9 @@ func (i *Instance) awaitReady(ctx context.Context, timeout time.Duration) (int, 
 			return status, nil
 		}
 		lastErr = err
+		// Track children from their first moments (a process that leaves
+		// the group is still found by identity once seen).
+		_ = i.tree.sample(false)
 		select {
 		case <-i.exited:
 		case <-ctx.Done():
