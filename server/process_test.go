@@ -559,3 +559,37 @@ func rssKB(pid int) int {
 	}
 	return 0
 }
+
+func TestProcessReloadOnRSS(t *testing.T) {
+	s := serve(t, "wkapp", "--reload-on-rss", "80")
+	first := s.getRetry("/pid")
+	s.get("/grow?mb=100")
+	s.waitLog("(--reload-on-rss 80): recycling it")
+	deadline := time.Now().Add(20 * time.Second)
+	for s.getRetry("/pid") == first {
+		if time.Now().After(deadline) {
+			t.Fatalf("bloated worker still serving:\n%s", s.Log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestProcessKilledWorker: with two workers, one killed by SIGSEGV or
+// SIGKILL; every later request succeeds.
+func TestProcessKilledWorker(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGSEGV, syscall.SIGKILL} {
+		t.Run(sig.String(), func(t *testing.T) {
+			s := serve(t, "wkapp", "-w", "2")
+			var pid int
+			fmt.Sscanf(s.getRetry("/pid"), "%d", &pid)
+			syscall.Kill(pid, sig)
+			s.waitLog(fmt.Sprintf("worker %d died", pid))
+			for i := 0; i < 50; i++ {
+				r, _, _ := s.roundTrip("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+				if r.StatusCode != 200 || r.bodyErr != nil {
+					t.Fatalf("request %d after the kill: %d %v", i, r.StatusCode, r.bodyErr)
+				}
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import threading
 import time
 
 EVENTS = os.environ.get("WKAPP_EVENTS")
+HOARD = []  # /grow keeps memory here: a leak for --reload-on-rss
 
 
 def event(msg):
@@ -171,6 +172,10 @@ def application(environ, start_response):
     if path == "/pid":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [str(os.getpid()).encode()]
+    if path == "/grow":
+        HOARD.append(bytearray(int(args.get("mb", "10")) << 20))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"grown"]
     if path == "/prefix":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [("%s %s" % (sys.prefix, sys.executable)).encode()]
