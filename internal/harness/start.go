@@ -213,8 +213,11 @@ func startOnce(ctx context.Context, p *Profile, app App, opts Options, port int,
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	// Pdeathsig: if the harness process dies without Stop (killed, a test
+	// timeout), the server gets its stop signal and shuts its tree down
+	// instead of running on.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: p.stopSignal()}
+	if err := spawn(cmd); err != nil {
 		logFile.Close()
 		cleanup()
 		return fail(err)
