@@ -88,6 +88,11 @@ func Start(ctx context.Context, p *Profile, app App, opts Options) (*Instance, e
 	if app.Dir == "" {
 		return nil, fmt.Errorf("start %s: app %s has no directory", p.Name, app)
 	}
+	for _, e := range opts.Env {
+		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
+			return nil, fmt.Errorf("start %s: Options.Env entry %q is not KEY=VALUE", p.Name, e)
+		}
+	}
 	version, err := p.Version()
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", p.Name, err)
