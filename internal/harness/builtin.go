@@ -142,6 +142,9 @@ ServerName {server_name}
 Listen {bind}
 PidFile "{rundir}/httpd.pid"
 DefaultRuntimeDir "{rundir}"
+# Lock files, if the mutex mechanism needs any, go to {rundir} too (as
+# Debian's apache2.conf does with its lock dir).
+Mutex file:{rundir} default
 ErrorLog "/dev/stderr"
 LogLevel warn wsgi:info
 {apache_user}

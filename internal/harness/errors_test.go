@@ -7,7 +7,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -429,5 +431,61 @@ func TestGeventNoDelayFlag(t *testing.T) {
 	status, body, err := doRequest(inst.Addr, "GET", "/", nil)
 	if err != nil || status != 200 || string(body) != "Hello, World!" {
 		t.Errorf("GET /: %d %q %v", status, body, err)
+	}
+}
+
+// TestHarnessDeathStopsServer: when the process that started a server dies
+// without calling Stop, the server is stopped anyway (parent-death signal),
+// and its workers go with it.
+func TestHarnessDeathStopsServer(t *testing.T) {
+	if os.Getenv("WSGIKIT_TEST_DIE_AFTER_START") != "" {
+		// The child: start a server, print its process group, die.
+		p, err := Lookup(os.Getenv("WSGIKIT_TEST_DIE_AFTER_START"), nil)
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		inst, err := Start(context.Background(), p, helloApp(t), Options{Workers: 2})
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("pgid=%d rundir=%s\n", inst.cmd.Process.Pid, inst.rundir)
+		os.Exit(0) // no Stop
+	}
+	t.Parallel()
+	for _, name := range []string{"gunicorn-sync", "uwsgi"} {
+		p, err := Lookup(name, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		requireInstalled(t, p)
+		exe, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(exe, "-test.run=^TestHarnessDeathStopsServer$")
+		cmd.Env = append(os.Environ(), "WSGIKIT_TEST_DIE_AFTER_START="+name)
+		out, err := cmd.Output()
+		var pgid int
+		var rundir string
+		if i := strings.Index(string(out), "pgid="); i < 0 {
+			t.Fatalf("%s: child: %v\n%s", name, err, out)
+		} else {
+			fmt.Sscanf(string(out[i:]), "pgid=%d rundir=%s", &pgid, &rundir)
+		}
+		if strings.HasPrefix(rundir, os.TempDir()+"/wsgikit-") {
+			defer os.RemoveAll(rundir) // the dead harness could not
+		}
+		// Bounded by gunicorn's own graceful timeout (30 s), which applies
+		// when a worker that was still booting missed the signal.
+		deadline := time.Now().Add(45 * time.Second)
+		for len(groupAlive(pgid)) > 0 && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if left := groupAlive(pgid); len(left) > 0 {
+			t.Errorf("%s: left running after the harness died: %v", name, left)
+			syscall.Kill(-pgid, syscall.SIGKILL)
+		}
 	}
 }
