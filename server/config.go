@@ -47,6 +47,9 @@ type Config struct {
 	ProxyAllowFrom    string        // peers that must send a PROXY header
 	MaxConnections    int           // per worker; 0: no limit
 	Reload            bool          // development: reload workers when .py files change
+	PidFile           string        // the master's PID is written here
+	User, Group       string        // workers run as this user/group (names or numbers; the master needs root)
+	ErrorLog          *ErrorLog     // nil: stderr
 }
 
 // Validate checks what the master cannot discover later, with messages
@@ -168,7 +171,8 @@ type WorkerConfig struct {
 	ProxyProtocol   string       `json:"proxy_protocol"`
 	ProxyAllowFrom  string       `json:"proxy_allow_from"`
 	MaxConnections  int          `json:"max_connections"`
-	CheckOnly       bool         `json:"check_only"` // import the app and load the extension, then exit 0
+	CheckOnly       bool         `json:"check_only"`
+	ErrorLogPath    string       `json:"error_log"` // reopened onto stderr on USR1 // import the app and load the extension, then exit 0
 	Software        string       `json:"software"`
 	Static          bool         `json:"static"`
 }

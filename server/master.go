@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -72,8 +73,9 @@ type Master struct {
 	gen          int // bumps on every reload; workers of older generations retire
 	events       chan any
 	metrics      *metrics
-	ready        bool // systemd told READY=1
-	respawnTimer bool // a delayed respawn is pending
+	cred         *syscall.Credential // --user/--group
+	ready        bool                // systemd told READY=1
+	respawnTimer bool                // a delayed respawn is pending
 }
 
 type workerProc struct {
@@ -155,8 +157,20 @@ func NewMaster(cfg Config, logger *slog.Logger) (*Master, error) {
 			return nil, fmt.Errorf("--chdir %s: not a directory", cfg.Chdir)
 		}
 	}
+	if m.cred, err = credential(cfg.User, cfg.Group); err != nil {
+		return nil, err
+	}
+	if m.cred != nil && cfg.ErrorLog != nil {
+		cfg.ErrorLog.SetOwner(int(m.cred.Uid), int(m.cred.Gid))
+	}
 	if m.listeners, err = Listen(cfg.Bind, ListenOptions{Backlog: cfg.Backlog, Umask: cfg.Umask}); err != nil {
 		return nil, err
+	}
+	if cfg.PidFile != "" {
+		if err := os.WriteFile(cfg.PidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			CloseListeners(m.listeners)
+			return nil, fmt.Errorf("--pid %s: %w", cfg.PidFile, err)
+		}
 	}
 	return m, nil
 }
@@ -288,13 +302,24 @@ func (m *Master) spawn() error {
 		}
 	}
 	wc.MaxRequests = limit
+	if c.ErrorLog != nil {
+		wc.ErrorLogPath = c.ErrorLog.Path()
+	}
 	extra = append(extra, ctlR, stW, boardF)
 	raw, _ := json.Marshal(wc)
 	cmd := exec.Command(m.python, "-c", bootPy)
 	cmd.Env = append(os.Environ(), "WSGIKIT_WORKER="+string(raw))
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if c.ErrorLog != nil {
+		cmd.Stderr = c.ErrorLog.File()
+	}
+	if m.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Credential: m.cred}
+	}
 	cmd.ExtraFiles = extra
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	}
 	err = cmd.Start()
 	ctlR.Close()
 	stW.Close()
@@ -341,6 +366,9 @@ func (m *Master) readStatus(pid int, r *os.File) {
 //	USR1      reopen log files (forwarded to workers)
 func (m *Master) Run(ctx context.Context) error {
 	defer CloseListeners(m.listeners)
+	if m.cfg.PidFile != "" {
+		defer os.Remove(m.cfg.PidFile)
+	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
@@ -397,7 +425,12 @@ func (m *Master) Run(ctx context.Context) error {
 					m.scaleDown()
 				}
 			case syscall.SIGUSR1:
-				m.log.Info(fmt.Sprintf("USR1: reopening log files"))
+				if m.cfg.ErrorLog != nil {
+					if err := m.cfg.ErrorLog.Reopen(); err != nil {
+						m.log.Error(err.Error())
+					}
+				}
+				m.log.Info("USR1: reopening log files")
 				m.signalAll(syscall.SIGUSR1)
 			}
 		case ev := <-m.events:
@@ -626,6 +659,39 @@ func (m *Master) reconcile(respawnAt *time.Time) {
 			return
 		}
 	}
+}
+
+// credential resolves --user/--group for the workers.
+func credential(u, g string) (*syscall.Credential, error) {
+	if u == "" && g == "" {
+		return nil, nil
+	}
+	if os.Getuid() != 0 {
+		return nil, fmt.Errorf("--user/--group: the master must run as root to start workers as another user")
+	}
+	cred := &syscall.Credential{Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid()), NoSetGroups: true}
+	if u != "" {
+		usr, err := user.Lookup(u)
+		if err != nil {
+			if usr, err = user.LookupId(u); err != nil {
+				return nil, fmt.Errorf("--user %s: no such user", u)
+			}
+		}
+		uid, _ := strconv.Atoi(usr.Uid)
+		gid, _ := strconv.Atoi(usr.Gid)
+		cred.Uid, cred.Gid = uint32(uid), uint32(gid)
+	}
+	if g != "" {
+		grp, err := user.LookupGroup(g)
+		if err != nil {
+			if grp, err = user.LookupGroupId(g); err != nil {
+				return nil, fmt.Errorf("--group %s: no such group", g)
+			}
+		}
+		gid, _ := strconv.Atoi(grp.Gid)
+		cred.Gid = uint32(gid)
+	}
+	return cred, nil
 }
 
 func processRSSMB(pid int) float64 {

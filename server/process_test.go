@@ -593,3 +593,51 @@ func TestProcessKilledWorker(t *testing.T) {
 		})
 	}
 }
+
+func TestProcessPidUserErrorLog(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	pidf, errf := filepath.Join(dir, "wsgikit.pid"), filepath.Join(dir, "error.log")
+	args := []string{"--pid", pidf, "--error-logfile", errf}
+	if os.Getuid() == 0 {
+		args = append(args, "--user", "nobody")
+	}
+	s := serve(t, "wkapp", args...)
+	b, err := os.ReadFile(pidf)
+	if err != nil || strings.TrimSpace(string(b)) != fmt.Sprint(s.cmd.Process.Pid) {
+		t.Fatalf("pid file %q (%v), want %d", b, err, s.cmd.Process.Pid)
+	}
+	s.get("/raise")
+	waitIn := func(path, want string) {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			b, _ := os.ReadFile(path)
+			if strings.Contains(string(b), want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s lacks %q:\n%s", path, want, b)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitIn(errf, "RuntimeError: boom") // the worker's log goes to the file
+	waitIn(errf, "listening at:")      // and the master's
+	if os.Getuid() == 0 {
+		var pid int
+		fmt.Sscanf(s.getRetry("/pid"), "%d", &pid)
+		st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		nobody, _ := exec.Command("id", "-u", "nobody").Output()
+		if !strings.Contains(string(st), "Uid:\t"+strings.TrimSpace(string(nobody))) {
+			t.Errorf("worker not running as nobody:\n%s", st)
+		}
+	}
+	os.Rename(errf, errf+".1")
+	syscall.Kill(s.cmd.Process.Pid, syscall.SIGUSR1)
+	waitIn(errf, "USR1: reopening log files")
+	syscall.Kill(s.cmd.Process.Pid, syscall.SIGTERM)
+	<-s.exited
+	if _, err := os.Stat(pidf); !os.IsNotExist(err) {
+		t.Errorf("pid file left behind: %v", err)
+	}
+}

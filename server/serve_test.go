@@ -38,13 +38,14 @@ func wsgikitBin(t *testing.T) string {
 }
 
 type served struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	addr   string
-	events string
-	mu     sync.Mutex
-	log    bytes.Buffer
-	exited chan struct{}
+	t       *testing.T
+	cmd     *exec.Cmd
+	addr    string
+	events  string
+	mu      sync.Mutex
+	log     bytes.Buffer
+	exited  chan struct{}
+	logFile string
 }
 
 func (s *served) Write(p []byte) (int, error) {
@@ -56,6 +57,10 @@ func (s *served) Write(p []byte) (int, error) {
 func (s *served) Log() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.logFile != "" { // --error-logfile: the log is there
+		b, _ := os.ReadFile(s.logFile)
+		return s.log.String() + string(b)
+	}
 	return s.log.String()
 }
 
@@ -87,9 +92,12 @@ func serveIn(t *testing.T, dir, app string, args ...string) *served {
 	go func() { s.cmd.Wait(); close(s.exited) }()
 	t.Cleanup(s.kill)
 	probe := "GET /__ready HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-	for _, a := range args {
+	for i, a := range args {
 		if a == "--proxy-protocol" {
 			probe = "PROXY UNKNOWN\r\n" + probe // loopback peers must send one
+		}
+		if a == "--error-logfile" && i+1 < len(args) {
+			s.logFile = args[i+1]
 		}
 	}
 	deadline := time.Now().Add(20 * time.Second)

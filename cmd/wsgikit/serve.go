@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,6 +23,7 @@ func newServeCmd() *cobra.Command {
 	var keepAlive, headerTimeout, graceful, timeout float64
 	var pythonPath, logLevel, umask, configFile, virtualenv string
 	var checkConfig bool
+	var errorLog string
 	cmd := &cobra.Command{
 		Use:   "serve [flags] module:callable",
 		Short: "Run the reference WSGI server",
@@ -83,7 +85,15 @@ engine as a CPython extension. The callable defaults to "application";
 			if err := cfg.Validate(); err != nil {
 				return usageErr("%v", err)
 			}
-			logger := server.NewLogger(os.Stderr, level, cfg.LogJSON)
+			var logw io.Writer = os.Stderr
+			if errorLog != "" && errorLog != "-" {
+				el, err := server.OpenErrorLog(errorLog)
+				if err != nil {
+					return usageErr("%v", err)
+				}
+				cfg.ErrorLog, logw = el, el
+			}
+			logger := server.NewLogger(logw, level, cfg.LogJSON)
 			if checkConfig {
 				if err := server.CheckConfig(cfg); err != nil {
 					var ee *server.ExitError
@@ -112,6 +122,10 @@ engine as a CPython extension. The callable defaults to "application";
 	f.BoolVar(&checkConfig, "check-config", false, "check the configuration and that the app imports, then exit")
 	f.StringVar(&virtualenv, "virtualenv", "", "use DIR/bin/python (the venv's interpreter)")
 	f.IntVar(&cfg.MaxConnections, "max-connections", 0, "simultaneous connections per worker; beyond, new ones wait in the listen backlog (0: no limit)")
+	f.StringVar(&errorLog, "error-logfile", "-", `error log file (the workers' stderr too), "-" for stderr; USR1 reopens it`)
+	f.StringVarP(&cfg.PidFile, "pid", "p", "", "write the master's PID to this file (removed at exit)")
+	f.StringVarP(&cfg.User, "user", "u", "", "run workers as this user (name or id; the master runs as root and keeps the sockets)")
+	f.StringVarP(&cfg.Group, "group", "g", "", "run workers as this group (name or id)")
 	f.BoolVar(&cfg.Reload, "reload", false, "development: reload the workers when a .py file under the app directory changes")
 	f.StringArrayVarP(&cfg.Bind, "bind", "b", nil, "address to listen on: HOST:PORT, [::1]:PORT, unix:PATH or fd://N (repeatable; default 127.0.0.1:8000; systemd socket activation overrides)")
 	f.IntVarP(&cfg.Workers, "workers", "w", 1, "worker processes")

@@ -244,6 +244,11 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 		for s := range sigs {
 			switch s {
 			case syscall.SIGUSR1:
+				if cfg.ErrorLogPath != "" {
+					if err := server.ReopenStderr(cfg.ErrorLogPath); err != nil {
+						logger.Error(fmt.Sprintf("reopen %s: %v", cfg.ErrorLogPath, err))
+					}
+				}
 				if ec.AccessLog != nil {
 					if err := ec.AccessLog.Reopen(); err != nil {
 						logger.Error(err.Error())
