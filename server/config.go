@@ -137,6 +137,9 @@ func (c *Config) Limits() http1.Limits {
 	if c.LimitBody > 0 {
 		l.MaxBodyBytes = c.LimitBody
 	}
+	// The whole head must fit what the per-line limits allow, or raising
+	// them would still end in a 431.
+	l.MaxHeadBytes = max(l.MaxHeadBytes, l.MaxRequestLine+2+l.MaxHeaderFields*(l.MaxFieldSize+2)+2)
 	return l
 }
 

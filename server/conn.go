@@ -230,7 +230,7 @@ func (c *conn) handle() bool {
 	body := c.r.Body()
 	hasBody := c.req.Chunked || c.req.ContentLength > 0
 	if hasBody {
-		if c.req.Expect100 && c.req.Minor >= 1 {
+		if c.req.Expect100 { // only ever set for HTTP/1.1
 			body.SetOnFirstRead(c.sendContinue)
 		} else {
 			body.SetOnFirstRead(nil)

@@ -181,13 +181,14 @@ func (x *Exchange) Send(h *Head, p []byte, total int64) error {
 	if x.c.err != nil {
 		return ErrClientGone
 	}
-	if x.frame == frameLength && x.remaining == 0 && len(p) > 0 {
-		return errBodyComplete
-	}
-	x.body(p)
+	over := x.frame == frameLength && int64(len(p)) > x.remaining
+	x.body(p) // truncates at the Content-Length
 	x.c.flush()
 	if x.c.err != nil {
 		return ErrClientGone
+	}
+	if over {
+		return errBodyComplete
 	}
 	return nil
 }
@@ -244,8 +245,9 @@ func (x *Exchange) SendFile(h *Head, fd int, off, n int64) error {
 	return nil
 }
 
-// errBodyComplete tells the worker that the application's Content-Length is
-// reached: stop iterating (PEP 3333: the server should not send more).
+// errBodyComplete tells the worker that the block went past the
+// application's Content-Length (what fit was sent): stop iterating, and make
+// write() raise (PEP 3333).
 var errBodyComplete = errors.New("content-length reached")
 
 // ErrBodyComplete is errBodyComplete, exported for the worker.

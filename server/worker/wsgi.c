@@ -270,7 +270,12 @@ static PyObject *writer_call(PyObject *self, PyObject *args, PyObject *kw) {
 		return NULL;
 	}
 	s->used_write = 1;
-	if (PyBytes_GET_SIZE(data) == 0 || s->stop) Py_RETURN_NONE;
+	if (PyBytes_GET_SIZE(data) == 0) Py_RETURN_NONE;
+	if (s->stop == WK_STREAMED) {
+		PyErr_Format(PyExc_ValueError, "write() past the Content-Length (%lld bytes) the application set (PEP 3333)", s->app_cl);
+		return NULL;
+	}
+	if (s->stop) Py_RETURN_NONE;
 	Py_INCREF(data);
 	int rc = send_block(w->slot, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), -1);
 	Py_DECREF(data);
@@ -279,7 +284,12 @@ static PyObject *writer_call(PyObject *self, PyObject *args, PyObject *kw) {
 		PyErr_SetString(PyExc_OSError, "client disconnected");
 		return NULL;
 	}
-	if (rc == 2) s->stop = WK_STREAMED; /* Content-Length reached: drop the rest */
+	if (rc == 2) {
+		/* PEP 3333: raise when the application writes past its Content-Length. */
+		s->stop = WK_STREAMED;
+		PyErr_Format(PyExc_ValueError, "write() past the Content-Length (%lld bytes) the application set (PEP 3333)", s->app_cl);
+		return NULL;
+	}
 	Py_RETURN_NONE;
 }
 
