@@ -137,9 +137,13 @@ func (c *Config) Limits() http1.Limits {
 	if c.LimitBody > 0 {
 		l.MaxBodyBytes = c.LimitBody
 	}
-	// The whole head must fit what the per-line limits allow, or raising
-	// them would still end in a 431.
-	l.MaxHeadBytes = max(l.MaxHeadBytes, l.MaxRequestLine+2+l.MaxHeaderFields*(l.MaxFieldSize+2)+2)
+	// Raised per-field limits must not still end in a 431 at the default
+	// total; at the defaults the total stays 64 KiB (a client cannot make
+	// every connection hold 800 KiB).
+	d := http1.DefaultLimits()
+	if l.MaxHeaderFields > d.MaxHeaderFields || l.MaxFieldSize > d.MaxFieldSize || l.MaxRequestLine > d.MaxRequestLine {
+		l.MaxHeadBytes = max(l.MaxHeadBytes, l.MaxRequestLine+2+l.MaxHeaderFields*(l.MaxFieldSize+2)+2)
+	}
 	return l
 }
 
