@@ -396,6 +396,7 @@ func (m *Master) Run(ctx context.Context) error {
 		}
 		go watchSources(ctx, dirs, func(changed string) { m.events <- reloadEvent{changed} })
 	}
+	TrimExecutable()
 	tick := time.NewTicker(min(250*time.Millisecond, m.cfg.Heartbeat))
 	defer tick.Stop()
 	backoff := 100 * time.Millisecond
