@@ -68,43 +68,60 @@ class Reporter:
         self.id = pid_id
         self.seq = 0
         self.addr = _sink_addr(environ)
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
+        self.sock = None
+        self.rfile = None
 
     def _send(self, obj, want_reply):
+        """One connection per request keeps its events in order at the sink."""
         if not self.addr:
             sys.stderr.write("probe: WSGIKIT_SINK not set; event %r lost\n" % (obj.get("ev"),))
             return None
-        host, _, port = self.addr.rpartition(":")
-        try:
-            with socket.create_connection((host, int(port)), timeout=5) as s:
-                s.sendall(json.dumps(obj).encode("ascii") + b"\n")
+        line = json.dumps(obj).encode("ascii") + b"\n"
+        for attempt in (1, 2):
+            try:
+                if self.sock is None:
+                    host, _, port = self.addr.rpartition(":")
+                    self.sock = socket.create_connection((host, int(port)), timeout=5)
+                    self.rfile = self.sock.makefile("rb")
+                self.sock.settimeout(5)
+                self.sock.sendall(line)
                 if not want_reply:
                     return None
-                s.settimeout(40)
-                buf = b""
-                while not buf.endswith(b"\n"):
-                    part = s.recv(4096)
-                    if not part:
-                        break
-                    buf += part
-                return json.loads(buf or b"{}")
-        except Exception as e:  # the app must keep working without a sink
-            sys.stderr.write("probe: sink %s: %r\n" % (self.addr, e))
-            return None
+                self.sock.settimeout(40)
+                reply = self.rfile.readline()
+                return json.loads(reply or b"{}")
+            except Exception as e:  # the app must keep working without a sink
+                self._drop()
+                if attempt == 2:
+                    sys.stderr.write("probe: sink %s: %r\n" % (self.addr, e))
+        return None
+
+    def _drop(self):
+        try:
+            if self.sock is not None:
+                self.sock.close()
+        except Exception:
+            pass
+        self.sock = None
+        self.rfile = None
+
+    def __del__(self):
+        self._drop()
 
     def ev(self, name, **data):
         with self.lock:
             self.seq += 1
             seq = self.seq
-        obj = dict(data, id=self.id, seq=seq, pid=os.getpid(), ev=name)
-        self._send(obj, False)
+            obj = dict(data, id=self.id, seq=seq, pid=os.getpid(), ev=name)
+            self._send(obj, False)
 
     def ask(self, q, **data):
         with self.lock:
             self.seq += 1
             seq = self.seq
-        obj = dict(data, id=self.id, seq=seq, pid=os.getpid(), ev="ask", q=q)
-        return self._send(obj, True) or {}
+            obj = dict(data, id=self.id, seq=seq, pid=os.getpid(), ev="ask", q=q)
+            return self._send(obj, True) or {}
 
 
 def exc_desc(e):

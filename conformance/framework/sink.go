@@ -224,7 +224,14 @@ func (s *Sink) Wait(id string, d time.Duration, match func(Event) bool) (Event, 
 		evs := s.events[id]
 		for ; seen < len(evs); seen++ {
 			if match(evs[seen]) {
-				return evs[seen], true
+				// Events of one request travel on one connection, in order;
+				// still, wait for any gap below the match to fill so callers
+				// see everything that happened before it.
+				m := evs[seen]
+				for !contiguous(s.events[id], m.Seq) && !s.closed && time.Now().Before(deadline) {
+					s.cond.Wait()
+				}
+				return m, true
 			}
 		}
 		if s.closed || !time.Now().Before(deadline) {
@@ -251,4 +258,18 @@ func (s *Sink) Forget(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.events, id)
+}
+
+// contiguous reports whether events 1..upto are all present.
+func contiguous(evs []Event, upto int) bool {
+	have := make(map[int]bool, len(evs))
+	for _, e := range evs {
+		have[e.Seq] = true
+	}
+	for i := 1; i <= upto; i++ {
+		if !have[i] {
+			return false
+		}
+	}
+	return true
 }
