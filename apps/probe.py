@@ -109,18 +109,18 @@ class Reporter:
     def __del__(self):
         self._drop()
 
-    def ev(self, name, **data):
+    def ev(self, _ev, **data):
         with self.lock:
             self.seq += 1
             seq = self.seq
-            obj = dict(data, id=self.id, seq=seq, pid=os.getpid(), ev=name)
+            obj = dict(data, id=self.id, seq=seq, pid=os.getpid(), ev=_ev)
             self._send(obj, False)
 
-    def ask(self, q, **data):
+    def ask(self, _q, **data):
         with self.lock:
             self.seq += 1
             seq = self.seq
-            obj = dict(data, id=self.id, seq=seq, pid=os.getpid(), ev="ask", q=q)
+            obj = dict(data, id=self.id, seq=seq, pid=os.getpid(), ev="ask", q=_q)
             return self._send(obj, True) or {}
 
 
@@ -305,7 +305,9 @@ def body_parts(a):
     parts = []
     for p in a.get("body", []):
         if isinstance(p, dict):
-            if "repeat" in p:
+            if "times" in p:
+                parts.extend([unb(p.get("b", "x"))] * int(p["times"]))
+            elif "repeat" in p:
                 parts.append(unb(p.get("b", "x")) * int(p["repeat"]))
             elif "bytes256" in p:
                 parts.append(bytes(range(256)) * int(p["bytes256"]) + unb(p.get("tail", "")))
@@ -707,7 +709,7 @@ class _ReportingRealFile:
 def do_raise(environ, start_response, a, rep):
     kind = a.get("kind", "runtime")
     if kind == "sysexit":
-        raise SystemExit(3)
+        raise SystemExit("probe SystemExit")
     raise RuntimeError("boom-%s" % rep.id)
 
 
