@@ -52,7 +52,7 @@ vet:
 	CGO_ENABLED=1 CGO_CFLAGS="-I$(PY_INCLUDE) -O2 -g" $(GO) vet -tags wsgikit_ext ./server/worker
 
 test: setup build vet
-	WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit WSGIKIT_PYTHON=$(PYTHON) $(GO) test -timeout 20m ./...
+	WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit WSGIKIT_PYTHON=$(PYTHON) $(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) fuzz FUZZTIME=15s
 
 FUZZTIME ?= 60s
@@ -66,7 +66,7 @@ run: setup build
 	$(BIN)/wsgikit report $(OUT)/check/check.json $(OUT)/bench/bench.json -o $(OUT)/report
 
 bench-serve: setup build
-	$(GO) run ./server/benchserve -bin $(BIN)/wsgikit -python $(PYTHON)
+	WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit $(GO) run ./cmd/benchserve
 
 clean:
 	rm -rf $(BIN) $(OUT)

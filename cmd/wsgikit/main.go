@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/wsgikit/wsgikit/server"
 )
 
 // exitError carries a process exit code through cobra, so that verbs can
@@ -31,6 +33,7 @@ func newRoot() *cobra.Command {
 		Short:         "Conformance, benchmarks and a reference server for WSGI",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       server.Release,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%v (see: %s --help)", err, c.CommandPath())

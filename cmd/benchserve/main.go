@@ -1,0 +1,182 @@
+// Command benchserve (make bench-serve) measures the reference server against
+// uWSGI, Gunicorn and Waitress with wrk: one worker each, the same apps, the
+// server pinned to one CPU and wrk to another, rounds interleaved. It prints
+// req/s, p99 and RSS, and wsgikit's ratios to each peer. Servers start through
+// internal/harness, the one way any part of wsgikit starts a server.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wsgikit/wsgikit/internal/harness"
+)
+
+type target struct {
+	label   string // row name
+	profile string
+	threads int
+	app     string // builtin app name
+	extra   []string
+}
+
+type result struct {
+	rps, p99ms, rssMB float64
+	errs              string
+}
+
+func main() {
+	dur := flag.Duration("d", 5*time.Second, "wrk duration per run")
+	rounds := flag.Int("rounds", 2, "interleaved rounds")
+	conns := flag.Int("c", 32, "wrk connections")
+	only := flag.String("apps", "hello,flask", "apps to measure")
+	flag.Parse()
+	if _, err := exec.LookPath("wrk"); err != nil {
+		fmt.Fprintln(os.Stderr, "benchserve: wrk not found; install it: apt-get install wrk (make setup does)")
+		os.Exit(2)
+	}
+	pin := runtime.NumCPU() >= 2
+	apps := strings.Split(*only, ",")
+	fmt.Printf("# wsgikit bench-serve: wrk -t1 -c%d -d%v, %d rounds interleaved, 1 worker each; pinned: %v\n", *conns, *dur, *rounds, pin)
+	for _, app := range apps {
+		targets := []target{
+			{"wsgikit", "wsgikit", 1, app, nil},
+			{"uwsgi", "uwsgi", 1, app, nil},
+			{"gunicorn-gthread-4", "gunicorn-gthread", 4, app, nil},
+			{"waitress-4", "waitress", 4, app, nil},
+		}
+		if app == "hello" {
+			targets = append(targets, target{"wsgikit-static (no Python)", "wsgikit", 1, app, nil})
+		}
+		results := map[string][]result{}
+		for r := 0; r < *rounds; r++ {
+			for i := range targets {
+				t := targets[(i+r)%len(targets)] // rotate the order each round
+				res, err := measure(t, *dur, *conns, pin)
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "benchserve: %s/%s: %v\n", t.label, app, err)
+					continue
+				}
+				results[t.label] = append(results[t.label], res)
+			}
+		}
+		report(app, targets, results)
+	}
+}
+
+func measure(t target, dur time.Duration, conns int, pin bool) (result, error) {
+	p, err := harness.Lookup(t.profile, nil)
+	if err != nil {
+		return result{}, err
+	}
+	if strings.Contains(t.label, "static") {
+		cp := *p
+		cp.Command = append(append([]string{}, p.Command[:2]...), append([]string{"--static"}, p.Command[2:]...)...)
+		p = &cp
+	}
+	app, err := harness.BuiltinApp(t.app)
+	if err != nil {
+		return result{}, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	inst, err := harness.Start(ctx, p, app, harness.Options{Workers: 1, Threads: t.threads})
+	if err != nil {
+		return result{}, err
+	}
+	defer inst.Stop()
+	wrk := []string{"wrk", "-t1", fmt.Sprintf("-c%d", conns), "--latency"}
+	if pin {
+		for _, pid := range inst.PIDs() {
+			exec.Command("taskset", "-a", "-p", "-c", "0", strconv.Itoa(pid)).Run()
+		}
+		wrk = append([]string{"taskset", "-c", "1"}, wrk...)
+	}
+	url := inst.URL() + "/"
+	if out, err := exec.Command(wrk[0], append(wrk[1:], "-d1s", url)...).CombinedOutput(); err != nil { // warm-up
+		return result{}, fmt.Errorf("wrk warm-up: %v: %s", err, out)
+	}
+	out, err := exec.Command(wrk[0], append(wrk[1:], "-d"+dur.String(), url)...).CombinedOutput()
+	if err != nil {
+		return result{}, fmt.Errorf("wrk: %v: %s", err, out)
+	}
+	res := parseWrk(string(out))
+	res.rssMB = inst.Usage().PeakRSSMB
+	return res, nil
+}
+
+var (
+	rpsRE  = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
+	p99RE  = regexp.MustCompile(`\s99%\s+([\d.]+)(us|ms|s)`)
+	errsRE = regexp.MustCompile(`(Socket errors:.*|Non-2xx or 3xx responses: \d+)`)
+)
+
+func parseWrk(out string) result {
+	var r result
+	if m := rpsRE.FindStringSubmatch(out); m != nil {
+		r.rps, _ = strconv.ParseFloat(m[1], 64)
+	}
+	if m := p99RE.FindStringSubmatch(out); m != nil {
+		v, _ := strconv.ParseFloat(m[1], 64)
+		switch m[2] {
+		case "us":
+			v /= 1000
+		case "s":
+			v *= 1000
+		}
+		r.p99ms = v
+	}
+	r.errs = strings.Join(errsRE.FindAllString(out, -1), "; ")
+	return r
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64{}, xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func report(app string, targets []target, results map[string][]result) {
+	med := func(label string, f func(result) float64) float64 {
+		var xs []float64
+		for _, r := range results[label] {
+			xs = append(xs, f(r))
+		}
+		return median(xs)
+	}
+	ours := med("wsgikit", func(r result) float64 { return r.rps })
+	fmt.Printf("\n## app: %s\n\n| server | req/s (median) | runs | p99 ms | RSS MB | wsgikit ÷ this | notes |\n|---|---|---|---|---|---|---|\n", app)
+	for _, t := range targets {
+		rs := results[t.label]
+		if len(rs) == 0 {
+			fmt.Printf("| %s | failed | | | | | |\n", t.label)
+			continue
+		}
+		rps := med(t.label, func(r result) float64 { return r.rps })
+		var runs []string
+		for _, r := range rs {
+			runs = append(runs, fmt.Sprintf("%.0f", r.rps))
+		}
+		ratio := "—"
+		if rps > 0 && t.label != "wsgikit" {
+			ratio = fmt.Sprintf("%.2f×", ours/rps)
+		}
+		fmt.Printf("| %s | %.0f | %s | %.2f | %.0f | %s | %s |\n", t.label, rps, strings.Join(runs, " / "),
+			med(t.label, func(r result) float64 { return r.p99ms }), med(t.label, func(r result) float64 { return r.rssMB }), ratio, rs[0].errs)
+	}
+}

@@ -1,0 +1,222 @@
+package harness
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Builtin returns the built-in profiles, fresh copies each call, in the order
+// `wsgikit servers` lists them. Commands follow each server's documented CLI
+// with defaults left alone, except where the harness needs otherwise (say
+// why, next to the flag).
+func Builtin() []*Profile {
+	gunicorn := func(name, desc string, keepAlive bool, worker ...string) *Profile {
+		cmd := []string{"{python}", "-m", "gunicorn", "-b", "{bind}", "-w", "{workers}"}
+		cmd = append(cmd, worker...)
+		cmd = append(cmd, "--chdir", "{appdir}", "{app}")
+		mods := []string{"gunicorn"}
+		pkg := "gunicorn"
+		if strings.Contains(name, "gevent") {
+			mods = append(mods, "gevent")
+			pkg = "gunicorn python3-gevent"
+		}
+		return &Profile{
+			Name: name, Description: desc, Package: pkg,
+			Command: cmd, KeepAlive: keepAlive,
+			StopSignal: syscall.SIGTERM, StopGrace: 10 * time.Second,
+			PyModules: mods,
+		}
+	}
+	uwsgi := func(name, desc, socketFlag string, keepAlive bool) *Profile {
+		return &Profile{
+			Name: name, Description: desc, Package: "uwsgi uwsgi-plugin-python3",
+			Command: []string{"uwsgi", "--plugin", "python3", socketFlag, "{bind}",
+				"--master", "--processes", "{workers}", "--threads", "{threads}",
+				"--chdir", "{appdir}", "--pythonpath", "{appdir}", "--module", "{app}",
+				// --need-app: without it uWSGI serves 500s when the import fails,
+				// which would look "ready". --die-on-term: in 2.0 TERM means
+				// "brutal reload" otherwise. --disable-logging: per-request
+				// log lines fill the disk during benchmarks.
+				"--need-app", "--die-on-term", "--disable-logging", "--strict"},
+			KeepAlive:  keepAlive,
+			StopSignal: syscall.SIGTERM, StopGrace: 10 * time.Second,
+			Requires:   []string{"uwsgi", "/usr/lib/uwsgi/plugins/python3_plugin.so"},
+			VersionCmd: []string{"uwsgi", "--version"}, VersionRegexp: `^\s*(\S+)`,
+		}
+	}
+	ps := []*Profile{
+		{
+			Name:        "wsgikit",
+			Description: "the wsgikit reference server (Go HTTP/1.1 loop inside CPython workers)",
+			Package:     "(built by `make build`: bin/wsgikit)",
+			Command: []string{"{wsgikit}", "serve", "-b", "{host}:{port}", "-w", "{workers}",
+				"--threads", "{threads}", "--python", "{python}", "--chdir", "{appdir}", "{app}"},
+			KeepAlive:  true,
+			StopSignal: syscall.SIGTERM, StopGrace: 10 * time.Second,
+			Requires:   []string{"{wsgikit}"},
+			VersionCmd: []string{"{wsgikit}", "--version"}, VersionRegexp: `(?i)version\s+(\S+)`,
+		},
+		gunicorn("gunicorn-sync", "Gunicorn, sync workers (one request at a time; closes every connection)", false, "-k", "sync"),
+		gunicorn("gunicorn-gthread", "Gunicorn, gthread workers (thread pool, keep-alive)", true, "-k", "gthread", "--threads", "{threads}"),
+		gunicorn("gunicorn-gevent", "Gunicorn, gevent workers (greenlets, keep-alive)", true, "-k", "gevent"),
+		uwsgi("uwsgi", "uWSGI, workers speak HTTP (--http-socket; one request per connection)", "--http-socket", false),
+		uwsgi("uwsgi-http11", "uWSGI, --http11-socket (keep-alive; one connection per thread)", "--http11-socket", true),
+		{
+			Name:        "waitress",
+			Description: "Waitress (one process, asyncore I/O + thread pool)",
+			Package:     "python3-waitress",
+			Command:     []string{"{python}", "-m", "waitress", "--listen={bind}", "--threads={threads}", "{app}"},
+			KeepAlive:   true,
+			StopSignal:  syscall.SIGTERM, StopGrace: 10 * time.Second,
+			PyModules: []string{"waitress"},
+		},
+		{
+			Name:        "cheroot",
+			Description: "Cheroot, the CherryPy server (one process, thread pool)",
+			Package:     "python3-cheroot",
+			Command:     []string{"{python}", "-m", "cheroot", "--bind", "{bind}", "--threads", "{threads}", "--chdir", "{appdir}", "{app}"},
+			KeepAlive:   true,
+			StopSignal:  syscall.SIGTERM, StopGrace: 10 * time.Second,
+			PyModules: []string{"cheroot"},
+		},
+		{
+			Name:        "gevent",
+			Description: "gevent.pywsgi.WSGIServer (one process, greenlets, monkey-patched)",
+			Package:     "python3-gevent",
+			Command:     []string{"{python}", "{launchers}/_launch_gevent.py", "--host", "{host}", "--port", "{port}", "--chdir", "{appdir}", "{app}"},
+			KeepAlive:   true,
+			StopSignal:  syscall.SIGTERM, StopGrace: 10 * time.Second,
+			PyModules: []string{"gevent"},
+			Requires:  []string{"{launchers}/_launch_gevent.py"},
+		},
+		modWSGI(),
+		{
+			Name:        "wsgiref",
+			Description: "the standard library's wsgiref.simple_server (HTTP/1.0, one request at a time): a baseline",
+			Package:     "python3",
+			Command:     []string{"{python}", "{launchers}/_launch_wsgiref.py", "--host", "{host}", "--port", "{port}", "--chdir", "{appdir}", "{app}"},
+			KeepAlive:   false,
+			StopSignal:  syscall.SIGTERM, StopGrace: 5 * time.Second,
+			PyModules:  []string{"wsgiref"},
+			Requires:   []string{"{launchers}/_launch_wsgiref.py"},
+			VersionCmd: []string{"{python}", "-c", "import platform; print(platform.python_version())"},
+		},
+	}
+	return ps
+}
+
+// modWSGI is Apache httpd with mod_wsgi in daemon mode, from a generated
+// config in {rundir}: nothing of the system's Apache (config, pid file, logs,
+// service) is read or touched.
+func modWSGI() *Profile {
+	return &Profile{
+		Name:        "mod_wsgi",
+		Description: "Apache httpd 2.4 (mpm_event) + mod_wsgi, daemon mode (processes × threads)",
+		Package:     "apache2 libapache2-mod-wsgi-py3",
+		Command:     []string{"apache2", "-f", "{rundir}/httpd.conf", "-DFOREGROUND"},
+		Dir:         "{rundir}",
+		Files: map[string]string{
+			"httpd.conf": apacheConf,
+			"app.wsgi":   apacheWSGIScript,
+		},
+		KeepAlive:  true,
+		StopSignal: syscall.SIGTERM, StopGrace: 10 * time.Second,
+		Requires: []string{"apache2", "/usr/lib/apache2/modules/mod_wsgi.so",
+			"/usr/lib/apache2/modules/mod_mpm_event.so", "/usr/lib/apache2/modules/mod_authz_core.so"},
+		VersionCmd:    []string{"dpkg-query", "-W", "-f", "mod_wsgi ${Version}", "libapache2-mod-wsgi-py3"},
+		VersionRegexp: `mod_wsgi\s+([0-9][^-+\s]*)`,
+		prepare:       prepareApache,
+	}
+}
+
+// apacheConf is a complete, private httpd.conf. The modules needed are
+// loaded by absolute path; runtime files live in {rundir}. Keep-alive
+// settings are Debian's defaults (apache2.conf), the deployment users have.
+const apacheConf = `# generated by wsgikit for one test instance
+ServerRoot "{rundir}"
+ServerName {host}
+Listen {bind}
+PidFile "{rundir}/httpd.pid"
+DefaultRuntimeDir "{rundir}"
+ErrorLog "/dev/stderr"
+LogLevel warn wsgi:info
+{apache_user}
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule wsgi_module /usr/lib/apache2/modules/mod_wsgi.so
+
+StartServers 1
+KeepAlive On
+MaxKeepAliveRequests 100
+KeepAliveTimeout 5
+Timeout 60
+
+WSGIRestrictEmbedded On
+WSGISocketPrefix "{rundir}/wsgi"
+WSGIDaemonProcess wsgikit processes={workers} threads={threads} display-name=%{GROUP} home={appdir} python-path={appdir}
+WSGIProcessGroup wsgikit
+WSGIApplicationGroup %{GLOBAL}
+WSGIScriptAlias / "{rundir}/app.wsgi"
+
+<Directory "{rundir}">
+    Require all granted
+</Directory>
+<Directory />
+    Require all denied
+</Directory>
+`
+
+// apacheWSGIScript imports the app under test from its module. mod_wsgi
+// does not put the web server's environment into os.environ reliably, so
+// the harness's extra variables are set here.
+const apacheWSGIScript = `# generated by wsgikit
+import os, sys
+sys.path.insert(0, {module_file})
+os.environ.update({env_python})
+from importlib import import_module
+application = getattr(import_module({module_name}), {callable_name})
+`
+
+// prepareApache adds the variables the Apache templates need.
+func prepareApache(vars map[string]string, env []string) error {
+	// Apache refuses to serve as root; its children (and mod_wsgi's daemon
+	// processes) switch to User/Group, which must be able to read {appdir}
+	// and {rundir}. When not root, User lines are ignored and omitted.
+	if os.Geteuid() == 0 {
+		vars["apache_user"] = "User www-data\nGroup www-data"
+	} else {
+		vars["apache_user"] = ""
+	}
+	kv := make([]string, 0, len(env))
+	for _, e := range env {
+		k, v, _ := strings.Cut(e, "=")
+		kv = append(kv, pyStr(k)+": "+pyStr(v))
+	}
+	vars["env_python"] = "{" + strings.Join(kv, ", ") + "}"
+	vars["module_file"] = pyStr(vars["appdir"])
+	vars["module_name"] = pyStr(vars["module"])
+	vars["callable_name"] = pyStr(vars["callable"])
+	return nil
+}
+
+// pyStr renders s as a Python string literal.
+func pyStr(s string) string {
+	var b strings.Builder
+	b.WriteByte('\'')
+	for _, r := range s {
+		switch {
+		case r == '\\' || r == '\'':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, "\\x%02x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
+}

@@ -1,0 +1,250 @@
+// Package harness is the one way wsgikit starts a WSGI server under test: it
+// knows how to run each server (profiles), picks a loopback port, waits until
+// the app answers HTTP, samples the process tree from /proc, and stops the
+// server proving that no process of it is left.
+package harness
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Profile says how to run one WSGI server.
+type Profile struct {
+	Name        string // "gunicorn-gthread"
+	Description string
+	Package     string   // Debian package(s) that provide it: the install hint
+	Command     []string // argv template; see Placeholders
+	Env         []string // extra KEY=VALUE (templated too)
+	ReadyPath   string   // path GET-requested until it answers (default "/")
+	StopSignal  syscall.Signal
+	StopGrace   time.Duration
+	KeepAlive   bool // keeps client connections alive
+
+	// Dir is the working directory template (default "{appdir}").
+	Dir string
+	// Files are written into {rundir} before start: name → content template
+	// (generated server configs, e.g. Apache's or nginx's).
+	Files map[string]string
+	// Requires are executables (looked up in PATH unless absolute) and
+	// files that must exist for the profile to be installed; templated.
+	Requires []string
+	// PyModules must import under {python} for the profile to be installed.
+	PyModules []string
+	// VersionCmd prints the version (stdout+stderr); VersionRegexp picks it
+	// (first submatch). Empty VersionCmd: the version of PyModules[0].
+	VersionCmd    []string
+	VersionRegexp string
+
+	// inner is the proxied profile of a "behind-nginx:<inner>" profile.
+	inner *Profile
+	// prepare adds profile-specific variables before templating (Go-only
+	// built-ins, e.g. Apache's User lines when running as root).
+	prepare func(vars map[string]string, env []string) error
+}
+
+// Placeholders are the names a Command, Env, Dir or Files template may use.
+var Placeholders = map[string]string{
+	"python":    "the Python interpreter (WSGIKIT_PYTHON, default /usr/bin/python3)",
+	"module":    "the app's module, e.g. hello or django_app.wsgi",
+	"callable":  "the WSGI callable's name in the module, e.g. application",
+	"app":       "module:callable",
+	"appdir":    "the directory the module is imported from",
+	"host":      "the loopback address to listen on, e.g. 127.0.0.1",
+	"port":      "the TCP port to listen on",
+	"bind":      "host:port, with IPv6 hosts in brackets",
+	"workers":   "number of worker processes (default 1)",
+	"threads":   "threads per worker (default 4)",
+	"rundir":    "a fresh temporary directory for this instance",
+	"wsgikit":   "the wsgikit binary (WSGIKIT_BIN, the running wsgikit, or bin/wsgikit)",
+	"launchers": "wsgikit's apps/ directory, where the launcher scripts live",
+}
+
+// internalVars are set by built-in prepare hooks only.
+var internalVars = map[string]bool{"inner_port": true, "inner_host": true, "apache_user": true, "env_python": true, "module_file": true, "module_name": true, "callable_name": true, "nginx_user": true}
+
+// expand replaces {name} placeholders in s. Unknown names are errors.
+func expand(s string, vars map[string]string) (string, error) {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '{')
+		if i < 0 {
+			b.WriteString(s)
+			return b.String(), nil
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			b.WriteString(s)
+			return b.String(), nil
+		}
+		name := s[i+1 : i+j]
+		if !isPlaceholderName(name) {
+			// Not a placeholder (e.g. nginx blocks "{ ... }"): keep as is.
+			b.WriteString(s[:i+1])
+			s = s[i+1:]
+			continue
+		}
+		v, ok := vars[name]
+		if !ok {
+			return "", fmt.Errorf("unknown placeholder {%s} (known: %s)", name, placeholderList())
+		}
+		b.WriteString(s[:i])
+		b.WriteString(v)
+		s = s[i+j+1:]
+	}
+}
+
+// isPlaceholderName reports whether s looks like a placeholder: a lowercase
+// identifier. Anything else between braces is literal text.
+func isPlaceholderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if (c < 'a' || c > 'z') && c != '_' && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func placeholderList() string {
+	names := make([]string, 0, len(Placeholders))
+	for n := range Placeholders {
+		names = append(names, "{"+n+"}")
+	}
+	sort.Strings(names)
+	return strings.Join(names, " ")
+}
+
+// placeholdersIn returns the placeholder names used in s.
+func placeholdersIn(s string) []string {
+	var out []string
+	for {
+		i := strings.IndexByte(s, '{')
+		if i < 0 {
+			return out
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			return out
+		}
+		if name := s[i+1 : i+j]; isPlaceholderName(name) {
+			out = append(out, name)
+			s = s[i+j+1:]
+		} else {
+			s = s[i+1:]
+		}
+	}
+}
+
+// Validate checks a profile the way a user needs it checked: every error
+// names the field and the fix.
+func (p *Profile) Validate() error {
+	if p.Name == "" {
+		return fmt.Errorf("profile: field name is empty; give the profile a name")
+	}
+	if strings.ContainsAny(p.Name, " \t,") {
+		return fmt.Errorf("profile %s: field name must not contain spaces or commas", p.Name)
+	}
+	if len(p.Command) == 0 {
+		return fmt.Errorf("profile %s: field command is empty; give the argv, e.g. [\"{python}\", \"-m\", \"waitress\", \"--listen={bind}\", \"{app}\"]", p.Name)
+	}
+	used := map[string]bool{}
+	check := func(field, s string) error {
+		for _, n := range placeholdersIn(s) {
+			if _, ok := Placeholders[n]; !ok && !(p.prepare != nil && internalVars[n]) {
+				return fmt.Errorf("profile %s: field %s uses unknown placeholder {%s}; use one of %s", p.Name, field, n, placeholderList())
+			}
+			used[n] = true
+		}
+		return nil
+	}
+	for _, a := range p.Command {
+		if err := check("command", a); err != nil {
+			return err
+		}
+	}
+	for _, e := range p.Env {
+		if !strings.Contains(e, "=") {
+			return fmt.Errorf("profile %s: field env entry %q is not KEY=VALUE", p.Name, e)
+		}
+		if err := check("env", e); err != nil {
+			return err
+		}
+	}
+	if err := check("dir", p.Dir); err != nil {
+		return err
+	}
+	for name, f := range p.Files {
+		if strings.Contains(name, "/") || name == "" || name == "." || name == ".." {
+			return fmt.Errorf("profile %s: field files has bad name %q; use a plain file name (it is written into {rundir})", p.Name, name)
+		}
+		if err := check("files."+name, f); err != nil {
+			return err
+		}
+	}
+	for _, r := range p.Requires {
+		if err := check("requires", r); err != nil {
+			return err
+		}
+	}
+	for _, a := range p.VersionCmd {
+		if err := check("version_cmd", a); err != nil {
+			return err
+		}
+	}
+	if p.inner == nil {
+		if !used["port"] && !used["bind"] {
+			return fmt.Errorf("profile %s: field command never uses {port} or {bind}; the server must listen on the port the harness picks", p.Name)
+		}
+		if !used["app"] && !(used["module"] && used["callable"]) && !used["module"] {
+			return fmt.Errorf("profile %s: field command never uses {app} (or {module} and {callable}); the server must load the app under test", p.Name)
+		}
+	}
+	if p.ReadyPath != "" && !strings.HasPrefix(p.ReadyPath, "/") {
+		return fmt.Errorf("profile %s: field ready_path %q must start with /", p.Name, p.ReadyPath)
+	}
+	if p.VersionRegexp != "" {
+		if _, err := compileVersionRegexp(p.VersionRegexp); err != nil {
+			return fmt.Errorf("profile %s: field version_regexp: %v", p.Name, err)
+		}
+	}
+	return nil
+}
+
+func (p *Profile) readyPath() string {
+	if p.ReadyPath == "" {
+		return "/"
+	}
+	return p.ReadyPath
+}
+
+func (p *Profile) stopSignal() syscall.Signal {
+	if p.StopSignal == 0 {
+		return syscall.SIGTERM
+	}
+	return p.StopSignal
+}
+
+func (p *Profile) stopGrace() time.Duration {
+	if p.StopGrace <= 0 {
+		return 10 * time.Second
+	}
+	return p.StopGrace
+}
+
+// usesWsgikit reports whether any template needs the wsgikit binary.
+func (p *Profile) usesWsgikit() bool {
+	for _, a := range append(append([]string{}, p.Command...), p.Requires...) {
+		for _, n := range placeholdersIn(a) {
+			if n == "wsgikit" {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,297 @@
+package harness
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// appRequest is one request through one app, with what must come back.
+type appRequest struct {
+	app, method, path string
+	body              []byte
+	status            int
+	want              func([]byte) error
+}
+
+func wantExact(s string) func([]byte) error {
+	return func(b []byte) error {
+		if string(b) != s {
+			return fmt.Errorf("body %q, want %q", trunc(b), s)
+		}
+		return nil
+	}
+}
+
+func wantContains(s string) func([]byte) error {
+	return func(b []byte) error {
+		if !bytes.Contains(b, []byte(s)) {
+			return fmt.Errorf("body %q lacks %q", trunc(b), s)
+		}
+		return nil
+	}
+}
+
+func wantLen(n int) func([]byte) error {
+	return func(b []byte) error {
+		if len(b) != n {
+			return fmt.Errorf("body of %d bytes, want %d", len(b), n)
+		}
+		return nil
+	}
+}
+
+func trunc(b []byte) []byte {
+	if len(b) > 80 {
+		return b[:80]
+	}
+	return b
+}
+
+var upload = bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB
+
+// appRequests: one start per app, one or more requests through it.
+var appRequests = [][]appRequest{
+	{{app: "hello", method: "GET", path: "/", status: 200, want: wantExact("Hello, World!")}},
+	{
+		{app: "bench", method: "GET", path: "/json", status: 200, want: wantContains(`"message": "Hello, World!"`)},
+		{app: "bench", method: "POST", path: "/upload", body: upload, status: 200, want: wantExact(string(upload))},
+		{app: "bench", method: "GET", path: "/stream?size=200000", status: 200, want: wantLen(200000)},
+		{app: "bench", method: "GET", path: "/file?size=100000", status: 200, want: wantLen(100000)},
+	},
+	{{app: "flask", method: "GET", path: "/json", status: 200, want: wantContains(`"Hello, World!"`)}},
+	{{app: "django", method: "GET", path: "/json", status: 200, want: wantContains(`"Hello, World!"`)}},
+}
+
+// profilesUnderTest are all built-ins plus nginx in front of one server of
+// each connection model.
+func profilesUnderTest() []string {
+	var names []string
+	for _, p := range Builtin() {
+		names = append(names, p.Name)
+	}
+	return append(names, NginxPrefix+"gunicorn-sync", NginxPrefix+"waitress")
+}
+
+// requireInstalled skips the wsgikit profile when our binary is not built
+// (the server is written on another branch) and fails for any other
+// missing server: the Makefile installs them all.
+func requireInstalled(t *testing.T, p *Profile) {
+	t.Helper()
+	if _, err := p.Version(); err != nil {
+		if p.Name == "wsgikit" || strings.HasSuffix(p.Name, ":wsgikit") {
+			if os.Getenv("WSGIKIT_BIN") == "" {
+				if root, rerr := moduleRoot(); rerr == nil {
+					if _, serr := os.Stat(root + "/bin/wsgikit"); serr != nil {
+						t.Skipf("wsgikit binary not built (WSGIKIT_BIN unset, no bin/wsgikit): %v", err)
+					}
+				}
+			}
+		}
+		if os.Getenv("WSGIKIT_ALLOW_MISSING") != "" {
+			t.Skipf("%v (WSGIKIT_ALLOW_MISSING set)", err)
+		}
+		t.Fatalf("%v", err)
+	}
+}
+
+func TestBuiltinProfilesServeEveryApp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts every server; not in -short")
+	}
+	for _, name := range profilesUnderTest() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel() // bounded by -parallel (default GOMAXPROCS = 2 here)
+			p, err := Lookup(name, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			requireInstalled(t, p)
+			for _, reqs := range appRequests {
+				app, err := BuiltinApp(reqs[0].app)
+				if err != nil {
+					t.Fatal(err)
+				}
+				inst, err := Start(context.Background(), p, app, Options{Workers: 2, Threads: 2})
+				if err != nil {
+					t.Fatalf("%s: %v", reqs[0].app, err)
+				}
+				pids := inst.PIDs()
+				if len(pids) == 0 {
+					t.Errorf("%s: no live PIDs", reqs[0].app)
+				}
+				for _, r := range reqs {
+					status, body, err := doRequest(inst.Addr, r.method, r.path, r.body)
+					if err != nil {
+						t.Errorf("%s %s %s: %v\n%s", r.app, r.method, r.path, err, inst.LogTail(20))
+						continue
+					}
+					if status != r.status {
+						t.Errorf("%s %s %s: status %d, want %d\n%s", r.app, r.method, r.path, status, r.status, inst.LogTail(20))
+					}
+					if err := r.want(body); err != nil {
+						t.Errorf("%s %s %s: %v", r.app, r.method, r.path, err)
+					}
+				}
+				if reqs[0].app == "hello" {
+					checkKeepAlive(t, inst)
+					if u := inst.Usage(); u.Procs < 1 || u.PeakRSSMB <= 0 || u.CPUSeconds <= 0 {
+						t.Errorf("usage looks empty: %+v", u)
+					}
+				}
+				if err := inst.Stop(); err != nil {
+					t.Errorf("%s: stop: %v", reqs[0].app, err)
+				}
+				assertGone(t, pids)
+			}
+		})
+	}
+}
+
+// checkKeepAlive sends two requests on one connection: the second must be
+// answered exactly when the profile says it keeps connections alive.
+func checkKeepAlive(t *testing.T, inst *Instance) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", inst.Addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(conn)
+	req := "GET / HTTP/1.1\r\nHost: " + inst.Addr + "\r\n\r\n"
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatal(err)
+	}
+	_, hdr, _, err := readResponse(br, "GET")
+	if err != nil {
+		t.Fatalf("first request: %v", err)
+	}
+	closes := strings.EqualFold(hdr["connection"], "close")
+	_, err2 := io.WriteString(conn, req)
+	if err2 == nil {
+		_, _, _, err2 = readResponse(br, "GET")
+	}
+	kept := err2 == nil
+	if kept != inst.Profile.KeepAlive {
+		t.Errorf("keep-alive: second request on one connection answered=%v (Connection: %q), profile says KeepAlive=%v (err %v)",
+			kept, hdr["connection"], inst.Profile.KeepAlive, err2)
+	}
+	if kept && closes {
+		t.Errorf("answered a second request after Connection: close")
+	}
+}
+
+// assertGone checks that none of pids is a live process any more.
+func assertGone(t *testing.T, pids []int) {
+	t.Helper()
+	var st procStat
+	for _, pid := range pids {
+		if _, err := readStat(pid, nil, &st); err == nil && st.state != 'Z' {
+			// The PID may have been reused already; compare with /proc
+			// data is not possible without the old start time, so name it.
+			t.Errorf("pid %d (%s, state %c) still exists after Stop", pid, st.comm, st.state)
+		}
+	}
+}
+
+// doRequest sends one request on a fresh connection and reads the answer
+// with our own minimal HTTP/1.1 reader (Content-Length, chunked, or EOF).
+func doRequest(addr, method, path string, body []byte) (int, []byte, error) {
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", method, path, addr)
+	if body != nil {
+		fmt.Fprintf(&b, "Content-Type: application/octet-stream\r\nContent-Length: %d\r\n", len(body))
+	}
+	b.WriteString("\r\n")
+	if _, err := io.WriteString(conn, b.String()); err != nil {
+		return 0, nil, err
+	}
+	if _, err := conn.Write(body); err != nil {
+		return 0, nil, err
+	}
+	status, _, resp, err := readResponse(bufio.NewReader(conn), method)
+	return status, resp, err
+}
+
+func readResponse(br *bufio.Reader, method string) (int, map[string]string, []byte, error) {
+	line, err := br.ReadString('\n')
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("status line: %w", err)
+	}
+	status, err := parseStatusLine(line)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	hdr := map[string]string{}
+	for {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			return status, hdr, nil, fmt.Errorf("headers: %w", err)
+		}
+		l = strings.TrimRight(l, "\r\n")
+		if l == "" {
+			break
+		}
+		k, v, _ := strings.Cut(l, ":")
+		hdr[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
+	}
+	if method == "HEAD" || status == 204 || status == 304 {
+		return status, hdr, nil, nil
+	}
+	if strings.Contains(strings.ToLower(hdr["transfer-encoding"]), "chunked") {
+		var body []byte
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				return status, hdr, body, fmt.Errorf("chunk size: %w", err)
+			}
+			sz, err := strconv.ParseInt(strings.TrimSpace(strings.SplitN(l, ";", 2)[0]), 16, 64)
+			if err != nil {
+				return status, hdr, body, fmt.Errorf("chunk size %q", l)
+			}
+			if sz == 0 {
+				for {
+					l, err := br.ReadString('\n')
+					if err != nil || strings.TrimRight(l, "\r\n") == "" {
+						return status, hdr, body, err
+					}
+				}
+			}
+			chunk := make([]byte, sz+2)
+			if _, err := io.ReadFull(br, chunk); err != nil {
+				return status, hdr, body, err
+			}
+			body = append(body, chunk[:sz]...)
+		}
+	}
+	if cl, ok := hdr["content-length"]; ok {
+		n, err := strconv.Atoi(cl)
+		if err != nil {
+			return status, hdr, nil, fmt.Errorf("content-length %q", cl)
+		}
+		body := make([]byte, n)
+		_, err = io.ReadFull(br, body)
+		return status, hdr, body, err
+	}
+	body, err := io.ReadAll(br)
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	return status, hdr, body, err
+}

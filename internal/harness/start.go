@@ -1,0 +1,435 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Options tune one server instance. Zero values mean the defaults.
+type Options struct {
+	Workers, Threads int           // defaults 1 and 4
+	Env              []string      // extra env for the server (e.g. WSGIKIT_SINK=127.0.0.1:PORT)
+	LogDir           string        // where the server's log file goes (default: the instance's temp dir, removed at Stop)
+	StartTimeout     time.Duration // default 20s
+	SampleInterval   time.Duration // /proc sampling period, default 100ms; <0 disables
+	Host             string        // default 127.0.0.1
+	// Port is a fixed port to listen on; 0 picks a free one (and picks
+	// another if the server finds it taken).
+	Port int
+	// KeepRundir leaves the instance's temp dir (generated configs, log)
+	// in place after Stop, for debugging.
+	KeepRundir bool
+}
+
+func (o *Options) defaults() {
+	if o.Workers <= 0 {
+		o.Workers = 1
+	}
+	if o.Threads <= 0 {
+		o.Threads = 4
+	}
+	if o.StartTimeout <= 0 {
+		o.StartTimeout = 20 * time.Second
+	}
+	if o.SampleInterval == 0 {
+		o.SampleInterval = 100 * time.Millisecond
+	}
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
+}
+
+// portAttempts is how many ports Start tries when a server reports its
+// port taken (it is free when picked, but anyone may bind it before the
+// server does).
+const portAttempts = 3
+
+// pickPort returns a loopback port free at the time of the call. A
+// variable so that tests can hand out a taken port.
+var pickPort = func(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Start runs the app under the profile's server and returns once the app
+// answers an HTTP request on the instance's port. ctx bounds the start-up
+// only; the caller must Stop the instance. A server that exits during
+// start-up, or is not ready by the deadline, is an error carrying the last
+// lines of its log (its process group is killed first).
+func Start(ctx context.Context, p *Profile, app App, opts Options) (*Instance, error) {
+	opts.defaults()
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", p.Name, err)
+	}
+	if app.Module == "" {
+		return nil, fmt.Errorf("start %s: no app module given", p.Name)
+	}
+	if app.Callable == "" {
+		app.Callable = "application"
+	}
+	if app.Dir == "" {
+		return nil, fmt.Errorf("start %s: app %s has no directory", p.Name, app)
+	}
+	version, err := p.Version()
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", p.Name, err)
+	}
+	var inner *Instance
+	extra := map[string]string{}
+	if p.inner != nil {
+		innerOpts := opts
+		innerOpts.Port = 0
+		inner, err = Start(ctx, p.inner, app, innerOpts)
+		if err != nil {
+			return nil, fmt.Errorf("start %s: %w", p.Name, err)
+		}
+		extra["inner_host"] = inner.Host
+		extra["inner_port"] = strconv.Itoa(inner.Port)
+	}
+	attempts := portAttempts
+	if opts.Port != 0 {
+		attempts = 1
+	}
+	var lastErr error
+	for a := 0; a < attempts; a++ {
+		port := opts.Port
+		if port == 0 {
+			if port, err = pickPort(opts.Host); err != nil {
+				lastErr = fmt.Errorf("start %s: pick a port on %s: %w", p.Name, opts.Host, err)
+				break
+			}
+		}
+		inst, retry, err := startOnce(ctx, p, app, opts, port, extra)
+		if err == nil {
+			inst.Version = version
+			inst.inner = inner
+			return inst, nil
+		}
+		lastErr = err
+		if !retry {
+			break
+		}
+	}
+	if inner != nil {
+		if err := inner.Stop(); err != nil {
+			lastErr = errors.Join(lastErr, err)
+		}
+	}
+	return nil, lastErr
+}
+
+// errPortTaken marks a start that failed because the port was not ours.
+var errPortTaken = errors.New("port taken")
+
+// addrInUse matches what the servers print when they cannot bind.
+var addrInUse = regexp.MustCompile(`(?i)address already in use|EADDRINUSE|errno 98|\(98\)|connection in use|address in use`)
+
+func startOnce(ctx context.Context, p *Profile, app App, opts Options, port int, extra map[string]string) (*Instance, bool, error) {
+	fail := func(err error) (*Instance, bool, error) {
+		return nil, false, fmt.Errorf("start %s: %w", p.Name, err)
+	}
+	rundir, err := os.MkdirTemp("", "wsgikit-"+fileName(p.Name)+"-")
+	if err != nil {
+		return fail(err)
+	}
+	// Servers that drop privileges (Apache, nginx as root) read their
+	// generated files as another user.
+	if err := os.Chmod(rundir, 0o755); err != nil {
+		return fail(err)
+	}
+	cleanup := func() {
+		if !opts.KeepRundir {
+			os.RemoveAll(rundir)
+		}
+	}
+	vars, env, err := instanceVars(p, app, opts, port, rundir, extra)
+	if err != nil {
+		cleanup()
+		return fail(err)
+	}
+	argv := make([]string, len(p.Command))
+	for i, a := range p.Command {
+		if argv[i], err = expand(a, vars); err != nil {
+			cleanup()
+			return fail(fmt.Errorf("command: %w", err))
+		}
+	}
+	dir := p.Dir
+	if dir == "" {
+		dir = "{appdir}"
+	}
+	if dir, err = expand(dir, vars); err != nil {
+		cleanup()
+		return fail(fmt.Errorf("dir: %w", err))
+	}
+	for name, tmpl := range p.Files {
+		text, err := expand(tmpl, vars)
+		if err != nil {
+			cleanup()
+			return fail(fmt.Errorf("files.%s: %w", name, err))
+		}
+		if err := os.WriteFile(filepath.Join(rundir, name), []byte(text), 0o644); err != nil {
+			cleanup()
+			return fail(err)
+		}
+	}
+	logPath := filepath.Join(rundir, "server.log")
+	if opts.LogDir != "" {
+		if err := os.MkdirAll(opts.LogDir, 0o755); err != nil {
+			cleanup()
+			return fail(err)
+		}
+		logPath = filepath.Join(opts.LogDir, fmt.Sprintf("%s-%d-%s.log", fileName(p.Name), port, time.Now().Format("150405.000")))
+	}
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		cleanup()
+		return fail(err)
+	}
+	fmt.Fprintf(logFile, "# wsgikit: %s\n", strings.Join(argv, " "))
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		cleanup()
+		return fail(err)
+	}
+	host := opts.Host
+	inst := &Instance{
+		Profile: p,
+		Host:    host,
+		Port:    port,
+		Addr:    net.JoinHostPort(host, strconv.Itoa(port)),
+		LogPath: logPath,
+		cmd:     cmd,
+		logFile: logFile,
+		rundir:  rundir,
+		keep:    opts.KeepRundir,
+		tree:    newTree(cmd.Process.Pid),
+		exited:  make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	go inst.wait()
+	_ = inst.tree.sample(false)
+
+	status, err := inst.awaitReady(ctx, opts.StartTimeout)
+	if err != nil {
+		tail := inst.LogTail(20)
+		stopErr := inst.Stop()
+		retry := errors.Is(err, errPortTaken) || (opts.Port == 0 && addrInUse.MatchString(tail))
+		msg := fmt.Errorf("start %s on %s: %w", p.Name, inst.Addr, err)
+		if stopErr != nil {
+			msg = errors.Join(msg, stopErr)
+		}
+		return nil, retry, fmt.Errorf("%w\n--- last 20 lines of %s ---\n%s", msg, p.Name+" log", tail)
+	}
+	inst.ReadyStatus = status
+	inst.startSampler(opts.SampleInterval)
+	return inst, false, nil
+}
+
+// instanceVars fills every placeholder for one instance and returns the
+// extra environment (profile's, then the caller's).
+func instanceVars(p *Profile, app App, opts Options, port int, rundir string, extra map[string]string) (map[string]string, []string, error) {
+	appdir, err := filepath.Abs(app.Dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	bind := net.JoinHostPort(opts.Host, strconv.Itoa(port))
+	vars := map[string]string{
+		"python":   Python(),
+		"module":   app.Module,
+		"callable": app.Callable,
+		"app":      app.Module + ":" + app.Callable,
+		"appdir":   appdir,
+		"host":     opts.Host,
+		"port":     strconv.Itoa(port),
+		"bind":     bind,
+		"workers":  strconv.Itoa(opts.Workers),
+		"threads":  strconv.Itoa(opts.Threads),
+		"rundir":   rundir,
+	}
+	for k, v := range extra {
+		vars[k] = v
+	}
+	if p.usesWsgikit() {
+		b, err := WsgikitBin()
+		if err != nil {
+			return nil, nil, err
+		}
+		vars["wsgikit"] = b
+	}
+	if d, err := AppsDir(); err == nil {
+		vars["launchers"] = d
+	}
+	var env []string
+	for _, e := range p.Env {
+		s, err := expand(e, vars)
+		if err != nil {
+			return nil, nil, fmt.Errorf("env: %w", err)
+		}
+		env = append(env, s)
+	}
+	env = append(env, opts.Env...)
+	if p.prepare != nil {
+		if err := p.prepare(vars, env); err != nil {
+			return nil, nil, err
+		}
+	}
+	return vars, env, nil
+}
+
+// fileName makes a profile name safe for a file name.
+func fileName(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == ':' || r == ' ' {
+			return '_'
+		}
+		return r
+	}, name)
+}
+
+// awaitReady polls the ready path until the server answers with an HTTP
+// status line from a socket it owns. It returns the status code.
+func (i *Instance) awaitReady(ctx context.Context, timeout time.Duration) (int, error) {
+	deadline := time.Now().Add(timeout)
+	path := i.Profile.readyPath()
+	var lastErr error
+	for {
+		select {
+		case <-i.exited:
+			return 0, fmt.Errorf("server exited during start-up (%v)", i.exitErr())
+		case <-ctx.Done():
+			return 0, fmt.Errorf("start-up cancelled: %w", ctx.Err())
+		default:
+		}
+		remaining := time.Until(deadline)
+		if remaining <= 0 {
+			if lastErr == nil {
+				lastErr = errors.New("no answer")
+			}
+			return 0, fmt.Errorf("not ready after %s: GET %s: %v", timeout, path, lastErr)
+		}
+		status, err := httpProbe(i.Addr, path, min(remaining, 5*time.Second))
+		if err == nil {
+			if owned, known := i.ownsListener(); known && !owned {
+				return 0, fmt.Errorf("%w: another process answers on port %d", errPortTaken, i.Port)
+			}
+			return status, nil
+		}
+		lastErr = err
+		select {
+		case <-i.exited:
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// ownsListener reports whether a process of the instance holds the socket
+// listening on its port. known is false when /proc does not tell.
+func (i *Instance) ownsListener() (owned, known bool) {
+	inodes := listeningInodes(i.Port)
+	if len(inodes) == 0 {
+		return false, false
+	}
+	for _, pid := range i.tree.livePIDs() {
+		fds, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+		if err != nil {
+			return false, false
+		}
+		for _, fd := range fds {
+			link, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/fd/" + fd.Name())
+			if err != nil {
+				continue
+			}
+			if ino, ok := strings.CutPrefix(link, "socket:["); ok && inodes[strings.TrimSuffix(ino, "]")] {
+				return true, true
+			}
+		}
+	}
+	return false, true
+}
+
+// listeningInodes returns the socket inodes listening on port (IPv4/IPv6).
+func listeningInodes(port int) map[string]bool {
+	out := map[string]bool{}
+	hexPort := fmt.Sprintf(":%04X", port)
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			fs := strings.Fields(line)
+			// sl local rem st tx:rx tr:when retrnsmt uid timeout inode
+			if len(fs) < 10 || fs[3] != "0A" || !strings.HasSuffix(fs[1], hexPort) {
+				continue
+			}
+			out[fs[9]] = true
+		}
+	}
+	return out
+}
+
+// httpProbe sends one GET over a raw socket and returns the status code of
+// the status line that comes back (any code counts as "answering").
+func httpProbe(addr, path string, timeout time.Duration) (int, error) {
+	conn, err := net.DialTimeout("tcp", addr, min(timeout, time.Second))
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(timeout))
+	req := "GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nUser-Agent: wsgikit-harness\r\nConnection: close\r\n\r\n"
+	if _, err := conn.Write([]byte(req)); err != nil {
+		return 0, err
+	}
+	buf := make([]byte, 0, 256)
+	tmp := make([]byte, 256)
+	for len(buf) < 256 {
+		n, err := conn.Read(tmp)
+		buf = append(buf, tmp[:n]...)
+		if i := strings.IndexByte(string(buf), '\n'); i >= 0 {
+			return parseStatusLine(string(buf[:i]))
+		}
+		if err != nil {
+			if len(buf) == 0 {
+				return 0, fmt.Errorf("connection closed without an answer: %w", err)
+			}
+			break
+		}
+	}
+	return parseStatusLine(string(buf))
+}
+
+func parseStatusLine(line string) (int, error) {
+	line = strings.TrimRight(line, "\r\n")
+	fs := strings.Fields(line)
+	if len(fs) < 2 || !strings.HasPrefix(fs[0], "HTTP/") || len(fs[1]) != 3 {
+		return 0, fmt.Errorf("not an HTTP status line: %q", line)
+	}
+	code, err := strconv.Atoi(fs[1])
+	if err != nil {
+		return 0, fmt.Errorf("not an HTTP status line: %q", line)
+	}
+	return code, nil
+}

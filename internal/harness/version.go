@@ -1,0 +1,248 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrNotInstalled is wrapped by Version and Start when a profile's server
+// is missing.
+var ErrNotInstalled = errors.New("not installed")
+
+// DefaultPython is the interpreter every Python server runs on unless
+// WSGIKIT_PYTHON says otherwise: Debian's, which the Debian packages of
+// the servers are built for.
+const DefaultPython = "/usr/bin/python3"
+
+// Python returns the interpreter for {python}: env WSGIKIT_PYTHON, else
+// DefaultPython.
+func Python() string {
+	if p := os.Getenv("WSGIKIT_PYTHON"); p != "" {
+		return p
+	}
+	return DefaultPython
+}
+
+// WsgikitBin finds our own binary for {wsgikit}: env WSGIKIT_BIN, else the
+// running executable if it is named wsgikit, else <module root>/bin/wsgikit.
+func WsgikitBin() (string, error) {
+	if b := os.Getenv("WSGIKIT_BIN"); b != "" {
+		return b, nil
+	}
+	if exe, err := os.Executable(); err == nil && filepath.Base(exe) == "wsgikit" {
+		return exe, nil
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return "", fmt.Errorf("wsgikit binary not found: set WSGIKIT_BIN or run `make build` (%v)", err)
+	}
+	b := filepath.Join(root, "bin", "wsgikit")
+	if _, err := os.Stat(b); err != nil {
+		return "", fmt.Errorf("wsgikit binary not found at %s: run `make build` or set WSGIKIT_BIN", b)
+	}
+	return b, nil
+}
+
+// moduleRoot walks up from the working directory (and from the executable)
+// to the directory holding this module's go.mod.
+func moduleRoot() (string, error) {
+	var starts []string
+	if wd, err := os.Getwd(); err == nil {
+		starts = append(starts, wd)
+	}
+	if exe, err := os.Executable(); err == nil {
+		starts = append(starts, filepath.Dir(exe))
+	}
+	for _, d := range starts {
+		for {
+			b, err := os.ReadFile(filepath.Join(d, "go.mod"))
+			if err == nil && strings.Contains(string(b), "module github.com/wsgikit/wsgikit\n") {
+				return d, nil
+			}
+			parent := filepath.Dir(d)
+			if parent == d {
+				break
+			}
+			d = parent
+		}
+	}
+	return "", errors.New("not inside the wsgikit module")
+}
+
+// baseVars are the placeholders known without an app or instance.
+func baseVars() map[string]string {
+	v := map[string]string{"python": Python()}
+	if b, err := WsgikitBin(); err == nil {
+		v["wsgikit"] = b
+	}
+	if d, err := AppsDir(); err == nil {
+		v["launchers"] = d
+	}
+	return v
+}
+
+var versionCache sync.Map // key: profile name + python → versionResult
+
+type versionResult struct {
+	v   string
+	err error
+}
+
+// Version reports the installed version. When the server is missing, the
+// error (wrapping ErrNotInstalled) is one line naming the Debian package.
+func (p *Profile) Version() (string, error) {
+	key := p.Name + "\x00" + Python() + "\x00" + os.Getenv("WSGIKIT_BIN")
+	if r, ok := versionCache.Load(key); ok {
+		r := r.(versionResult)
+		return r.v, r.err
+	}
+	v, err := p.detectVersion()
+	versionCache.Store(key, versionResult{v, err})
+	return v, err
+}
+
+func (p *Profile) notInstalled(what string) error {
+	hint := "install the Debian package: apt-get install " + p.Package
+	if p.Name == "wsgikit" {
+		hint = "run `make build` or set WSGIKIT_BIN"
+	} else if p.Package == "" {
+		hint = "install it"
+	}
+	return fmt.Errorf("%s: %w (%s); %s", p.Name, ErrNotInstalled, what, hint)
+}
+
+func (p *Profile) detectVersion() (string, error) {
+	if p.inner != nil {
+		iv, err := p.inner.Version()
+		if err != nil {
+			return "", err
+		}
+		nv, err := p.ownVersion()
+		if err != nil {
+			return "", err
+		}
+		return iv + " behind nginx " + nv, nil
+	}
+	return p.ownVersion()
+}
+
+func (p *Profile) ownVersion() (string, error) {
+	vars := baseVars()
+	for _, r := range p.Requires {
+		if p.Name == "wsgikit" && r == "{wsgikit}" && vars["wsgikit"] == "" {
+			_, err := WsgikitBin()
+			return "", p.notInstalled(err.Error())
+		}
+		path, err := expand(r, vars)
+		if err != nil {
+			return "", p.notInstalled(err.Error())
+		}
+		if filepath.IsAbs(path) {
+			if _, err := os.Stat(path); err != nil {
+				return "", p.notInstalled(path + " missing")
+			}
+		} else if _, err := exec.LookPath(path); err != nil {
+			return "", p.notInstalled(path + " not in PATH")
+		}
+	}
+	python := vars["python"]
+	if len(p.PyModules) > 0 {
+		if _, err := os.Stat(python); err != nil {
+			return "", p.notInstalled("interpreter " + python + " missing")
+		}
+		var imports []string
+		for _, m := range p.PyModules {
+			imports = append(imports, "import "+m)
+		}
+		out, err := run(python, "-c", strings.Join(imports, "; "))
+		if err != nil {
+			return "", p.notInstalled(fmt.Sprintf("%s cannot %s: %s", python, strings.Join(imports, "; "), lastLine(out)))
+		}
+	}
+	if len(p.VersionCmd) == 0 {
+		if len(p.PyModules) == 0 {
+			return "unknown", nil
+		}
+		// The distribution usually has the module's name; importlib.metadata
+		// knows Debian's dist-info too.
+		m := p.PyModules[0]
+		out, err := run(python, "-c", "import importlib.metadata as m, sys\ntry:\n print(m.version(sys.argv[1]))\nexcept Exception:\n import importlib; print(getattr(importlib.import_module(sys.argv[1]), '__version__', 'unknown'))", m)
+		if err != nil {
+			return "unknown", nil
+		}
+		return strings.TrimSpace(lastLine(out)), nil
+	}
+	argv := make([]string, len(p.VersionCmd))
+	for i, a := range p.VersionCmd {
+		s, err := expand(a, vars)
+		if err != nil {
+			return "", fmt.Errorf("%s: version_cmd: %w", p.Name, err)
+		}
+		argv[i] = s
+	}
+	out, err := run(argv[0], argv[1:]...)
+	if err != nil && p.Name == "wsgikit" {
+		// The binary exists (Requires passed) but has no --version yet.
+		return "dev", nil
+	}
+	if err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return "", p.notInstalled(argv[0] + " not in PATH")
+		}
+		return "", p.notInstalled(fmt.Sprintf("%s failed: %s", strings.Join(argv, " "), lastLine(out)))
+	}
+	if p.VersionRegexp == "" {
+		return strings.TrimSpace(firstLine(out)), nil
+	}
+	re, err := compileVersionRegexp(p.VersionRegexp)
+	if err != nil {
+		return "", fmt.Errorf("%s: version_regexp: %w", p.Name, err)
+	}
+	if m := re.FindStringSubmatch(out); len(m) > 1 {
+		return m[1], nil
+	}
+	return strings.TrimSpace(firstLine(out)), nil
+}
+
+func compileVersionRegexp(s string) (*regexp.Regexp, error) {
+	re, err := regexp.Compile("(?m)" + s)
+	if err != nil {
+		return nil, err
+	}
+	if re.NumSubexp() < 1 {
+		return nil, fmt.Errorf("%q has no (group) for the version", s)
+	}
+	return re, nil
+}
+
+// run runs a short detection command with a deadline.
+func run(name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	return string(out), err
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}

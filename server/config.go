@@ -1,0 +1,153 @@
+package server
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/wsgikit/wsgikit/server/http1"
+)
+
+// Config is what `wsgikit serve` is asked to do (gunicorn's names where the
+// meaning is the same).
+type Config struct {
+	App             string   // module:callable, module:factory() or module (callable "application")
+	Bind            []string // HOST:PORT, [::1]:PORT
+	Workers         int
+	Threads         int
+	Python          string // interpreter; a venv's bin/python selects the venv
+	Chdir           string
+	PythonPath      []string
+	KeepAlive       time.Duration
+	HeaderTimeout   time.Duration
+	GracefulTimeout time.Duration
+	LimitLine       int
+	LimitFields     int
+	LimitFieldSize  int
+	LimitBody       int64
+	ScriptName      string
+	LibDir          string // where _wsgikit*.so lives (default: <binary dir>/lib)
+	Debug           bool
+	Static          bool // answer hello world without calling Python: the engine's ceiling, for benchmarks
+
+	Timeout           time.Duration // a request running longer gets its worker killed and replaced (0: off)
+	MaxRequests       int           // recycle a worker after this many requests (0: never)
+	MaxRequestsJitter int           // add 0..J to MaxRequests per worker, so workers do not recycle together
+	ReloadOnRSSMB     float64       // recycle a worker whose RSS exceeds this (0: never)
+	Backlog           int
+	Umask             os.FileMode
+	Heartbeat         time.Duration // worker status period (default 1s)
+}
+
+// AppSpec is a parsed module:callable.
+type AppSpec struct {
+	Module   string
+	Callable string
+	Factory  bool // "module:make_app()": call it once to get the app
+}
+
+// ParseAppSpec parses "module:callable", "module:factory()" or "module".
+func ParseAppSpec(s string) (AppSpec, error) {
+	mod, call, found := strings.Cut(s, ":")
+	if !found {
+		call = "application"
+	}
+	spec := AppSpec{Module: mod, Callable: call}
+	if strings.HasSuffix(call, "()") {
+		spec.Factory, spec.Callable = true, strings.TrimSuffix(call, "()")
+	}
+	if !isDotted(spec.Module) || !isDotted(spec.Callable) || strings.Contains(spec.Callable, ".") && spec.Factory {
+		return AppSpec{}, fmt.Errorf("app %q: want module:callable, e.g. myproject.wsgi:application or app:create_app()", s)
+	}
+	return spec, nil
+}
+
+func isDotted(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, part := range strings.Split(s, ".") {
+		if part == "" {
+			return false
+		}
+		for i, r := range part {
+			ok := r == '_' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || r > 127 || i > 0 && '0' <= r && r <= '9'
+			if !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Limits returns the request-head limits, with gunicorn's rule that 0 means
+// "no limit" mapped to our maxima.
+func (c *Config) Limits() http1.Limits {
+	l := http1.DefaultLimits()
+	if c.LimitLine > 0 {
+		l.MaxRequestLine = c.LimitLine
+	}
+	if c.LimitFields > 0 {
+		l.MaxHeaderFields = c.LimitFields
+	}
+	if c.LimitFieldSize > 0 {
+		l.MaxFieldSize = c.LimitFieldSize
+	}
+	if c.LimitBody > 0 {
+		l.MaxBodyBytes = c.LimitBody
+	}
+	return l
+}
+
+// WorkerConfig is handed from the master to each worker (JSON through the
+// environment); the worker turns it into an EngineConfig.
+type WorkerConfig struct {
+	Module          string       `json:"module"`
+	Callable        string       `json:"callable"`
+	Factory         bool         `json:"factory"`
+	Chdir           string       `json:"chdir"`
+	PythonPath      []string     `json:"pythonpath"`
+	LibDir          string       `json:"libdir"`
+	ListenFDs       []int        `json:"listen_fds"`
+	ControlFD       int          `json:"control_fd"` // EOF: the master is gone
+	StatusFD        int          `json:"status_fd"`  // worker -> master: ready, heartbeats
+	BoardFD         int          `json:"board_fd"`   // the shared scoreboard
+	Heartbeat       Duration     `json:"heartbeat"`
+	MaxRequests     uint64       `json:"max_requests"` // with this worker's jitter; 0: never
+	Threads         int          `json:"threads"`
+	Multiprocess    bool         `json:"multiprocess"`
+	KeepAlive       Duration     `json:"keepalive"`
+	HeaderTimeout   Duration     `json:"header_timeout"`
+	GracefulTimeout Duration     `json:"graceful_timeout"`
+	Limits          http1.Limits `json:"limits"`
+	ScriptName      string       `json:"script_name"`
+	GOMAXPROCS      int          `json:"gomaxprocs"`
+	Debug           bool         `json:"debug"`
+	Software        string       `json:"software"`
+	Static          bool         `json:"static"`
+}
+
+// Duration marshals as a Go duration string.
+type Duration time.Duration
+
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	*d = Duration(v)
+	return err
+}
+
+// Engine returns the engine settings of a worker.
+func (w *WorkerConfig) Engine() EngineConfig {
+	return EngineConfig{
+		Threads:         w.Threads,
+		KeepAlive:       time.Duration(w.KeepAlive),
+		HeaderTimeout:   time.Duration(w.HeaderTimeout),
+		GracefulTimeout: time.Duration(w.GracefulTimeout),
+		Limits:          w.Limits,
+		ScriptName:      w.ScriptName,
+		Debug:           w.Debug,
+		MaxRequests:     w.MaxRequests,
+	}
+}

@@ -1,0 +1,94 @@
+package http1
+
+// Byte classes, one 256-entry table so every check is a single load.
+const (
+	cTchar     = 1 << iota // RFC 9110 §5.6.2 tchar
+	cFieldChar             // field-vchar / obs-text / SP / HTAB (RFC 9110 §5.5)
+	cTarget                // allowed in a request-target: VCHAR except '#'
+	cHost                  // reg-name / IP-literal bytes of a Host (no ':' '@' '/')
+	cHex                   // HEXDIG
+	cScheme                // ALPHA / DIGIT / "+" / "-" / "."
+)
+
+var charClass [256]uint8
+
+func init() {
+	for c := 0; c < 256; c++ {
+		var k uint8
+		isAlpha := (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+		isDigit := c >= '0' && c <= '9'
+		if isAlpha || isDigit {
+			k |= cTchar | cHost | cScheme
+		}
+		switch c {
+		case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
+			k |= cTchar
+		}
+		if (c >= 0x21 && c <= 0x7e) || c >= 0x80 || c == ' ' || c == '\t' {
+			k |= cFieldChar
+		}
+		if c >= 0x21 && c <= 0x7e && c != '#' {
+			k |= cTarget
+		}
+		// unreserved, pct-encoded ('%'), sub-delims; '[' ']' for IP-literals.
+		switch c {
+		case '-', '.', '_', '~', '%', '!', '$', '&', '\'', '(', ')', '*', '+', ',', ';', '=':
+			k |= cHost
+		}
+		if isDigit || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') {
+			k |= cHex
+		}
+		if c == '+' || c == '-' || c == '.' {
+			k |= cScheme
+		}
+		charClass[c] = k
+	}
+}
+
+func isTchar(c byte) bool { return charClass[c]&cTchar != 0 }
+func isHex(c byte) bool   { return charClass[c]&cHex != 0 }
+
+// lower folds an ASCII letter to lower case.
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + ('a' - 'A')
+	}
+	return c
+}
+
+// equalFold reports whether b equals the lower-case ASCII string s, ignoring case.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		if lower(b[i]) != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func isOWS(c byte) bool { return c == ' ' || c == '\t' }
+
+// trimOWS removes optional whitespace (SP / HTAB) at both ends.
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && isOWS(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isOWS(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func hexVal(c byte) int64 {
+	switch {
+	case c >= '0' && c <= '9':
+		return int64(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int64(c-'a') + 10
+	default:
+		return int64(c-'A') + 10
+	}
+}

@@ -1,0 +1,618 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+//go:embed boot.py
+var bootPy string
+
+// Worker exit codes that mean "restarting cannot help".
+const (
+	ExitImport = 3 // the application could not be imported
+	ExitNoExt  = 4 // no _wsgikit build for the interpreter
+)
+
+// ExitError asks the caller to exit with Code.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Release is wsgikit's version; Version is what the server reports as
+// SERVER_SOFTWARE.
+const (
+	Release = "0.1.0"
+	Version = "wsgikit/" + Release
+)
+
+// Why a worker was retired or replaced (logs and metrics).
+const (
+	CauseCrash       = "crash"
+	CauseTimeout     = "timeout"
+	CauseMaxRequests = "max-requests"
+	CauseRSS         = "rss"
+	CauseReload      = "reload"
+	CauseScaleDown   = "scale-down"
+)
+
+// Master binds the listeners and supervises worker processes: each worker is
+// the chosen Python interpreter, started with fork+exec (never a bare fork:
+// the Go runtime is running), given the listener fds and its settings. The
+// master never imports Python and never links cgo.
+type Master struct {
+	cfg       Config
+	spec      AppSpec
+	python    string
+	libdir    string
+	log       *log.Logger
+	listeners []*Listener
+
+	target       int
+	workers      map[int]*workerProc
+	gen          int // bumps on every reload; workers of older generations retire
+	events       chan any
+	restarts     map[string]int // by cause, for metrics
+	served       uint64         // requests served by workers that are gone
+	ready        bool           // systemd told READY=1
+	respawnTimer bool           // a delayed respawn is pending
+
+	// OnStatus, when set, receives every worker snapshot (metrics).
+	OnStatus func(pid int, s Snapshot)
+}
+
+type workerProc struct {
+	pid         int
+	cmd         *exec.Cmd
+	ctl         *os.File // write end of the control pipe: closing it stops the worker
+	board       *Scoreboard
+	boardF      *os.File
+	gen         int
+	started     time.Time
+	ready       bool
+	retiring    string // cause, once asked to stop
+	pendingTerm bool   // retiring, TERM not sent yet (waits for a ready replacement)
+	limit       uint64 // max requests for this worker (with jitter), 0 none
+	last        Snapshot
+	lastBeat    time.Time
+	killedBy    string // set when the master killed it (timeout)
+}
+
+type exitEvent struct {
+	pid   int
+	state *os.ProcessState
+}
+
+type respawnEvent struct{}
+
+type statusEvent struct {
+	pid     int
+	ready   bool
+	recycle bool // the worker reached its --max-requests
+	snap    *Snapshot
+}
+
+// NewMaster validates cfg and binds its listeners.
+func NewMaster(cfg Config, logger *log.Logger) (*Master, error) {
+	spec, err := ParseAppSpec(cfg.App)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 1
+	}
+	if cfg.Threads <= 0 {
+		cfg.Threads = 1
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = time.Second
+	}
+	if cfg.GracefulTimeout <= 0 {
+		cfg.GracefulTimeout = 30 * time.Second
+	}
+	if len(cfg.Bind) == 0 {
+		cfg.Bind = []string{"127.0.0.1:8000"}
+	}
+	m := &Master{cfg: cfg, spec: spec, log: logger, target: cfg.Workers, workers: map[int]*workerProc{},
+		events: make(chan any, 64), restarts: map[string]int{}}
+	if m.python, err = resolvePython(cfg.Python); err != nil {
+		return nil, err
+	}
+	if m.libdir, err = resolveLibDir(cfg.LibDir); err != nil {
+		return nil, err
+	}
+	if cfg.Chdir != "" {
+		if st, err := os.Stat(cfg.Chdir); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("--chdir %s: not a directory", cfg.Chdir)
+		}
+	}
+	if m.listeners, err = Listen(cfg.Bind, ListenOptions{Backlog: cfg.Backlog, Umask: cfg.Umask}); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Addrs are the bound addresses (with the real port when 0 was asked).
+func (m *Master) Addrs() []string {
+	var out []string
+	for _, l := range m.listeners {
+		out = append(out, l.Addr)
+	}
+	return out
+}
+
+func resolvePython(p string) (string, error) {
+	if p == "" {
+		p = "/usr/bin/python3"
+	}
+	if !strings.Contains(p, "/") {
+		lp, err := exec.LookPath(p)
+		if err != nil {
+			return "", fmt.Errorf("--python %s: not found on PATH; give the interpreter's path, e.g. /usr/bin/python3", p)
+		}
+		p = lp
+	}
+	abs, err := filepath.Abs(p) // not EvalSymlinks: a venv's bin/python is a symlink that must stay one
+	if err != nil {
+		return "", err
+	}
+	if st, err := os.Stat(abs); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+		return "", fmt.Errorf("--python %s: not an executable interpreter", p)
+	}
+	return abs, nil
+}
+
+func resolveLibDir(d string) (string, error) {
+	if d == "" {
+		d = os.Getenv("WSGIKIT_LIBDIR")
+	}
+	if d == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return "", fmt.Errorf("find the worker library: %w", err)
+		}
+		if r, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = r
+		}
+		d = filepath.Join(filepath.Dir(exe), "lib")
+	}
+	return filepath.Abs(d)
+}
+
+// spawn starts one worker. Its descriptors: 3.. the listeners, then the
+// control pipe (EOF: the master is gone), the status pipe (worker to
+// master) and the scoreboard.
+func (m *Master) spawn() error {
+	ctlR, ctlW, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("spawn worker: %w", err)
+	}
+	stR, stW, err := os.Pipe()
+	if err != nil {
+		ctlR.Close()
+		ctlW.Close()
+		return fmt.Errorf("spawn worker: %w", err)
+	}
+	board, boardF, err := NewScoreboard(m.cfg.Threads)
+	if err != nil {
+		ctlR.Close()
+		ctlW.Close()
+		stR.Close()
+		stW.Close()
+		return err
+	}
+	c := m.cfg
+	var extra []*os.File
+	var lfds []int
+	for _, l := range m.listeners {
+		lfds = append(lfds, 3+len(extra))
+		extra = append(extra, l.File)
+	}
+	wc := WorkerConfig{
+		Module: m.spec.Module, Callable: m.spec.Callable, Factory: m.spec.Factory,
+		Chdir: c.Chdir, PythonPath: c.PythonPath, LibDir: m.libdir,
+		ListenFDs: lfds, ControlFD: 3 + len(extra), StatusFD: 4 + len(extra), BoardFD: 5 + len(extra),
+		Heartbeat: Duration(c.Heartbeat), Threads: c.Threads, Multiprocess: c.Workers > 1,
+		KeepAlive: Duration(c.KeepAlive), HeaderTimeout: Duration(c.HeaderTimeout),
+		GracefulTimeout: Duration(c.GracefulTimeout), Limits: c.Limits(),
+		ScriptName: c.ScriptName, Debug: c.Debug, Software: Version, Static: c.Static,
+	}
+	var limit uint64
+	if c.MaxRequests > 0 {
+		limit = uint64(c.MaxRequests)
+		if c.MaxRequestsJitter > 0 {
+			limit += uint64(rand.IntN(c.MaxRequestsJitter + 1))
+		}
+	}
+	wc.MaxRequests = limit
+	extra = append(extra, ctlR, stW, boardF)
+	raw, _ := json.Marshal(wc)
+	cmd := exec.Command(m.python, "-c", bootPy)
+	cmd.Env = append(os.Environ(), "WSGIKIT_WORKER="+string(raw))
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.ExtraFiles = extra
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	err = cmd.Start()
+	ctlR.Close()
+	stW.Close()
+	if err != nil {
+		ctlW.Close()
+		stR.Close()
+		boardF.Close()
+		return fmt.Errorf("spawn worker %s: %w", m.python, err)
+	}
+	w := &workerProc{pid: cmd.Process.Pid, cmd: cmd, ctl: ctlW, board: board, boardF: boardF, gen: m.gen, started: time.Now(), lastBeat: time.Now(), limit: limit}
+	m.workers[w.pid] = w
+	m.log.Printf("booting worker with pid %d", w.pid)
+	go m.readStatus(w.pid, stR)
+	go func() {
+		cmd.Wait()
+		m.events <- exitEvent{pid: w.pid, state: cmd.ProcessState}
+	}()
+	return nil
+}
+
+// readStatus forwards a worker's status lines to the master loop.
+func (m *Master) readStatus(pid int, r *os.File) {
+	defer r.Close()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var msg struct {
+			Ready   bool      `json:"ready"`
+			Recycle bool      `json:"recycle"`
+			Snap    *Snapshot `json:"snapshot"`
+		}
+		if json.Unmarshal(sc.Bytes(), &msg) == nil {
+			m.events <- statusEvent{pid: pid, ready: msg.Ready, recycle: msg.Recycle, snap: msg.Snap}
+		}
+	}
+}
+
+// Run supervises the workers until ctx ends or a stop signal.
+//
+//	TERM      graceful stop: stop accepting, finish in-flight requests (--graceful-timeout)
+//	INT, QUIT fast stop
+//	HUP       graceful reload: new workers (re-importing the code) first, then the old ones drain
+//	TTIN/TTOU one worker more / less
+//	USR1      reopen log files (forwarded to workers)
+func (m *Master) Run(ctx context.Context) error {
+	defer CloseListeners(m.listeners)
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
+	for _, a := range m.Addrs() {
+		m.log.Printf("listening at: %s (%d)", displayAddr(a), os.Getpid())
+	}
+	for i := 0; i < m.target; i++ {
+		if err := m.spawn(); err != nil {
+			m.stop(syscall.SIGKILL, 0)
+			return err
+		}
+	}
+	tick := time.NewTicker(min(250*time.Millisecond, m.cfg.Heartbeat))
+	defer tick.Stop()
+	backoff := 100 * time.Millisecond
+	var respawnAt time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return m.stop(syscall.SIGTERM, m.cfg.GracefulTimeout)
+		case s := <-sigs:
+			switch s {
+			case syscall.SIGTERM:
+				m.log.Printf("TERM: graceful stop (in-flight requests get %v)", m.cfg.GracefulTimeout)
+				return m.stop(syscall.SIGTERM, m.cfg.GracefulTimeout)
+			case syscall.SIGINT, syscall.SIGQUIT:
+				m.log.Printf("%v: fast stop", s)
+				return m.stop(syscall.SIGINT, 2*time.Second)
+			case syscall.SIGHUP:
+				m.log.Printf("HUP: reloading: new workers first, then the old ones drain")
+				Notify("RELOADING=1")
+				m.gen++
+				for i := 0; i < m.target; i++ {
+					if err := m.spawn(); err != nil {
+						m.log.Print(err)
+					}
+				}
+			case syscall.SIGTTIN:
+				m.target++
+				m.log.Printf("TTIN: %d workers", m.target)
+			case syscall.SIGTTOU:
+				if m.target > 1 {
+					m.target--
+					m.log.Printf("TTOU: %d workers", m.target)
+					m.scaleDown()
+				}
+			case syscall.SIGUSR1:
+				m.log.Printf("USR1: reopening log files")
+				m.signalAll(syscall.SIGUSR1)
+			}
+		case ev := <-m.events:
+			switch ev := ev.(type) {
+			case statusEvent:
+				m.onStatus(ev)
+			case exitEvent:
+				if err := m.onExit(ev, &backoff, &respawnAt); err != nil {
+					return err
+				}
+			case respawnEvent:
+				m.respawnTimer = false
+			}
+		case now := <-tick.C:
+			m.check(now)
+		}
+		m.reconcile(&respawnAt)
+	}
+}
+
+func displayAddr(a string) string {
+	if strings.HasPrefix(a, "unix:") {
+		return a
+	}
+	return "http://" + a
+}
+
+func (m *Master) onStatus(ev statusEvent) {
+	w, ok := m.workers[ev.pid]
+	if !ok {
+		return
+	}
+	w.lastBeat = time.Now()
+	if ev.ready && !w.ready {
+		w.ready = true
+		if !m.ready {
+			m.ready = true
+			Notify("READY=1")
+		}
+		// A reload completes when every worker of the new generation is up:
+		// only then do the old ones stop accepting.
+		if w.gen == m.gen && m.readyInGen(m.gen) >= m.target {
+			retired := 0
+			for _, o := range m.workers {
+				if o.gen < m.gen && o.retiring == "" {
+					m.retire(o, CauseReload)
+					retired++
+				}
+			}
+			if retired > 0 {
+				m.log.Printf("reload done: %d new workers serving, %d old ones draining", m.target, retired)
+				Notify("READY=1")
+			}
+		}
+	}
+	if ev.recycle && w.retiring == "" {
+		m.log.Printf("worker %d served %d requests (--max-requests): recycling it", w.pid, w.limit)
+		m.retire(w, CauseMaxRequests)
+	}
+	m.termPending()
+	if ev.snap != nil {
+		w.last = *ev.snap
+		if m.OnStatus != nil {
+			m.OnStatus(w.pid, *ev.snap)
+		}
+	}
+}
+
+func (m *Master) readyInGen(gen int) int {
+	n := 0
+	for _, w := range m.workers {
+		if w.gen == gen && w.ready && w.retiring == "" {
+			n++
+		}
+	}
+	return n
+}
+
+// retire asks a worker to stop gracefully: it stops accepting and finishes
+// what it serves. The TERM waits until enough other workers are ready (its
+// replacement, for recycling), so there is never a moment with nobody accepting.
+func (m *Master) retire(w *workerProc, cause string) {
+	if w.retiring != "" {
+		return
+	}
+	w.retiring = cause
+	w.pendingTerm = true
+	m.restarts[cause]++
+	m.termPending()
+}
+
+func (m *Master) termPending() {
+	for _, w := range m.workers {
+		if w.pendingTerm && m.readyInGen(m.gen) >= min(m.target, 1) {
+			w.pendingTerm = false
+			syscall.Kill(w.pid, syscall.SIGTERM)
+		}
+	}
+}
+
+func (m *Master) scaleDown() {
+	for _, w := range m.workers {
+		if w.retiring == "" {
+			m.retire(w, CauseScaleDown)
+			return
+		}
+	}
+}
+
+func (m *Master) onExit(ev exitEvent, backoff *time.Duration, respawnAt *time.Time) error {
+	w, ok := m.workers[ev.pid]
+	if !ok {
+		return nil
+	}
+	delete(m.workers, ev.pid)
+	w.ctl.Close()
+	w.boardF.Close()
+	m.served += w.last.Served
+	code := ev.state.ExitCode()
+	if (code == ExitImport || code == ExitNoExt) && !w.ready {
+		if w.gen > 0 && m.liveInGen(w.gen-1) > 0 {
+			// A reload whose new code does not import: keep serving the old.
+			m.log.Printf("reload failed: worker %d could not start (exit code %d); the previous workers keep serving", ev.pid, code)
+			m.gen--
+			for pid, o := range m.workers {
+				if o.gen > m.gen {
+					delete(m.workers, pid)
+					o.ctl.Close()
+					syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+			return nil
+		}
+		m.stop(syscall.SIGTERM, m.cfg.GracefulTimeout)
+		what := "the application could not be imported (see the traceback above)"
+		if code == ExitNoExt {
+			what = "the worker extension is missing for this interpreter (see above)"
+		}
+		return &ExitError{Code: code, Err: errors.New(what)}
+	}
+	up := time.Since(w.started)
+	if w.retiring != "" {
+		m.log.Printf("worker %d stopped (%s, %s) after %v", ev.pid, w.retiring, describeExit(ev.state), up.Round(time.Millisecond))
+		return nil
+	}
+	cause := CauseCrash
+	if w.killedBy != "" {
+		cause = w.killedBy
+	}
+	m.restarts[cause]++
+	serving := ""
+	for i := 0; i < w.board.Slots(); i++ {
+		if _, line, ok := w.board.Read(i); ok {
+			serving += fmt.Sprintf(" while serving %q", line)
+		}
+	}
+	m.log.Printf("worker %d died (%s) after %v%s; replacing it", ev.pid, describeExit(ev.state), up.Round(time.Millisecond), serving)
+	if up > 10*time.Second {
+		*backoff = 100 * time.Millisecond
+	}
+	*respawnAt = time.Now().Add(*backoff)
+	*backoff = min(2**backoff, 5*time.Second)
+	return nil
+}
+
+func (m *Master) liveInGen(gen int) int {
+	n := 0
+	for _, w := range m.workers {
+		if w.gen == gen && w.retiring == "" {
+			n++
+		}
+	}
+	return n
+}
+
+// check enforces --timeout, --max-requests and --reload-on-rss.
+func (m *Master) check(now time.Time) {
+	for _, w := range m.workers {
+		if m.cfg.Timeout > 0 && w.killedBy == "" {
+			for i := 0; i < w.board.Slots(); i++ {
+				st, line, ok := w.board.Read(i)
+				if ok && now.Sub(time.Unix(0, st)) > m.cfg.Timeout {
+					m.log.Printf("worker %d: request %q ran over --timeout %v; killing the worker", w.pid, line, m.cfg.Timeout)
+					w.killedBy = CauseTimeout
+					syscall.Kill(w.pid, syscall.SIGKILL)
+					break
+				}
+			}
+		}
+		if w.retiring != "" || !w.ready {
+			continue
+		}
+		if m.cfg.ReloadOnRSSMB > 0 {
+			if rss := processRSSMB(w.pid); rss > m.cfg.ReloadOnRSSMB {
+				m.log.Printf("worker %d uses %.0f MB RSS (--reload-on-rss %.0f): recycling it", w.pid, rss, m.cfg.ReloadOnRSSMB)
+				m.retire(w, CauseRSS)
+			}
+		}
+	}
+}
+
+// reconcile starts workers until the current generation has target live
+// ones (after a crash: not before respawnAt).
+func (m *Master) reconcile(respawnAt *time.Time) {
+	live := m.liveInGen(m.gen)
+	if live >= m.target {
+		return
+	}
+	if d := time.Until(*respawnAt); d > 0 {
+		if !m.respawnTimer {
+			m.respawnTimer = true
+			time.AfterFunc(d, func() { m.events <- respawnEvent{} })
+		}
+		return
+	}
+	for ; live < m.target; live++ {
+		if err := m.spawn(); err != nil {
+			m.log.Print(err)
+			return
+		}
+	}
+}
+
+func processRSSMB(pid int) float64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseFloat(f[1], 64)
+	return pages * float64(os.Getpagesize()) / (1 << 20)
+}
+
+func describeExit(st *os.ProcessState) string {
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return "killed by signal " + ws.Signal().String()
+	}
+	return fmt.Sprintf("exit code %d", st.ExitCode())
+}
+
+func (m *Master) signalAll(sig syscall.Signal) {
+	for pid := range m.workers {
+		syscall.Kill(pid, sig)
+	}
+}
+
+// stop signals every worker and waits up to grace, then kills what is left.
+func (m *Master) stop(sig syscall.Signal, grace time.Duration) error {
+	Notify("STOPPING=1")
+	m.signalAll(sig)
+	deadline := time.After(grace + time.Second)
+	for len(m.workers) > 0 {
+		select {
+		case ev := <-m.events:
+			if ex, ok := ev.(exitEvent); ok {
+				if w, ok := m.workers[ex.pid]; ok {
+					w.ctl.Close()
+					w.boardF.Close()
+					delete(m.workers, ex.pid)
+				}
+			}
+		case <-deadline:
+			m.log.Printf("workers still running after %v: killing them", grace)
+			m.signalAll(syscall.SIGKILL)
+			deadline = time.After(5 * time.Second)
+		}
+	}
+	return nil
+}

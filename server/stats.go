@@ -1,0 +1,90 @@
+package server
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Busy describes a request in progress on a slot, reported to the master so
+// it can enforce --timeout and name the request it kills.
+type Busy struct {
+	Slot    int    `json:"slot"`
+	StartNS int64  `json:"start_ns"` // Unix nanoseconds
+	Line    string `json:"line"`
+}
+
+// LatencyBuckets are the upper bounds (seconds) of the request-duration
+// histogram, Prometheus-style.
+var LatencyBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+// methodNames index the per-method counters; anything else is "other".
+var methodNames = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "other"}
+
+// Stats are a worker's counters, cheap to bump per request (atomics, fixed
+// arrays) and read by the heartbeat.
+type Stats struct {
+	byMethodStatus [8][600]atomic.Uint64
+	latency        [14]atomic.Uint64 // len(LatencyBuckets)+1: the last is +Inf
+	latencySumNS   atomic.Uint64
+	inflight       atomic.Int64
+	waiting        atomic.Int64 // parsed requests waiting for a slot
+}
+
+func methodIndex(m []byte) int {
+	for i, n := range methodNames[:7] {
+		if string(m) == n {
+			return i
+		}
+	}
+	return 7
+}
+
+func (s *Stats) observe(method []byte, status int, d time.Duration) {
+	if status < 100 || status >= 600 {
+		status = 0
+	}
+	s.byMethodStatus[methodIndex(method)][status].Add(1)
+	sec := d.Seconds()
+	i := 0
+	for i < len(LatencyBuckets) && sec > LatencyBuckets[i] {
+		i++
+	}
+	s.latency[i].Add(1)
+	s.latencySumNS.Add(uint64(d))
+}
+
+// Snapshot is a worker's state as sent to the master with each heartbeat.
+type Snapshot struct {
+	Served    uint64            `json:"served"`
+	Busy      []Busy            `json:"busy,omitempty"`
+	Inflight  int64             `json:"inflight"`
+	Waiting   int64             `json:"waiting"`
+	Threads   int               `json:"threads"`
+	Requests  map[string]uint64 `json:"requests,omitempty"` // "GET 200" -> count
+	Latency   []uint64          `json:"latency"`            // non-cumulative, per LatencyBuckets (+Inf last)
+	LatencyNS uint64            `json:"latency_sum_ns"`
+}
+
+// Snapshot reads the engine's counters and in-flight requests.
+func (e *Engine) Snapshot() Snapshot {
+	s := Snapshot{Served: e.Served.Load(), Inflight: e.stats.inflight.Load(), Waiting: e.stats.waiting.Load(), Threads: e.cfg.Threads}
+	s.Busy = e.board.Busy()
+	s.Requests = map[string]uint64{}
+	for m := range e.stats.byMethodStatus {
+		for st := range e.stats.byMethodStatus[m] {
+			if n := e.stats.byMethodStatus[m][st].Load(); n > 0 {
+				s.Requests[methodNames[m]+" "+itoa3(st)] = n
+			}
+		}
+	}
+	s.Latency = make([]uint64, len(e.stats.latency))
+	for i := range e.stats.latency {
+		s.Latency[i] = e.stats.latency[i].Load()
+	}
+	s.LatencyNS = e.stats.latencySumNS.Load()
+	return s
+}
+
+func itoa3(n int) string {
+	return string([]byte{byte('0' + n/100), byte('0' + n/10%10), byte('0' + n%10)})
+}

@@ -1,0 +1,273 @@
+//go:build wsgikit_ext
+
+// Command worker is the _wsgikit CPython extension (built with
+// -buildmode=c-shared): the only cgo in wsgikit. Python imports it, calls
+// serve(), and the Go HTTP/1.1 engine runs the app on a pool of Python
+// threads, one cgo call per request.
+package main
+
+/*
+#include "wsgi.h"
+*/
+import "C"
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/wsgikit/wsgikit/server"
+)
+
+func main() {} // required by c-shared; never runs
+
+// pyApp implements server.App over the C layer.
+type pyApp struct{}
+
+// current holds the exchange each Python thread is serving, for callbacks.
+var current []*server.Exchange
+
+func (pyApp) Serve(slot int, x *server.Exchange) {
+	current[slot] = x
+	env := &x.Env
+	var buf *C.char
+	if len(env.Buf) > 0 {
+		buf = (*C.char)(unsafe.Pointer(&env.Buf[0]))
+	}
+	var ents *C.wk_env_entry
+	if len(env.Entries) > 0 {
+		ents = (*C.wk_env_entry)(unsafe.Pointer(&env.Entries[0]))
+	}
+	kind := C.wk_call(C.int(slot), buf, ents, C.int(len(env.Entries)), 0)
+	s := slotOf(slot)
+	switch kind {
+	case C.WK_COMPLETE:
+		h := headOf(s)
+		x.Complete(&h, cbytes(s.out, s.out_len))
+	case C.WK_STREAMED:
+		x.Finish()
+	case C.WK_ERROR:
+		x.Fail()
+	case C.WK_GONE:
+		x.Fail()
+	}
+	current[slot] = nil
+}
+
+func slotOf(slot int) *C.wk_slot {
+	return (*C.wk_slot)(unsafe.Add(unsafe.Pointer(C.wk_slots), uintptr(slot)*unsafe.Sizeof(C.wk_slot{})))
+}
+
+func cbytes(p *C.char, n C.Py_ssize_t) []byte {
+	if p == nil || n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))
+}
+
+func headOf(s *C.wk_slot) server.Head {
+	return server.Head{
+		Status:    cbytes(s.status, s.status_len),
+		Code:      int(s.code),
+		Headers:   cbytes(s.hdr, s.hdr_len),
+		AppCL:     int64(s.app_cl),
+		HasDate:   s.has_date != 0,
+		HasServer: s.has_server != 0,
+	}
+}
+
+// wkSend transmits one block from the app (GIL released). It returns 0 when
+// sent, 1 when the client is gone, 2 when the Content-Length is reached.
+//
+//export wkSend
+func wkSend(slot C.int, p unsafe.Pointer, n C.size_t, total C.longlong) C.int {
+	x := current[slot]
+	h := headOf(slotOf(int(slot)))
+	err := x.Send(&h, unsafe.Slice((*byte)(p), int(n)), int64(total))
+	switch err {
+	case nil:
+		return 0
+	case server.ErrBodyComplete:
+		return 2
+	default:
+		return 1
+	}
+}
+
+// wkRead reads the request body for wsgi.input: bytes read, 0 at the end,
+// -1 on error.
+//
+//export wkRead
+func wkRead(slot C.int, p unsafe.Pointer, n C.size_t, line C.int) C.longlong {
+	x := current[slot]
+	if n == 0 {
+		return 0
+	}
+	b := unsafe.Slice((*byte)(p), int(n))
+	var got int
+	var err error
+	if line != 0 {
+		got, err = x.ReadLine(b)
+	} else {
+		got, err = x.ReadBody(b)
+	}
+	if got > 0 {
+		return C.longlong(got)
+	}
+	if err == io.EOF || err == nil {
+		return 0
+	}
+	return -1
+}
+
+//export wkEnvKeyCount
+func wkEnvKeyCount() C.int { return C.int(len(server.EnvKeys)) }
+
+//export wkEnvKey
+func wkEnvKey(i C.int, buf *C.char, n C.int) C.int {
+	k := server.EnvKeys[i]
+	if len(k)+1 > int(n) {
+		return -1
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(n))
+	copy(b, k)
+	b[len(k)] = 0
+	return C.int(len(k))
+}
+
+// wkServe runs the engine on the inherited listeners until a stop signal,
+// the master's pipe closing, or a fatal accept error. It returns the exit code.
+//
+//export wkServe
+func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
+	logger := log.New(os.Stderr, fmt.Sprintf("[wsgikit worker %d] ", os.Getpid()), log.LstdFlags)
+	var cfg server.WorkerConfig
+	if err := json.Unmarshal(C.GoBytes(unsafe.Pointer(cfgp), cfglen), &cfg); err != nil {
+		logger.Printf("bad worker config: %v", err)
+		return 2
+	}
+	if cfg.GOMAXPROCS > 0 {
+		runtime.GOMAXPROCS(cfg.GOMAXPROCS)
+	}
+	var lns []net.Listener
+	for _, lfd := range cfg.ListenFDs {
+		f := os.NewFile(uintptr(lfd), "listener")
+		ln, err := net.FileListener(f)
+		f.Close()
+		if err != nil {
+			logger.Printf("listener fd %d: %v", lfd, err)
+			return 2
+		}
+		lns = append(lns, ln)
+	}
+	ec := cfg.Engine()
+	ec.Logger = logger
+	if cfg.BoardFD > 0 {
+		b, err := server.OpenScoreboard(cfg.BoardFD, ec.Threads)
+		if err != nil {
+			logger.Print(err)
+			return 2
+		}
+		ec.Board = b
+	}
+	var app server.App = pyApp{}
+	if cfg.Static {
+		app = server.StaticApp{}
+	}
+	current = make([]*server.Exchange, ec.Threads)
+	eng := server.NewEngine(ec, app)
+
+	// Python signal handlers cannot run while the main thread is inside Go,
+	// so Go owns the stop signals while serving and gives them back after.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1)
+	defer signal.Reset(syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1)
+	stop := make(chan time.Duration, 2)
+	go func() {
+		for s := range sigs {
+			switch s {
+			case syscall.SIGUSR1:
+				// Log files are reopened here once the worker writes any.
+			case syscall.SIGTERM:
+				stop <- ec.GracefulTimeout
+			default:
+				stop <- 0
+			}
+		}
+	}()
+	if cfg.ControlFD > 0 {
+		// The master holds the write end: EOF means it is gone, and a worker
+		// must never outlive its master.
+		go func() {
+			f := os.NewFile(uintptr(cfg.ControlFD), "control")
+			io.Copy(io.Discard, f)
+			select {
+			case stop <- ec.GracefulTimeout:
+			default:
+			}
+		}()
+	}
+	served := make(chan error, len(lns))
+	for _, ln := range lns {
+		go func(ln net.Listener) { served <- eng.Serve(ln) }(ln)
+	}
+	if cfg.StatusFD > 0 {
+		go heartbeat(os.NewFile(uintptr(cfg.StatusFD), "status"), eng, time.Duration(cfg.Heartbeat))
+	}
+	rc := 0
+	grace := ec.GracefulTimeout
+	select {
+	case grace = <-stop:
+	case err := <-served:
+		logger.Printf("serve: %v", err)
+		rc = 1
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	eng.Drain()
+	logger.Printf("stopping: in-flight requests get %v", grace)
+	ctx, cancel := context.WithTimeout(context.Background(), max(grace, time.Millisecond))
+	if err := eng.Shutdown(ctx); err != nil {
+		logger.Print(err)
+	}
+	cancel()
+	return C.int(rc)
+}
+
+// heartbeat tells the master the worker is ready, then sends its counters
+// periodically; a write error means the master is gone.
+func heartbeat(f *os.File, eng *server.Engine, every time.Duration) {
+	if every <= 0 {
+		every = time.Second
+	}
+	enc := json.NewEncoder(f)
+	if enc.Encode(map[string]bool{"ready": true}) != nil {
+		return
+	}
+	tick := time.NewTicker(every)
+	limit := eng.LimitReached
+	for {
+		select {
+		case <-tick.C:
+			s := eng.Snapshot()
+			if enc.Encode(map[string]*server.Snapshot{"snapshot": &s}) != nil {
+				return
+			}
+		case <-limit:
+			limit = nil
+			if enc.Encode(map[string]bool{"recycle": true}) != nil {
+				return
+			}
+		}
+	}
+}
