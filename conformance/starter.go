@@ -1,133 +1,78 @@
 package conformance
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
-	"time"
+
+	"github.com/wsgikit/wsgikit/internal/harness"
 )
 
 // HarnessConfig tunes HarnessStarter.
 type HarnessConfig struct {
-	AppsDir string // default: <module root>/apps
+	// User profiles (from --profiles) and the ad-hoc --cmd profile, looked
+	// up before the built-ins.
+	User []*harness.Profile
+	// Workers and Threads for every instance (defaults 1 and 4: the
+	// harness's defaults, so sync servers see the single-worker case).
+	Workers, Threads int
+	// LogDir keeps server logs there (default: the instance's temp dir).
+	LogDir string
 }
 
-// localProfiles is a stop-gap until internal/harness lands: argv templates
-// for a few peers, with {python} {appdir} {port} placeholders.
-var localProfiles = map[string][]string{
-	"gunicorn-sync":    {"/usr/bin/python3", "-m", "gunicorn", "-b", "127.0.0.1:{port}", "-w", "2", "--chdir", "{appdir}", "probe:application"},
-	"gunicorn-gthread": {"/usr/bin/python3", "-m", "gunicorn", "-b", "127.0.0.1:{port}", "-w", "1", "--threads", "4", "-k", "gthread", "--chdir", "{appdir}", "probe:application"},
-	"waitress":         {"/usr/bin/python3", "-m", "waitress", "--listen=127.0.0.1:{port}", "--threads=4", "probe:application"},
-	"wsgiref":          {"/usr/bin/python3", "-c", "import sys; sys.path.insert(0, '{appdir}'); from wsgiref.simple_server import make_server, WSGIServer; from socketserver import ThreadingMixIn\nclass S(ThreadingMixIn, WSGIServer): daemon_threads = True\nimport probe; make_server('127.0.0.1', {port}, probe.application, server_class=S).serve_forever()"},
-}
+type harnessServer struct{ i *harness.Instance }
 
-type localServer struct {
-	cmd     *exec.Cmd
-	addr    string
-	logPath string
-	exited  chan struct{}
-	version string
-}
+func (s harnessServer) Addr() string            { return s.i.Addr }
+func (s harnessServer) Version() string         { return s.i.Version }
+func (s harnessServer) Exited() <-chan struct{} { return s.i.Exited() }
+func (s harnessServer) LogTail(n int) string    { return s.i.LogTail(n) }
+func (s harnessServer) Stop() error             { return s.i.Stop() }
 
-func (s *localServer) Addr() string            { return s.addr }
-func (s *localServer) Version() string         { return s.version }
-func (s *localServer) Exited() <-chan struct{} { return s.exited }
-func (s *localServer) LogTail(n int) string {
-	b, _ := os.ReadFile(s.logPath)
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-func (s *localServer) Stop() error {
-	select {
-	case <-s.exited:
-		return nil
-	default:
-	}
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		<-s.exited
-	}
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL) // stray children
-	return nil
-}
-
-// HarnessStarter starts servers for Run.
+// HarnessStarter starts servers through internal/harness, serving
+// apps/probe.py.
 func HarnessStarter(cfg HarnessConfig) Starter {
 	return func(ctx context.Context, name string, env []string) (Server, error) {
-		argv, ok := localProfiles[name]
-		if !ok {
-			return nil, fmt.Errorf("unknown server %q", name)
-		}
-		appdir := cfg.AppsDir
-		if appdir == "" {
-			root, err := repoRoot()
-			if err != nil {
-				return nil, err
-			}
-			appdir = filepath.Join(root, "apps")
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		p, err := harness.Lookup(name, cfg.User)
 		if err != nil {
 			return nil, err
 		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		var args []string
-		for _, a := range argv {
-			a = strings.ReplaceAll(a, "{port}", strconv.Itoa(port))
-			a = strings.ReplaceAll(a, "{appdir}", appdir)
-			args = append(args, a)
+		if _, err := p.Version(); err != nil {
+			return nil, err
 		}
-		logf, err := os.CreateTemp("", "wsgikit-"+name+"-*.log")
+		app, err := harness.BuiltinApp("probe")
 		if err != nil {
 			return nil, err
 		}
-		cmd := exec.Command(args[0], args[1:]...)
-		cmd.Dir = appdir
-		cmd.Env = append(os.Environ(), env...)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
-			return nil, fmt.Errorf("start %s: %w", name, err)
+		inst, err := harness.Start(ctx, p, app, harness.Options{
+			Workers: cfg.Workers, Threads: cfg.Threads, Env: env, LogDir: cfg.LogDir,
+			SampleInterval: -1,
+		})
+		if err != nil {
+			return nil, err
 		}
-		s := &localServer{cmd: cmd, addr: fmt.Sprintf("127.0.0.1:%d", port), logPath: logf.Name(), exited: make(chan struct{}), version: "local"}
-		go func() { _ = cmd.Wait(); logf.Close(); close(s.exited) }()
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			if c, err := net.DialTimeout("tcp", s.addr, time.Second); err == nil {
-				_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-				_, _ = c.Write([]byte("GET / HTTP/1.0\r\nHost: x\r\n\r\n"))
-				var buf [64]byte
-				n, _ := c.Read(buf[:])
-				c.Close()
-				if bytes.HasPrefix(buf[:n], []byte("HTTP/")) {
-					return s, nil
-				}
-			}
-			select {
-			case <-s.exited:
-				return nil, fmt.Errorf("%s exited before ready: %s", name, s.LogTail(10))
-			default:
-			}
-			if time.Now().After(deadline) {
-				s.Stop()
-				return nil, fmt.Errorf("%s not ready after 20s: %s", name, s.LogTail(10))
-			}
-			time.Sleep(100 * time.Millisecond)
+		return harnessServer{inst}, nil
+	}
+}
+
+// InstalledPeers lists the built-in profiles whose server is installed,
+// wsgikit first when it is built.
+func InstalledPeers() []string {
+	var out []string
+	for _, p := range harness.Builtin() {
+		if _, err := p.Version(); err == nil {
+			out = append(out, p.Name)
+		} else if !errors.Is(err, harness.ErrNotInstalled) {
+			out = append(out, p.Name) // installed but odd: let the run report it
 		}
 	}
+	return out
+}
+
+// CheckProfile validates server names before a run, so a typo is a usage
+// error with close matches, not a row of ERRORs.
+func CheckProfile(name string, user []*harness.Profile) error {
+	if _, err := harness.Lookup(name, user); err != nil {
+		return fmt.Errorf("%w", err)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -18,6 +19,18 @@ type Target struct {
 	Exited <-chan struct{}
 	// LogTail returns the last n lines of the server's log ("" if unknown).
 	LogTail func(n int) string
+
+	memo sync.Map
+}
+
+// Memo computes a per-server fact once (e.g. "takes chunked requests").
+func (tg *Target) Memo(key string, compute func() any) any {
+	if v, ok := tg.memo.Load(key); ok {
+		return v
+	}
+	v := compute()
+	tg.memo.Store(key, v)
+	return v
 }
 
 // Alive reports whether the server is still running.

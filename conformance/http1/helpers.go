@@ -114,7 +114,10 @@ func observe(t *f.T, tmpl string, o sendOpts) *Obs {
 	x := &f.Exchange{ID: id, Conn: c}
 	x.Resp, x.Err = c.ReadResponse(method, f.ReadTimeout)
 	obs := &Obs{X: x}
-	wait := 300 * time.Millisecond
+	// The app's events travel on their own connection; when the server
+	// answered 200 they are surely coming. Otherwise a short wait covers the
+	// sink's lag (a lazily parsing server may have called the app).
+	wait := 150 * time.Millisecond
 	if x.Resp != nil && x.Resp.Status == 200 {
 		wait = f.EventTimeout
 	}

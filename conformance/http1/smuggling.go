@@ -19,8 +19,10 @@ const sentTECL = "RFC 9112 §6.1: A server MAY reject a request that contains bo
 // "5\r\nh" and parse the rest as garbage or the smuggled request.
 func teclJudge(t *f.T, o *Obs) f.Result {
 	switch {
-	case o.Smuggled:
+	case o.Smuggled && !(o.Accepted() && string(o.Body) == "hello"):
 		return f.Out("smuggled", "%s", o)
+	case o.Smuggled:
+		return f.Out("kept-open", "%s; the next request was served on the same connection", o)
 	case o.Accepted() && string(o.Body) != "hello":
 		return f.Out("length-semantics", "%s", o)
 	case o.Accepted() && !o.X.Closed() && o.X.Conn.WaitClosed(f.ReadTimeout) == f.StateTimeout:
