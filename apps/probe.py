@@ -531,11 +531,18 @@ def do_exc_gc(environ, start_response, a, rep):
     except RuntimeError:
         exc = sys.exc_info()
     ref = weakref.ref(exc[2].tb_next.tb_frame.f_locals["s"])
-    start_response("500 Oops", [("Content-Type", "text/plain"), ("Content-Length", "2")], exc)
+    err = None
+    try:
+        start_response("500 Oops", [("Content-Type", "text/plain"), ("Content-Length", "2")], exc)
+    except Exception as e:  # some servers raise here (uWSGI); measure anyway
+        err = exc_desc(e)
+        e = None
     exc = None
     sys.exc_info()
     gc.collect()
-    rep.ev("gc", alive=ref() is not None)
+    rep.ev("gc", alive=ref() is not None, sr_error=err)
+    if err is not None:
+        raise RuntimeError("start_response raised: %s" % err["type"])
     return [b"ok"]
 
 

@@ -10,6 +10,7 @@ package conformance
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -107,6 +108,8 @@ func runServer(ctx context.Context, name string, specs []*framework.Spec, start 
 			v = framework.RunSpec(ctx, s, tg)
 			if !tg.Alive() {
 				dead = "server exited during the run; log tail:\n" + tg.Log(30)
+			} else if v.Verdict == framework.ERROR && !listening(tg.Addr) {
+				dead = "server stopped accepting connections during the run; log tail:\n" + tg.Log(30)
 			}
 		}
 		if progress != nil {
@@ -115,6 +118,16 @@ func runServer(ctx context.Context, name string, specs []*framework.Spec, start 
 		cs.Results = append(cs.Results, toResult(v))
 	}
 	return cs
+}
+
+// listening reports whether the server still accepts connections.
+func listening(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 func toResult(v framework.Verdict) reports.CheckResult {

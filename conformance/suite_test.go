@@ -50,11 +50,20 @@ var _ = BeforeSuite(func() {
 var _ = Describe("conformance", func() {
 	bySection := map[string][]*framework.Spec{}
 	var order []string
+	var last []*framework.Spec
 	for _, s := range framework.All() {
+		if s.Disruptive {
+			last = append(last, s)
+			continue
+		}
 		if _, ok := bySection[s.Section]; !ok {
 			order = append(order, s.Section)
 		}
 		bySection[s.Section] = append(bySection[s.Section], s)
+	}
+	if len(last) > 0 {
+		order = append(order, "disruptive (run last)")
+		bySection["disruptive (run last)"] = last
 	}
 	for _, sec := range order {
 		Describe(sec, func() {

@@ -108,11 +108,12 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	stderr := cmd.ErrOrStderr()
-	started := map[string]time.Time{}
+	started, finished := map[string]time.Time{}, map[string]time.Time{}
 	opts := conformance.Options{
 		Servers: servers, Focus: fl.focus, Level: level,
 		Start: conformance.HarnessStarter(conformance.HarnessConfig{User: user, Workers: fl.workers, Threads: fl.threads}),
 		Progress: func(server string, v framework.Verdict) {
+			finished[server] = time.Now()
 			if _, ok := started[server]; !ok {
 				started[server] = time.Now()
 				if !fl.quiet {
@@ -146,7 +147,7 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 				continue
 			}
 			fmt.Fprintf(stderr, "check: %s %s: %d PASS, %d FAIL, %d NON-STRICT, %d INFO, %d UNSUPPORTED, %d ERROR (%.0fs)\n",
-				s.Name, s.Version, n[framework.PASS], n[framework.FAIL], n[framework.NONSTRICT], n[framework.VINFO], n[framework.UNSUPPORTED], n[framework.ERROR], time.Since(started[s.Name]).Seconds())
+				s.Name, s.Version, n[framework.PASS], n[framework.FAIL], n[framework.NONSTRICT], n[framework.VINFO], n[framework.UNSUPPORTED], n[framework.ERROR], finished[s.Name].Sub(started[s.Name]).Seconds())
 		}
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s/check.json, check.md and JUnit XML per server\n", fl.out)

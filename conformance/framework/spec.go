@@ -50,6 +50,9 @@ type Spec struct {
 	Run func(t *T) Result
 	// Timeout bounds the whole spec (default 20 s).
 	Timeout time.Duration
+	// Disruptive specs may take the server down (an app raising
+	// SystemExit); they run after all the others.
+	Disruptive bool
 }
 
 // Result is what Run observed.
@@ -209,6 +212,7 @@ func Select(specs []*Spec, focus, level string) ([]*Spec, error) {
 		}
 		out = append(out, s)
 	}
+	sort.SliceStable(out, func(i, j int) bool { return !out[i].Disruptive && out[j].Disruptive })
 	if len(out) == 0 && focus != "" {
 		return nil, fmt.Errorf("focus %q matches no spec; close matches: %s", focus, strings.Join(CloseMatches(specs, focus), ", "))
 	}

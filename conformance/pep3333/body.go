@@ -351,8 +351,11 @@ func bodySpecs() []*f.Spec {
 			ID: "pep3333/body/head-keeps-connection", Level: f.SHOULD, Section: "PEP 3333 / Other HTTP Features",
 			Sentence: "A HEAD response with the app's Content-Length and no body is complete, not 'too few bytes' (waitress#427): the connection stays usable.",
 			Stimulus: "HEAD with app Content-Length: 5 and no body, then a pipelined GET.",
-			Outcomes: []f.Outcome{f.Pass("usable", "the GET is answered on the same connection"), f.NonStrict("closed", "the server closed after HEAD")},
+			Outcomes: []f.Outcome{f.Pass("usable", "the GET is answered on the same connection"), f.NonStrict("closed", "the server closed after HEAD"), f.Info("no-keepalive", "the server never keeps connections alive")},
 			Run: func(t *f.T) f.Result {
+				if !keepAlive(t) {
+					return f.Out("no-keepalive", "two sequential GETs on one connection are not both answered")
+				}
 				x, r2, _ := pipelined(t, "HEAD", A{"body": []string{}, "headers": hdrs("Content-Type", "text/plain", "Content-Length", "5")})
 				if x.Resp == nil {
 					t.Fatalf("no response: %s", x.Summary())
@@ -486,4 +489,19 @@ func noBody(id, status, method string, withLength bool) *f.Spec {
 			return f.Out("clean", "%s; next: %s", x.Resp.StatusLine, strings.TrimSpace(r2.Summary()))
 		},
 	}
+}
+
+// keepAlive reports (once per server) whether two sequential requests on
+// one HTTP/1.1 connection are both answered.
+func keepAlive(t *f.T) bool {
+	return t.Target.Memo("keepalive", func() any {
+		c := t.Dial()
+		_ = c.Send(f.Req{ID: t.NewID(), Do: "hello"}.Build(t.Host()))
+		if r, err := c.ReadResponse("GET", f.ReadTimeout); err != nil || r.Status != 200 {
+			return false
+		}
+		_ = c.Send(f.Req{ID: t.NewID(), Do: "hello"}.Build(t.Host()))
+		r, err := c.ReadResponse("GET", f.ReadTimeout)
+		return err == nil && r.Status == 200
+	}).(bool)
 }
