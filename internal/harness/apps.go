@@ -1,10 +1,15 @@
 package harness
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+
+	"github.com/wsgikit/wsgikit/apps"
 )
 
 // App is a WSGI callable in a Python file: Module (dotted, importable from
@@ -38,7 +43,78 @@ func AppsDir() (string, error) {
 			return filepath.Abs(c)
 		}
 	}
-	return "", fmt.Errorf("wsgikit's apps/ directory not found (looked at %s); set WSGIKIT_APPS", strings.Join(cands, ", "))
+	d, err := extractApps()
+	if err != nil {
+		return "", fmt.Errorf("wsgikit's apps/ directory not found (looked at %s) and the built-in copy could not be written: %v; set WSGIKIT_APPS", strings.Join(cands, ", "), err)
+	}
+	return d, nil
+}
+
+var (
+	extractOnce sync.Once
+	extractDir  string
+	extractErr  error
+)
+
+// extractApps writes the apps embedded in the binary to a directory named
+// by their content hash under the temp dir (readable by all: Apache's and
+// nginx's workers run as www-data), once per content.
+func extractApps() (string, error) {
+	extractOnce.Do(func() {
+		h := sha256.New()
+		var files []string
+		err := fs.WalkDir(apps.FS, ".", func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := apps.FS.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			files = append(files, path)
+			fmt.Fprintf(h, "%s\x00%d\x00", path, len(b))
+			h.Write(b)
+			return nil
+		})
+		if err != nil {
+			extractErr = err
+			return
+		}
+		dir := filepath.Join(os.TempDir(), fmt.Sprintf("wsgikit-apps-%x", h.Sum(nil)[:6]))
+		if isAppsDir(dir) {
+			extractDir = dir
+			return
+		}
+		tmp, err := os.MkdirTemp(os.TempDir(), "wsgikit-apps-tmp-")
+		if err != nil {
+			extractErr = err
+			return
+		}
+		defer os.RemoveAll(tmp)
+		for _, f := range files {
+			b, _ := apps.FS.ReadFile(f)
+			dst := filepath.Join(tmp, filepath.FromSlash(f))
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				extractErr = err
+				return
+			}
+			if err := os.WriteFile(dst, b, 0o644); err != nil {
+				extractErr = err
+				return
+			}
+		}
+		if err := os.Chmod(tmp, 0o755); err != nil {
+			extractErr = err
+			return
+		}
+		// Another process may win the rename; its copy has the same content.
+		if err := os.Rename(tmp, dir); err != nil && !isAppsDir(dir) {
+			extractErr = err
+			return
+		}
+		extractDir = dir
+	})
+	return extractDir, extractErr
 }
 
 func isAppsDir(d string) bool {

@@ -43,6 +43,15 @@ type Instance struct {
 	mu        sync.Mutex
 	finalTail string // the log's end, kept when the log is removed
 	logGone   bool
+	killed    bool // Stop needed SIGKILL
+}
+
+// Killed reports whether Stop had to SIGKILL the server because the
+// profile's stop signal did not end it within the grace period.
+func (i *Instance) Killed() bool {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.killed
 }
 
 // URL is the base URL of the instance: "http://127.0.0.1:PORT".
@@ -105,6 +114,21 @@ func (i *Instance) Usage() Usage {
 		u.PSSValid = u.PSSValid && in.PSSValid
 	}
 	return u
+}
+
+// ResetPeaks starts the peak RSS, PSS and process count afresh from a new
+// sample, so that one benchmark run's peaks exclude the previous run's.
+// CPU stays cumulative: take the difference of two Usage calls.
+func (i *Instance) ResetPeaks() {
+	select {
+	case <-i.stopped:
+	default:
+		_ = i.tree.sample(true)
+	}
+	i.tree.resetPeaks()
+	if i.inner != nil {
+		i.inner.ResetPeaks()
+	}
 }
 
 func (i *Instance) startSampler(every time.Duration) {
@@ -228,24 +252,37 @@ func (i *Instance) terminate() error {
 		}
 		return len(i.tree.scanSurvivors()) == 0
 	}
-	waitGone := func(d time.Duration) bool {
+	// waitGone polls until everything is gone or d passes; with resend it
+	// repeats sig every second: a worker that gets the signal before it
+	// installed its handlers loses it (seen with gunicorn's gevent worker
+	// while booting), and its master then waits its own graceful timeout.
+	waitGone := func(d time.Duration, resend syscall.Signal) bool {
 		deadline := time.Now().Add(d)
+		next := time.Now().Add(time.Second)
 		for {
 			if gone() {
 				return true
 			}
-			if time.Now().After(deadline) {
+			now := time.Now()
+			if now.After(deadline) {
 				return false
+			}
+			if resend != 0 && now.After(next) {
+				signalAll(resend)
+				next = now.Add(time.Second)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
 	signalAll(sig)
-	if waitGone(i.Profile.stopGrace()) {
+	if waitGone(i.Profile.stopGrace(), sig) {
 		return nil
 	}
+	i.mu.Lock()
+	i.killed = true
+	i.mu.Unlock()
 	signalAll(syscall.SIGKILL)
-	if waitGone(5 * time.Second) {
+	if waitGone(5*time.Second, syscall.SIGKILL) {
 		return nil
 	}
 	var names []string

@@ -17,7 +17,7 @@ func behindNginx(inner *Profile) *Profile {
 	return &Profile{
 		Name:        NginxPrefix + inner.Name,
 		Description: "nginx reverse proxy in front of " + inner.Name,
-		Package:     "nginx-light (or nginx); " + inner.Package,
+		Package:     "nginx-light",
 		Command:     []string{"nginx", "-p", "{rundir}", "-c", "{rundir}/nginx.conf", "-e", "stderr"},
 		Dir:         "{rundir}",
 		Files:       map[string]string{"nginx.conf": nginxConf},
@@ -27,8 +27,8 @@ func behindNginx(inner *Profile) *Profile {
 		StopSignal: syscall.SIGTERM, StopGrace: 5 * time.Second,
 		Requires:   []string{"nginx"},
 		VersionCmd: []string{"nginx", "-v"}, VersionRegexp: `nginx/(\S+)`,
-		inner:      inner,
-		prepare:    prepareNginx,
+		inner:   inner,
+		prepare: prepareNginx,
 	}
 }
 
@@ -87,4 +87,12 @@ func prepareNginx(vars map[string]string, _ []string) error {
 		vars["inner_host"] = "[" + vars["inner_host"] + "]"
 	}
 	return nil
+}
+
+// NginxVersion reports nginx's version, for behind-nginx profiles; the
+// error names the Debian package when nginx is missing.
+func NginxVersion() (string, error) {
+	p := behindNginx(&Profile{Name: "<profile>"})
+	p.Package = "nginx-light"
+	return p.ownVersion()
 }

@@ -196,12 +196,12 @@ type Usage struct {
 // member is a process known to belong to the tree, by identity (pid+start):
 // it stays a member after being reparented to init.
 type member struct {
-	start      uint64
-	ppid       int
-	total      uint64 // last seen ticks + childTicks
-	rssPages   int64
-	zombie     bool
-	comm       string
+	start    uint64
+	ppid     int
+	total    uint64 // last seen ticks + childTicks
+	rssPages int64
+	zombie   bool
+	comm     string
 }
 
 // tree tracks the process tree of one root: the root, every process whose
@@ -225,6 +225,8 @@ type tree struct {
 	usage     Usage
 	cpuTicks  uint64
 	noPSS     bool
+	pssSeen   bool // a sample read PSS of every live member
+	pssBad    bool // a sample could not
 }
 
 func newTree(root int) *tree {
@@ -373,10 +375,11 @@ func (t *tree) sampleLocked(withPSS bool) error {
 			if u.PSSMB > u.PeakPSSMB {
 				u.PeakPSSMB = u.PSSMB
 			}
-			u.PSSValid = u.Samples == 0 || u.PSSValid
+			t.pssSeen = true
 		} else {
-			u.PSSValid = false
+			t.pssBad = true
 		}
+		u.PSSValid = t.pssSeen && !t.pssBad
 	}
 	u.Samples++
 	return nil
@@ -404,6 +407,14 @@ func (t *tree) livePIDs() []int {
 	}
 	sort.Ints(out)
 	return out
+}
+
+// resetPeaks makes the peaks start again from the last sample.
+func (t *tree) resetPeaks() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	u := &t.usage
+	u.PeakRSSMB, u.PeakPSSMB, u.PeakProcs = u.RSSMB, u.PSSMB, u.Procs
 }
 
 func (t *tree) snapshot() Usage {

@@ -63,8 +63,11 @@ var Placeholders = map[string]string{
 	"launchers": "wsgikit's apps/ directory, where the launcher scripts live",
 }
 
+// detectionVars are the placeholders Requires and VersionCmd may use.
+var detectionVars = map[string]bool{"python": true, "wsgikit": true, "launchers": true}
+
 // internalVars are set by built-in prepare hooks only.
-var internalVars = map[string]bool{"inner_port": true, "inner_host": true, "apache_user": true, "env_python": true, "module_file": true, "module_name": true, "callable_name": true, "nginx_user": true}
+var internalVars = map[string]bool{"inner_port": true, "inner_host": true, "apache_user": true, "env_python": true, "module_file": true, "module_name": true, "callable_name": true, "nginx_user": true, "server_name": true}
 
 // expand replaces {name} placeholders in s. Unknown names are errors.
 func expand(s string, vars map[string]string) (string, error) {
@@ -187,21 +190,31 @@ func (p *Profile) Validate() error {
 			return err
 		}
 	}
+	// Detection runs before any instance exists: no app, port or rundir.
+	detect := func(field, s string) error {
+		for _, n := range placeholdersIn(s) {
+			if !detectionVars[n] {
+				return fmt.Errorf("profile %s: field %s uses {%s}, which is only known when an instance starts; use {python}, {wsgikit} or {launchers} there", p.Name, field, n)
+			}
+		}
+		return nil
+	}
 	for _, r := range p.Requires {
-		if err := check("requires", r); err != nil {
+		if err := detect("requires", r); err != nil {
 			return err
 		}
 	}
 	for _, a := range p.VersionCmd {
-		if err := check("version_cmd", a); err != nil {
+		if err := detect("version_cmd", a); err != nil {
 			return err
 		}
 	}
-	if p.inner == nil {
+	// Built-ins with a prepare hook load the app through generated files.
+	if p.inner == nil && p.prepare == nil {
 		if !used["port"] && !used["bind"] {
 			return fmt.Errorf("profile %s: field command never uses {port} or {bind}; the server must listen on the port the harness picks", p.Name)
 		}
-		if !used["app"] && !(used["module"] && used["callable"]) && !used["module"] {
+		if !used["app"] && !used["module"] {
 			return fmt.Errorf("profile %s: field command never uses {app} (or {module} and {callable}); the server must load the app under test", p.Name)
 		}
 	}
@@ -237,11 +250,37 @@ func (p *Profile) stopGrace() time.Duration {
 	return p.StopGrace
 }
 
+// HonorsWorkers reports whether Options.Workers changes anything: false
+// for single-process servers (waitress, cheroot, gevent, wsgiref).
+func (p *Profile) HonorsWorkers() bool {
+	if p.inner != nil {
+		return p.inner.HonorsWorkers()
+	}
+	return p.usesVar("workers")
+}
+
+// HonorsThreads reports whether Options.Threads changes anything: false
+// for servers without a thread pool (gunicorn sync and gevent, gevent,
+// wsgiref).
+func (p *Profile) HonorsThreads() bool {
+	if p.inner != nil {
+		return p.inner.HonorsThreads()
+	}
+	return p.usesVar("threads")
+}
+
 // usesWsgikit reports whether any template needs the wsgikit binary.
-func (p *Profile) usesWsgikit() bool {
-	for _, a := range append(append([]string{}, p.Command...), p.Requires...) {
+func (p *Profile) usesWsgikit() bool { return p.usesVar("wsgikit") }
+
+// usesVar reports whether the command, env, dir or files use {name}.
+func (p *Profile) usesVar(name string) bool {
+	all := append(append([]string{p.Dir}, p.Command...), p.Env...)
+	for _, f := range p.Files {
+		all = append(all, f)
+	}
+	for _, a := range all {
 		for _, n := range placeholdersIn(a) {
-			if n == "wsgikit" {
+			if n == name {
 				return true
 			}
 		}

@@ -57,6 +57,15 @@ func trunc(b []byte) []byte {
 	return b
 }
 
+// cpuResult is what bench.py's /cpu?n=N computes.
+func cpuResult(n int) string {
+	var acc uint64
+	for i := 0; i < n; i++ {
+		acc = (acc*31 + uint64(i)) & 0xFFFFFFFF
+	}
+	return strconv.FormatUint(acc, 10)
+}
+
 var upload = bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB
 
 // appRequests: one start per app, one or more requests through it.
@@ -67,6 +76,9 @@ var appRequests = [][]appRequest{
 		{app: "bench", method: "POST", path: "/upload", body: upload, status: 200, want: wantExact(string(upload))},
 		{app: "bench", method: "GET", path: "/stream?size=200000", status: 200, want: wantLen(200000)},
 		{app: "bench", method: "GET", path: "/file?size=100000", status: 200, want: wantLen(100000)},
+		{app: "bench", method: "GET", path: "/sleep?ms=1", status: 200, want: wantExact("slept")},
+		{app: "bench", method: "GET", path: "/cpu?n=1000", status: 200, want: wantExact(cpuResult(1000))},
+		{app: "bench", method: "GET", path: "/nope", status: 404, want: wantExact("not found")},
 	},
 	{{app: "flask", method: "GET", path: "/json", status: 200, want: wantContains(`"Hello, World!"`)}},
 	{{app: "django", method: "GET", path: "/json", status: 200, want: wantContains(`"Hello, World!"`)}},
@@ -121,16 +133,25 @@ func TestBuiltinProfilesServeEveryApp(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				t0 := time.Now()
 				inst, err := Start(context.Background(), p, app, Options{Workers: 2, Threads: 2})
 				if err != nil {
 					t.Fatalf("%s: %v", reqs[0].app, err)
 				}
 				pids := inst.PIDs()
+				groups := []int{inst.cmd.Process.Pid}
+				if in := inst.Inner(); in != nil {
+					groups = append(groups, in.cmd.Process.Pid)
+				}
 				if len(pids) == 0 {
 					t.Errorf("%s: no live PIDs", reqs[0].app)
 				}
 				for _, r := range reqs {
+					rt := time.Now()
 					status, body, err := doRequest(inst.Addr, r.method, r.path, r.body)
+					if d := time.Since(rt); d > time.Second {
+						t.Logf("%s %s %s took %v (a server-side wait, e.g. for the connection to close)", r.app, r.method, r.path, d.Round(time.Millisecond))
+					}
 					if err != nil {
 						t.Errorf("%s %s %s: %v\n%s", r.app, r.method, r.path, err, inst.LogTail(20))
 						continue
@@ -148,10 +169,20 @@ func TestBuiltinProfilesServeEveryApp(t *testing.T) {
 						t.Errorf("usage looks empty: %+v", u)
 					}
 				}
+				t1 := time.Now()
 				if err := inst.Stop(); err != nil {
 					t.Errorf("%s: stop: %v", reqs[0].app, err)
 				}
+				if inst.Killed() {
+					t.Errorf("%s: %v did not stop the server within %v; it was killed\n%s", reqs[0].app, p.stopSignal(), p.stopGrace(), inst.LogTail(10))
+				}
+				t.Logf("%s: ready in %v, stopped in %v, %d processes", reqs[0].app, t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond), len(pids))
 				assertGone(t, pids)
+				for _, g := range groups {
+					if left := groupAlive(g); len(left) > 0 {
+						t.Errorf("%s: process group %d not empty after Stop: %v", reqs[0].app, g, left)
+					}
+				}
 			}
 		})
 	}
@@ -294,4 +325,110 @@ func readResponse(br *bufio.Reader, method string) (int, map[string]string, []by
 		err = nil
 	}
 	return status, hdr, body, err
+}
+
+// envApp writes an app that answers with the environ keys a proxy sets.
+func envApp(t *testing.T) App {
+	t.Helper()
+	dir := t.TempDir()
+	src := `def application(environ, start_response):
+    keys = ("HTTP_HOST", "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "REMOTE_ADDR", "REMOTE_PORT")
+    body = "\n".join("%s=%s" % (k, environ.get(k, "")) for k in keys).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+`
+	if err := os.WriteFile(dir+"/envapp.py", []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return App{Dir: dir, Module: "envapp", Callable: "application"}
+}
+
+func parseEnvBody(b []byte) map[string]string {
+	m := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(l, "=")
+		m[k] = v
+	}
+	return m
+}
+
+// TestBehindNginxProxySetup: the classic reverse-proxy configuration: the
+// client's Host passes through, X-Forwarded-For/-Proto are set, and the
+// upstream connection is kept alive (same REMOTE_PORT at the inner server).
+func TestBehindNginxProxySetup(t *testing.T) {
+	t.Parallel()
+	p, err := Lookup(NginxPrefix+"waitress", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireInstalled(t, p)
+	inst, err := Start(context.Background(), p, envApp(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Stop()
+	if inst.Inner() == nil || inst.Inner().Port == inst.Port {
+		t.Fatalf("inner instance: %+v", inst.Inner())
+	}
+	var ports []string
+	for range 2 {
+		status, body, err := doRequest(inst.Addr, "GET", "/", nil)
+		if err != nil || status != 200 {
+			t.Fatalf("GET: %d %v", status, err)
+		}
+		env := parseEnvBody(body)
+		if env["HTTP_HOST"] != inst.Addr || env["HTTP_X_FORWARDED_FOR"] != "127.0.0.1" || env["HTTP_X_FORWARDED_PROTO"] != "http" {
+			t.Errorf("proxy headers: %q", body)
+		}
+		ports = append(ports, env["REMOTE_PORT"])
+	}
+	if ports[0] == "" || ports[0] != ports[1] {
+		t.Errorf("upstream connection not reused: REMOTE_PORT %v", ports)
+	}
+	pids := inst.PIDs()
+	if len(pids) < 3 { // nginx master + worker + waitress
+		t.Errorf("PIDs %v: want nginx's and waitress's", pids)
+	}
+	if err := inst.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, pids)
+	if u := inst.Usage(); u.PeakProcs < 3 {
+		t.Errorf("usage of both trees: %+v", u)
+	}
+}
+
+// TestIPv6Loopback: every server listens on ::1 when asked (each has its
+// own bind syntax for IPv6 literals).
+func TestIPv6Loopback(t *testing.T) {
+	l, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	l.Close()
+	for _, name := range []string{"wsgikit", "gunicorn-gthread", "uwsgi", "waitress", "cheroot", "gevent", "mod_wsgi", "wsgiref", "behind-nginx:waitress"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p, err := Lookup(name, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			requireInstalled(t, p)
+			inst, err := Start(context.Background(), p, helloApp(t), Options{Host: "::1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer inst.Stop()
+			if !strings.HasPrefix(inst.Addr, "[::1]:") || inst.URL() != "http://"+inst.Addr {
+				t.Errorf("addr %s url %s", inst.Addr, inst.URL())
+			}
+			status, body, err := doRequest(inst.Addr, "GET", "/", nil)
+			if err != nil || status != 200 || string(body) != "Hello, World!" {
+				t.Errorf("GET / over IPv6: %d %q %v", status, body, err)
+			}
+			if err := inst.Stop(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
 }

@@ -29,6 +29,10 @@ type Options struct {
 	// KeepRundir leaves the instance's temp dir (generated configs, log)
 	// in place after Stop, for debugging.
 	KeepRundir bool
+	// CPUs pins the server to a CPU list ("0", "0-1", "2,3") from its
+	// first instruction on, so every process it forks inherits it (the
+	// command runs under taskset, which execs it: the PID is the same).
+	CPUs string
 }
 
 func (o *Options) defaults() {
@@ -200,6 +204,9 @@ func startOnce(ctx context.Context, p *Profile, app App, opts Options, port int,
 		cleanup()
 		return fail(err)
 	}
+	if opts.CPUs != "" {
+		argv = append([]string{"taskset", "-c", opts.CPUs}, argv...)
+	}
 	fmt.Fprintf(logFile, "# wsgikit: %s\n", strings.Join(argv, " "))
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
@@ -277,7 +284,11 @@ func instanceVars(p *Profile, app App, opts Options, port int, rundir string, ex
 		}
 		vars["wsgikit"] = b
 	}
-	if d, err := AppsDir(); err == nil {
+	if p.usesVar("launchers") {
+		d, err := AppsDir()
+		if err != nil {
+			return nil, nil, err
+		}
 		vars["launchers"] = d
 	}
 	var env []string
@@ -336,6 +347,9 @@ func (i *Instance) awaitReady(ctx context.Context, timeout time.Duration) (int, 
 			return status, nil
 		}
 		lastErr = err
+		// Track children from their first moments (a process that leaves
+		// the group is still found by identity once seen).
+		_ = i.tree.sample(false)
 		select {
 		case <-i.exited:
 		case <-ctx.Done():

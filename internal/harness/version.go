@@ -111,10 +111,13 @@ func (p *Profile) Version() (string, error) {
 
 func (p *Profile) notInstalled(what string) error {
 	hint := "install the Debian package: apt-get install " + p.Package
-	if p.Name == "wsgikit" {
-		hint = "run `make build` or set WSGIKIT_BIN"
-	} else if p.Package == "" {
+	switch {
+	case p.Name == "wsgikit":
+		return fmt.Errorf("%s: %w (%s)", p.Name, ErrNotInstalled, what) // what says the fix
+	case p.Package == "":
 		hint = "install it"
+	case strings.ContainsAny(p.Package, "()`") || strings.HasPrefix(p.Package, "pip "):
+		hint = "install: " + p.Package
 	}
 	return fmt.Errorf("%s: %w (%s); %s", p.Name, ErrNotInstalled, what, hint)
 }
@@ -143,6 +146,9 @@ func (p *Profile) ownVersion() (string, error) {
 		}
 		path, err := expand(r, vars)
 		if err != nil {
+			if _, aerr := AppsDir(); aerr != nil && strings.Contains(r, "{launchers}") {
+				return "", fmt.Errorf("%s: %w (%v)", p.Name, ErrNotInstalled, aerr)
+			}
 			return "", p.notInstalled(err.Error())
 		}
 		if filepath.IsAbs(path) {
@@ -156,7 +162,7 @@ func (p *Profile) ownVersion() (string, error) {
 	python := vars["python"]
 	if len(p.PyModules) > 0 {
 		if _, err := os.Stat(python); err != nil {
-			return "", p.notInstalled("interpreter " + python + " missing")
+			return "", fmt.Errorf("%s: %w (interpreter %s missing); set WSGIKIT_PYTHON to an existing interpreter (default %s)", p.Name, ErrNotInstalled, python, DefaultPython)
 		}
 		var imports []string
 		for _, m := range p.PyModules {
@@ -207,7 +213,13 @@ func (p *Profile) ownVersion() (string, error) {
 		return "", fmt.Errorf("%s: version_regexp: %w", p.Name, err)
 	}
 	if m := re.FindStringSubmatch(out); len(m) > 1 {
-		return m[1], nil
+		var parts []string
+		for _, g := range m[1:] {
+			if g != "" {
+				parts = append(parts, g)
+			}
+		}
+		return strings.Join(parts, ", "), nil
 	}
 	return strings.TrimSpace(firstLine(out)), nil
 }

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wsgikit/wsgikit/internal/harness"
+)
+
+func runWsgikit(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	root := newRoot()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String(), err
+}
+
+func TestServersJSON(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.toml")
+	os.WriteFile(good, []byte(`
+[[profile]]
+name = "mine"
+description = "my server"
+package = "pip install mine"
+command = ["/nonexistent/mine", "--bind", "{bind}", "{app}"]
+requires = ["/nonexistent/mine"]
+`), 0o644)
+	out, err := runWsgikit(t, "servers", "--json", "--profiles", good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []serverRow
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	byName := map[string]serverRow{}
+	for _, r := range rows {
+		byName[r.Name] = r
+	}
+	for _, name := range []string{"wsgikit", "gunicorn-sync", "gunicorn-gthread", "gunicorn-gevent", "uwsgi", "uwsgi-http11", "waitress", "cheroot", "gevent", "mod_wsgi", "wsgiref", "behind-nginx:<profile>", "mine"} {
+		r, ok := byName[name]
+		if !ok {
+			t.Errorf("%s not listed", name)
+			continue
+		}
+		if r.Installed && r.Version == "" {
+			t.Errorf("%s installed without a version", name)
+		}
+		if !r.Installed && r.Hint == "" {
+			t.Errorf("%s missing without an install hint", name)
+		}
+	}
+	if m := byName["mine"]; m.Installed || m.Source != "user" || !strings.Contains(m.Hint, "pip install mine") {
+		t.Errorf("user row %+v", m)
+	}
+}
+
+func TestServersTableAndBadProfiles(t *testing.T) {
+	out, err := runWsgikit(t, "servers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out, "NAME") || !strings.Contains(out, "gunicorn-gthread") {
+		t.Errorf("table:\n%s", out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.toml")
+	os.WriteFile(bad, []byte("[[profile]]\nname = \"x\"\ncommand = [\"x\", \"{bind}\", \"{app}\"]\nstop_timeout = \"1s\"\n"), 0o644)
+	_, err = runWsgikit(t, "servers", "--profiles", bad)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), `unknown field "stop_timeout"`) {
+		t.Errorf("bad profiles: %v", err)
+	}
+}
+
+// TestServersHelpExampleParses keeps the --help example a valid profile.
+func TestServersHelpExampleParses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "example.toml")
+	os.WriteFile(path, []byte(exampleProfile), 0o644)
+	ps, err := harness.LoadProfiles(path)
+	if err != nil || len(ps) != 1 || ps[0].Name != "granian" {
+		t.Fatalf("%v %v", ps, err)
+	}
+}
