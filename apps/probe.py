@@ -355,8 +355,24 @@ def do_env(environ, sr, a, rep):
         environ["probe.leak"] = "1"
     out = {"environ": dump_environ(environ)}
     if a.get("read"):
+        # Read the way careful frameworks do: CONTENT_LENGTH bytes, or to EOF
+        # only when the server says the stream is terminated (or the request
+        # was chunked). A bare read() would block forever on servers that do
+        # not simulate EOF (wsgiref); that is tested in the input specs.
+        cl = environ.get("CONTENT_LENGTH", "")
+        inp = environ["wsgi.input"]
         try:
-            data = environ["wsgi.input"].read()
+            if cl:
+                try:
+                    n = int(cl)
+                except ValueError:
+                    n = None
+                    out["cl_unparseable"] = True
+                data = inp.read(min(n, 1 << 24)) if n and n > 0 else b""
+            elif environ.get("wsgi.input_terminated") or environ.get("HTTP_TRANSFER_ENCODING"):
+                data = inp.read()
+            else:
+                data = b""
             out["body"] = b64b(data)
         except Exception as e:
             out["read_error"] = exc_desc(e)
