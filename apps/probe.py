@@ -578,10 +578,13 @@ def do_input(environ, start_response, a, rep):
                 r = inp.readlines(*args)
             elif name == "iter":
                 r = list(inp)
-            elif name == "chunks":  # read(n) until b''
+            elif name == "chunks":  # read(n) until CONTENT_LENGTH bytes or b''
                 r = []
-                while True:
-                    x = inp.read(args[0])
+                left = int(environ.get("CONTENT_LENGTH") or -1)
+                while left != 0:
+                    x = inp.read(args[0] if left < 0 else min(args[0], left))
+                    if left > 0:
+                        left -= len(x)
                     if not x:
                         break
                     r.append(x)
