@@ -350,6 +350,28 @@ def do_hello(environ, sr, a, rep):
     return [body]
 
 
+def timed_read(inp, n, timeout=2.0):
+    """inp.read(n) (n < 0: to EOF) in a helper thread; None if it is still
+    blocked after timeout (the server gives a stream that never ends). The
+    thread finishes when the suite closes the connection."""
+    box = {}
+
+    def run():
+        try:
+            box["data"] = inp.read() if n < 0 else inp.read(n)
+        except BaseException as e:
+            box["error"] = e
+
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    th.join(timeout)
+    if th.is_alive():
+        return None
+    if "error" in box:
+        raise box["error"]
+    return box["data"]
+
+
 def do_env(environ, sr, a, rep):
     if a.get("mutate"):
         environ["probe.leak"] = "1"
@@ -362,16 +384,18 @@ def do_env(environ, sr, a, rep):
         cl = environ.get("CONTENT_LENGTH", "")
         inp = environ["wsgi.input"]
         try:
+            n = -1
             if cl:
                 try:
-                    n = int(cl)
+                    n = max(0, min(int(cl), 1 << 24))
                 except ValueError:
-                    n = None
+                    n = 0
                     out["cl_unparseable"] = True
-                data = inp.read(min(n, 1 << 24)) if n and n > 0 else b""
-            elif environ.get("wsgi.input_terminated") or environ.get("HTTP_TRANSFER_ENCODING"):
-                data = inp.read()
-            else:
+            elif not (environ.get("wsgi.input_terminated") or environ.get("HTTP_TRANSFER_ENCODING")):
+                n = 0
+            data = timed_read(inp, n) if n != 0 else b""
+            if data is None:
+                out["read_blocked"] = True
                 data = b""
             out["body"] = b64b(data)
         except Exception as e:

@@ -38,11 +38,14 @@ type Obs struct {
 	Body     []byte // the body it read
 	ReadErr  string // the exception its read raised, if any
 	Smuggled bool   // the app was invoked for {id2}
+	Blocked  bool   // the app's body read never ended (the server passed on a stream without EOF)
 	Second   *f.Response
 }
 
-// Accepted means the app got the request and read its body without error.
-func (o *Obs) Accepted() bool { return o.Called && o.ReadErr == "" && o.Env != nil }
+// Accepted means the app got the request and read its body without an
+// error from the server (a read that never ends counts as accepted: the
+// server handed the request over).
+func (o *Obs) Accepted() bool { return o.Called && o.ReadErr == "" && (o.Env != nil || o.Blocked) }
 
 // Rejected means the server refused: an error status or a close, and the
 // app either never ran or its read raised (lazy parsers surface framing
@@ -57,7 +60,9 @@ func (o *Obs) Rejected() bool {
 func (o *Obs) String() string {
 	s := o.X.Summary()
 	if o.Called {
-		if o.ReadErr != "" {
+		if o.Blocked {
+			s += "; app read blocked (no end of body)"
+		} else if o.ReadErr != "" {
 			s += "; app read raised " + o.ReadErr
 		} else {
 			s += fmt.Sprintf("; app read %q", truncate(o.Body, 60))
@@ -128,9 +133,10 @@ func observe(t *f.T, tmpl string, o sendOpts) *Obs {
 		if re, ok := ev.Data["read_error"].(map[string]any); ok {
 			obs.ReadErr = fmt.Sprint(re["type"], ": ", re["msg"])
 		}
+		obs.Blocked = ev.Bool("read_blocked")
 	} else if t.Sink.Has(id, "call") {
 		obs.Called = true
-		obs.ReadErr = "app did not finish"
+		obs.Blocked = true
 	}
 	// Was anything served after the first response? Only asked when the
 	// template carries a second request.

@@ -43,9 +43,19 @@ func http10Specs() []*f.Spec {
 				}
 				return f.Out("refused", "%s", o)
 			}),
-		mustReject("http10/missing-target", secLine,
+		spec("http10/missing-target", f.MUST, secLine,
 			"RFC 9112 §3: request-line = method SP request-target SP HTTP-version; a request-line without a target is invalid (400).",
-			"'GET HTTP/1.1'", "GET HTTP/1.1\r\n{H}{P}\r\n"),
+			"'GET HTTP/1.1'", "GET HTTP/1.1\r\n{H}{P}\r\n", sendOpts{method: "GET"},
+			[]f.Outcome{f.Pass("rejected", "400 or close"), f.NonStrict("http09", "taken as an HTTP/0.9 request for the path 'HTTP/1.1'"), f.Fail("accepted", "served as HTTP/1.x")},
+			func(t *f.T, o *Obs) f.Result {
+				switch {
+				case o.Accepted() && (o.X.Resp == nil || o.X.Resp.Malformed != ""):
+					return f.Out("http09", "%s", o)
+				case o.Accepted():
+					return f.Out("accepted", "%s", o)
+				}
+				return f.Out("rejected", "%s", o)
+			}),
 		spec("http10/expect-unknown", f.INFO, secVersion,
 			"RFC 9110 §10.1.1: a server that receives an Expect field value containing a member other than 100-continue MAY respond with 417 (Expectation Failed).",
 			"GET with Expect: 101-unknown", "GET /v HTTP/1.1\r\n{H}{P}Expect: 101-unknown\r\n\r\n", sendOpts{},
@@ -59,7 +69,7 @@ func http10Specs() []*f.Spec {
 	}
 	for _, v := range []struct{ id, version string }{
 		{"version-two-digit-minor", "HTTP/1.32"}, {"version-three-digits", "HTTP/111"}, {"version-lowercase", "http/1.1"},
-		{"version-other-protocol", "FTP/1.1"}, {"version-2", "HTTP/2.0"}, {"version-garbage", "HTTP/1.1x"},
+		{"version-other-protocol", "FTP/1.1"}, {"version-garbage", "HTTP/1.1x"},
 	} {
 		specs = append(specs, spec("http10/"+v.id, f.MUST, secVersion, sentVersion,
 			"'GET /v "+v.version+"'", "GET /v "+v.version+"\r\n{H}{P}\r\n", sendOpts{method: "GET"},
@@ -72,5 +82,16 @@ func http10Specs() []*f.Spec {
 				return f.Out("rejected", "%s", o)
 			}))
 	}
+	specs = append(specs, spec("http10/version-2", f.SHOULD, secVersion,
+		"RFC 9112 §2.3 / RFC 9110 §6.2: HTTP/2.0 in an HTTP/1.x request-line is a major version the HTTP/1.1 syntax does not carry; a server should refuse it (505, or 400) rather than serve it as HTTP/1.1.",
+		"'GET /v HTTP/2.0'", "GET /v HTTP/2.0\r\n{H}{P}\r\n", sendOpts{method: "GET"},
+		[]f.Outcome{f.Pass("rejected", "400/505 or close"), f.NonStrict("accepted", "served")},
+		func(t *f.T, o *Obs) f.Result {
+			if o.Accepted() {
+				p, _ := o.Env.Get("SERVER_PROTOCOL")
+				return f.Out("accepted", "%s; SERVER_PROTOCOL %q", o, p)
+			}
+			return f.Out("rejected", "%s", o)
+		}))
 	return specs
 }

@@ -587,7 +587,7 @@ func environSpecs() []*f.Spec {
 			}),
 		envSpec("extras", f.INFO,
 			"Servers may add CGI variables such as SERVER_SOFTWARE, GATEWAY_INTERFACE, REMOTE_PORT, RAW_URI, REQUEST_URI.",
-			"GET /a%2Fb?q", get("/a%2Fb?q"),
+			"GET /a%20b?q", get("/a%20b?q"),
 			[]f.Outcome{f.Info("recorded", "non-HTTP_ CGI keys recorded")},
 			func(t *f.T, env f.Env, x *f.Exchange) f.Result {
 				if env == nil {
