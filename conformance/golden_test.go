@@ -73,12 +73,21 @@ type golden struct {
 	Verdicts map[string]string `json:"verdicts"`
 }
 
-// goldenPeers are the peers whose verdicts are pinned: every built-in
-// profile except our own server (judged by TestWsgikitStrict instead).
+// notPinned are installed profiles without golden verdicts, with the
+// reason. uwsgi-http11 delimits most responses by closing the connection,
+// which it does only after its 4 s socket timeout: a full run takes over six
+// minutes, beyond the golden comparison's budget; the uwsgi profile (same
+// WSGI layer, --http-socket) is pinned instead.
+var notPinned = map[string]string{
+	"wsgikit":      "our own server: TestWsgikitStrict requires no FAIL and no NON-STRICT instead",
+	"uwsgi-http11": "4 s per close-delimited response (over six minutes per run); uwsgi is pinned",
+}
+
+// goldenPeers are the installed peers whose verdicts are pinned.
 func goldenPeers() []string {
 	var out []string
 	for _, p := range InstalledPeers() {
-		if p != "wsgikit" {
+		if _, skip := notPinned[p]; !skip {
 			out = append(out, p)
 		}
 	}
