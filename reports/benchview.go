@@ -8,8 +8,9 @@ import (
 	"strings"
 )
 
-// palette gives each server one colour for the whole report (colour-blind
-// safe order; the first server, usually wsgikit, gets the strongest blue).
+// palette gives each server one colour for the whole report: distinct hues
+// of similar weight, so no server looks emphasised by colour alone; the first
+// (the reference server, see isReference) gets the blue.
 var palette = []string{"#2f6fdf", "#e8862a", "#2a9d8f", "#c2408d", "#7a5cc7", "#8c6d3f", "#5d9c3a", "#d1495b", "#4a5a6a", "#b59a00"}
 
 // Colors assigns palette colours to server names in order.
@@ -376,6 +377,14 @@ func measurePanel(c cell, sums []BenchSum, runs []BenchRun, colors Colors, sortB
 	}
 	if c.mode == "capacity" {
 		p.Charts = append(p.Charts, Chart{Title: "Capacity (req/s)", Hint: "higher is better · whiskers: 95% CI", Kind: "bar", SVG: barChart("capacity", "", tp, true)})
+		// When the search's probes are recorded as runs, they draw the
+		// latency curve the capacity was read from.
+		if probesSpread(runs) {
+			if ch, ok := rateChart(names, runsBy, colors); ok {
+				ch.Title, ch.Hint = "The capacity search: p99 vs offered rate", "each point: the median p99 of the probes at that rate"
+				p.Charts = append(p.Charts, ch)
+			}
+		}
 		return p
 	}
 	if len(tp) > 0 {
@@ -412,6 +421,11 @@ func measurePanel(c cell, sums []BenchSum, runs []BenchRun, colors Colors, sortB
 			}
 			tl = append(tl, s99)
 			tlr = append(tlr, srps)
+		}
+	}
+	if c.mode == "open" {
+		if ch, ok := rateChart(names, runsBy, colors); ok {
+			p.Charts = append(p.Charts, ch)
 		}
 	}
 	if len(pct) > 0 {
@@ -493,4 +507,80 @@ func maxY(v []float64) float64 {
 		m = math.Max(m, x)
 	}
 	return m
+}
+
+// rateChart draws p99 against the offered rate (the "hockey stick") when an
+// open-model panel holds runs at several rates: the median p99 of the rounds
+// at each rate, per server. Where the curve turns up is the server's usable
+// capacity.
+func rateChart(names []string, runsBy map[string][]BenchRun, colors Colors) (Chart, bool) {
+	var ss []series
+	for _, n := range names {
+		byRate := map[float64][]float64{}
+		for _, r := range runsBy[n] {
+			if r.Failed == "" && r.Rate > 0 {
+				byRate[r.Rate] = append(byRate[r.Rate], r.Latency.P99)
+			}
+		}
+		if len(byRate) < 2 {
+			continue
+		}
+		sr := series{Name: n, Color: colors[n], Dots: true}
+		var rates []float64
+		for rate := range byRate {
+			rates = append(rates, rate)
+		}
+		sort.Float64s(rates)
+		for _, rate := range rates {
+			sr.X, sr.Y = append(sr.X, rate), append(sr.Y, median(byRate[rate]))
+		}
+		ss = append(ss, sr)
+	}
+	if len(ss) == 0 {
+		return Chart{}, false
+	}
+	return Chart{Title: "p99 latency vs offered rate", Hint: "lower is better · where a curve turns up, the server is saturated",
+		Kind: "line", Legend: legendOf(ss), SVG: lineChart("p99 vs offered rate", "lin", "offered rate (req/s)", "auto", "p99 (ms)", ss)}, true
+}
+
+// probesSpread says whether capacity runs look like search probes (for
+// some server, several rates over a wide range) rather than one final rate
+// per round.
+func probesSpread(runs []BenchRun) bool {
+	type span struct {
+		rates  map[float64]bool
+		lo, hi float64
+	}
+	by := map[string]*span{}
+	for _, r := range runs {
+		if r.Rate <= 0 {
+			continue
+		}
+		s := by[r.Server]
+		if s == nil {
+			s = &span{rates: map[float64]bool{}, lo: r.Rate, hi: r.Rate}
+			by[r.Server] = s
+		}
+		s.rates[r.Rate] = true
+		s.lo, s.hi = math.Min(s.lo, r.Rate), math.Max(s.hi, r.Rate)
+	}
+	for _, s := range by {
+		if len(s.rates) >= 4 && s.hi >= 1.5*s.lo {
+			return true
+		}
+	}
+	return false
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	n := len(s)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }

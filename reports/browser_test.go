@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
@@ -117,7 +118,7 @@ func TestReportInBrowser(t *testing.T) {
 			}
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
 	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf), chromedp.WithListener(onEvent))
@@ -126,9 +127,19 @@ func TestReportInBrowser(t *testing.T) {
 		acancel()
 		mu.Lock()
 		defer mu.Unlock()
-		if cmd != nil && cmd.Process != nil {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the group may be gone already
+		if cmd == nil || cmd.Process == nil {
+			return
 		}
+		pgid := cmd.Process.Pid
+		_ = syscall.Kill(-pgid, syscall.SIGKILL) // the group may be gone already
+		// Wait until the group is gone, so that removing the profile
+		// directory does not race a dying helper process.
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if err := syscall.Kill(-pgid, 0); err == syscall.ESRCH {
+				return
+			}
+		}
+		t.Logf("chromium process group %d still present after SIGKILL (zombies awaiting init?)", pgid)
 	})
 
 	// Start the browser and turn on the event domains before loading the page.
@@ -186,19 +197,61 @@ func TestReportInBrowser(t *testing.T) {
 	eval("difference rows", shownRows, &diffRows)
 	click("#f-diff")
 	click("#f-fail")
+	// Deep in the matrix, the server names stay in view (sticky header).
+	var headTop int
+	if err := chromedp.Do(bctx, chromedp.ScrollIntoView(`#matrix tbody.sec:last-of-type tr.spec:last-child`)); err != nil {
+		t.Fatalf("scroll: %v", err)
+	}
+	eval("sticky header", `Math.round(document.querySelector('#matrix thead th.c-srv').getBoundingClientRect().top)`, &headTop)
+	if headTop < 0 || headTop > 4 {
+		t.Errorf("matrix header at y=%d px after scrolling down, want it stuck at the top", headTop)
+	}
 	// Expand a failing cell: its spec, stimulus and transcript show.
 	click("td.cell.v-fail summary")
 	eval("cell open", `document.querySelector('td.cell.v-fail details').open`, &popOpen)
 	eval("cell panel", visible+`(document.querySelector('td.cell.v-fail details .pop'))`, &pop)
+	// Back to the top so the sticky header sits where it belongs in the
+	// whole-page picture; the cell stays open.
+	if err := chromedp.Do(bctx, chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`)); err != nil {
+		t.Fatalf("scroll to top: %v", err)
+	}
 	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
-	shot := filepath.Join(artifactDir(t), "report.png")
+	arts := artifactDir(t)
+	shot := filepath.Join(arts, "report.png")
 	if err := os.WriteFile(shot, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", shot)
+
+	// The first screen, as a reader sees it on opening the file (the
+	// README picture), then the whole page in dark mode.
+	var top, dark []byte
+	err = chromedp.Do(bctx,
+		chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('details[open]').forEach(d => d.removeAttribute('open')); window.scrollTo(0, 0)`),
+	)
+	if err == nil {
+		top, err = chromedp.Run(bctx, chromedp.CaptureScreenshot())
+	}
+	if err == nil {
+		_, err = chromedp.Call(bctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+	}
+	if err == nil {
+		dark, err = chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	}
+	if err != nil {
+		t.Fatalf("screenshots: %v", err)
+	}
+	for name, b := range map[string][]byte{"report-top.png": top, "report-dark.png": dark} {
+		p := filepath.Join(arts, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", p)
+	}
 
 	mu.Lock()
 	defer mu.Unlock()

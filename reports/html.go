@@ -51,6 +51,7 @@ type Report struct {
 	Bench     *BenchView
 	Glance    []GlanceRow
 	GlanceSc  []string // scenario columns of the glance table
+	Alerts    []string // regressions, shown at the top: a CI gate's reason
 	Files     []string
 	CSS       template.CSS
 	JS        template.JS
@@ -102,6 +103,13 @@ func Build(in *Inputs) *Report {
 	r.Conf = BuildConformance(check)
 	r.Bench = BuildBench(bench, colors)
 	r.buildGlance()
+	if r.Bench != nil {
+		for _, g := range r.Bench.Regressions {
+			if g.Regressed {
+				r.Alerts = append(r.Alerts, fmt.Sprintf("%s, %s: %s %+.1f%% (%s → %s, p = %s)", g.Server, g.Scenario, metricLabel(g.Metric), 100*g.Change, fmtNum(g.Baseline), fmtNum(g.Current), fmtP(g.P)))
+			}
+		}
+	}
 	return r
 }
 
@@ -144,7 +152,7 @@ var funcs = template.FuncMap{
 	"vclass": verdictClass,
 	"num":    fmtNum,
 	"pct": func(v float64) string {
-		return fmt.Sprintf("%.0f%%", math.Floor(v))
+		return fmt.Sprintf("%.0f%%", floorPct(v))
 	},
 	"width": func(v float64) template.CSS {
 		return template.CSS(fmt.Sprintf("width:%.1f%%", 100*math.Max(0, math.Min(1, v))))
@@ -216,6 +224,10 @@ func anchor(prefix, name string) string {
 	return b.String()
 }
 
+// maxTranscript bounds the bytes of one transcript shown in the page, so a
+// suite with large bodies still makes a report a browser opens quickly.
+const maxTranscript = 8 << 10
+
 // TLine is one line of a wire transcript, with its direction.
 type TLine struct {
 	Dir  string // "out" (sent to the server), "in" (received), "" (note)
@@ -229,6 +241,17 @@ func transcriptLines(t string) []TLine {
 	if t == "" {
 		return nil
 	}
+	// A transcript can hold a whole response body; the page keeps the
+	// start, which is where framing bugs show, and says what it left out.
+	more := ""
+	if len(t) > maxTranscript {
+		cut := strings.LastIndexByte(t[:maxTranscript], '\n')
+		if cut < maxTranscript/2 {
+			cut = maxTranscript
+		}
+		more = fmt.Sprintf("… %d more bytes (the full transcript is in the JSON and JUnit files)", len(t)-cut)
+		t = strings.ToValidUTF8(t[:cut], "")
+	}
 	var out []TLine
 	for _, l := range strings.Split(t, "\n") {
 		d := ""
@@ -239,6 +262,9 @@ func transcriptLines(t string) []TLine {
 			d = "in"
 		}
 		out = append(out, TLine{Dir: d, Text: l})
+	}
+	if more != "" {
+		out = append(out, TLine{Text: more})
 	}
 	return out
 }

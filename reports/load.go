@@ -55,13 +55,13 @@ func (in *Inputs) parse(path string, b []byte) error {
 		return fmt.Errorf("%s: %w: no \"schema\" field (want %q or %q)", path, ErrSchema, CheckSchema, BenchSchema)
 	case *head.Schema == CheckSchema:
 		var c Check
-		if err := decodeStrict(b, &c); err != nil {
+		if err := decode(b, &c); err != nil {
 			return fmt.Errorf("%s: %s: %w", path, CheckSchema, err)
 		}
 		in.Checks = append(in.Checks, &c)
 	case *head.Schema == BenchSchema:
 		var bn Bench
-		if err := decodeStrict(b, &bn); err != nil {
+		if err := decode(b, &bn); err != nil {
 			return fmt.Errorf("%s: %s: %w", path, BenchSchema, err)
 		}
 		in.Benches = append(in.Benches, &bn)
@@ -76,9 +76,9 @@ func (in *Inputs) parse(path string, b []byte) error {
 	return nil
 }
 
-// decodeStrict decodes but tolerates unknown fields: v1 readers must accept
-// files from writers that added fields (adding is allowed, renaming is not).
-func decodeStrict(b []byte, v any) error {
+// decode tolerates unknown fields on purpose: v1 readers must accept files
+// from writers that added fields (adding is allowed, renaming is not).
+func decode(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("decode: %v", shortJSONErr(err))
@@ -188,6 +188,9 @@ func MergeBenches(bs []*Bench) *Bench {
 		out.Comparisons = append(out.Comparisons, b.Comparisons...)
 		out.Regressions = append(out.Regressions, b.Regressions...)
 	}
+	// The same comparison or regression from two inputs: the later one wins.
+	out.Comparisons = lastOf(out.Comparisons, func(c Comparison) string { return c.A + "\x00" + c.B + "\x00" + c.Scenario + "\x00" + c.Metric })
+	out.Regressions = lastOf(out.Regressions, func(r Regression) string { return r.Server + "\x00" + r.Scenario + "\x00" + r.Metric })
 	// Servers named only in runs (a producer that left Servers empty).
 	for _, r := range out.Runs {
 		if _, ok := seenServer[r.Server]; !ok {
@@ -209,6 +212,23 @@ func normMode(m string) string {
 		return "closed"
 	}
 	return m
+}
+
+// lastOf keeps, for each key, the last element with that key, at the
+// position of the first.
+func lastOf[T any](in []T, key func(T) string) []T {
+	idx := map[string]int{}
+	var out []T
+	for _, v := range in {
+		k := key(v)
+		if i, ok := idx[k]; ok {
+			out[i] = v
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, v)
+	}
+	return out
 }
 
 func filter[T any](in []T, keep func(T) bool) []T {

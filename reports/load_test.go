@@ -107,4 +107,9 @@ func TestMergeBenchesReplacesCells(t *testing.T) {
 	if len(m.Servers) != 2 {
 		t.Errorf("servers = %v, want a and b taken from the runs", m.Servers)
 	}
+	// The same file twice: no duplicated comparisons.
+	c := &Bench{Comparisons: []Comparison{{A: "a", B: "b", Scenario: "s", Metric: "rps", Ratio: 2}}}
+	if got := MergeBenches([]*Bench{c, c}).Comparisons; len(got) != 1 {
+		t.Errorf("%d comparisons after merging a file with itself, want 1", len(got))
+	}
 }

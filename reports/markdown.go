@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 )
 
@@ -19,6 +20,17 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(b, "# %s\n\n", r.Title)
 	for _, m := range r.Machines {
 		fmt.Fprintf(b, "Machine: %s\n\n", machineLine(m))
+	}
+	if len(r.Servers) > 0 {
+		var vs []string
+		for _, s := range r.Servers {
+			v := s.Name
+			if s.Version != "" {
+				v += " " + s.Version
+			}
+			vs = append(vs, v)
+		}
+		fmt.Fprintf(b, "Servers: %s\n\n", strings.Join(vs, " · "))
 	}
 	if len(r.Machines) > 1 {
 		b.WriteString("> ⚠ These results come from different machines: compare numbers across them with care.\n\n")
@@ -112,13 +124,9 @@ func (r *Report) mdConformance(b *bufio.Writer) {
 	}
 }
 
-func floorPct(v float64) float64 {
-	// 99.6% must not print as 100%: only a perfect score earns 100.
-	if v < 100 && v > 99 {
-		return 99
-	}
-	return v
-}
+// floorPct rounds a percentage down, as the HTML does: 99.6% must not print
+// as 100%, which only a perfect score earns.
+func floorPct(v float64) float64 { return math.Floor(v) }
 
 func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
@@ -161,7 +169,7 @@ func (r *Report) mdBench(b *bufio.Writer) {
 		}
 	}
 	if len(heads) > 0 {
-		b.WriteString("Throughput ratios (A/B; ~ = not significant at α = 0.05):\n\n")
+		b.WriteString("Throughput ratios (~ = not significant at α = 0.05):\n\n")
 		for _, h := range heads {
 			b.WriteString("- " + h + "\n")
 		}
@@ -210,8 +218,9 @@ func countMode(sc *ScenarioView, mode string) int {
 }
 
 // headline condenses a scenario's throughput comparisons into one line:
-// "hello: wsgikit 7.61× gunicorn-gthread (p=0.008), ~ uwsgi". Without
-// comparisons it falls back to ratios of medians, marked as untested.
+// "**hello** — wsgikit: vs gunicorn-gthread **7.67×** (p=0.008) · vs uwsgi ~
+// (1.02×, p=0.310)". Without comparisons it falls back to ratios of medians,
+// marked as untested.
 func headline(sc *ScenarioView) string {
 	var parts []string
 	a := ""
@@ -226,13 +235,13 @@ func headline(sc *ScenarioView) string {
 			continue
 		}
 		if c.Significant {
-			parts = append(parts, fmt.Sprintf("%.2f× %s (p=%s)", c.Ratio, c.B, fmtP(c.P)))
+			parts = append(parts, fmt.Sprintf("vs %s **%.2f×** (p=%s)", mdCell(c.B), c.Ratio, fmtP(c.P)))
 		} else {
-			parts = append(parts, fmt.Sprintf("~ %s (%.2f×, p=%s)", c.B, c.Ratio, fmtP(c.P)))
+			parts = append(parts, fmt.Sprintf("vs %s ~ (%.2f×, p=%s)", mdCell(c.B), c.Ratio, fmtP(c.P)))
 		}
 	}
 	if len(parts) > 0 {
-		return fmt.Sprintf("**%s**: %s vs %s", mdCell(sc.Name), mdCell(a), mdCell(strings.Join(parts, ", ")))
+		return fmt.Sprintf("**%s** — %s: %s", mdCell(sc.Name), mdCell(a), strings.Join(parts, " · "))
 	}
 	for _, p := range sc.Panels {
 		if p.Mode != "closed" || len(p.Rows) < 2 || p.Rows[0].RPS <= 0 {
@@ -241,10 +250,10 @@ func headline(sc *ScenarioView) string {
 		first := p.Rows[0]
 		for _, row := range p.Rows[1:] {
 			if row.RPS > 0 {
-				parts = append(parts, fmt.Sprintf("%.2f× %s", first.RPS/row.RPS, row.Server))
+				parts = append(parts, fmt.Sprintf("vs %s %.2f×", mdCell(row.Server), first.RPS/row.RPS))
 			}
 		}
-		return fmt.Sprintf("**%s**: %s vs %s (medians; no significance test in the input)", mdCell(sc.Name), mdCell(first.Server), mdCell(strings.Join(parts, ", ")))
+		return fmt.Sprintf("**%s** — %s: %s (ratios of medians; the input has no significance test)", mdCell(sc.Name), mdCell(first.Server), strings.Join(parts, " · "))
 	}
 	return ""
 }

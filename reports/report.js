@@ -3,6 +3,7 @@
 // cell open at a time, and closes it on Escape or a click elsewhere.
 (function () {
   "use strict";
+  document.documentElement.classList.add("js");
   var matrix = document.getElementById("matrix");
   if (!matrix) return;
   var diff = document.getElementById("f-diff");

@@ -2,9 +2,11 @@ package reports
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 )
 
 // Option tunes WriteDir.
@@ -13,7 +15,13 @@ type Option func(*options)
 type options struct {
 	strict bool
 	files  []string
+	json   bool
 }
+
+// MergedJSON returns an option that also writes the merged inputs as
+// check.json and bench.json, so the directory can be re-rendered, or used as
+// a baseline, on its own.
+func MergedJSON(on bool) Option { return func(o *options) { o.json = on } }
 
 // Strict returns an option that makes NON-STRICT verdicts JUnit failures,
 // matching `wsgikit check --strict`.
@@ -52,13 +60,36 @@ func WriteDir(dir string, checks []*Check, benches []*Bench, opts ...Option) err
 	if err := writeFile(filepath.Join(dir, "summary.md"), buf.Bytes()); err != nil {
 		return err
 	}
-	if merged := MergeChecks(checks); merged != nil {
+	// JUnit files of servers no longer in the results would make CI report
+	// stale verdicts: clear them first.
+	stale, _ := filepath.Glob(filepath.Join(dir, "junit-*.xml"))
+	for _, f := range stale {
+		if err := os.Remove(f); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+	}
+	merged := MergeChecks(checks)
+	if merged != nil {
 		for _, s := range merged.Servers {
 			buf.Reset()
 			if err := WriteJUnit(&buf, s, o.strict); err != nil {
 				return err
 			}
 			if err := writeFile(filepath.Join(dir, JUnitFileName(s.Name)), buf.Bytes()); err != nil {
+				return err
+			}
+		}
+	}
+	if o.json {
+		for name, v := range map[string]any{"check.json": merged, "bench.json": MergeBenches(benches)} {
+			if reflect.ValueOf(v).IsNil() {
+				continue
+			}
+			b, err := json.MarshalIndent(v, "", "  ")
+			if err != nil {
+				return fmt.Errorf("write %s: %w", name, err)
+			}
+			if err := writeFile(filepath.Join(dir, name), append(b, '\n')); err != nil {
 				return err
 			}
 		}

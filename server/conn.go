@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"log/slog"
@@ -43,20 +44,36 @@ type conn struct {
 
 var connPool sync.Pool
 
+// writerPool holds response buffers: a connection holds one only while it
+// has a response to write, so idle keep-alive connections cost little memory.
+var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 16<<10) }}
+
+// releaseWriter returns the buffer when it is empty (or, with force, drops
+// what it holds: the connection is finished).
+func (c *conn) releaseWriter(force bool) {
+	if c.bw != nil && (force || c.bw.Buffered() == 0 || c.err != nil) {
+		c.bw.Reset(nil)
+		writerPool.Put(c.bw)
+		c.bw = nil
+	}
+}
+
 func newConn(e *Engine, nc net.Conn) *conn {
 	c, _ := connPool.Get().(*conn)
 	if c == nil {
 		c = &conn{hbuf: make([]byte, 0, 512)}
 		c.r = http1.NewReader(nil, e.cfg.Limits)
-		c.bw = bufio.NewWriterSize(nil, 16<<10)
 		c.sendContinue = c.writeContinue
 	}
 	c.e, c.nc = e, nc
 	c.r.Reset(nc)
-	c.bw.Reset(nc)
 	c.err, c.abort = nil, false
 	c.ci.ServerName, c.ci.ServerPort = splitAddr(nc.LocalAddr())
 	c.ci.RemoteAddr, c.ci.RemotePort = splitAddr(nc.RemoteAddr())
+	c.ci.Proxies = nil
+	if e.cfg.ForwardedAllow.Contains(c.ci.RemoteAddr) {
+		c.ci.Proxies = e.cfg.ForwardedAllow
+	}
 	return c
 }
 
@@ -64,13 +81,17 @@ func (c *conn) write(p []byte) {
 	if c.err != nil {
 		return
 	}
+	if c.bw == nil {
+		c.bw = writerPool.Get().(*bufio.Writer)
+		c.bw.Reset(c.nc)
+	}
 	if _, err := c.bw.Write(p); err != nil {
 		c.err = err
 	}
 }
 
 func (c *conn) flush() {
-	if c.err != nil || c.bw.Buffered() == 0 {
+	if c.err != nil || c.bw == nil || c.bw.Buffered() == 0 {
 		return
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(c.e.cfg.IOTimeout))
@@ -111,9 +132,22 @@ func (c *conn) serve() {
 		e.forget(c)
 		c.nc = nil
 		c.r.Reset(nil)
-		c.bw.Reset(nil)
+		c.releaseWriter(true)
 		connPool.Put(c)
 	}()
+	if e.cfg.ProxyProtocol != "" && e.cfg.ProxyAllow.Contains(c.ci.RemoteAddr) {
+		addr, port, rest, err := readProxyHeader(c.nc, e.cfg.ProxyProtocol, e.cfg.HeaderTimeout)
+		if err != nil {
+			e.logf(slog.LevelDebug, "connection from %s: %v; closing", c.nc.RemoteAddr(), err)
+			return
+		}
+		if addr != nil {
+			c.ci.RemoteAddr, c.ci.RemotePort = addr, port
+		}
+		if len(rest) > 0 {
+			c.r.Reset(io.MultiReader(bytes.NewReader(rest), c.nc))
+		}
+	}
 	first := true
 	for {
 		if !first && e.draining.Load() && c.r.Buffered() == 0 {
@@ -124,6 +158,7 @@ func (c *conn) serve() {
 			if c.err != nil {
 				return
 			}
+			c.releaseWriter(false)
 		}
 		wait := e.cfg.KeepAlive
 		if first {
@@ -195,7 +230,7 @@ func (c *conn) handle() bool {
 	body := c.r.Body()
 	hasBody := c.req.Chunked || c.req.ContentLength > 0
 	if hasBody {
-		if c.req.Expect100 && c.req.Minor >= 1 {
+		if c.req.Expect100 { // only ever set for HTTP/1.1
 			body.SetOnFirstRead(c.sendContinue)
 		} else {
 			body.SetOnFirstRead(nil)

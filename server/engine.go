@@ -38,6 +38,10 @@ type EngineConfig struct {
 	Board           *Scoreboard // shared with the master; nil makes a private one
 	MaxRequests     uint64      // LimitReached closes after this many requests (0: never)
 	AccessLog       *AccessLog  // nil: no access log
+	ForwardedAllow  *IPSet      // peers whose X-Forwarded-*/Forwarded fields are believed
+	ProxyProtocol   string      // "", "v1", "v2" or "auto"
+	ProxyAllow      *IPSet      // peers that must send a PROXY header
+	MaxConnections  int         // 0: no limit; beyond, accepting pauses (the backlog or other workers take them)
 }
 
 func (c *EngineConfig) defaults() {
@@ -88,11 +92,13 @@ type Engine struct {
 	Served atomic.Uint64 // requests answered, for tests and recycling
 	script []byte
 	board  *Scoreboard
-	stats  Stats
+	stats  *Stats // in the scoreboard
 
 	// LimitReached is closed when the engine has served MaxRequests: the
 	// worker asks the master for a replacement and keeps serving meanwhile.
 	LimitReached chan struct{}
+
+	connTokens chan struct{} // --max-connections
 }
 
 // NewEngine returns an engine running app with cfg.Threads slots.
@@ -100,10 +106,14 @@ func NewEngine(cfg EngineConfig, app App) *Engine {
 	cfg.defaults()
 	e := &Engine{cfg: cfg, app: app, slots: make(chan int, cfg.Threads), conns: make(map[*conn]struct{}), script: []byte(cfg.ScriptName)}
 	e.LimitReached = make(chan struct{})
+	if cfg.MaxConnections > 0 {
+		e.connTokens = make(chan struct{}, cfg.MaxConnections)
+	}
 	e.board = cfg.Board
 	if e.board == nil || e.board.Slots() < cfg.Threads {
 		e.board = anonymousScoreboard(cfg.Threads)
 	}
+	e.stats = e.board.Stats()
 	for i := 0; i < cfg.Threads; i++ {
 		e.slots <- i
 	}
@@ -137,8 +147,14 @@ func (e *Engine) Serve(ln net.Listener) error {
 	defer e.acceptWG.Done()
 	var delay time.Duration
 	for {
+		if e.connTokens != nil {
+			e.connTokens <- struct{}{} // wait for a free connection slot before accepting
+		}
 		nc, err := ln.Accept()
 		if err != nil {
+			if e.connTokens != nil {
+				<-e.connTokens
+			}
 			if e.draining.Load() {
 				return nil
 			}
@@ -208,6 +224,9 @@ func (e *Engine) forget(c *conn) {
 	e.mu.Lock()
 	delete(e.conns, c)
 	e.mu.Unlock()
+	if e.connTokens != nil {
+		<-e.connTokens
+	}
 	e.connWG.Done()
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -23,6 +24,24 @@ func TestReportVerb(t *testing.T) {
 	md, _ := os.ReadFile(filepath.Join(dir, "summary.md"))
 	if !strings.Contains(string(md), "| wsgikit | 0.1.0 | **100%** |") {
 		t.Errorf("summary.md lacks the wsgikit score line:\n%s", md)
+	}
+}
+
+func TestReportVerbSummary(t *testing.T) {
+	td := filepath.Join("..", "..", "reports", "testdata")
+	root := newRoot()
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs([]string{"report", filepath.Join(td, "check.json"), "-o", t.TempDir(), "--summary"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "# wsgikit report") {
+		t.Errorf("stdout does not start with the Markdown summary: %.80q", out.String())
+	}
+	if !strings.Contains(errOut.String(), "index.html") || strings.Contains(out.String(), "index.html") {
+		t.Errorf("the report path belongs on stderr only; stderr=%q", errOut.String())
 	}
 }
 

@@ -38,23 +38,13 @@ func newServersCmd() *cobra.Command {
 --profiles FILE, and nginx in front of any of them (behind-nginx:<profile>).
 
 A profile file holds [[profile]] tables, for example:
-
-  [[profile]]
-  name = "granian"
-  description = "Granian, WSGI interface"
-  package = "pip install granian"
-  command = ["granian", "--interface", "wsgi", "--host", "{host}", "--port", "{port}",
-             "--workers", "{workers}", "--blocking-threads", "{threads}", "{app}"]
-  requires = ["granian"]        # executables or files that must exist
-  keep_alive = true
-  stop_signal = "SIGINT"        # default SIGTERM
-  stop_grace = "10s"
-
+` + exampleProfile + `
 Other fields: env (["KEY=VALUE"]), ready_path ("/"), dir ("{appdir}"),
 py_modules (modules that must import under {python}), version_cmd and
 version_regexp (how to read the version), files (name = template, written
 into {rundir} before start).
-Placeholders: ` + placeholderHelp(),
+Placeholders (in command, env, dir, files; requires and version_cmd take
+only {python}, {wsgikit} and {launchers}):` + placeholderHelp(),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var user []*harness.Profile
@@ -78,11 +68,25 @@ Placeholders: ` + placeholderHelp(),
 	return c
 }
 
+// exampleProfile is shown in --help (and parsed in the tests).
+const exampleProfile = `
+  [[profile]]
+  name = "granian"
+  description = "Granian, WSGI interface"
+  package = "pip install granian"
+  command = ["granian", "--interface", "wsgi", "--host", "{host}", "--port", "{port}",
+             "--workers", "{workers}", "--blocking-threads", "{threads}", "{app}"]
+  requires = ["granian"]        # executables or files that must exist
+  keep_alive = true
+  stop_signal = "SIGINT"        # default SIGTERM
+  stop_grace = "10s"
+`
+
 func placeholderHelp() string {
 	var b strings.Builder
 	names := []string{"python", "module", "callable", "app", "appdir", "host", "port", "bind", "workers", "threads", "rundir", "wsgikit", "launchers"}
 	for _, n := range names {
-		fmt.Fprintf(&b, "\n  {%s}  %s", n, harness.Placeholders[n])
+		fmt.Fprintf(&b, "\n  %-12s %s", "{"+n+"}", harness.Placeholders[n])
 	}
 	return b.String()
 }

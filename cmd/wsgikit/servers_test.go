@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wsgikit/wsgikit/internal/harness"
 )
 
 func TestServersJSON(t *testing.T) {
@@ -64,5 +66,15 @@ func TestServersTableAndBadProfiles(t *testing.T) {
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), `unknown field "stop_timeout"`) {
 		t.Errorf("bad profiles: %v", err)
+	}
+}
+
+// TestServersHelpExampleParses keeps the --help example a valid profile.
+func TestServersHelpExampleParses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "example.toml")
+	os.WriteFile(path, []byte(exampleProfile), 0o644)
+	ps, err := harness.LoadProfiles(path)
+	if err != nil || len(ps) != 1 || ps[0].Name != "granian" {
+		t.Fatalf("%v %v", ps, err)
 	}
 }

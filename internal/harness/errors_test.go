@@ -7,7 +7,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -199,6 +201,9 @@ http.server.HTTPServer(("{host}", {port}), H).serve_forever()' {app}`)
 	if err := inst.Stop(); err != nil {
 		t.Fatal(err)
 	}
+	if !inst.Killed() {
+		t.Error("Killed() false for a server ignoring SIGTERM")
+	}
 	if left := groupAlive(pgid); len(left) > 0 {
 		t.Errorf("left after Stop: %v", left)
 	}
@@ -374,5 +379,113 @@ func TestModWSGIUnreadableApp(t *testing.T) {
 	_, err = Start(context.Background(), p, App{Dir: dir, Module: "x", Callable: "application"}, Options{})
 	if err == nil || !strings.Contains(err.Error(), "www-data, which cannot read it") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestExitedAfterStart: a server that dies after start closes Exited, and
+// Stop still verifies and cleans up.
+func TestExitedAfterStart(t *testing.T) {
+	t.Parallel()
+	p, err := Lookup("wsgiref", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireInstalled(t, p)
+	inst, err := Start(context.Background(), p, helloApp(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-inst.Exited():
+		t.Fatal("Exited closed while running")
+	default:
+	}
+	if err := inst.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-inst.Exited():
+	case <-time.After(10 * time.Second):
+		t.Fatal("Exited not closed after the server was killed")
+	}
+	if err := inst.Stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGeventNoDelayFlag: the launcher's --tcp-nodelay variant serves (for
+// user profiles measuring pywsgi without the Nagle/delayed-ACK stall).
+func TestGeventNoDelayFlag(t *testing.T) {
+	t.Parallel()
+	g, err := Lookup("gevent", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireInstalled(t, g)
+	p := cmdProfile(t, "{python} {launchers}/_launch_gevent.py --tcp-nodelay --host {host} --port {port} --chdir {appdir} {app}")
+	inst, err := Start(context.Background(), p, helloApp(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Stop()
+	status, body, err := doRequest(inst.Addr, "GET", "/", nil)
+	if err != nil || status != 200 || string(body) != "Hello, World!" {
+		t.Errorf("GET /: %d %q %v", status, body, err)
+	}
+}
+
+// TestHarnessDeathStopsServer: when the process that started a server dies
+// without calling Stop, the server is stopped anyway (parent-death signal),
+// and its workers go with it.
+func TestHarnessDeathStopsServer(t *testing.T) {
+	if os.Getenv("WSGIKIT_TEST_DIE_AFTER_START") != "" {
+		// The child: start a server, print its process group, die.
+		p, err := Lookup(os.Getenv("WSGIKIT_TEST_DIE_AFTER_START"), nil)
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		inst, err := Start(context.Background(), p, helloApp(t), Options{Workers: 2})
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("pgid=%d rundir=%s\n", inst.cmd.Process.Pid, inst.rundir)
+		os.Exit(0) // no Stop
+	}
+	t.Parallel()
+	for _, name := range []string{"gunicorn-sync", "uwsgi"} {
+		p, err := Lookup(name, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		requireInstalled(t, p)
+		exe, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(exe, "-test.run=^TestHarnessDeathStopsServer$")
+		cmd.Env = append(os.Environ(), "WSGIKIT_TEST_DIE_AFTER_START="+name)
+		out, err := cmd.Output()
+		var pgid int
+		var rundir string
+		if i := strings.Index(string(out), "pgid="); i < 0 {
+			t.Fatalf("%s: child: %v\n%s", name, err, out)
+		} else {
+			fmt.Sscanf(string(out[i:]), "pgid=%d rundir=%s", &pgid, &rundir)
+		}
+		if strings.HasPrefix(rundir, os.TempDir()+"/wsgikit-") {
+			defer os.RemoveAll(rundir) // the dead harness could not
+		}
+		// Bounded by gunicorn's own graceful timeout (30 s), which applies
+		// when a worker that was still booting missed the signal.
+		deadline := time.Now().Add(45 * time.Second)
+		for len(groupAlive(pgid)) > 0 && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if left := groupAlive(pgid); len(left) > 0 {
+			t.Errorf("%s: left running after the harness died: %v", name, left)
+			syscall.Kill(-pgid, syscall.SIGKILL)
+		}
 	}
 }

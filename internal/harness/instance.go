@@ -43,6 +43,15 @@ type Instance struct {
 	mu        sync.Mutex
 	finalTail string // the log's end, kept when the log is removed
 	logGone   bool
+	killed    bool // Stop needed SIGKILL
+}
+
+// Killed reports whether Stop had to SIGKILL the server because the
+// profile's stop signal did not end it within the grace period.
+func (i *Instance) Killed() bool {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.killed
 }
 
 // URL is the base URL of the instance: "http://127.0.0.1:PORT".
@@ -269,6 +278,9 @@ func (i *Instance) terminate() error {
 	if waitGone(i.Profile.stopGrace(), sig) {
 		return nil
 	}
+	i.mu.Lock()
+	i.killed = true
+	i.mu.Unlock()
 	signalAll(syscall.SIGKILL)
 	if waitGone(5*time.Second, syscall.SIGKILL) {
 		return nil

@@ -2,6 +2,21 @@
 // knows how to run each server (profiles), picks a loopback port, waits until
 // the app answers HTTP, samples the process tree from /proc, and stops the
 // server proving that no process of it is left.
+//
+// What Start and Stop guarantee:
+//   - the server runs in its own process group, stdout and stderr go to one
+//     log file, and Python servers run on /usr/bin/python3 (WSGIKIT_PYTHON);
+//   - "ready" means an HTTP status line came back for GET ReadyPath from a
+//     socket that a process of this server listens on (an impostor on the
+//     port, or a TCP accept without an answer, is not ready);
+//   - a port someone else takes first makes Start pick another one;
+//   - a failed start kills the group and returns the log's last 20 lines;
+//   - Stop signals the group (and any member that left it, found through
+//     PPid), waits, SIGKILLs, and fails naming any process still alive;
+//   - Usage covers the whole tree, including processes that already exited.
+//
+// Built-in servers that need a config (Apache, nginx) get a private one in
+// the instance's temporary directory; no system service or file is touched.
 package harness
 
 import (
@@ -63,8 +78,11 @@ var Placeholders = map[string]string{
 	"launchers": "wsgikit's apps/ directory, where the launcher scripts live",
 }
 
+// detectionVars are the placeholders Requires and VersionCmd may use.
+var detectionVars = map[string]bool{"python": true, "wsgikit": true, "launchers": true}
+
 // internalVars are set by built-in prepare hooks only.
-var internalVars = map[string]bool{"inner_port": true, "inner_host": true, "apache_user": true, "env_python": true, "module_file": true, "module_name": true, "callable_name": true, "nginx_user": true}
+var internalVars = map[string]bool{"inner_port": true, "inner_host": true, "apache_user": true, "env_python": true, "module_file": true, "module_name": true, "callable_name": true, "nginx_user": true, "server_name": true}
 
 // expand replaces {name} placeholders in s. Unknown names are errors.
 func expand(s string, vars map[string]string) (string, error) {
@@ -187,13 +205,22 @@ func (p *Profile) Validate() error {
 			return err
 		}
 	}
+	// Detection runs before any instance exists: no app, port or rundir.
+	detect := func(field, s string) error {
+		for _, n := range placeholdersIn(s) {
+			if !detectionVars[n] {
+				return fmt.Errorf("profile %s: field %s uses {%s}, which is only known when an instance starts; use {python}, {wsgikit} or {launchers} there", p.Name, field, n)
+			}
+		}
+		return nil
+	}
 	for _, r := range p.Requires {
-		if err := check("requires", r); err != nil {
+		if err := detect("requires", r); err != nil {
 			return err
 		}
 	}
 	for _, a := range p.VersionCmd {
-		if err := check("version_cmd", a); err != nil {
+		if err := detect("version_cmd", a); err != nil {
 			return err
 		}
 	}

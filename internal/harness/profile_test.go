@@ -190,6 +190,12 @@ name = "x"
 command = ["x", "{bind}", "{app}"]
 env = ["A={nope}"]
 `, []string{"profile x", "field env", "unknown placeholder {nope}", "{rundir}"}},
+		{"instance placeholder in requires", `
+[[profile]]
+name = "x"
+command = ["x", "{bind}", "{app}"]
+requires = ["{appdir}/x"]
+`, []string{"field requires", "{appdir}", "only known when an instance starts"}},
 		{"bad signal", `
 [[profile]]
 name = "x"

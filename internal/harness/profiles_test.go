@@ -57,6 +57,15 @@ func trunc(b []byte) []byte {
 	return b
 }
 
+// cpuResult is what bench.py's /cpu?n=N computes.
+func cpuResult(n int) string {
+	var acc uint64
+	for i := 0; i < n; i++ {
+		acc = (acc*31 + uint64(i)) & 0xFFFFFFFF
+	}
+	return strconv.FormatUint(acc, 10)
+}
+
 var upload = bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB
 
 // appRequests: one start per app, one or more requests through it.
@@ -67,6 +76,9 @@ var appRequests = [][]appRequest{
 		{app: "bench", method: "POST", path: "/upload", body: upload, status: 200, want: wantExact(string(upload))},
 		{app: "bench", method: "GET", path: "/stream?size=200000", status: 200, want: wantLen(200000)},
 		{app: "bench", method: "GET", path: "/file?size=100000", status: 200, want: wantLen(100000)},
+		{app: "bench", method: "GET", path: "/sleep?ms=1", status: 200, want: wantExact("slept")},
+		{app: "bench", method: "GET", path: "/cpu?n=1000", status: 200, want: wantExact(cpuResult(1000))},
+		{app: "bench", method: "GET", path: "/nope", status: 404, want: wantExact("not found")},
 	},
 	{{app: "flask", method: "GET", path: "/json", status: 200, want: wantContains(`"Hello, World!"`)}},
 	{{app: "django", method: "GET", path: "/json", status: 200, want: wantContains(`"Hello, World!"`)}},
@@ -127,6 +139,10 @@ func TestBuiltinProfilesServeEveryApp(t *testing.T) {
 					t.Fatalf("%s: %v", reqs[0].app, err)
 				}
 				pids := inst.PIDs()
+				groups := []int{inst.cmd.Process.Pid}
+				if in := inst.Inner(); in != nil {
+					groups = append(groups, in.cmd.Process.Pid)
+				}
 				if len(pids) == 0 {
 					t.Errorf("%s: no live PIDs", reqs[0].app)
 				}
@@ -157,8 +173,16 @@ func TestBuiltinProfilesServeEveryApp(t *testing.T) {
 				if err := inst.Stop(); err != nil {
 					t.Errorf("%s: stop: %v", reqs[0].app, err)
 				}
+				if inst.Killed() {
+					t.Errorf("%s: %v did not stop the server within %v; it was killed\n%s", reqs[0].app, p.stopSignal(), p.stopGrace(), inst.LogTail(10))
+				}
 				t.Logf("%s: ready in %v, stopped in %v, %d processes", reqs[0].app, t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond), len(pids))
 				assertGone(t, pids)
+				for _, g := range groups {
+					if left := groupAlive(g); len(left) > 0 {
+						t.Errorf("%s: process group %d not empty after Stop: %v", reqs[0].app, g, left)
+					}
+				}
 			}
 		})
 	}
@@ -374,33 +398,77 @@ func TestBehindNginxProxySetup(t *testing.T) {
 	}
 }
 
-// TestIPv6Loopback: servers listen on ::1 when asked.
+// TestIPv6Loopback: every server listens on ::1 when asked (each has its
+// own bind syntax for IPv6 literals).
 func TestIPv6Loopback(t *testing.T) {
-	t.Parallel()
 	l, err := net.Listen("tcp", "[::1]:0")
 	if err != nil {
 		t.Skipf("no IPv6 loopback here: %v", err)
 	}
 	l.Close()
-	for _, name := range []string{"waitress", "gunicorn-gthread", "wsgiref"} {
-		p, err := Lookup(name, nil)
+	for _, name := range []string{"wsgikit", "gunicorn-gthread", "uwsgi", "waitress", "cheroot", "gevent", "mod_wsgi", "wsgiref", "behind-nginx:waitress"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p, err := Lookup(name, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			requireInstalled(t, p)
+			inst, err := Start(context.Background(), p, helloApp(t), Options{Host: "::1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer inst.Stop()
+			if !strings.HasPrefix(inst.Addr, "[::1]:") || inst.URL() != "http://"+inst.Addr {
+				t.Errorf("addr %s url %s", inst.Addr, inst.URL())
+			}
+			status, body, err := doRequest(inst.Addr, "GET", "/", nil)
+			if err != nil || status != 200 || string(body) != "Hello, World!" {
+				t.Errorf("GET / over IPv6: %d %q %v", status, body, err)
+			}
+			if err := inst.Stop(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestBenchChunkedUpload: bench.py echoes a chunked upload where the
+// server de-chunks it (wsgi.input_terminated), and answers at once, empty,
+// where it does not (wsgiref hands over the raw socket: reading to EOF
+// there would hang).
+func TestBenchChunkedUpload(t *testing.T) {
+	t.Parallel()
+	app, err := BuiltinApp("bench")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ profile, want string }{
+		{"gunicorn-gthread", "hello world"},
+		{"wsgiref", ""},
+	} {
+		p, err := Lookup(tt.profile, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		requireInstalled(t, p)
-		inst, err := Start(context.Background(), p, helloApp(t), Options{Host: "::1"})
+		inst, err := Start(context.Background(), p, app, Options{})
 		if err != nil {
-			t.Fatalf("%s: %v", name, err)
+			t.Fatal(err)
 		}
-		if !strings.HasPrefix(inst.Addr, "[::1]:") || inst.URL() != "http://"+inst.Addr {
-			t.Errorf("%s: addr %s url %s", name, inst.Addr, inst.URL())
+		conn, err := net.DialTimeout("tcp", inst.Addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
 		}
-		status, body, err := doRequest(inst.Addr, "GET", "/", nil)
-		if err != nil || status != 200 || string(body) != "Hello, World!" {
-			t.Errorf("%s: GET / over IPv6: %d %q %v", name, status, body, err)
+		_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+		io.WriteString(conn, "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+		status, _, body, err := readResponse(bufio.NewReader(conn), "POST")
+		conn.Close()
+		if err != nil || status != 200 || string(body) != tt.want {
+			t.Errorf("%s: chunked upload: %d %q %v, want 200 %q", tt.profile, status, body, err, tt.want)
 		}
 		if err := inst.Stop(); err != nil {
-			t.Errorf("%s: %v", name, err)
+			t.Error(err)
 		}
 	}
 }

@@ -49,6 +49,7 @@ func TestReadRequestZeroAllocs(t *testing.T) {
 		{"browser GET, pipelined", browserGET, 0},
 		{"browser GET, split reads", browserGET, 100},
 		{"POST with body", "POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", 0},
+		{"6 KiB cookie (buffer grown once)", strings.Replace(browserGET, "theme=dark", strings.Repeat("x", 6<<10), 1), 0},
 		{"chunked POST", "POST /f HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nT: 1\r\n\r\n", 0},
 	}
 	for _, c := range cases {
@@ -165,6 +166,37 @@ func BenchmarkChunkedBody(b *testing.B) {
 		}
 		if n != 64<<10 {
 			b.Fatalf("body %d bytes", n)
+		}
+	}
+}
+
+// TestRejectZeroAllocs: refusing a request allocates nothing either (a flood
+// of bad requests must not feed the garbage collector).
+func TestRejectZeroAllocs(t *testing.T) {
+	lim := DefaultLimits()
+	lim.MaxBodyBytes = 10
+	var req Request
+	for _, v := range headVectors {
+		if v.want == "ok" {
+			continue
+		}
+		buf := []byte(v.raw)
+		allocs := testing.AllocsPerRun(100, func() {
+			Parse(buf, &req, &lim)
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %.1f allocations to refuse", v.id, allocs)
+		}
+	}
+}
+
+func BenchmarkParseReject(b *testing.B) {
+	buf := []byte("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n")
+	var req Request
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse(buf, &req, nil); err == nil {
+			b.Fatal("accepted")
 		}
 	}
 }

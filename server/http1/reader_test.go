@@ -552,3 +552,82 @@ func TestZeroLimitsMeanDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestResetShrinksGrownBuffer(t *testing.T) {
+	big := "GET / HTTP/1.1\r\nHost: a\r\n" + strings.Repeat("Cookie: "+strings.Repeat("c", 5000)+"\r\n", 4) + "\r\n"
+	r := NewReader(&scriptReader{pieces: []string{big}}, DefaultLimits())
+	var req Request
+	if err := r.ReadRequest(&req); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.buf) <= initialBufSize {
+		t.Fatalf("buffer did not grow: %d", len(r.buf))
+	}
+	r.Reset(&scriptReader{pieces: []string{simpleGET}})
+	if err := r.ReadRequest(&req); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.buf) != initialBufSize {
+		t.Fatalf("pooled buffer %d bytes, want %d", len(r.buf), initialBufSize)
+	}
+}
+
+// stuckReader returns 0, nil forever (a broken io.Reader).
+type stuckReader struct{}
+
+func (stuckReader) Read([]byte) (int, error) { return 0, nil }
+
+func TestStuckSource(t *testing.T) {
+	r := NewReader(stuckReader{}, DefaultLimits())
+	var req Request
+	if err := r.ReadRequest(&req); err != io.ErrNoProgress {
+		t.Fatalf("ReadRequest = %v, want io.ErrNoProgress", err)
+	}
+	for _, size := range []int{10, 1 << 20} { // buffered path, direct path
+		r.Reset(io.MultiReader(strings.NewReader("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n"), stuckReader{}))
+		if err := r.ReadRequest(&req); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Body().Read(make([]byte, size)); err != io.ErrNoProgress {
+			t.Fatalf("Read(%d) = %v, want io.ErrNoProgress", size, err)
+		}
+	}
+}
+
+// TestChunkOverhead: one-byte chunks with long extensions are refused after a
+// bounded amount of framing; ordinary small chunks are not.
+func TestChunkOverhead(t *testing.T) {
+	head := "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+	ext := ";x=" + strings.Repeat("e", 1000)
+	var abuse strings.Builder
+	for range 1000 {
+		abuse.WriteString("1" + ext + "\r\nx\r\n")
+	}
+	var fine strings.Builder
+	for range 10000 {
+		fine.WriteString("1;a=b\r\nx\r\n")
+	}
+	cases := []struct {
+		name, body, want string
+	}{
+		{"extension flood", abuse.String() + "0\r\n\r\n", "400"},
+		{"many one-byte chunks", fine.String() + "0\r\n\r\n", "ok"},
+	}
+	for _, c := range cases {
+		src := &chunkReader{data: []byte(head + c.body), sizes: []int{1 << 20}}
+		r := NewReader(src, DefaultLimits())
+		var req Request
+		if err := r.ReadRequest(&req); err != nil {
+			t.Fatal(err)
+		}
+		err := r.Body().Discard(1 << 20)
+		if got := statusOf(err); got != c.want {
+			t.Fatalf("%s: %s (%v), want %s", c.name, got, err, c.want)
+		}
+		if c.want != "ok" {
+			if read := len(head) + len(c.body) - len(src.data) - r.Buffered(); read > 64<<10 {
+				t.Fatalf("%s: consumed %d bytes before refusing", c.name, read)
+			}
+		}
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"syscall"
 	"time"
 	"unsafe"
@@ -103,6 +104,19 @@ func wkSend(slot C.int, p unsafe.Pointer, n C.size_t, total C.longlong) C.int {
 	}
 }
 
+// wkSendFile sends n bytes of the file fd from off with sendfile(2): 0 when
+// sent, 1 when the client is gone.
+//
+//export wkSendFile
+func wkSendFile(slot C.int, fd C.int, off, n C.longlong) C.int {
+	x := current[slot]
+	h := headOf(slotOf(int(slot)))
+	if err := x.SendFile(&h, int(fd), int64(off), int64(n)); err != nil {
+		return 1
+	}
+	return 0
+}
+
 // wkRead reads the request body for wsgi.input: bytes read, 0 at the end,
 // -1 on error.
 //
@@ -176,6 +190,13 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 	if cfg.GOMAXPROCS > 0 {
 		runtime.GOMAXPROCS(cfg.GOMAXPROCS)
 	}
+	if path := os.Getenv("WSGIKIT_CPUPROFILE"); path != "" {
+		// Development aid: a Go CPU profile of this worker until it stops.
+		if f, err := os.Create(fmt.Sprintf("%s.%d", path, os.Getpid())); err == nil {
+			pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
 	var lns []net.Listener
 	for _, lfd := range cfg.ListenFDs {
 		f := os.NewFile(uintptr(lfd), "listener")
@@ -223,6 +244,11 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 		for s := range sigs {
 			switch s {
 			case syscall.SIGUSR1:
+				if cfg.ErrorLogPath != "" {
+					if err := server.ReopenStderr(cfg.ErrorLogPath); err != nil {
+						logger.Error(fmt.Sprintf("reopen %s: %v", cfg.ErrorLogPath, err))
+					}
+				}
 				if ec.AccessLog != nil {
 					if err := ec.AccessLog.Reopen(); err != nil {
 						logger.Error(err.Error())
@@ -275,8 +301,8 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 	return C.int(rc)
 }
 
-// heartbeat tells the master the worker is ready, then sends its counters
-// periodically; a write error means the master is gone.
+// heartbeat tells the master the worker is ready, then that it is alive
+// (counters are in the shared scoreboard); a write error means the master is gone.
 func heartbeat(f *os.File, eng *server.Engine, every time.Duration) {
 	if every <= 0 {
 		every = time.Second
@@ -290,8 +316,7 @@ func heartbeat(f *os.File, eng *server.Engine, every time.Duration) {
 	for {
 		select {
 		case <-tick.C:
-			s := eng.Snapshot()
-			if enc.Encode(map[string]*server.Snapshot{"snapshot": &s}) != nil {
+			if enc.Encode(map[string]bool{"beat": true}) != nil {
 				return
 			}
 		case <-limit:

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wsgikit/wsgikit/conformance"
+	"github.com/wsgikit/wsgikit/conformance/framework"
+	"github.com/wsgikit/wsgikit/internal/harness"
+	"github.com/wsgikit/wsgikit/reports"
+)
+
+func init() { verbs = append(verbs, newCheckCmd) }
+
+// checkRenderHook, when set, renders the report (HTML, …) from the check
+// results into the output directory after check.json, the JUnit files and
+// check.md are written. The reports package sets it up (e.g. in a
+// report_hook.go: `func init() { checkRenderHook = reports.RenderCheck }`);
+// a render failure is a harness error (exit 2).
+var checkRenderHook func(c *reports.Check, dir string) error
+
+type checkFlags struct {
+	servers  []string
+	profiles string
+	cmd      string
+	focus    string
+	level    string
+	strict   bool
+	out      string
+	workers  int
+	threads  int
+	quiet    bool
+}
+
+func newCheckCmd() *cobra.Command {
+	var fl checkFlags
+	c := &cobra.Command{
+		Use:   "check",
+		Short: "PEP 3333 and RFC 9112 conformance verdicts for WSGI servers",
+		Long: `Runs the conformance suite against each server in turn (a fresh instance
+serving apps/probe.py each) and writes check.json, junit-<server>.xml and
+check.md. Exit 0 when no MUST failed (with --strict: and no SHOULD), 1 when
+one did, 2 on usage or harness errors.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runCheck(cmd, fl) },
+	}
+	f := c.Flags()
+	f.StringSliceVar(&fl.servers, "server", nil, "server profiles, comma-separated (default: wsgikit and every installed built-in peer)")
+	f.StringVar(&fl.profiles, "profiles", "", "TOML file of user server profiles")
+	f.StringVar(&fl.cmd, "cmd", "", "ad-hoc server command template (profile name \"cmd\"), e.g. 'gunicorn -b {bind} {app}'")
+	f.StringVar(&fl.focus, "focus", "", "spec IDs or regular expressions, comma-separated")
+	f.StringVar(&fl.level, "level", "ALL", "MUST, SHOULD (MUST and SHOULD) or ALL")
+	f.BoolVar(&fl.strict, "strict", false, "NON-STRICT verdicts (broken SHOULDs) fail the run too")
+	f.StringVarP(&fl.out, "output", "o", "out/check", "output directory")
+	f.IntVar(&fl.workers, "workers", 1, "worker processes per server instance")
+	f.IntVar(&fl.threads, "threads", 4, "threads per worker")
+	f.BoolVarP(&fl.quiet, "quiet", "q", false, "no per-server progress on stderr")
+	return c
+}
+
+func runCheck(cmd *cobra.Command, fl checkFlags) error {
+	level := strings.ToUpper(fl.level)
+	if level != "MUST" && level != "SHOULD" && level != "ALL" {
+		return usageErr("--level %q: want MUST, SHOULD or ALL", fl.level)
+	}
+	var user []*harness.Profile
+	if fl.profiles != "" {
+		ps, err := harness.LoadProfiles(fl.profiles)
+		if err != nil {
+			return usageErr("--profiles: %v", err)
+		}
+		user = append(user, ps...)
+	}
+	if fl.cmd != "" {
+		p, err := harness.FromCmd(fl.cmd)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		user = append(user, p)
+	}
+	servers := fl.servers
+	if len(servers) == 0 {
+		if fl.cmd != "" {
+			servers = []string{"cmd"}
+		} else {
+			servers = conformance.InstalledPeers()
+		}
+	}
+	if len(servers) == 0 {
+		return usageErr("no server installed; name one with --server or --cmd (see: wsgikit servers)")
+	}
+	for _, s := range servers {
+		if err := conformance.CheckProfile(s, user); err != nil {
+			return usageErr("%v", err)
+		}
+	}
+	if _, err := framework.Select(conformance.Specs(), fl.focus, level); err != nil {
+		return usageErr("--focus: %v", err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	stderr := cmd.ErrOrStderr()
+	started, finished := map[string]time.Time{}, map[string]time.Time{}
+	opts := conformance.Options{
+		Servers: servers, Focus: fl.focus, Level: level,
+		Start: conformance.HarnessStarter(conformance.HarnessConfig{User: user, Workers: fl.workers, Threads: fl.threads}),
+		Progress: func(server string, v framework.Verdict) {
+			finished[server] = time.Now()
+			if _, ok := started[server]; !ok {
+				started[server] = time.Now()
+				if !fl.quiet {
+					fmt.Fprintf(stderr, "check: %s …\n", server)
+				}
+			}
+			if !fl.quiet && (v.Verdict == framework.FAIL || v.Verdict == framework.ERROR) {
+				fmt.Fprintf(stderr, "  %-10s %s: %s\n", v.Verdict, v.Spec.ID, firstLine(v.Detail))
+			}
+		},
+	}
+	check, err := conformance.Run(ctx, opts)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	if err := conformance.WriteOutputs(check, fl.out); err != nil {
+		return err
+	}
+	if checkRenderHook != nil {
+		if err := checkRenderHook(check, fl.out); err != nil {
+			return fmt.Errorf("render report: %w", err)
+		}
+	}
+	ran := 0
+	for _, s := range check.Servers {
+		n := conformance.Counts(s)
+		ran += len(s.Results)
+		if !fl.quiet {
+			if s.Error != "" {
+				fmt.Fprintf(stderr, "check: %s could not run: %s\n", s.Name, firstLine(s.Error))
+				continue
+			}
+			fmt.Fprintf(stderr, "check: %s %s: %d PASS, %d FAIL, %d NON-STRICT, %d INFO, %d UNSUPPORTED, %d ERROR (%.0fs)\n",
+				s.Name, s.Version, n[framework.PASS], n[framework.FAIL], n[framework.NONSTRICT], n[framework.VINFO], n[framework.UNSUPPORTED], n[framework.ERROR], finished[s.Name].Sub(started[s.Name]).Seconds())
+		}
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s/check.json, check.md and JUnit XML per server\n", fl.out)
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted; partial results in %s", fl.out)
+	}
+	if ran == 0 {
+		return fmt.Errorf("no spec ran (every server failed to start?); see %s/check.md", fl.out)
+	}
+	if errs := conformance.HarnessErrors(check); len(errs) > 0 {
+		return fmt.Errorf("harness errors (not server verdicts): %s", strings.Join(errs, "; "))
+	}
+	if conformance.Failed(check, fl.strict) {
+		what := "a MUST failed"
+		if fl.strict {
+			what = "a MUST or SHOULD failed"
+		}
+		return &exitError{code: 1, err: fmt.Errorf("%s; see %s/check.md", what, fl.out)}
+	}
+	return nil
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}

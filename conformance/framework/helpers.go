@@ -1,0 +1,49 @@
+package framework
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// EnvCheck makes a spec that sends req to the env behaviour and grades the
+// dump. check gets a nil env when the server did not answer with a dump
+// (e.g. it rejected the request), with the exchange for details.
+func EnvCheck(s *Spec, req Req, check func(t *T, env Env, x *Exchange) Result) *Spec {
+	s.Run = func(t *T) Result {
+		d, x := t.Env(req)
+		if d == nil {
+			return check(t, nil, x)
+		}
+		return check(t, d.Environ, x)
+	}
+	return s
+}
+
+// Rejected reports whether an exchange ended in a refusal: a 4xx/5xx final
+// response or a close without any response.
+func Rejected(x *Exchange) bool {
+	if x.Resp == nil {
+		return x.Closed()
+	}
+	return x.Resp.Status >= 400
+}
+
+// Quote shows bytes for details.
+func Quote(s string) string { return fmt.Sprintf("%q", s) }
+
+// Lower is strings.ToLower, for brevity in specs.
+func Lower(s string) string { return strings.ToLower(s) }
+
+// ServedAfter reads the rest of a connection for d and returns whether a
+// second response arrived (and it).
+func ServedAfter(x *Exchange, method string, d time.Duration) *Response {
+	if x.Closed() && len(x.Conn.Unread()) == 0 {
+		return nil
+	}
+	r, err := x.Conn.ReadResponse(method, d)
+	if err != nil {
+		return nil
+	}
+	return r
+}

@@ -1,0 +1,238 @@
+package conformance
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/wsgikit/wsgikit/conformance/framework"
+	"github.com/wsgikit/wsgikit/reports"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/specs.txt and testdata/verdicts/*.json from this run (review the diff before committing)")
+
+// TestRegistry checks every spec is well-formed, the catalogue is covered
+// (≥130 PEP 3333 and ≥45 RFC 9112 specs), and no spec disappears silently:
+// testdata/specs.txt is the golden list of IDs.
+func TestRegistry(t *testing.T) {
+	specs := Specs()
+	if err := framework.Validate(specs); err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]int{}
+	var ids []string
+	for _, s := range specs {
+		n[strings.SplitN(s.ID, "/", 2)[0]]++
+		ids = append(ids, s.ID)
+	}
+	if n["pep3333"] < 130 || n["http1"] < 45 {
+		t.Errorf("coverage: %d PEP 3333 specs (want ≥130), %d RFC 9112 specs (want ≥45)", n["pep3333"], n["http1"])
+	}
+	sort.Strings(ids)
+	path := filepath.Join("testdata", "specs.txt")
+	got := strings.Join(ids, "\n") + "\n"
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run: go test ./conformance -run TestRegistry -update)", err)
+	}
+	want := map[string]bool{}
+	for _, id := range strings.Fields(string(b)) {
+		want[id] = true
+	}
+	have := map[string]bool{}
+	for _, id := range ids {
+		have[id] = true
+		if !want[id] {
+			t.Errorf("new spec %s is not in %s (add it with -update)", id, path)
+		}
+	}
+	for id := range want {
+		if !have[id] {
+			t.Errorf("spec %s disappeared (listed in %s)", id, path)
+		}
+	}
+}
+
+// golden is one peer's pinned verdicts.
+type golden struct {
+	Profile  string            `json:"profile"`
+	Version  string            `json:"version"`
+	Verdicts map[string]string `json:"verdicts"`
+}
+
+// notPinned are installed profiles without golden verdicts, with the
+// reason. uwsgi-http11 delimits most responses by closing the connection,
+// which it does only after its 4 s socket timeout: a full run takes over six
+// minutes, beyond the golden comparison's budget; the uwsgi profile (same
+// WSGI layer, --http-socket) is pinned instead.
+var notPinned = map[string]string{
+	"wsgikit":      "our own server: TestWsgikitStrict requires no FAIL and no NON-STRICT instead",
+	"uwsgi-http11": "4 s per close-delimited response (over six minutes per run); uwsgi is pinned",
+}
+
+// goldenPeers are the installed peers whose verdicts are pinned.
+func goldenPeers() []string {
+	var out []string
+	for _, p := range InstalledPeers() {
+		if _, skip := notPinned[p]; !skip {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// runChecks runs the whole suite against each server, a few at a time
+// (each run mostly waits on sockets; 2 cores are enough for 3 in flight).
+func runChecks(t *testing.T, servers []string) map[string]reports.CheckServer {
+	out := map[string]reports.CheckServer{}
+	var mu sync.Mutex
+	sem := make(chan struct{}, 3)
+	var wg sync.WaitGroup
+	for _, s := range servers {
+		wg.Add(1)
+		go func(s string) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			c, err := Run(context.Background(), Options{Servers: []string{s}})
+			if err != nil {
+				t.Errorf("%s: %v", s, err)
+				return
+			}
+			mu.Lock()
+			out[s] = c.Servers[0]
+			mu.Unlock()
+		}(s)
+	}
+	wg.Wait()
+	return out
+}
+
+// TestGoldenVerdicts runs the suite against every installed peer and
+// compares each verdict with testdata/verdicts/<profile>.json. A changed
+// verdict is either a suite bug (fix the spec) or a real change in the
+// peer (review it against the peer's docs/source, then -update).
+func TestGoldenVerdicts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: no servers")
+	}
+	peers := goldenPeers()
+	if len(peers) == 0 {
+		t.Skip("no peer installed")
+	}
+	results := runChecks(t, peers)
+	for _, name := range peers {
+		cs, ok := results[name]
+		if !ok {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			if cs.Error != "" {
+				t.Fatalf("%s could not run: %s", name, cs.Error)
+			}
+			path := filepath.Join("testdata", "verdicts", name+".json")
+			now := golden{Profile: name, Version: cs.Version, Verdicts: map[string]string{}}
+			detail := map[string]string{}
+			for _, r := range cs.Results {
+				now.Verdicts[r.ID] = r.Verdict
+				detail[r.ID] = r.Detail
+				if r.Verdict == framework.ERROR {
+					t.Errorf("%s: ERROR (harness, not a verdict): %s\n%s", r.ID, r.Detail, r.Transcript)
+				}
+			}
+			if *update {
+				b, _ := json.MarshalIndent(now, "", "  ")
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("no golden verdicts for %s (%v); review a run and write them with -update", name, err)
+			}
+			var want golden
+			if err := json.Unmarshal(b, &want); err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			if diff := verdictDiff(want, now, detail); diff != "" {
+				t.Errorf("%s verdicts changed (golden %s, now %s):\n%s", name, want.Version, now.Version, diff)
+			}
+		})
+	}
+}
+
+func verdictDiff(want, got golden, detail map[string]string) string {
+	ids := map[string]bool{}
+	for id := range want.Verdicts {
+		ids[id] = true
+	}
+	for id := range got.Verdicts {
+		ids[id] = true
+	}
+	var keys []string
+	for id := range ids {
+		keys = append(keys, id)
+	}
+	sort.Strings(keys)
+	var sb strings.Builder
+	for _, id := range keys {
+		w, g := want.Verdicts[id], got.Verdicts[id]
+		if w == g {
+			continue
+		}
+		if w == "" {
+			w = "(new)"
+		}
+		if g == "" {
+			g = "(gone)"
+		}
+		fmt.Fprintf(&sb, "  %-60s %-11s → %-11s %s\n", id, w, g, firstLine(detail[id]))
+	}
+	return sb.String()
+}
+
+// TestWsgikitStrict: our own server must earn no FAIL and no NON-STRICT.
+// It runs only when the server is built (make test sets WSGIKIT_BIN).
+func TestWsgikitStrict(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: no servers")
+	}
+	found := false
+	for _, p := range InstalledPeers() {
+		found = found || p == "wsgikit"
+	}
+	if !found {
+		t.Skip("wsgikit not built (make build; WSGIKIT_BIN)")
+	}
+	c, err := Run(context.Background(), Options{Servers: []string{"wsgikit"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Servers[0]
+	if s.Error != "" {
+		t.Fatalf("wsgikit could not run: %s", s.Error)
+	}
+	for _, r := range s.Results {
+		switch r.Verdict {
+		case framework.FAIL, framework.NONSTRICT, framework.ERROR:
+			t.Errorf("%s %s: %s", r.Verdict, r.ID, firstLine(r.Detail))
+		}
+	}
+}

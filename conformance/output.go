@@ -1,0 +1,227 @@
+package conformance
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/wsgikit/wsgikit/conformance/framework"
+	"github.com/wsgikit/wsgikit/reports"
+)
+
+// WriteOutputs writes check.json, junit-<server>.xml per server and
+// check.md into dir (created if missing).
+func WriteOutputs(c *reports.Check, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("output dir: %w", err)
+	}
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return fmt.Errorf("check.json: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "check.json"), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("check.json: %w", err)
+	}
+	for _, s := range c.Servers {
+		f, err := os.Create(filepath.Join(dir, "junit-"+fileSafe(s.Name)+".xml"))
+		if err != nil {
+			return fmt.Errorf("junit: %w", err)
+		}
+		err = WriteJUnit(f, s)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("junit %s: %w", s.Name, err)
+		}
+	}
+	f, err := os.Create(filepath.Join(dir, "check.md"))
+	if err != nil {
+		return fmt.Errorf("check.md: %w", err)
+	}
+	defer f.Close()
+	if err := WriteMarkdown(f, c); err != nil {
+		return fmt.Errorf("check.md: %w", err)
+	}
+	return nil
+}
+
+var unsafeRE = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+func fileSafe(s string) string { return unsafeRE.ReplaceAllString(s, "_") }
+
+type junitSuites struct {
+	XMLName xml.Name     `xml:"testsuites"`
+	Suites  []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name     string      `xml:"name,attr"`
+	Tests    int         `xml:"tests,attr"`
+	Failures int         `xml:"failures,attr"`
+	Errors   int         `xml:"errors,attr"`
+	Skipped  int         `xml:"skipped,attr"`
+	Time     float64     `xml:"time,attr"`
+	Props    []junitProp `xml:"properties>property,omitempty"`
+	Cases    []junitCase `xml:"testcase"`
+}
+
+type junitProp struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Name      string     `xml:"name,attr"`
+	Classname string     `xml:"classname,attr"`
+	Time      float64    `xml:"time,attr"`
+	Failure   *junitMsg  `xml:"failure,omitempty"`
+	Error     *junitMsg  `xml:"error,omitempty"`
+	Skipped   *junitSkip `xml:"skipped,omitempty"`
+	SystemOut string     `xml:"system-out,omitempty"`
+}
+
+type junitMsg struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Body    string `xml:",chardata"`
+}
+
+type junitSkip struct {
+	Message string `xml:"message,attr"`
+}
+
+// WriteJUnit writes one server's verdicts as a JUnit testsuite: FAIL is a
+// failure, ERROR an error, UNSUPPORTED skipped; NON-STRICT and INFO pass
+// with their verdict in the output (CI decides strictness by exit code).
+func WriteJUnit(w io.Writer, s reports.CheckServer) error {
+	suite := junitSuite{Name: "wsgikit conformance: " + s.Name, Props: []junitProp{{"server", s.Name}, {"version", s.Version}}}
+	if s.Error != "" {
+		suite.Errors++
+		suite.Tests++
+		suite.Cases = append(suite.Cases, junitCase{Name: "start", Classname: s.Name, Error: &junitMsg{Message: "server could not run", Type: "ERROR", Body: s.Error}})
+	}
+	for _, r := range s.Results {
+		c := junitCase{Name: r.ID + " [" + r.Level + "]", Classname: s.Name + "." + strings.SplitN(r.ID, "/", 3)[0], Time: r.Seconds}
+		suite.Tests++
+		suite.Time += r.Seconds
+		msg := r.Verdict + ": " + firstLine(r.Detail)
+		switch r.Verdict {
+		case framework.FAIL:
+			suite.Failures++
+			c.Failure = &junitMsg{Message: msg, Type: r.Verdict, Body: r.Detail + "\n\n" + r.Transcript}
+		case framework.ERROR:
+			suite.Errors++
+			c.Error = &junitMsg{Message: msg, Type: r.Verdict, Body: r.Detail + "\n\n" + r.Transcript}
+		case framework.UNSUPPORTED:
+			suite.Skipped++
+			c.Skipped = &junitSkip{Message: msg}
+		default:
+			c.SystemOut = msg
+		}
+		suite.Cases = append(suite.Cases, c)
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(junitSuites{Suites: []junitSuite{suite}}); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}
+
+// verdictMark is the short cell text of the Markdown matrix.
+var verdictMark = map[string]string{
+	framework.PASS: "PASS", framework.FAIL: "**FAIL**", framework.NONSTRICT: "NON-STRICT",
+	framework.VINFO: "INFO", framework.UNSUPPORTED: "n/a", framework.ERROR: "ERROR",
+}
+
+// WriteMarkdown writes the matrix: a summary table per server, then one
+// row per spec with a column per server.
+func WriteMarkdown(w io.Writer, c *reports.Check) error {
+	var sb strings.Builder
+	sb.WriteString("# wsgikit check\n\n")
+	sb.WriteString("| server | version | PASS | FAIL | NON-STRICT | INFO | UNSUPPORTED | ERROR |\n|---|---|---|---|---|---|---|---|\n")
+	for _, s := range c.Servers {
+		n := Counts(s)
+		ver := s.Version
+		if s.Error != "" {
+			ver = "could not run: " + firstLine(s.Error)
+		}
+		fmt.Fprintf(&sb, "| %s | %s | %d | %d | %d | %d | %d | %d |\n", s.Name, mdEscape(ver), n[framework.PASS], n[framework.FAIL], n[framework.NONSTRICT], n[framework.VINFO], n[framework.UNSUPPORTED], n[framework.ERROR])
+	}
+	// One row per spec, in the order of the first server that ran it.
+	type row struct {
+		id, level string
+		cells     map[string]string
+	}
+	rows := map[string]*row{}
+	var order []string
+	for _, s := range c.Servers {
+		for _, r := range s.Results {
+			rw, ok := rows[r.ID]
+			if !ok {
+				rw = &row{id: r.ID, level: r.Level, cells: map[string]string{}}
+				rows[r.ID] = rw
+				order = append(order, r.ID)
+			}
+			rw.cells[s.Name] = r.Verdict
+		}
+	}
+	sb.WriteString("\n## Matrix\n\n| spec | level |")
+	for _, s := range c.Servers {
+		sb.WriteString(" " + s.Name + " |")
+	}
+	sb.WriteString("\n|---|---|" + strings.Repeat("---|", len(c.Servers)) + "\n")
+	for _, id := range order {
+		rw := rows[id]
+		fmt.Fprintf(&sb, "| `%s` | %s |", rw.id, rw.level)
+		for _, s := range c.Servers {
+			sb.WriteString(" " + verdictMark[rw.cells[s.Name]] + " |")
+		}
+		sb.WriteString("\n")
+	}
+	// Failures with their details, so a CI summary explains itself.
+	sb.WriteString("\n## Failures\n\n")
+	any := false
+	for _, s := range c.Servers {
+		var lines []string
+		for _, r := range s.Results {
+			if r.Verdict == framework.FAIL || r.Verdict == framework.ERROR {
+				lines = append(lines, fmt.Sprintf("- `%s` %s — %s", r.ID, r.Verdict, mdEscape(firstLine(r.Detail))))
+			}
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		any = true
+		sort.Strings(lines)
+		fmt.Fprintf(&sb, "### %s\n\n%s\n\n", s.Name, strings.Join(lines, "\n"))
+	}
+	if !any {
+		sb.WriteString("None.\n")
+	}
+	_, err := io.WriteString(w, sb.String())
+	return err
+}
+
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ").Replace(s)
+}

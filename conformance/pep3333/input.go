@@ -1,0 +1,539 @@
+package pep3333
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"strconv"
+	"strings"
+	"time"
+
+	f "github.com/wsgikit/wsgikit/conformance/framework"
+)
+
+const secInput = "PEP 3333 / Input and Error Streams"
+
+func init() { f.Register(inputSpecs()...) }
+
+// readResult is one wsgi.input operation's result as the probe reports it.
+type readResult struct {
+	T     string `json:"t"`
+	B     string `json:"b"`
+	N     int    `json:"n"`
+	R     string `json:"r"`
+	SHA   string `json:"sha256"`
+	Items []struct {
+		T string `json:"t"`
+		B string `json:"b"`
+	} `json:"items"`
+	Error map[string]string `json:"error"`
+}
+
+func (r readResult) bytes() []byte {
+	b, _ := base64.StdEncoding.DecodeString(r.B)
+	return b
+}
+
+func (r readResult) lines() [][]byte {
+	var out [][]byte
+	for _, it := range r.Items {
+		b, _ := base64.StdEncoding.DecodeString(it.B)
+		out = append(out, b)
+	}
+	return out
+}
+
+func (r readResult) String() string {
+	switch {
+	case r.Error != nil:
+		return fmt.Sprintf("raised %s(%s)", r.Error["type"], r.Error["msg"])
+	case r.T == "list":
+		return fmt.Sprintf("%q", r.lines())
+	case r.SHA != "":
+		return fmt.Sprintf("%d bytes sha256 %s", r.N, r.SHA[:12])
+	case r.B != "" || r.T == "bytes":
+		b := r.bytes()
+		if len(b) > 64 {
+			return fmt.Sprintf("%s %q… (%d bytes)", r.T, b[:64], len(b))
+		}
+		return fmt.Sprintf("%s %q", r.T, b)
+	}
+	return r.T + " " + r.R
+}
+
+type inputDump struct {
+	Results []readResult `json:"results"`
+	Environ f.Env        `json:"environ"`
+}
+
+// inputReq builds a POST to the input behaviour.
+func inputReq(body []byte, ops ...[]any) f.Req {
+	return f.Req{Method: "POST", Do: "input", Body: body, Args: map[string]any{"ops": ops}}
+}
+
+func op(name string, args ...any) []any { return append([]any{name}, args...) }
+
+// runInput sends req and decodes the probe's results; nil if no 200.
+func runInput(t *f.T, req f.Req) (*inputDump, *f.Exchange) {
+	x := t.Do(req)
+	if x.Resp == nil || x.Resp.Status != 200 {
+		return nil, x
+	}
+	var d inputDump
+	if err := json.Unmarshal(x.Resp.Body, &d); err != nil {
+		return nil, x
+	}
+	return &d, x
+}
+
+func inputSpec(id, level, sentence, stimulus string, req f.Req, outs []f.Outcome, check func(t *f.T, d *inputDump, x *f.Exchange) f.Result) *f.Spec {
+	outs = append(outs, f.NonStrict("blocked", "a read that should have hit the end of the body blocked instead (no EOF simulation: a SHOULD)"))
+	return &f.Spec{
+		ID: "pep3333/input/" + id, Level: level, Section: secInput, Sentence: sentence, Stimulus: stimulus, Outcomes: outs,
+		Run: func(t *f.T) f.Result {
+			d, x := runInput(t, req)
+			if d == nil {
+				if op := blockedOp(t, x.ID); op != "" {
+					return f.Out("blocked", "%s blocked; %s", op, x.Summary())
+				}
+			}
+			return check(t, d, x)
+		},
+	}
+}
+
+// blockedOp names the wsgi.input call that started and never returned.
+func blockedOp(t *f.T, id string) string {
+	pending := ""
+	for _, e := range t.Sink.Events(id) {
+		switch e.Ev {
+		case "reading":
+			pending = e.Str("op")
+		case "read":
+			pending = ""
+		}
+	}
+	return pending
+}
+
+func mustDump(t *f.T, d *inputDump, x *f.Exchange, n int) {
+	if d == nil {
+		t.Fatalf("input probe failed: %s", x.Summary())
+	}
+	if len(d.Results) < n {
+		t.Fatalf("input probe returned %d results, want %d", len(d.Results), n)
+	}
+}
+
+func inputSpecs() []*f.Spec {
+	abc := []byte("ab\ncd\nef")
+	mixed := append(bytes.Repeat(func() []byte {
+		b := make([]byte, 256)
+		for i := range b {
+			b[i] = byte(i)
+		}
+		return b
+	}(), 4), []byte("\r\n\x00\n")...)
+	return []*f.Spec{
+		inputSpec("read-size", f.MUST,
+			"read(size): … returns at most size bytes, as bytes.",
+			"POST 'hello world'; read(5), read(6)", inputReq([]byte("hello world"), op("read", 5), op("read", 6)),
+			[]f.Outcome{f.Pass("exact", "b'hello', b' world'"), f.Fail("wrong", "other results")},
+			func(t *f.T, d *inputDump, x *f.Exchange) f.Result {
+				mustDump(t, d, x, 2)
+				r0, r1 := d.Results[0], d.Results[1]
+				if r0.T == "bytes" && string(r0.bytes()) == "hello" && r1.T == "bytes" && string(r1.bytes()) == " world" {
+					return f.Out("exact", "%s, %s", r0, r1)
+				}
+				return f.Out("wrong", "%s, %s", r0, r1)
+			}),
+		inputSpec("read-no-argument", f.SHOULD,
+			"The server should allow read() to be called without an argument, and return the entire remainder of the client's input stream.",
+			"POST 'hello world'; read()", inputReq([]byte("hello world"), op("read")),
+			[]f.Outcome{f.Pass("whole", "b'hello world'"), f.NonStrict("other", "error or partial")},
+			func(t *f.T, d *inputDump, x *f.Exchange) f.Result {
+				mustDump(t, d, x, 1)
+				if string(d.Results[0].bytes()) == "hello world" {
+					return f.Out("whole", "%s", d.Results[0])
+				}
+				return f.Out("other", "%s", d.Results[0])
+			}),
+		readInfo("read-minus-one", "read(-1) behaves like read() under io semantics (PEP silent).", op("read", -1)),
+		readInfo("read-none", "read(None) behaves like read() under io semantics (PEP silent).", op("read", map[string]any{"none": 1})),
+		readInfo("read-zero", "read(0) returns b'' (io semantics; PEP silent).", op("read", 0)),
+		&f.Spec{
+			ID: "pep3333/input/eof-at-content-length", Level: f.SHOULD, Section: secInput,
+			Sentence: "A server should simulate an end-of-file condition if the application attempts to read past the end of CONTENT_LENGTH.",
+			Stimulus: "POST 'hello' (Content-Length 5), connection left open; read(5) then read(100).",
+			Outcomes: []f.Outcome{f.Pass("eof", "read(100) returns b'' at once"), f.NonStrict("blocked", "read(100) blocks waiting for more bytes (3 s)"), f.NonStrict("other", "another result")},
+			Run: func(t *f.T) f.Result {
+				id := t.NewID()
+				c := t.Dial()
+				req := inputReq([]byte("hello"), op("read", 5), op("read", 100))
+				req.ID = id
+				_ = c.Send(req.Build(t.Host()))
+				var last f.Event
+				for i := 0; i < 2; i++ {
+					ev, ok := t.Sink.Wait(id, 3*time.Second, func(e f.Event) bool { return e.Ev == "read" && e.Seq > last.Seq })
+					if !ok {
+						if i == 0 {
+							t.Fatalf("first read(5) never returned")
+						}
+						return f.Out("blocked", "read(100) still blocked after 3 s")
+					}
+					last = ev
+				}
+				if last.Str("t") == "bytes" && last.Int("n") == 0 {
+					return f.Out("eof", "read(100) -> b''")
+				}
+				return f.Out("other", "read(100) -> %v", last)
+			},
+		},
+		&f.Spec{
+			ID: "pep3333/input/no-read-into-next-request", Level: f.MUST, Section: secInput,
+			Sentence: "Reading past CONTENT_LENGTH must never consume the bytes of the next pipelined request (HTTP framing).",
+			Stimulus: "POST 'hello' (Content-Length 5) and a pipelined GET in the same write; the app calls read(5), read(100).",
+			Outcomes: []f.Outcome{f.Pass("isolated", "read(100) -> b'' and the GET is answered"), f.Pass("closed", "read(100) -> b'', server closed after the first response"), f.Fail("consumed", "the app read bytes of the next request")},
+			Run: func(t *f.T) f.Result {
+				req := inputReq([]byte("hello"), op("read", 5), op("read", 100))
+				req.ID = t.NewID()
+				id2 := t.NewID()
+				raw := append(req.Build(t.Host()), f.Req{ID: id2, Do: "hello"}.Build(t.Host())...)
+				c := t.Dial()
+				_ = c.Send(raw)
+				r1, err := c.ReadResponse("POST", f.ReadTimeout)
+				if err != nil || r1.Status != 200 {
+					t.Fatalf("first response: %v %s", err, r1.Summary())
+				}
+				var d inputDump
+				if json.Unmarshal(r1.Body, &d) != nil || len(d.Results) < 2 {
+					t.Fatalf("bad input dump")
+				}
+				if len(d.Results[1].bytes()) > 0 {
+					return f.Out("consumed", "read(100) -> %s", d.Results[1])
+				}
+				r2, err := c.ReadResponse("GET", f.ReadTimeout)
+				if err != nil {
+					return f.Out("closed", "no second response (%s)", c.State())
+				}
+				if r2.Status == 200 && string(r2.Body) == "Hello, World!" {
+					return f.Out("isolated", "second response %s", r2.StatusLine)
+				}
+				return f.Out("consumed", "second response %s", r2.Summary())
+			},
+		},
+		inputSpec("empty-stream", f.SHOULD,
+			"An empty or exhausted stream returns b'' from read and readline, [] from readlines.",
+			"POST with no body (Content-Length 0); read(), readline(), readlines()",
+			f.Req{Method: "POST", Do: "input", Headers: []string{"Content-Length: 0"}, Args: map[string]any{"ops": [][]any{op("read"), op("readline"), op("readlines")}}},
+			[]f.Outcome{f.Pass("empty", "b'', b'', []"), f.NonStrict("other", "errors or other values")},
+			func(t *f.T, d *inputDump, x *f.Exchange) f.Result {
+				mustDump(t, d, x, 3)
+				r := d.Results
+				if r[0].T == "bytes" && r[0].N == 0 && r[1].T == "bytes" && r[1].N == 0 && r[2].T == "list" && len(r[2].Items) == 0 {
+					return f.Out("empty", "ok")
+				}
+				return f.Out("other", "%s; %s; %s", r[0], r[1], r[2])
+			}),
+		inputSpec("readline", f.MUST,
+			"readline(): returns one line, including its b'\\n'.",
+			"POST 'ab\\ncd\\nef'; readline()", inputReq(abc, op("readline")),
+			[]f.Outcome{f.Pass("line", "b'ab\\n'"), f.Fail("other", "another value")},
+			func(t *f.T, d *inputDump, x *f.Exchange) f.Result {
+				mustDump(t, d, x, 1)
+				if string(d.Results[0].bytes()) == "ab\n" {
+					return f.Out("line", "%s", d.Results[0])
+				}
+				return f.Out("other", "%s", d.Results[0])
+			}),
+		inputSpec("readline-size", f.SHOULD,
+			"Servers should support the optional \"size\" argument to readline(), but as in WSGI 1.0, they are allowed to omit support for it.",
+			"POST 'ab\\ncd\\nef'; readline(), readline(1)", inputReq(abc, op("readline"), op("readline", 1)),
+			[]f.Outcome{f.Pass("honoured", "b'c'"), f.NonStrict("unsupported", "TypeError or size ignored")},
+			func(t *f.T, d *inputDump, x *f.Exchange) f.Result {
+				mustDump(t, d, x, 2)
+				if string(d.Results[1].bytes()) == "c" {
+					return f.Out("honoured", "%s", d.Results[1])
+				}
+				return f.Out("unsupported", "%s", d.Results[1])
+			}),
+		inputSpec("readline-long", f.MUST,
+			"readline() returns exactly the remaining line: a 10 000-byte body without newline comes back whole, nothing more (uWSGI#1412 returned extra bytes).",
+			"POST 10000 × 'x' (no newline); readline(), read()", inputReq(bytes.Repeat([]byte("x"), 10000), op("readline"), op("read")),
+			[]f.Outcome{f.Pass("exact", "the whole body once"), f.Fail("wrong", "short, long or repeated bytes")},
+			func(t *f.T, d *inputDump, x *f.Exchange) f.Result {
+				mustDump(t, d, x, 2)
+				got := append(d.Results[0].bytes(), d.Results[1].bytes()...)
+				if bytes.Equal(got, bytes.Repeat([]byte("x"), 10000)) {
+					return f.Out("exact", "%d + %d bytes", len(d.Results[0].bytes()), len(d.Results[1].bytes()))
+				}
+				return f.Out("wrong", "%s then %s", d.Results[0], d.Results[1])
+			}),
+		inputSpec("readlines", f.MUST,
+			"readlines(hint): returns a list of lines (bytes).",
+			"POST 'ab\\ncd\\nef'; readlines()", inputReq(abc, op("readlines")),
+			[]f.Outcome{f.Pass("lines", "[b'ab\\n', b'cd\\n', b'ef']"), f.Fail("other", "another value")},
+			func(t *f.T, d *inputDump, x *f.Exchange) f.Result {
+				mustDump(t, d, x, 1)
+				if fmt.Sprintf("%q", d.Results[0].lines()) == `["ab\n" "cd\n" "ef"]` {
+					return f.Out("lines", "%s", d.Results[0])
+				}
+				return f.Out("other", "%s", d.Results[0])
+			}),
+		inputSpec("readlines-hint", f.MUST,
+			"readlines(hint): the hint argument is accepted (the implementation may ignore it).",
+			"POST 'ab\\ncd\\nef'; readlines(2), read()", inputReq(abc, op("readlines", 2), op("read")),
+			[]f.Outcome{f.Pass("accepted", "lines returned, remainder consistent"), f.Fail("error", "TypeError or inconsistent data")},
+			func(t *f.T, d *inputDump, x *f.Exchange) f.Result {
+				mustDump(t, d, x, 2)
+				if d.Results[0].Error != nil {
+					return f.Out("error", "%s", d.Results[0])
+				}
+				got := append(bytes.Join(d.Results[0].lines(), nil), d.Results[1].bytes()...)
+				if bytes.Equal(got, abc) && len(d.Results[0].lines()) >= 1 {
+					return f.Out("accepted", "%s + %s", d.Results[0], d.Results[1])
+				}
+				return f.Out("error", "%s + %s", d.Results[0], d.Results[1])
+			}),
+		inputSpec("iterate", f.MUST,
+			"__iter__(): the input stream is iterable, yielding lines as bytes.",
+			"POST 'ab\\ncd\\nef'; list(wsgi.input)", inputReq(abc, op("iter")),
+			[]f.Outcome{f.Pass("lines", "[b'ab\\n', b'cd\\n', b'ef']"), f.Fail("other", "another value")},
+			func(t *f.T, d *inputDump, x *f.Exchange) f.Result {
+				mustDump(t, d, x, 1)
+				if fmt.Sprintf("%q", d.Results[0].lines()) == `["ab\n" "cd\n" "ef"]` {
+					return f.Out("lines", "%s", d.Results[0])
+				}
+				return f.Out("other", "%s", d.Results[0])
+			}),
+		inputSpec("mixed-binary", f.MUST,
+			"Mixed read/readline calls are consistent and binary-transparent.",
+			"POST bytes(range(256))*4 + b'\\r\\n\\x00\\n'; read(3), readline(), read(7), read(rest)",
+			inputReq(mixed, op("read", 3), op("readline"), op("read", 7), op("read", len(mixed)-18)),
+			[]f.Outcome{f.Pass("exact", "concatenation equals the body"), f.Fail("corrupt", "bytes lost, added or changed")},
+			func(t *f.T, d *inputDump, x *f.Exchange) f.Result {
+				mustDump(t, d, x, 4)
+				var got []byte
+				for _, r := range d.Results {
+					got = append(got, r.bytes()...)
+				}
+				if bytes.Equal(got, mixed) {
+					return f.Out("exact", "%d bytes", len(got))
+				}
+				return f.Out("corrupt", "got %d bytes, want %d; first readline %s", len(got), len(mixed), d.Results[1])
+			}),
+		func() *f.Spec {
+			body := make([]byte, 4<<20)
+			rand.New(rand.NewSource(3333)).Read(body)
+			sum := sha256.Sum256(body)
+			want := hex.EncodeToString(sum[:])
+			req := f.Req{Method: "POST", Do: "input", Body: body, Args: map[string]any{"ops": [][]any{op("chunks", 65536)}, "digest": true}}
+			return inputSpec("large-body", f.MUST,
+				"Large bodies arrive exactly (no truncation, no corruption).",
+				"POST 4 MiB of random bytes; the app reads 64 KiB pieces until b'' and hashes them", req,
+				[]f.Outcome{f.Pass("exact", "SHA-256 matches"), f.Fail("corrupt", "length or hash differs")},
+				func(t *f.T, d *inputDump, x *f.Exchange) f.Result {
+					mustDump(t, d, x, 1)
+					if d.Results[0].SHA == want {
+						return f.Out("exact", "%s", d.Results[0])
+					}
+					return f.Out("corrupt", "%s, want %d bytes sha256 %s", d.Results[0], len(body), want[:12])
+				})
+		}(),
+		&f.Spec{
+			ID: "pep3333/input/chunked-request", Level: f.MUST, Section: "PEP 3333 / Other HTTP Features",
+			Sentence: "WSGI servers must handle any supported inbound \"hop-by-hop\" headers on their own, such as by decoding any inbound Transfer-Encoding, including chunked encoding if applicable.",
+			Stimulus: "POST Transfer-Encoding: chunked '5\\r\\nhello\\r\\n6\\r\\n world\\r\\n0\\r\\n\\r\\n'; the app reads 64-byte pieces until b''.",
+			Outcomes: []f.Outcome{f.Pass("decoded", "the app reads b'hello world'"), f.NonStrict("refused", "411/501 (or another 4xx) without invoking the app"), f.Fail("wrong", "the app sees b'' or raw chunk syntax")},
+			Run: func(t *f.T) f.Result {
+				req := f.Req{Method: "POST", Do: "input", Headers: []string{"Transfer-Encoding: chunked"}, Body: []byte("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"), Args: map[string]any{"ops": [][]any{op("chunks", 64)}}}
+				d, x := runInput(t, req)
+				if d == nil {
+					if x.Resp != nil && x.Resp.Status >= 400 && x.Resp.Status < 500 && !t.Sink.Has(x.ID, "call") {
+						return f.Out("refused", "%s", x.Summary())
+					}
+					return f.Out("wrong", "%s", x.Summary())
+				}
+				if string(d.Results[0].bytes()) == "hello world" {
+					return f.Out("decoded", "%s", d.Results[0])
+				}
+				return f.Out("wrong", "%s", d.Results[0])
+			},
+		},
+		&f.Spec{
+			ID: "pep3333/input/chunked-content-length", Level: f.INFO, Section: secInput,
+			Sentence: "With a chunked request CONTENT_LENGTH is absent, or the de-chunked length (RFC 9112 §7.1.3); wsgi.input_terminated tells frameworks to read to EOF.",
+			Stimulus: "POST Transfer-Encoding: chunked 'hello world' in two chunks; record CONTENT_LENGTH and wsgi.input_terminated.",
+			Outcomes: []f.Outcome{f.Info("recorded", "values recorded"), f.Info("refused", "chunked request refused")},
+			Run: func(t *f.T) f.Result {
+				req := f.Req{Method: "POST", Do: "input", Headers: []string{"Transfer-Encoding: chunked"}, Body: []byte("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"), Args: map[string]any{"ops": [][]any{op("chunks", 64)}}}
+				d, x := runInput(t, req)
+				if d == nil {
+					return f.Out("refused", "%s", x.Summary())
+				}
+				return f.Out("recorded", "%s, %s", d.Environ.Show("CONTENT_LENGTH"), d.Environ.Show("wsgi.input_terminated"))
+			},
+		},
+		&f.Spec{
+			ID: "pep3333/input/chunked-terminated-flag", Level: f.INFO, Section: secInput,
+			Sentence: "De-facto extension (mitsuhiko's wsgi.input_terminated): when a body is exposed without a trustworthy CONTENT_LENGTH, wsgi.input_terminated is True and read() returns b'' at the end.",
+			Stimulus: "POST chunked; the app checks CONTENT_LENGTH and wsgi.input_terminated.",
+			Outcomes: []f.Outcome{f.Info("consistent", "CONTENT_LENGTH set, or input_terminated True"), f.Info("inconsistent", "no CONTENT_LENGTH and no input_terminated: frameworks read nothing"), f.Info("refused", "chunked request refused")},
+			Run: func(t *f.T) f.Result {
+				req := f.Req{Method: "POST", Do: "input", Headers: []string{"Transfer-Encoding: chunked"}, Body: []byte("5\r\nhello\r\n0\r\n\r\n"), Args: map[string]any{"ops": [][]any{}}}
+				d, x := runInput(t, req)
+				if d == nil {
+					return f.Out("refused", "%s", x.Summary())
+				}
+				cl, hasCL := d.Environ.Get("CONTENT_LENGTH")
+				if hasCL && cl != "" || d.Environ["wsgi.input_terminated"].R == "True" {
+					return f.Out("consistent", "%s %s", d.Environ.Show("CONTENT_LENGTH"), d.Environ.Show("wsgi.input_terminated"))
+				}
+				return f.Out("inconsistent", "%s %s", d.Environ.Show("CONTENT_LENGTH"), d.Environ.Show("wsgi.input_terminated"))
+			},
+		},
+		&f.Spec{
+			ID: "pep3333/input/chunked-malformed", Level: f.MUST, Section: secInput,
+			Sentence: "A malformed chunked body must not reach the app as silently truncated or corrupted data, and the connection must not be reused (RFC 9112 §7.1).",
+			Stimulus: "POST chunked '5\\r\\nhello\\r\\nZZ\\r\\nxx\\r\\n0\\r\\n\\r\\n' + a pipelined GET; the app reads until b''.",
+			Outcomes: []f.Outcome{f.Pass("rejected", "4xx/close, or the app's read raised; the GET is not answered on this connection"), f.Fail("accepted", "the app got data as if complete, or the connection was reused")},
+			Run: func(t *f.T) f.Result {
+				req := f.Req{Method: "POST", Do: "input", Headers: []string{"Transfer-Encoding: chunked"}, Body: []byte("5\r\nhello\r\nZZ\r\nxx\r\n0\r\n\r\n"), Args: map[string]any{"ops": [][]any{op("chunks", 64)}}}
+				req.ID = t.NewID()
+				id2 := t.NewID()
+				c := t.Dial()
+				_ = c.Send(append(req.Build(t.Host()), f.Req{ID: id2, Do: "hello"}.Build(t.Host())...))
+				r, _ := c.ReadResponse("POST", f.ReadTimeout)
+				ev, ok := t.Sink.Find(req.ID, "read")
+				if ok && ev.Data["error"] == nil {
+					return f.Out("accepted", "app read %q without error; response %s", f.B64(ev, "b"), r.Summary())
+				}
+				if t.Called(id2, 500*time.Millisecond) {
+					return f.Out("accepted", "the pipelined GET was served after the bad body")
+				}
+				return f.Out("rejected", "response %s; read event %v", r.Summary(), ev)
+			},
+		},
+		&f.Spec{
+			ID: "pep3333/input/unread-body-keepalive", Level: f.MUST, Section: secInput,
+			Sentence: "An app may answer without reading the body; the next request on the connection must still be parsed correctly, or the server closes after the response.",
+			Stimulus: "POST with a 1000-byte body the app ignores (it says hello) + a pipelined GET in the same write.",
+			Outcomes: []f.Outcome{f.Pass("served", "the GET gets its own correct response"), f.Pass("closed", "connection closed after the first response"), f.Fail("desync", "body bytes parsed as a request")},
+			Run: func(t *f.T) f.Result {
+				id2 := t.NewID()
+				raw := f.Req{ID: t.NewID(), Method: "POST", Do: "hello", Body: bytes.Repeat([]byte("G"), 1000)}.Build(t.Host())
+				raw = append(raw, f.Req{ID: id2, Do: "hello"}.Build(t.Host())...)
+				c := t.Dial()
+				_ = c.Send(raw)
+				r1, err := c.ReadResponse("POST", f.ReadTimeout)
+				if err != nil {
+					t.Fatalf("first response: %v", err)
+				}
+				r2, err := c.ReadResponse("GET", f.ReadTimeout)
+				if err != nil {
+					if c.State() == f.StateFIN || c.State() == f.StateRST {
+						return f.Out("closed", "first %s, then %s", r1.StatusLine, c.State())
+					}
+					return f.Out("desync", "no second response, connection %s", c.State())
+				}
+				if r2.Status == 200 && t.Called(id2, time.Second) {
+					return f.Out("served", "%s then %s", r1.StatusLine, r2.StatusLine)
+				}
+				return f.Out("desync", "second response %s", r2.Summary())
+			},
+		},
+		expect100(),
+		&f.Spec{
+			ID: "pep3333/input/expect-100-not-read", Level: f.MUST, Section: "PEP 3333 / HTTP 1.1 Expect/Continue",
+			Sentence: "If the app never reads wsgi.input, the final response stays well-formed: at most one 100 Continue, and only before the final status line.",
+			Stimulus: "POST Expect: 100-continue, Content-Length 5 (body sent after 1 s or a 100); the app answers 200 without reading.",
+			Outcomes: []f.Outcome{f.Pass("clean", "final response well-formed, no 100 after it"), f.Fail("stray-100", "a 100 Continue after or inside the final response")},
+			Run: func(t *f.T) f.Result {
+				c := t.Dial()
+				id := t.NewID()
+				head := f.Req{ID: id, Method: "POST", Do: "hello", Headers: []string{"Expect: 100-continue", "Content-Length: 5"}}.Build(t.Host())
+				_ = c.Send(head)
+				c.WaitFor([]byte("\r\n\r\n"), time.Second)
+				_ = c.SendString("hello")
+				r, err := c.ReadResponse("POST", f.ReadTimeout)
+				if err != nil {
+					t.Fatalf("no response: %v", err)
+				}
+				if r.Status != 200 {
+					return f.Out("stray-100", "final %s", r.Summary())
+				}
+				c.Peek(300 * time.Millisecond)
+				if bytes.Contains(c.Unread(), []byte("100 Continue")) || bytes.Contains(r.Body, []byte("HTTP/1.1 100")) {
+					return f.Out("stray-100", "bytes after the final response: %q", c.Unread())
+				}
+				return f.Out("clean", "%d interim, final %s", len(r.Interim), r.StatusLine)
+			},
+		},
+		&f.Spec{
+			ID: "pep3333/input/expect-100-http10", Level: f.MUST, Section: "PEP 3333 / HTTP 1.1 Expect/Continue",
+			Sentence: "RFC 9110 §15.2: a server MUST NOT send a 1xx response to an HTTP/1.0 client.",
+			Stimulus: "POST HTTP/1.0 with Expect: 100-continue and a 5-byte body sent at once; the app reads it.",
+			Outcomes: []f.Outcome{f.Pass("no-1xx", "no interim response"), f.Fail("sent-1xx", "a 1xx was sent")},
+			Run: func(t *f.T) f.Result {
+				x := t.Do(f.Req{Proto: "HTTP/1.0", Method: "POST", Do: "input", Headers: []string{"Expect: 100-continue"}, Body: []byte("hello"), Args: map[string]any{"ops": [][]any{op("read", 5)}}})
+				if x.Resp == nil {
+					t.Fatalf("no response: %s", x.Summary())
+				}
+				if len(x.Resp.Interim) > 0 {
+					return f.Out("sent-1xx", "%s", x.Resp.Interim[0].StatusLine)
+				}
+				return f.Out("no-1xx", "%s", x.Resp.StatusLine)
+			},
+		},
+	}
+}
+
+func readInfo(id, sentence string, o []any) *f.Spec {
+	return inputSpec(id, f.INFO, sentence, fmt.Sprintf("POST 'hello world'; %s(%v)", o[0], o[1:]), inputReq([]byte("hello world"), o),
+		[]f.Outcome{f.Info("recorded", "result recorded")},
+		func(t *f.T, d *inputDump, x *f.Exchange) f.Result {
+			mustDump(t, d, x, 1)
+			return f.Out("recorded", "%s", d.Results[0])
+		})
+}
+
+func expect100() *f.Spec {
+	return &f.Spec{
+		ID: "pep3333/input/expect-100-continue", Level: f.MUST, Section: "PEP 3333 / HTTP 1.1 Expect/Continue",
+		Sentence: "Servers and gateways that implement HTTP 1.1 must provide transparent support for HTTP 1.1's \"expect/continue\" mechanism (respond 100 Continue, immediately or when the app first reads; or close).",
+		Stimulus: "POST Expect: 100-continue, Content-Length 5, headers only; wait up to 2 s for '100 Continue' (or the app's first read), then send 'hello'; the app echoes what it read.",
+		Outcomes: []f.Outcome{f.Pass("continue", "100 Continue, then 200 with the body read"), f.NonStrict("no-100", "no 100 Continue, but the request completes once the body is sent (option 3, \"not recommended\")"), f.Fail("broken", "the request fails")},
+		Run: func(t *f.T) f.Result {
+			c := t.Dial()
+			id := t.NewID()
+			head := f.Req{ID: id, Method: "POST", Do: "input", Headers: []string{"Expect: 100-continue", "Content-Length: 5"}, Args: map[string]any{"ops": [][]any{op("read", 5)}}}.Build(t.Host())
+			_ = c.Send(head)
+			got100 := c.WaitFor([]byte("\r\n\r\n"), 2*time.Second) && strings.Contains(string(c.Unread()), " 100")
+			_ = c.SendString("hello")
+			r, err := c.ReadResponse("POST", f.ReadTimeout)
+			if err != nil {
+				return f.Out("broken", "%v", err)
+			}
+			var d inputDump
+			ok := r.Status == 200 && json.Unmarshal(r.Body, &d) == nil && len(d.Results) == 1 && string(d.Results[0].bytes()) == "hello"
+			switch {
+			case !ok:
+				return f.Out("broken", "%s", r.Summary())
+			case got100 || len(r.Interim) > 0:
+				return f.Out("continue", "%d interim (%s), final %s", len(r.Interim), strconv.Quote(firstInterim(r)), r.StatusLine)
+			}
+			return f.Out("no-100", "final %s", r.StatusLine)
+		},
+	}
+}
+
+func firstInterim(r *f.Response) string {
+	if len(r.Interim) == 0 {
+		return ""
+	}
+	return r.Interim[0].StatusLine
+}

@@ -1,0 +1,224 @@
+// Package conformance runs the PEP 3333 and RFC 9112 specs against WSGI
+// servers and produces reports.Check results.
+//
+// Each spec is defined once, in the framework registry (conformance/pep3333,
+// conformance/http1). Run executes the registry directly, server after
+// server; the Ginkgo suite in this package's tests wraps the same registry
+// as Describe/It nodes for `go test` and `ginkgo`.
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/wsgikit/wsgikit/conformance/framework"
+	_ "github.com/wsgikit/wsgikit/conformance/http1"   // registers RFC 9112 specs
+	_ "github.com/wsgikit/wsgikit/conformance/pep3333" // registers PEP 3333 specs
+	"github.com/wsgikit/wsgikit/reports"
+)
+
+// Server is one running instance under test.
+type Server interface {
+	Addr() string
+	Version() string
+	Exited() <-chan struct{}
+	LogTail(n int) string
+	Stop() error
+}
+
+// Starter starts the named server serving apps/probe.py with env added to
+// its environment (WSGIKIT_SINK=…).
+type Starter func(ctx context.Context, name string, env []string) (Server, error)
+
+// Options selects what Run does.
+type Options struct {
+	Servers []string // profile names
+	Focus   string   // spec IDs or regular expressions, comma-separated
+	Level   string   // MUST, SHOULD or ALL (default)
+	// Start starts one server; default: the harness (internal/harness).
+	Start Starter
+	// Progress, if set, is called after each spec.
+	Progress func(server string, v framework.Verdict)
+}
+
+// Specs returns every registered spec.
+func Specs() []*framework.Spec { return framework.All() }
+
+// Run runs the selected specs against each server in turn, each with a
+// fresh instance and a fresh event sink. A server that cannot start gets an
+// Error and no results; one that dies mid-run gets ERROR for the rest.
+// The error return is for usage problems (unknown focus, no server).
+func Run(ctx context.Context, opts Options) (*reports.Check, error) {
+	specs, err := framework.Select(framework.All(), opts.Focus, opts.Level)
+	if err != nil {
+		return nil, err
+	}
+	if len(specs) == 0 {
+		return nil, fmt.Errorf("no spec selected")
+	}
+	if len(opts.Servers) == 0 {
+		return nil, fmt.Errorf("no server named")
+	}
+	start := opts.Start
+	if start == nil {
+		start = HarnessStarter(HarnessConfig{})
+	}
+	check := &reports.Check{Schema: reports.CheckSchema, Generated: time.Now().UTC(), Machine: machine()}
+	for _, name := range opts.Servers {
+		cs := runServer(ctx, name, specs, start, opts.Progress)
+		check.Servers = append(check.Servers, cs)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return check, nil
+}
+
+func runServer(ctx context.Context, name string, specs []*framework.Spec, start Starter, progress func(string, framework.Verdict)) reports.CheckServer {
+	cs := reports.CheckServer{Name: name, Results: []reports.CheckResult{}}
+	sink, err := framework.NewSink()
+	if err != nil {
+		cs.Error = err.Error()
+		return cs
+	}
+	defer sink.Close()
+	srv, err := start(ctx, name, []string{"WSGIKIT_SINK=" + sink.Addr()})
+	if err != nil {
+		cs.Error = fmt.Sprintf("start %s: %v", name, err)
+		return cs
+	}
+	defer srv.Stop()
+	cs.Version = srv.Version()
+	tg := &framework.Target{Name: name, Version: cs.Version, Addr: srv.Addr(), Sink: sink, Exited: srv.Exited(), LogTail: srv.LogTail}
+	dead := ""
+	for _, s := range specs {
+		var v framework.Verdict
+		switch {
+		case dead != "":
+			v = framework.Verdict{Spec: s, Verdict: framework.ERROR, Detail: dead}
+		case ctx.Err() != nil:
+			v = framework.Verdict{Spec: s, Verdict: framework.ERROR, Detail: "run cancelled"}
+		default:
+			v = framework.RunSpec(ctx, s, tg)
+			if !tg.Alive() {
+				dead = "server exited during the run; log tail:\n" + tg.Log(30)
+			} else if v.Verdict == framework.ERROR && !listening(tg.Addr) {
+				dead = "server stopped accepting connections during the run; log tail:\n" + tg.Log(30)
+			}
+		}
+		if progress != nil {
+			progress(name, v)
+		}
+		cs.Results = append(cs.Results, toResult(v))
+	}
+	return cs
+}
+
+// listening reports whether the server still accepts connections.
+func listening(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+func toResult(v framework.Verdict) reports.CheckResult {
+	return reports.CheckResult{
+		ID:         v.Spec.ID,
+		Level:      v.Spec.Level,
+		Verdict:    v.Verdict,
+		Detail:     v.Detail,
+		Transcript: v.Transcript,
+		Section:    v.Spec.Section,
+		Sentence:   v.Spec.Sentence,
+		Stimulus:   v.Spec.Stimulus,
+		Seconds:    v.Seconds,
+	}
+}
+
+func machine() *reports.Machine {
+	m := &reports.Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
+	m.Hostname, _ = os.Hostname()
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, ln := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(ln, "model name") {
+				if _, v, ok := strings.Cut(ln, ":"); ok {
+					m.CPUModel = strings.TrimSpace(v)
+				}
+				break
+			}
+		}
+	}
+	return m
+}
+
+// Counts tallies verdicts of one server.
+func Counts(cs reports.CheckServer) map[string]int {
+	out := map[string]int{}
+	for _, r := range cs.Results {
+		out[r.Verdict]++
+	}
+	return out
+}
+
+// Failed reports whether a check failed: any FAIL (or NON-STRICT when
+// strict) on any server.
+func Failed(c *reports.Check, strict bool) bool {
+	for _, s := range c.Servers {
+		for _, r := range s.Results {
+			if r.Verdict == framework.FAIL || strict && r.Verdict == framework.NONSTRICT {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// HarnessErrors lists servers that could not run and results that are ERROR.
+func HarnessErrors(c *reports.Check) []string {
+	var out []string
+	for _, s := range c.Servers {
+		if s.Error != "" {
+			out = append(out, s.Name+": "+s.Error)
+		}
+		n := 0
+		for _, r := range s.Results {
+			if r.Verdict == framework.ERROR {
+				n++
+			}
+		}
+		if n > 0 {
+			out = append(out, fmt.Sprintf("%s: %d specs ERROR", s.Name, n))
+		}
+	}
+	return out
+}
+
+// repoRoot finds the module root from the working directory upwards.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("module root not found above the working directory")
+		}
+		dir = parent
+	}
+}

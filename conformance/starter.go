@@ -1,0 +1,78 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/wsgikit/wsgikit/internal/harness"
+)
+
+// HarnessConfig tunes HarnessStarter.
+type HarnessConfig struct {
+	// User profiles (from --profiles) and the ad-hoc --cmd profile, looked
+	// up before the built-ins.
+	User []*harness.Profile
+	// Workers and Threads for every instance (defaults 1 and 4: the
+	// harness's defaults, so sync servers see the single-worker case).
+	Workers, Threads int
+	// LogDir keeps server logs there (default: the instance's temp dir).
+	LogDir string
+}
+
+type harnessServer struct{ i *harness.Instance }
+
+func (s harnessServer) Addr() string            { return s.i.Addr }
+func (s harnessServer) Version() string         { return s.i.Version }
+func (s harnessServer) Exited() <-chan struct{} { return s.i.Exited() }
+func (s harnessServer) LogTail(n int) string    { return s.i.LogTail(n) }
+func (s harnessServer) Stop() error             { return s.i.Stop() }
+
+// HarnessStarter starts servers through internal/harness, serving
+// apps/probe.py.
+func HarnessStarter(cfg HarnessConfig) Starter {
+	return func(ctx context.Context, name string, env []string) (Server, error) {
+		p, err := harness.Lookup(name, cfg.User)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := p.Version(); err != nil {
+			return nil, err
+		}
+		app, err := harness.BuiltinApp("probe")
+		if err != nil {
+			return nil, err
+		}
+		inst, err := harness.Start(ctx, p, app, harness.Options{
+			Workers: cfg.Workers, Threads: cfg.Threads, Env: env, LogDir: cfg.LogDir,
+			SampleInterval: -1,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return harnessServer{inst}, nil
+	}
+}
+
+// InstalledPeers lists the built-in profiles whose server is installed,
+// wsgikit first when it is built.
+func InstalledPeers() []string {
+	var out []string
+	for _, p := range harness.Builtin() {
+		if _, err := p.Version(); err == nil {
+			out = append(out, p.Name)
+		} else if !errors.Is(err, harness.ErrNotInstalled) {
+			out = append(out, p.Name) // installed but odd: let the run report it
+		}
+	}
+	return out
+}
+
+// CheckProfile validates server names before a run, so a typo is a usage
+// error with close matches, not a row of ERRORs.
+func CheckProfile(name string, user []*harness.Profile) error {
+	if _, err := harness.Lookup(name, user); err != nil {
+		return fmt.Errorf("%w", err)
+	}
+	return nil
+}
