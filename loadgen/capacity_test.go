@@ -165,7 +165,7 @@ func TestCapacityAgainstSimulatedKnee(t *testing.T) {
 	sc := &Scenario{Name: "knee", Requests: []Request{{Method: "GET", Path: "/"}}}
 	probe := func(rate float64) (*RunResult, error) {
 		return Run(RunConfig{BaseURL: base, Scenario: sc, Load: Load{Mode: Open, Concurrency: 512, Rate: rate},
-			Duration: 2 * time.Second, Timeout: 5 * time.Second})
+			Warmup: 300 * time.Millisecond, Duration: 2 * time.Second, Timeout: 5 * time.Second})
 	}
 	c, err := SearchCapacity(CapacityConfig{SLO: SLO{90, 120 * time.Millisecond}, Start: 50}, probe)
 	if err != nil {
