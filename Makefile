@@ -20,7 +20,7 @@ EXT = $(BIN)/lib/_wsgikit$(EXT_SUFFIX)
 GO_SRC = $(shell find . -name '*.go' -not -path './out/*') go.mod go.sum
 WORKER_SRC = $(wildcard server/worker/*.go server/worker/*.c server/worker/*.h)
 
-.PHONY: all setup build test run bench-serve fuzz vet clean
+.PHONY: all setup build test run bench-serve fuzz fuzz-parser vet clean
 
 all: build
 
@@ -53,12 +53,21 @@ vet:
 
 test: setup build vet
 	WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit WSGIKIT_PYTHON=$(PYTHON) WSGIKIT_ARTIFACTS=$(CURDIR)/$(OUT)/artifacts $(GO) test -count=1 -timeout 20m ./...
-	$(MAKE) fuzz FUZZTIME=15s
+	$(MAKE) fuzz-parser FUZZTIME=15s
 
 FUZZTIME ?= 60s
-fuzz:
-	$(GO) test ./server/http1 -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./server/http1 -run '^$$' -fuzz '^FuzzBody$$' -fuzztime $(FUZZTIME)
+# package:target pairs; the parser's run in `make test` too (fuzz-parser).
+PARSER_FUZZ := server/http1:FuzzParse server/http1:FuzzBody
+OTHER_FUZZ := server/http1:FuzzValidators loadgen:FuzzResponse loadgen:FuzzScenarioTOML \
+	reports:FuzzRender internal/harness:FuzzParseStat internal/harness:FuzzExpand internal/harness:FuzzSplitCommand
+
+fuzz-parser:
+	@for t in $(PARSER_FUZZ); do \
+	  $(GO) test ./$${t%%:*} -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime $(FUZZTIME) || exit 1; done
+
+fuzz: fuzz-parser
+	@for t in $(OTHER_FUZZ); do \
+	  $(GO) test ./$${t%%:*} -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime $(FUZZTIME) || exit 1; done
 
 run: setup build
 	$(BIN)/wsgikit check -o $(OUT)/check
