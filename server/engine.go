@@ -242,6 +242,5 @@ func splitAddr(a net.Addr) (host, port []byte) {
 	return []byte(h), []byte(p)
 }
 
-var _ = io.EOF
 
 func discardLogger() *slog.Logger { return NewLogger(io.Discard, slog.LevelError, false) }
