@@ -10,7 +10,7 @@ OUT ?= out
 # Debian packages the tests and the main job need. nginx-light provides nginx.
 DEB_PACKAGES := python3-dev pkg-config gunicorn uwsgi uwsgi-plugin-python3 \
 	python3-waitress python3-flask python3-django python3-cheroot python3-gevent \
-	apache2 libapache2-mod-wsgi-py3 nginx-light wrk
+	apache2 libapache2-mod-wsgi-py3 nginx-light wrk chromium fonts-dejavu-core
 
 # The extension is built per interpreter: named with its EXT_SUFFIX, against
 # its headers only (never linked to libpython).
@@ -52,7 +52,7 @@ vet:
 	CGO_ENABLED=1 CGO_CFLAGS="-I$(PY_INCLUDE) -O2 -g" $(GO) vet -tags wsgikit_ext ./server/worker
 
 test: setup build vet
-	WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit WSGIKIT_PYTHON=$(PYTHON) $(GO) test -count=1 -timeout 20m ./...
+	WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit WSGIKIT_PYTHON=$(PYTHON) WSGIKIT_ARTIFACTS=$(CURDIR)/$(OUT)/artifacts $(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) fuzz FUZZTIME=15s
 
 FUZZTIME ?= 60s
@@ -63,7 +63,7 @@ fuzz:
 run: setup build
 	$(BIN)/wsgikit check -o $(OUT)/check
 	$(BIN)/wsgikit bench --server wsgikit,gunicorn-gthread,uwsgi,waitress --scenario hello,flask --rounds 2 -d 5s -o $(OUT)/bench
-	$(BIN)/wsgikit report $(OUT)/check/check.json $(OUT)/bench/bench.json -o $(OUT)/report
+	$(BIN)/wsgikit report $(OUT)/check/check.json $(OUT)/bench/bench.json -o $(OUT)/report --summary
 
 bench-serve: setup build
 	WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit $(GO) run ./cmd/benchserve

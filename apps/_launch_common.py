@@ -6,8 +6,10 @@ import os
 import sys
 
 
-def parse(description):
+def parse(description, extra=()):
     ap = argparse.ArgumentParser(description=description)
+    for flag, kw in extra:
+        ap.add_argument(flag, **kw)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8000)
     ap.add_argument("--chdir", default=".", help="directory to import the app from")

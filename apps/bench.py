@@ -47,26 +47,41 @@ def _stream(size):
 
 
 def _file(size):
-    """A temp file of size bytes, made once per size and process."""
+    """The path of a file of size bytes. Its content depends on size only,
+    so every process and run shares one file per size (made once, atomically)
+    instead of leaving a new temp file behind per worker."""
     path = _files.get(size)
-    if path is None or not os.path.exists(path):
-        fd, path = tempfile.mkstemp(prefix="wsgikit-bench-")
+    if path is not None and os.path.exists(path):
+        return path
+    path = os.path.join(tempfile.gettempdir(), "wsgikit-bench-%d.bin" % size)
+    try:
+        ok = os.path.getsize(path) == size
+    except OSError:
+        ok = False
+    if not ok:
+        fd, tmp = tempfile.mkstemp(prefix="wsgikit-bench-", dir=os.path.dirname(path))
         with os.fdopen(fd, "wb") as f:
             left = size
             while left > 0:
                 n = min(left, CHUNK)
                 f.write(_BLOCK[:n])
                 left -= n
-        _files[size] = path
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    _files[size] = path
     return path
 
 
 def _read_body(environ):
+    """The request body as PEP 3333 allows reading it: CONTENT_LENGTH bytes,
+    or to EOF only when the server promises an EOF (wsgi.input_terminated).
+    Reading a chunked body to EOF otherwise would block on servers that hand
+    the app the raw socket (wsgiref), so such a body reads as empty."""
     inp = environ["wsgi.input"]
     length = environ.get("CONTENT_LENGTH", "")
     if length:
         return inp.read(int(length))
-    if environ.get("wsgi.input_terminated") or "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+    if environ.get("wsgi.input_terminated"):
         parts = []
         while True:
             b = inp.read(CHUNK)

@@ -58,6 +58,12 @@ def main():
     sys.path.insert(0, os.getcwd())
     app = load_app(cfg)
     sys.path.insert(0, libdir)
+    if cfg.get("check_only"):
+        try:
+            import _wsgikit  # noqa: F401  (loads the Go runtime: proves the build fits)
+        except ImportError as e:
+            fail(EXIT_NO_EXT, "cannot load _wsgikit from %s: %s; rebuild with: make build PYTHON=%s" % (libdir, e, sys.executable))
+        sys.exit(0)
     try:
         import _wsgikit
     except ImportError as e:

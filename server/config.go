@@ -28,7 +28,10 @@ type Config struct {
 	LimitBody       int64
 	ScriptName      string
 	LibDir          string // where _wsgikit*.so lives (default: <binary dir>/lib)
-	Debug           bool
+	LogLevel        string // debug, info, warning, error, critical
+	LogJSON         bool
+	AccessLog       string // path, "-" for stdout, "" for none
+	AccessLogFormat string
 	Static          bool // answer hello world without calling Python: the engine's ceiling, for benchmarks
 
 	Timeout           time.Duration // a request running longer gets its worker killed and replaced (0: off)
@@ -38,6 +41,43 @@ type Config struct {
 	Backlog           int
 	Umask             os.FileMode
 	Heartbeat         time.Duration // worker status period (default 1s)
+	MetricsBind       string        // HOST:PORT for Prometheus /metrics ("": off)
+	ForwardedAllowIPs string        // trusted proxies for X-Forwarded-*/Forwarded (IPs, CIDRs, "*")
+	ProxyProtocol     string        // "", v1, v2, auto
+	ProxyAllowFrom    string        // peers that must send a PROXY header
+	MaxConnections    int           // per worker; 0: no limit
+	Reload            bool          // development: reload workers when .py files change
+	PidFile           string        // the master's PID is written here
+	User, Group       string        // workers run as this user/group (names or numbers; the master needs root)
+	ErrorLog          *ErrorLog     // nil: stderr
+}
+
+// Validate checks what the master cannot discover later, with messages
+// that name the flag.
+func (c *Config) Validate() error {
+	if _, err := ParseIPSet(c.ForwardedAllowIPs); err != nil {
+		return fmt.Errorf("--forwarded-allow-ips: %v", err)
+	}
+	if _, err := ParseIPSet(c.ProxyAllowFrom); err != nil {
+		return fmt.Errorf("--proxy-allow-from: %v", err)
+	}
+	switch c.ProxyProtocol {
+	case "", "v1", "v2", "auto":
+	default:
+		return fmt.Errorf("--proxy-protocol %q: want v1, v2 or auto", c.ProxyProtocol)
+	}
+	if c.AccessLogFormat != "" {
+		if _, err := ParseAccessLogFormat(c.AccessLogFormat); err != nil {
+			return fmt.Errorf("--access-logformat: %v", err)
+		}
+	}
+	if _, err := ParseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if _, err := ParseAppSpec(c.App); err != nil {
+		return err
+	}
+	return nil
 }
 
 // AppSpec is a parsed module:callable.
@@ -97,6 +137,13 @@ func (c *Config) Limits() http1.Limits {
 	if c.LimitBody > 0 {
 		l.MaxBodyBytes = c.LimitBody
 	}
+	// Raised per-field limits must not still end in a 431 at the default
+	// total; at the defaults the total stays 64 KiB (a client cannot make
+	// every connection hold 800 KiB).
+	d := http1.DefaultLimits()
+	if l.MaxHeaderFields > d.MaxHeaderFields || l.MaxFieldSize > d.MaxFieldSize || l.MaxRequestLine > d.MaxRequestLine {
+		l.MaxHeadBytes = max(l.MaxHeadBytes, l.MaxRequestLine+2+l.MaxHeaderFields*(l.MaxFieldSize+2)+2)
+	}
 	return l
 }
 
@@ -123,7 +170,16 @@ type WorkerConfig struct {
 	Limits          http1.Limits `json:"limits"`
 	ScriptName      string       `json:"script_name"`
 	GOMAXPROCS      int          `json:"gomaxprocs"`
-	Debug           bool         `json:"debug"`
+	LogLevel        string       `json:"log_level"`
+	LogJSON         bool         `json:"log_json"`
+	AccessLog       string       `json:"access_log"`
+	AccessLogFormat string       `json:"access_log_format"`
+	ForwardedAllow  string       `json:"forwarded_allow_ips"`
+	ProxyProtocol   string       `json:"proxy_protocol"`
+	ProxyAllowFrom  string       `json:"proxy_allow_from"`
+	MaxConnections  int          `json:"max_connections"`
+	CheckOnly       bool         `json:"check_only"`
+	ErrorLogPath    string       `json:"error_log"` // reopened onto stderr on USR1 // import the app and load the extension, then exit 0
 	Software        string       `json:"software"`
 	Static          bool         `json:"static"`
 }
@@ -140,14 +196,22 @@ func (d *Duration) UnmarshalText(b []byte) error {
 
 // Engine returns the engine settings of a worker.
 func (w *WorkerConfig) Engine() EngineConfig {
-	return EngineConfig{
+	ec := EngineConfig{
 		Threads:         w.Threads,
 		KeepAlive:       time.Duration(w.KeepAlive),
 		HeaderTimeout:   time.Duration(w.HeaderTimeout),
 		GracefulTimeout: time.Duration(w.GracefulTimeout),
 		Limits:          w.Limits,
 		ScriptName:      w.ScriptName,
-		Debug:           w.Debug,
 		MaxRequests:     w.MaxRequests,
+		ProxyProtocol:   w.ProxyProtocol,
+		MaxConnections:  w.MaxConnections,
 	}
+	if w.ForwardedAllow != "" {
+		ec.ForwardedAllow, _ = ParseIPSet(w.ForwardedAllow) // validated by the master
+	}
+	if w.ProxyProtocol != "" {
+		ec.ProxyAllow, _ = ParseIPSet(w.ProxyAllowFrom)
+	}
+	return ec
 }

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"net"
 	"os"
 	"sync"
@@ -34,10 +34,14 @@ type EngineConfig struct {
 	Limits          http1.Limits
 	ScriptName      string
 	MaxDiscard      int64 // unread request body drained to keep a connection, beyond: close
-	Logger          *log.Logger
-	Debug           bool        // log rejected requests
+	Logger          *slog.Logger
 	Board           *Scoreboard // shared with the master; nil makes a private one
 	MaxRequests     uint64      // LimitReached closes after this many requests (0: never)
+	AccessLog       *AccessLog  // nil: no access log
+	ForwardedAllow  *IPSet      // peers whose X-Forwarded-*/Forwarded fields are believed
+	ProxyProtocol   string      // "", "v1", "v2" or "auto"
+	ProxyAllow      *IPSet      // peers that must send a PROXY header
+	MaxConnections  int         // 0: no limit; beyond, accepting pauses (the backlog or other workers take them)
 }
 
 func (c *EngineConfig) defaults() {
@@ -63,7 +67,7 @@ func (c *EngineConfig) defaults() {
 		c.MaxDiscard = 1 << 20
 	}
 	if c.Logger == nil {
-		c.Logger = log.New(os.Stderr, "", log.LstdFlags)
+		c.Logger = NewLogger(os.Stderr, slog.LevelInfo, false)
 	}
 }
 
@@ -83,15 +87,18 @@ type Engine struct {
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
 	connWG   sync.WaitGroup
+	acceptWG sync.WaitGroup
 
 	Served atomic.Uint64 // requests answered, for tests and recycling
 	script []byte
 	board  *Scoreboard
-	stats  Stats
+	stats  *Stats // in the scoreboard
 
 	// LimitReached is closed when the engine has served MaxRequests: the
 	// worker asks the master for a replacement and keeps serving meanwhile.
 	LimitReached chan struct{}
+
+	connTokens chan struct{} // --max-connections
 }
 
 // NewEngine returns an engine running app with cfg.Threads slots.
@@ -99,10 +106,14 @@ func NewEngine(cfg EngineConfig, app App) *Engine {
 	cfg.defaults()
 	e := &Engine{cfg: cfg, app: app, slots: make(chan int, cfg.Threads), conns: make(map[*conn]struct{}), script: []byte(cfg.ScriptName)}
 	e.LimitReached = make(chan struct{})
+	if cfg.MaxConnections > 0 {
+		e.connTokens = make(chan struct{}, cfg.MaxConnections)
+	}
 	e.board = cfg.Board
 	if e.board == nil || e.board.Slots() < cfg.Threads {
 		e.board = anonymousScoreboard(cfg.Threads)
 	}
+	e.stats = e.board.Stats()
 	for i := 0; i < cfg.Threads; i++ {
 		e.slots <- i
 	}
@@ -124,14 +135,26 @@ func (e *Engine) run(x *Exchange) {
 	e.stats.observe(x.Req.Method, x.Status, time.Since(start))
 }
 
-func (e *Engine) logf(format string, a ...any) { e.cfg.Logger.Printf(format, a...) }
+func (e *Engine) logf(level slog.Level, format string, a ...any) {
+	if e.cfg.Logger.Enabled(context.Background(), level) {
+		e.cfg.Logger.Log(context.Background(), level, fmt.Sprintf(format, a...))
+	}
+}
 
 // Serve accepts on ln until Shutdown. It returns nil after a shutdown.
 func (e *Engine) Serve(ln net.Listener) error {
+	e.acceptWG.Add(1)
+	defer e.acceptWG.Done()
 	var delay time.Duration
 	for {
+		if e.connTokens != nil {
+			e.connTokens <- struct{}{} // wait for a free connection slot before accepting
+		}
 		nc, err := ln.Accept()
 		if err != nil {
+			if e.connTokens != nil {
+				<-e.connTokens
+			}
 			if e.draining.Load() {
 				return nil
 			}
@@ -139,20 +162,17 @@ func (e *Engine) Serve(ln net.Listener) error {
 			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscallEMFILE) {
 				// Out of descriptors: back off rather than spin.
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				e.logf("accept: %v; retrying in %v", err, delay)
+				e.logf(slog.LevelError, "accept: %v; retrying in %v", err, delay)
 				time.Sleep(delay)
 				continue
 			}
 			return fmt.Errorf("accept: %w", err)
 		}
 		delay = 0
+		// Accepted during a stop too: the client's request is on its way and
+		// gets served (with Connection: close), never dropped.
 		c := newConn(e, nc)
 		e.mu.Lock()
-		if e.draining.Load() {
-			e.mu.Unlock()
-			nc.Close()
-			continue
-		}
 		e.conns[c] = struct{}{}
 		e.connWG.Add(1)
 		e.mu.Unlock()
@@ -160,13 +180,18 @@ func (e *Engine) Serve(ln net.Listener) error {
 	}
 }
 
-// Shutdown stops accepting (the caller closes the listener), closes idle
-// connections, lets in-flight requests finish until ctx ends, then cuts the
-// rest and stops the Python threads.
+// Shutdown stops accepting (the caller closes the listeners first), closes
+// idle connections, lets in-flight requests finish until ctx ends, then cuts
+// the rest.
 func (e *Engine) Shutdown(ctx context.Context) error {
 	e.Drain()
 	done := make(chan struct{})
-	go func() { e.connWG.Wait(); close(done) }()
+	go func() {
+		e.acceptWG.Wait() // no connection is registered after this
+		e.Drain()         // those accepted meanwhile that are idle already
+		e.connWG.Wait()
+		close(done)
+	}()
 	var err error
 	select {
 	case <-done:
@@ -199,6 +224,9 @@ func (e *Engine) forget(c *conn) {
 	e.mu.Lock()
 	delete(e.conns, c)
 	e.mu.Unlock()
+	if e.connTokens != nil {
+		<-e.connTokens
+	}
 	e.connWG.Done()
 }
 
@@ -216,4 +244,4 @@ func splitAddr(a net.Addr) (host, port []byte) {
 
 var _ = io.EOF
 
-func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
+func discardLogger() *slog.Logger { return NewLogger(io.Discard, slog.LevelError, false) }

@@ -19,7 +19,7 @@ var EnvKeys = []string{
 	"HTTP_CACHE_CONTROL", "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO",
 	"HTTP_X_REQUEST_ID", "HTTP_AUTHORIZATION", "HTTP_ORIGIN", "HTTP_UPGRADE_INSECURE_REQUESTS",
 	"HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_EXPECT", "HTTP_TRANSFER_ENCODING",
-	"HTTP_X_PROBE_ID",
+	"HTTP_X_PROBE_ID", "wsgi.url_scheme",
 }
 
 const (
@@ -37,6 +37,8 @@ const (
 	keyRawURI
 	keyRequestURI
 	keyCookie = 19
+	keyHost   = 13
+	keyScheme = 33
 )
 
 var envKeyIndex = func() map[string]int32 {
@@ -114,6 +116,10 @@ type ConnInfo struct {
 	ServerPort []byte
 	RemoteAddr []byte
 	RemotePort []byte
+	// Proxies is set when the peer is a trusted proxy (--forwarded-allow-ips):
+	// its X-Forwarded-* / Forwarded fields then decide REMOTE_ADDR,
+	// wsgi.url_scheme and the host.
+	Proxies *IPSet
 }
 
 // errBadPath is returned for a path whose percent-encoding is malformed.
@@ -147,22 +153,44 @@ func BuildEnviron(e *Environ, req *http1.Request, ci *ConnInfo, scriptName []byt
 		proto = protoHTTP10
 	}
 	e.add(keyProtocol, proto)
-	name, port := splitHostPort(req.Host)
+	var fw forwarded
+	if ci.Proxies != nil {
+		fw = fromProxy(req, ci.Proxies)
+	}
+	host := req.Host
+	if fw.host != nil {
+		host = fw.host
+	}
+	name, port := splitHostPort(host)
 	if len(name) == 0 {
 		name, port = ci.ServerName, ci.ServerPort
 	} else if len(port) == 0 {
 		port = port80
+		if string(fw.proto) == "https" {
+			port = port443
+		}
 	}
 	e.add(keyServerName, name)
 	e.add(keyServerPort, port)
-	e.add(keyRemoteAddr, ci.RemoteAddr)
-	e.add(keyRemotePort, ci.RemotePort)
+	if fw.addr != nil {
+		e.add(keyRemoteAddr, fw.addr)
+		e.add(keyRemotePort, nil)
+	} else {
+		e.add(keyRemoteAddr, ci.RemoteAddr)
+		e.add(keyRemotePort, ci.RemotePort)
+	}
+	if p := string(fw.proto); p == "https" || p == "http" {
+		e.add(keyScheme, fw.proto)
+	}
 	if req.ContentLength >= 0 {
 		off := len(e.Buf)
 		e.Buf = strconv.AppendInt(e.Buf, req.ContentLength, 10)
 		e.Entries = append(e.Entries, EnvEntry{Key: keyContentLength, VOff: int32(off), VLen: int32(len(e.Buf) - off)})
 	}
 	e.addHeaders(req)
+	if fw.host != nil {
+		e.add(keyHost, fw.host) // after the fields: it replaces HTTP_HOST
+	}
 	return nil
 }
 
@@ -170,6 +198,7 @@ var (
 	protoHTTP11 = []byte("HTTP/1.1")
 	protoHTTP10 = []byte("HTTP/1.0")
 	port80      = []byte("80")
+	port443     = []byte("443")
 )
 
 // addHeaders adds HTTP_* keys. Names with "_" are dropped (they would collide

@@ -3,7 +3,10 @@ package server
 import (
 	"errors"
 	"io"
+	"log/slog"
+	"os"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/wsgikit/wsgikit/server/http1"
@@ -131,6 +134,9 @@ func (x *Exchange) writeHead(h *Head, total int64) {
 		b = append(b, "Server: wsgikit\r\n"...)
 	}
 	b = append(b, h.Headers...)
+	if al := c.e.cfg.AccessLog; al != nil && al.needOut {
+		c.rc.resp = append(c.rc.resp[:0], h.Headers...)
+	}
 	if cl >= 0 && code >= 200 && code != 204 {
 		b = append(b, "Content-Length: "...)
 		b = strconv.AppendInt(b, cl, 10)
@@ -175,19 +181,73 @@ func (x *Exchange) Send(h *Head, p []byte, total int64) error {
 	if x.c.err != nil {
 		return ErrClientGone
 	}
-	if x.frame == frameLength && x.remaining == 0 && len(p) > 0 {
-		return errBodyComplete
-	}
-	x.body(p)
+	over := x.frame == frameLength && int64(len(p)) > x.remaining
+	x.body(p) // truncates at the Content-Length
 	x.c.flush()
 	if x.c.err != nil {
 		return ErrClientGone
 	}
+	if over {
+		return errBodyComplete
+	}
 	return nil
 }
 
-// errBodyComplete tells the worker that the application's Content-Length is
-// reached: stop iterating (PEP 3333: the server should not send more).
+// SendFile transmits n bytes of the open file fd from offset off (a
+// wsgi.file_wrapper over a regular file) with sendfile(2) where the
+// connection supports it: the bytes never pass through Python or user space.
+func (x *Exchange) SendFile(h *Head, fd int, off, n int64) error {
+	if !x.headSent {
+		x.writeHead(h, n)
+	}
+	c := x.c
+	c.flush()
+	if c.err != nil {
+		return ErrClientGone
+	}
+	switch x.frame {
+	case frameNone:
+		x.written += n
+		return nil
+	case frameLength:
+		n = min(n, x.remaining)
+	case frameChunked:
+		c.hbuf = http1.AppendChunkHeader(c.hbuf[:0], int(n))
+		c.write(c.hbuf)
+		c.flush()
+	}
+	if n > 0 {
+		dfd, err := syscall.Dup(fd) // our own descriptor: the app closes its file
+		if err != nil {
+			c.err = err
+			return ErrClientGone
+		}
+		f := os.NewFile(uintptr(dfd), "file_wrapper")
+		defer f.Close()
+		if _, err := f.Seek(off, io.SeekStart); err != nil {
+			c.err = err
+			return ErrClientGone
+		}
+		c.nc.SetWriteDeadline(time.Now().Add(c.e.cfg.IOTimeout))
+		sent, err := io.Copy(c.nc, io.LimitReader(f, n)) // TCPConn.ReadFrom: sendfile
+		x.written += sent
+		if x.frame == frameLength {
+			x.remaining -= sent
+		}
+		if err != nil {
+			c.err = err
+			return ErrClientGone
+		}
+	}
+	if x.frame == frameChunked {
+		c.write(crlf)
+	}
+	return nil
+}
+
+// errBodyComplete tells the worker that the block went past the
+// application's Content-Length (what fit was sent): stop iterating, and make
+// write() raise (PEP 3333).
 var errBodyComplete = errors.New("content-length reached")
 
 // ErrBodyComplete is errBodyComplete, exported for the worker.
@@ -230,7 +290,7 @@ func (x *Exchange) Finish() {
 		x.c.write(http1.LastChunk)
 	case frameLength:
 		if x.remaining > 0 {
-			x.c.e.logf("short response for %q: %d bytes missing of Content-Length; closing", x.RequestLine(), x.remaining)
+			x.c.e.logf(slog.LevelWarn, "short response for %q: %d bytes missing of Content-Length; closing", x.RequestLine(), x.remaining)
 			x.close = true
 		}
 	}

@@ -7,11 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"os/signal"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -46,12 +47,13 @@ const (
 
 // Why a worker was retired or replaced (logs and metrics).
 const (
-	CauseCrash       = "crash"
-	CauseTimeout     = "timeout"
-	CauseMaxRequests = "max-requests"
-	CauseRSS         = "rss"
-	CauseReload      = "reload"
-	CauseScaleDown   = "scale-down"
+	CauseCrash        = "crash"
+	CauseTimeout      = "timeout"
+	CauseMaxRequests  = "max-requests"
+	CauseRSS          = "rss"
+	CauseReload       = "reload"
+	CauseScaleDown    = "scale-down"
+	CauseUnresponsive = "unresponsive"
 )
 
 // Master binds the listeners and supervises worker processes: each worker is
@@ -63,20 +65,17 @@ type Master struct {
 	spec      AppSpec
 	python    string
 	libdir    string
-	log       *log.Logger
+	log       *slog.Logger
 	listeners []*Listener
 
 	target       int
 	workers      map[int]*workerProc
 	gen          int // bumps on every reload; workers of older generations retire
 	events       chan any
-	restarts     map[string]int // by cause, for metrics
-	served       uint64         // requests served by workers that are gone
-	ready        bool           // systemd told READY=1
-	respawnTimer bool           // a delayed respawn is pending
-
-	// OnStatus, when set, receives every worker snapshot (metrics).
-	OnStatus func(pid int, s Snapshot)
+	metrics      *metrics
+	cred         *syscall.Credential // --user/--group
+	ready        bool                // systemd told READY=1
+	respawnTimer bool                // a delayed respawn is pending
 }
 
 type workerProc struct {
@@ -91,7 +90,6 @@ type workerProc struct {
 	retiring    string // cause, once asked to stop
 	pendingTerm bool   // retiring, TERM not sent yet (waits for a ready replacement)
 	limit       uint64 // max requests for this worker (with jitter), 0 none
-	last        Snapshot
 	lastBeat    time.Time
 	killedBy    string // set when the master killed it (timeout)
 }
@@ -103,6 +101,20 @@ type exitEvent struct {
 
 type respawnEvent struct{}
 
+type reloadEvent struct{ changed string }
+
+// reload starts a new generation of workers (re-importing the code); the old
+// ones are retired once all new ones are ready (see onStatus).
+func (m *Master) reload() {
+	Notify("RELOADING=1")
+	m.gen++
+	for i := 0; i < m.target; i++ {
+		if err := m.spawn(); err != nil {
+			m.log.Error(err.Error())
+		}
+	}
+}
+
 type statusEvent struct {
 	pid     int
 	ready   bool
@@ -111,11 +123,12 @@ type statusEvent struct {
 }
 
 // NewMaster validates cfg and binds its listeners.
-func NewMaster(cfg Config, logger *log.Logger) (*Master, error) {
-	spec, err := ParseAppSpec(cfg.App)
-	if err != nil {
+func NewMaster(cfg Config, logger *slog.Logger) (*Master, error) {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	spec, _ := ParseAppSpec(cfg.App)
+	var err error
 	if cfg.Workers <= 0 {
 		cfg.Workers = 1
 	}
@@ -132,7 +145,7 @@ func NewMaster(cfg Config, logger *log.Logger) (*Master, error) {
 		cfg.Bind = []string{"127.0.0.1:8000"}
 	}
 	m := &Master{cfg: cfg, spec: spec, log: logger, target: cfg.Workers, workers: map[int]*workerProc{},
-		events: make(chan any, 64), restarts: map[string]int{}}
+		events: make(chan any, 64), metrics: newMetrics()}
 	if m.python, err = resolvePython(cfg.Python); err != nil {
 		return nil, err
 	}
@@ -144,10 +157,53 @@ func NewMaster(cfg Config, logger *log.Logger) (*Master, error) {
 			return nil, fmt.Errorf("--chdir %s: not a directory", cfg.Chdir)
 		}
 	}
+	if m.cred, err = credential(cfg.User, cfg.Group); err != nil {
+		return nil, err
+	}
+	if m.cred != nil && cfg.ErrorLog != nil {
+		cfg.ErrorLog.SetOwner(int(m.cred.Uid), int(m.cred.Gid))
+	}
 	if m.listeners, err = Listen(cfg.Bind, ListenOptions{Backlog: cfg.Backlog, Umask: cfg.Umask}); err != nil {
 		return nil, err
 	}
+	if cfg.PidFile != "" {
+		if err := os.WriteFile(cfg.PidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			CloseListeners(m.listeners)
+			return nil, fmt.Errorf("--pid %s: %w", cfg.PidFile, err)
+		}
+	}
 	return m, nil
+}
+
+// CheckConfig validates cfg and starts one worker that imports the app and
+// loads the extension, then exits: --check-config.
+func CheckConfig(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	spec, _ := ParseAppSpec(cfg.App)
+	python, err := resolvePython(cfg.Python)
+	if err != nil {
+		return err
+	}
+	libdir, err := resolveLibDir(cfg.LibDir)
+	if err != nil {
+		return err
+	}
+	wc := WorkerConfig{Module: spec.Module, Callable: spec.Callable, Factory: spec.Factory, Chdir: cfg.Chdir,
+		PythonPath: cfg.PythonPath, LibDir: libdir, CheckOnly: true}
+	raw, _ := json.Marshal(wc)
+	cmd := exec.Command(python, "-c", bootPy)
+	cmd.Env = append(os.Environ(), "WSGIKIT_WORKER="+string(raw))
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		code := cmd.ProcessState.ExitCode()
+		if code == ExitImport || code == ExitNoExt {
+			return &ExitError{Code: code, Err: fmt.Errorf("check failed (see above)")}
+		}
+		return fmt.Errorf("check: worker %s: %v", python, err)
+	}
+	return nil
 }
 
 // Addrs are the bound addresses (with the real port when 0 was asked).
@@ -233,7 +289,10 @@ func (m *Master) spawn() error {
 		Heartbeat: Duration(c.Heartbeat), Threads: c.Threads, Multiprocess: c.Workers > 1,
 		KeepAlive: Duration(c.KeepAlive), HeaderTimeout: Duration(c.HeaderTimeout),
 		GracefulTimeout: Duration(c.GracefulTimeout), Limits: c.Limits(),
-		ScriptName: c.ScriptName, Debug: c.Debug, Software: Version, Static: c.Static,
+		ScriptName: c.ScriptName, LogLevel: c.LogLevel, LogJSON: c.LogJSON, AccessLog: c.AccessLog,
+		AccessLogFormat: c.AccessLogFormat, Software: Version, Static: c.Static,
+		ForwardedAllow: c.ForwardedAllowIPs, ProxyProtocol: c.ProxyProtocol, ProxyAllowFrom: c.ProxyAllowFrom,
+		MaxConnections: c.MaxConnections,
 	}
 	var limit uint64
 	if c.MaxRequests > 0 {
@@ -243,13 +302,24 @@ func (m *Master) spawn() error {
 		}
 	}
 	wc.MaxRequests = limit
+	if c.ErrorLog != nil {
+		wc.ErrorLogPath = c.ErrorLog.Path()
+	}
 	extra = append(extra, ctlR, stW, boardF)
 	raw, _ := json.Marshal(wc)
 	cmd := exec.Command(m.python, "-c", bootPy)
 	cmd.Env = append(os.Environ(), "WSGIKIT_WORKER="+string(raw))
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if c.ErrorLog != nil {
+		cmd.Stderr = c.ErrorLog.File()
+	}
+	if m.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Credential: m.cred}
+	}
 	cmd.ExtraFiles = extra
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	}
 	err = cmd.Start()
 	ctlR.Close()
 	stW.Close()
@@ -261,7 +331,7 @@ func (m *Master) spawn() error {
 	}
 	w := &workerProc{pid: cmd.Process.Pid, cmd: cmd, ctl: ctlW, board: board, boardF: boardF, gen: m.gen, started: time.Now(), lastBeat: time.Now(), limit: limit}
 	m.workers[w.pid] = w
-	m.log.Printf("booting worker with pid %d", w.pid)
+	m.log.Info(fmt.Sprintf("booting worker with pid %d", w.pid))
 	go m.readStatus(w.pid, stR)
 	go func() {
 		cmd.Wait()
@@ -296,11 +366,22 @@ func (m *Master) readStatus(pid int, r *os.File) {
 //	USR1      reopen log files (forwarded to workers)
 func (m *Master) Run(ctx context.Context) error {
 	defer CloseListeners(m.listeners)
+	if m.cfg.PidFile != "" {
+		defer os.Remove(m.cfg.PidFile)
+	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
 	for _, a := range m.Addrs() {
-		m.log.Printf("listening at: %s (%d)", displayAddr(a), os.Getpid())
+		m.log.Info(fmt.Sprintf("listening at: %s (%d)", displayAddr(a), os.Getpid()))
+	}
+	if m.cfg.MetricsBind != "" {
+		ln, err := m.metrics.serve(m.cfg.MetricsBind)
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		m.log.Info(fmt.Sprintf("metrics at: http://%s/metrics", ln.Addr()))
 	}
 	for i := 0; i < m.target; i++ {
 		if err := m.spawn(); err != nil {
@@ -308,6 +389,14 @@ func (m *Master) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	if m.cfg.Reload {
+		dirs := append([]string{m.cfg.Chdir}, m.cfg.PythonPath...)
+		if dirs[0] == "" {
+			dirs[0], _ = os.Getwd()
+		}
+		go watchSources(ctx, dirs, func(changed string) { m.events <- reloadEvent{changed} })
+	}
+	TrimExecutable()
 	tick := time.NewTicker(min(250*time.Millisecond, m.cfg.Heartbeat))
 	defer tick.Stop()
 	backoff := 100 * time.Millisecond
@@ -319,31 +408,30 @@ func (m *Master) Run(ctx context.Context) error {
 		case s := <-sigs:
 			switch s {
 			case syscall.SIGTERM:
-				m.log.Printf("TERM: graceful stop (in-flight requests get %v)", m.cfg.GracefulTimeout)
+				m.log.Info(fmt.Sprintf("TERM: graceful stop (in-flight requests get %v)", m.cfg.GracefulTimeout))
 				return m.stop(syscall.SIGTERM, m.cfg.GracefulTimeout)
 			case syscall.SIGINT, syscall.SIGQUIT:
-				m.log.Printf("%v: fast stop", s)
+				m.log.Info(fmt.Sprintf("%v: fast stop", s))
 				return m.stop(syscall.SIGINT, 2*time.Second)
 			case syscall.SIGHUP:
-				m.log.Printf("HUP: reloading: new workers first, then the old ones drain")
-				Notify("RELOADING=1")
-				m.gen++
-				for i := 0; i < m.target; i++ {
-					if err := m.spawn(); err != nil {
-						m.log.Print(err)
-					}
-				}
+				m.log.Info("HUP: reloading: new workers first, then the old ones drain")
+				m.reload()
 			case syscall.SIGTTIN:
 				m.target++
-				m.log.Printf("TTIN: %d workers", m.target)
+				m.log.Info(fmt.Sprintf("TTIN: %d workers", m.target))
 			case syscall.SIGTTOU:
 				if m.target > 1 {
 					m.target--
-					m.log.Printf("TTOU: %d workers", m.target)
+					m.log.Info(fmt.Sprintf("TTOU: %d workers", m.target))
 					m.scaleDown()
 				}
 			case syscall.SIGUSR1:
-				m.log.Printf("USR1: reopening log files")
+				if m.cfg.ErrorLog != nil {
+					if err := m.cfg.ErrorLog.Reopen(); err != nil {
+						m.log.Error(err.Error())
+					}
+				}
+				m.log.Info("USR1: reopening log files")
 				m.signalAll(syscall.SIGUSR1)
 			}
 		case ev := <-m.events:
@@ -356,6 +444,9 @@ func (m *Master) Run(ctx context.Context) error {
 				}
 			case respawnEvent:
 				m.respawnTimer = false
+			case reloadEvent:
+				m.log.Info(fmt.Sprintf("%s changed: reloading (--reload)", ev.changed))
+				m.reload()
 			}
 		case now := <-tick.C:
 			m.check(now)
@@ -394,22 +485,17 @@ func (m *Master) onStatus(ev statusEvent) {
 				}
 			}
 			if retired > 0 {
-				m.log.Printf("reload done: %d new workers serving, %d old ones draining", m.target, retired)
+				m.log.Info(fmt.Sprintf("reload done: %d new workers serving, %d old ones draining", m.target, retired))
 				Notify("READY=1")
 			}
 		}
 	}
 	if ev.recycle && w.retiring == "" {
-		m.log.Printf("worker %d served %d requests (--max-requests): recycling it", w.pid, w.limit)
+		m.log.Info(fmt.Sprintf("worker %d served %d requests (--max-requests): recycling it", w.pid, w.limit))
 		m.retire(w, CauseMaxRequests)
 	}
 	m.termPending()
-	if ev.snap != nil {
-		w.last = *ev.snap
-		if m.OnStatus != nil {
-			m.OnStatus(w.pid, *ev.snap)
-		}
-	}
+
 }
 
 func (m *Master) readyInGen(gen int) int {
@@ -431,7 +517,7 @@ func (m *Master) retire(w *workerProc, cause string) {
 	}
 	w.retiring = cause
 	w.pendingTerm = true
-	m.restarts[cause]++
+	m.metrics.restart(cause)
 	m.termPending()
 }
 
@@ -461,12 +547,13 @@ func (m *Master) onExit(ev exitEvent, backoff *time.Duration, respawnAt *time.Ti
 	delete(m.workers, ev.pid)
 	w.ctl.Close()
 	w.boardF.Close()
-	m.served += w.last.Served
+	m.metrics.update(ev.pid, w.board.Snapshot(), 0) // exact final counts: the board outlives the worker
+	m.metrics.exited(ev.pid)
 	code := ev.state.ExitCode()
 	if (code == ExitImport || code == ExitNoExt) && !w.ready {
 		if w.gen > 0 && m.liveInGen(w.gen-1) > 0 {
 			// A reload whose new code does not import: keep serving the old.
-			m.log.Printf("reload failed: worker %d could not start (exit code %d); the previous workers keep serving", ev.pid, code)
+			m.log.Error(fmt.Sprintf("reload failed: worker %d could not start (exit code %d); the previous workers keep serving", ev.pid, code))
 			m.gen--
 			for pid, o := range m.workers {
 				if o.gen > m.gen {
@@ -486,21 +573,21 @@ func (m *Master) onExit(ev exitEvent, backoff *time.Duration, respawnAt *time.Ti
 	}
 	up := time.Since(w.started)
 	if w.retiring != "" {
-		m.log.Printf("worker %d stopped (%s, %s) after %v", ev.pid, w.retiring, describeExit(ev.state), up.Round(time.Millisecond))
+		m.log.Info(fmt.Sprintf("worker %d stopped (%s, %s) after %v", ev.pid, w.retiring, describeExit(ev.state), up.Round(time.Millisecond)))
 		return nil
 	}
 	cause := CauseCrash
 	if w.killedBy != "" {
 		cause = w.killedBy
 	}
-	m.restarts[cause]++
+	m.metrics.restart(cause)
 	serving := ""
 	for i := 0; i < w.board.Slots(); i++ {
 		if _, line, ok := w.board.Read(i); ok {
 			serving += fmt.Sprintf(" while serving %q", line)
 		}
 	}
-	m.log.Printf("worker %d died (%s) after %v%s; replacing it", ev.pid, describeExit(ev.state), up.Round(time.Millisecond), serving)
+	m.log.Error(fmt.Sprintf("worker %d died (%s) after %v%s; replacing it", ev.pid, describeExit(ev.state), up.Round(time.Millisecond), serving))
 	if up > 10*time.Second {
 		*backoff = 100 * time.Millisecond
 	}
@@ -519,14 +606,22 @@ func (m *Master) liveInGen(gen int) int {
 	return n
 }
 
-// check enforces --timeout, --max-requests and --reload-on-rss.
+// check enforces --timeout, --reload-on-rss and liveness, and refreshes
+// the metrics from the scoreboards.
 func (m *Master) check(now time.Time) {
 	for _, w := range m.workers {
+		rss := processRSSMB(w.pid)
+		m.metrics.update(w.pid, w.board.Snapshot(), rss*(1<<20))
+		if stale := max(10*m.cfg.Heartbeat, 30*time.Second); w.killedBy == "" && now.Sub(w.lastBeat) > stale {
+			m.log.Error(fmt.Sprintf("worker %d sent no heartbeat for %v: killing it", w.pid, stale))
+			w.killedBy = CauseUnresponsive
+			syscall.Kill(w.pid, syscall.SIGKILL)
+		}
 		if m.cfg.Timeout > 0 && w.killedBy == "" {
 			for i := 0; i < w.board.Slots(); i++ {
 				st, line, ok := w.board.Read(i)
 				if ok && now.Sub(time.Unix(0, st)) > m.cfg.Timeout {
-					m.log.Printf("worker %d: request %q ran over --timeout %v; killing the worker", w.pid, line, m.cfg.Timeout)
+					m.log.Error(fmt.Sprintf("worker %d: request %q ran over --timeout %v; killing the worker", w.pid, line, m.cfg.Timeout))
 					w.killedBy = CauseTimeout
 					syscall.Kill(w.pid, syscall.SIGKILL)
 					break
@@ -537,8 +632,8 @@ func (m *Master) check(now time.Time) {
 			continue
 		}
 		if m.cfg.ReloadOnRSSMB > 0 {
-			if rss := processRSSMB(w.pid); rss > m.cfg.ReloadOnRSSMB {
-				m.log.Printf("worker %d uses %.0f MB RSS (--reload-on-rss %.0f): recycling it", w.pid, rss, m.cfg.ReloadOnRSSMB)
+			if rss > m.cfg.ReloadOnRSSMB {
+				m.log.Info(fmt.Sprintf("worker %d uses %.0f MB RSS (--reload-on-rss %.0f): recycling it", w.pid, rss, m.cfg.ReloadOnRSSMB))
 				m.retire(w, CauseRSS)
 			}
 		}
@@ -561,10 +656,43 @@ func (m *Master) reconcile(respawnAt *time.Time) {
 	}
 	for ; live < m.target; live++ {
 		if err := m.spawn(); err != nil {
-			m.log.Print(err)
+			m.log.Error(err.Error())
 			return
 		}
 	}
+}
+
+// credential resolves --user/--group for the workers.
+func credential(u, g string) (*syscall.Credential, error) {
+	if u == "" && g == "" {
+		return nil, nil
+	}
+	if os.Getuid() != 0 {
+		return nil, fmt.Errorf("--user/--group: the master must run as root to start workers as another user")
+	}
+	cred := &syscall.Credential{Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid()), NoSetGroups: true}
+	if u != "" {
+		usr, err := user.Lookup(u)
+		if err != nil {
+			if usr, err = user.LookupId(u); err != nil {
+				return nil, fmt.Errorf("--user %s: no such user", u)
+			}
+		}
+		uid, _ := strconv.Atoi(usr.Uid)
+		gid, _ := strconv.Atoi(usr.Gid)
+		cred.Uid, cred.Gid = uint32(uid), uint32(gid)
+	}
+	if g != "" {
+		grp, err := user.LookupGroup(g)
+		if err != nil {
+			if grp, err = user.LookupGroupId(g); err != nil {
+				return nil, fmt.Errorf("--group %s: no such group", g)
+			}
+		}
+		gid, _ := strconv.Atoi(grp.Gid)
+		cred.Gid = uint32(gid)
+	}
+	return cred, nil
 }
 
 func processRSSMB(pid int) float64 {
@@ -609,7 +737,7 @@ func (m *Master) stop(sig syscall.Signal, grace time.Duration) error {
 				}
 			}
 		case <-deadline:
-			m.log.Printf("workers still running after %v: killing them", grace)
+			m.log.Error(fmt.Sprintf("workers still running after %v: killing them", grace))
 			m.signalAll(syscall.SIGKILL)
 			deadline = time.After(5 * time.Second)
 		}

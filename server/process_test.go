@@ -6,6 +6,7 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -273,4 +275,369 @@ func unixGet(t *testing.T, sock string) string {
 	}
 	t.Fatal("unix socket never answered")
 	return ""
+}
+
+func TestProcessAccessLogAndReopen(t *testing.T) {
+	dir := t.TempDir()
+	logf := filepath.Join(dir, "access.log")
+	s := serve(t, "wkapp", "--access-logfile", logf, "--access-logformat", `%(h)s "%(r)s" %(s)s %(b)s "%(a)s" %({x-trace}i)s`)
+	c := s.dial()
+	io.WriteString(c, "GET /?a=1 HTTP/1.1\r\nHost: t\r\nUser-Agent: probe/1\r\nX-Trace: t1\r\nConnection: close\r\n\r\n")
+	io.ReadAll(c)
+	want := `127.0.0.1 "GET /?a=1 HTTP/1.1" 200 13 "probe/1" t1`
+	waitFile := func(path, want string) {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			b, _ := os.ReadFile(path)
+			if strings.Contains(string(b), want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s lacks %q; has:\n%s", path, want, b)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFile(logf, want)
+	// logrotate: move the file, USR1, the next line goes to a new file.
+	os.Rename(logf, logf+".1")
+	syscall.Kill(s.cmd.Process.Pid, syscall.SIGUSR1)
+	s.waitLog("USR1: reopening log files")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.get("/") // the worker may still be reopening: retry until a line lands in the new file
+		if b, _ := os.ReadFile(logf); strings.Contains(string(b), `"GET / HTTP/1.1" 200`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no line in the reopened access log")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestProcessLogJSON(t *testing.T) {
+	s := serve(t, "wkapp", "--log-json")
+	s.get("/raise")
+	s.waitLog(`"msg":"exception in the application"`)
+	if !strings.Contains(s.Log(), `"request":"GET /raise HTTP/1.1"`) || !strings.Contains(s.Log(), `RuntimeError: boom`) {
+		t.Fatalf("JSON error log lacks the request or traceback:\n%s", s.Log())
+	}
+}
+
+func TestProcessMetrics(t *testing.T) {
+	s := serve(t, "wkapp", "--metrics-bind", "127.0.0.1:0", "--threads", "2")
+	s.waitLog("metrics at: http://")
+	m := regexp.MustCompile(`metrics at: (http://\S+)`).FindStringSubmatch(s.Log())
+	for i := 0; i < 3; i++ {
+		s.get("/")
+	}
+	s.get("/nope")
+	c := s.dial()
+	io.WriteString(c, "GET /exit HTTP/1.1\r\nHost: t\r\n\r\n")
+	io.ReadAll(c)
+	s.getRetry("/")
+	want := []string{
+		`wsgikit_requests_total{method="GET",status="404"} 2`, // the readiness probe and /nope
+		`wsgikit_worker_restarts_total{cause="crash"} 1`,
+		`wsgikit_request_duration_seconds_bucket{le="+Inf"}`,
+		`wsgikit_python_threads{state="idle"} 2`,
+		`wsgikit_workers 1`,
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r, err := http.Get(m[1])
+		body := ""
+		if err == nil {
+			b, _ := io.ReadAll(r.Body)
+			r.Body.Close()
+			body = string(b)
+		}
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				missing = w
+				break
+			}
+		}
+		// The first worker served 3 GETs before it died; its counts must survive it.
+		if missing == "" && regexp.MustCompile(`wsgikit_requests_total\{method="GET",status="200"\} ([4-9]|\d\d)`).MatchString(body) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics lack %q:\n%s", missing, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestProcessProxies(t *testing.T) {
+	t.Run("proxy-protocol", func(t *testing.T) {
+		s := serve(t, "wkapp", "--proxy-protocol", "v1")
+		c := s.dial()
+		io.WriteString(c, "PROXY TCP4 9.9.9.9 127.0.0.1 5555 80\r\nGET /env HTTP/1.1\r\nHost: t\r\n\r\n")
+		r := readResp(t, bufio.NewReader(c), "GET")
+		if !strings.Contains(string(r.body), `"REMOTE_ADDR": "9.9.9.9"`) || !strings.Contains(string(r.body), `"REMOTE_PORT": "5555"`) {
+			t.Fatalf("PROXY header not applied: %s", r.body)
+		}
+		// A peer that must send the header but speaks plain HTTP is dropped.
+		c2 := s.dial()
+		io.WriteString(c2, "GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+		if b, _ := io.ReadAll(c2); len(b) != 0 {
+			t.Fatalf("plain request without PROXY header answered: %q", b)
+		}
+	})
+	t.Run("forwarded-untrusted", func(t *testing.T) {
+		s := serve(t, "wkapp", "--forwarded-allow-ips", "10.9.9.9")
+		r, _, _ := s.roundTrip("GET /env HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Proto: https\r\n\r\n")
+		if !strings.Contains(string(r.body), `"REMOTE_ADDR": "127.0.0.1"`) || !strings.Contains(string(r.body), `"wsgi.url_scheme": "http"`) {
+			t.Fatalf("untrusted X-Forwarded-* applied: %s", r.body)
+		}
+	})
+	t.Run("forwarded-trusted", func(t *testing.T) {
+		s := serve(t, "wkapp")
+		r, _, _ := s.roundTrip("GET /env HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Proto: https\r\n\r\n")
+		if !strings.Contains(string(r.body), `"REMOTE_ADDR": "1.2.3.4"`) || !strings.Contains(string(r.body), `"wsgi.url_scheme": "https"`) {
+			t.Fatalf("trusted X-Forwarded-* not applied: %s", r.body)
+		}
+	})
+}
+
+func TestProcessConfigSources(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "wsgikit.toml")
+	os.WriteFile(cfg, []byte("app = \"wkapp:make_app()\"\nthreads = 3\n\"access-logfile\" = \"-\"\n"), 0o644)
+	t.Run("file", func(t *testing.T) {
+		s := serve(t, "", "-c", cfg)
+		if r := s.get("/"); string(r.body) != "from factory" {
+			t.Fatalf("app from the config file not used: %q", r.body)
+		}
+		s.waitLog(`"GET / HTTP/1.1" 200`) // access log to stdout, from the file
+	})
+	t.Run("env-overrides-file", func(t *testing.T) {
+		t.Setenv("WSGIKIT_APP", "wkapp:application")
+		s := serve(t, "", "-c", cfg)
+		if r := s.get("/"); string(r.body) != "Hello, World!" {
+			t.Fatalf("WSGIKIT_APP did not win over the file: %q", r.body)
+		}
+	})
+	bin := wsgikitBin(t)
+	apps, _ := filepath.Abs("testdata/apps")
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte("wrokers = 2\n"), 0o644)
+	cases := []struct {
+		name string
+		args []string
+		code int
+		out  string
+	}{
+		{"unknown-key", []string{"serve", "-c", bad, "wkapp"}, 2, `unknown setting "wrokers" (did you mean "workers"?)`},
+		{"check-ok", []string{"serve", "--check-config", "--chdir", apps, "wkapp"}, 0, "config OK"},
+		{"check-import-error", []string{"serve", "--check-config", "--chdir", apps, "nope_mod"}, 3, "cannot import module 'nope_mod'"},
+		{"bad-proxy-ips", []string{"serve", "--forwarded-allow-ips", "10.0.0.0/99", "wkapp"}, 2, "--forwarded-allow-ips"},
+		{"python-and-venv", []string{"serve", "--python", "/usr/bin/python3", "--virtualenv", dir, "wkapp"}, 2, "not both"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(bin, tc.args...)
+			out, _ := cmd.CombinedOutput()
+			if code := cmd.ProcessState.ExitCode(); code != tc.code || !strings.Contains(string(out), tc.out) {
+				t.Fatalf("exit %d, want %d; output lacks %q?\n%s", code, tc.code, tc.out, out)
+			}
+		})
+	}
+}
+
+func TestProcessReloadOnChange(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "dev.py")
+	write := func(v string) {
+		os.WriteFile(src, []byte("def application(e, sr):\n    sr('200 OK', [])\n    return [b'"+v+"']\n"), 0o644)
+	}
+	write("one")
+	s := serveIn(t, dir, "dev", "--reload")
+	if got := s.getRetry("/"); got != "one" {
+		t.Fatal(got)
+	}
+	write("two")
+	s.waitLog("changed: reloading (--reload)")
+	deadline := time.Now().Add(20 * time.Second)
+	for s.getRetry("/") != "two" {
+		if time.Now().After(deadline) {
+			t.Fatalf("edited code never served:\n%s", s.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestProcessMaxConnections(t *testing.T) {
+	s := serve(t, "wkapp", "--max-connections", "2", "--threads", "2")
+	a, b := s.dial(), s.dial()
+	io.WriteString(a, "GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+	io.WriteString(b, "GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+	readResp(t, bufio.NewReader(a), "GET")
+	readResp(t, bufio.NewReader(b), "GET")
+	// A third connection waits in the backlog until one of the two closes.
+	c := s.dial()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if n, _ := c.Read(make([]byte, 1)); n != 0 {
+		t.Fatal("a third connection was served while two were open")
+	}
+	a.Close()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if r := readResp(t, bufio.NewReader(c), "GET"); r.StatusCode != 200 {
+		t.Fatal(r.Status)
+	}
+}
+
+// TestProcessManyConnections: 1,000 slowloris clients and 10,000 idle
+// keep-alive connections; the server keeps serving. The worker's memory per
+// idle connection is logged (the README reports it), not asserted.
+func TestProcessManyConnections(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens 11,000 connections")
+	}
+	s := serve(t, "wkapp", "--header-timeout", "60", "--keep-alive", "120", "--backlog", "4096")
+	workerPID := func() int {
+		var pid int
+		fmt.Sscanf(s.getRetry("/pid"), "%d", &pid)
+		return pid
+	}
+	pid := workerPID()
+	before := rssKB(pid)
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatalf("after %d connections: %v", len(conns), err)
+		}
+		conns = append(conns, c)
+		return c
+	}
+	for i := 0; i < 1000; i++ {
+		io.WriteString(dial(), "GET / HTTP/1.1\r\nHost: t\r\nX-Slow: ") // never finished
+	}
+	if r := s.get("/"); r.StatusCode != 200 {
+		t.Fatal("not served behind 1,000 slowloris connections")
+	}
+	// 10,000 keep-alive connections, each served once, then idle.
+	const idle = 10000
+	resp := make([]byte, 4096)
+	for i := 0; i < idle; i++ {
+		c := dial()
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if n, err := c.Read(resp); err != nil || !bytes.Contains(resp[:n], []byte("Hello, World!")) {
+			t.Fatalf("connection %d: %q %v", i, resp[:n], err)
+		}
+	}
+	if r := s.get("/"); r.StatusCode != 200 {
+		t.Fatal("not served with 10,000 idle connections open")
+	}
+	if workerPID() != pid {
+		t.Fatalf("the worker was replaced under load:\n%s", s.Log())
+	}
+	after := rssKB(pid)
+	t.Logf("worker RSS %d KB -> %d KB with %d idle keep-alive + 1,000 slowloris connections: %.1f KB per connection",
+		before, after, idle, float64(after-before)/float64(idle+1000))
+}
+
+func rssKB(pid int) int {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			var kb int
+			fmt.Sscanf(strings.TrimPrefix(l, "VmRSS:"), "%d", &kb)
+			return kb
+		}
+	}
+	return 0
+}
+
+func TestProcessReloadOnRSS(t *testing.T) {
+	s := serve(t, "wkapp", "--reload-on-rss", "80")
+	first := s.getRetry("/pid")
+	s.get("/grow?mb=100")
+	s.waitLog("(--reload-on-rss 80): recycling it")
+	deadline := time.Now().Add(20 * time.Second)
+	for s.getRetry("/pid") == first {
+		if time.Now().After(deadline) {
+			t.Fatalf("bloated worker still serving:\n%s", s.Log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestProcessKilledWorker: with two workers, one killed by SIGSEGV or
+// SIGKILL; every later request succeeds.
+func TestProcessKilledWorker(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGSEGV, syscall.SIGKILL} {
+		t.Run(sig.String(), func(t *testing.T) {
+			s := serve(t, "wkapp", "-w", "2")
+			var pid int
+			fmt.Sscanf(s.getRetry("/pid"), "%d", &pid)
+			syscall.Kill(pid, sig)
+			s.waitLog(fmt.Sprintf("worker %d died", pid))
+			for i := 0; i < 50; i++ {
+				r, _, _ := s.roundTrip("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+				if r.StatusCode != 200 || r.bodyErr != nil {
+					t.Fatalf("request %d after the kill: %d %v", i, r.StatusCode, r.bodyErr)
+				}
+			}
+		})
+	}
+}
+
+func TestProcessPidUserErrorLog(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	pidf, errf := filepath.Join(dir, "wsgikit.pid"), filepath.Join(dir, "error.log")
+	args := []string{"--pid", pidf, "--error-logfile", errf}
+	if os.Getuid() == 0 {
+		args = append(args, "--user", "nobody")
+	}
+	s := serve(t, "wkapp", args...)
+	b, err := os.ReadFile(pidf)
+	if err != nil || strings.TrimSpace(string(b)) != fmt.Sprint(s.cmd.Process.Pid) {
+		t.Fatalf("pid file %q (%v), want %d", b, err, s.cmd.Process.Pid)
+	}
+	s.get("/raise")
+	waitIn := func(path, want string) {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			b, _ := os.ReadFile(path)
+			if strings.Contains(string(b), want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s lacks %q:\n%s", path, want, b)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitIn(errf, "RuntimeError: boom") // the worker's log goes to the file
+	waitIn(errf, "listening at:")      // and the master's
+	if os.Getuid() == 0 {
+		var pid int
+		fmt.Sscanf(s.getRetry("/pid"), "%d", &pid)
+		st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		nobody, _ := exec.Command("id", "-u", "nobody").Output()
+		if !strings.Contains(string(st), "Uid:\t"+strings.TrimSpace(string(nobody))) {
+			t.Errorf("worker not running as nobody:\n%s", st)
+		}
+	}
+	os.Rename(errf, errf+".1")
+	syscall.Kill(s.cmd.Process.Pid, syscall.SIGUSR1)
+	waitIn(errf, "USR1: reopening log files")
+	syscall.Kill(s.cmd.Process.Pid, syscall.SIGTERM)
+	<-s.exited
+	if _, err := os.Stat(pidf); !os.IsNotExist(err) {
+		t.Errorf("pid file left behind: %v", err)
+	}
 }

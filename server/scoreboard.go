@@ -13,9 +13,29 @@ import (
 // request (a few stores, no system call); the master reads it to enforce
 // --timeout and to name the request a dead worker was serving. Records use a
 // sequence counter (odd while being written) so a reader never sees a torn one.
+//
+// After the records comes the worker's Stats (atomic counters only), so the
+// master reads exact counts at any time, even after the worker died.
 type Scoreboard struct {
 	mem []byte
 	n   int
+}
+
+var statsSize = int(unsafe.Sizeof(Stats{}))
+
+func boardSize(n int) int { return n*recordSize + statsSize }
+
+// Stats are the worker's counters, in the shared memory.
+func (b *Scoreboard) Stats() *Stats {
+	return (*Stats)(unsafe.Pointer(&b.mem[b.n*recordSize]))
+}
+
+// Snapshot reads the counters and the busy slots.
+func (b *Scoreboard) Snapshot() Snapshot {
+	s := b.Stats().snapshot()
+	s.Busy = b.Busy()
+	s.Threads = b.n
+	return s
 }
 
 const (
@@ -35,7 +55,7 @@ func NewScoreboard(n int) (*Scoreboard, *os.File, error) {
 		return nil, nil, fmt.Errorf("scoreboard: %w", err)
 	}
 	os.Remove(f.Name())
-	if err := f.Truncate(int64(n * recordSize)); err != nil {
+	if err := f.Truncate(int64(boardSize(n))); err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("scoreboard: %w", err)
 	}
@@ -52,15 +72,15 @@ func OpenScoreboard(fd, n int) (*Scoreboard, error) { return mapBoard(fd, n) }
 
 // anonymousScoreboard is for an engine without a master (tests, embedding).
 func anonymousScoreboard(n int) *Scoreboard {
-	mem, err := syscall.Mmap(-1, 0, n*recordSize, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_SHARED)
+	mem, err := syscall.Mmap(-1, 0, boardSize(n), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_SHARED)
 	if err != nil {
-		mem = make([]byte, n*recordSize) // private memory works the same in one process
+		mem = make([]byte, boardSize(n)) // private memory works the same in one process
 	}
 	return &Scoreboard{mem: mem, n: n}
 }
 
 func mapBoard(fd, n int) (*Scoreboard, error) {
-	mem, err := syscall.Mmap(fd, 0, n*recordSize, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	mem, err := syscall.Mmap(fd, 0, boardSize(n), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("scoreboard mmap: %w", err)
 	}

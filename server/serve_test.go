@@ -38,13 +38,14 @@ func wsgikitBin(t *testing.T) string {
 }
 
 type served struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	addr   string
-	events string
-	mu     sync.Mutex
-	log    bytes.Buffer
-	exited chan struct{}
+	t       *testing.T
+	cmd     *exec.Cmd
+	addr    string
+	events  string
+	mu      sync.Mutex
+	log     bytes.Buffer
+	exited  chan struct{}
+	logFile string
 }
 
 func (s *served) Write(p []byte) (int, error) {
@@ -56,6 +57,10 @@ func (s *served) Write(p []byte) (int, error) {
 func (s *served) Log() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.logFile != "" { // --error-logfile: the log is there
+		b, _ := os.ReadFile(s.logFile)
+		return s.log.String() + string(b)
+	}
 	return s.log.String()
 }
 
@@ -74,7 +79,9 @@ func serveIn(t *testing.T, dir, app string, args ...string) *served {
 	s := &served{t: t, exited: make(chan struct{})}
 	s.events = filepath.Join(t.TempDir(), "events")
 	argv := append([]string{"serve", "-b", "127.0.0.1:0", "--chdir", dir}, args...)
-	argv = append(argv, app)
+	if app != "" {
+		argv = append(argv, app)
+	}
 	s.cmd = exec.Command(wsgikitBin(t), argv...)
 	s.cmd.Env = append(os.Environ(), "WKAPP_EVENTS="+s.events)
 	s.cmd.Stdout, s.cmd.Stderr = s, s
@@ -84,6 +91,15 @@ func serveIn(t *testing.T, dir, app string, args ...string) *served {
 	}
 	go func() { s.cmd.Wait(); close(s.exited) }()
 	t.Cleanup(s.kill)
+	probe := "GET /__ready HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+	for i, a := range args {
+		if a == "--proxy-protocol" {
+			probe = "PROXY UNKNOWN\r\n" + probe // loopback peers must send one
+		}
+		if a == "--error-logfile" && i+1 < len(args) {
+			s.logFile = args[i+1]
+		}
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := listenRE.FindStringSubmatch(s.Log()); m != nil && s.addr == "" {
@@ -92,7 +108,7 @@ func serveIn(t *testing.T, dir, app string, args ...string) *served {
 		if s.addr != "" {
 			if c, err := net.Dial("tcp", s.addr); err == nil {
 				c.SetDeadline(time.Now().Add(5 * time.Second))
-				fmt.Fprintf(c, "GET /__ready HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+				io.WriteString(c, probe)
 				b, _ := io.ReadAll(c)
 				c.Close()
 				if bytes.HasPrefix(b, []byte("HTTP/1.1 ")) {
@@ -468,9 +484,23 @@ func TestServeEnviron(t *testing.T) {
 func TestServeFileWrapper(t *testing.T) {
 	s := serve(t, "wkapp:application")
 	want, _ := os.ReadFile("testdata/apps/wkapp.py")
-	r := s.get("/file")
-	if !bytes.Equal(r.body, want) {
-		t.Fatalf("file_wrapper body: %d bytes, want %d", len(r.body), len(want))
+	cases := []struct {
+		path string
+		want []byte
+	}{
+		{"/file", want},
+		{"/file-sendfile", want},                             // read() raises: only sendfile can pass
+		{"/file-sendfile?skip=100", want[100:]},              // from the file's position
+		{"/file-bytesio", bytes.Repeat([]byte("x"), 100000)}, // no fileno: iterated
+	}
+	for _, tc := range cases {
+		r := s.get(tc.path)
+		if r.StatusCode != 200 || !bytes.Equal(r.body, tc.want) {
+			t.Fatalf("%s: %d, %d bytes, want %d\n%s", tc.path, r.StatusCode, len(r.body), len(tc.want), s.Log())
+		}
+		if tc.path != "/file-bytesio" && r.ContentLength != int64(len(tc.want)) {
+			t.Errorf("%s: Content-Length %d, want %d", tc.path, r.ContentLength, len(tc.want))
+		}
 	}
 }
 

@@ -21,7 +21,7 @@ var LatencyBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2
 var methodNames = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "other"}
 
 // Stats are a worker's counters, cheap to bump per request (atomics, fixed
-// arrays) and read by the heartbeat.
+// arrays, no pointers: it lives in the scoreboard's shared memory).
 type Stats struct {
 	byMethodStatus [8][600]atomic.Uint64
 	latency        [14]atomic.Uint64 // len(LatencyBuckets)+1: the last is +Inf
@@ -66,22 +66,24 @@ type Snapshot struct {
 }
 
 // Snapshot reads the engine's counters and in-flight requests.
-func (e *Engine) Snapshot() Snapshot {
-	s := Snapshot{Served: e.Served.Load(), Inflight: e.stats.inflight.Load(), Waiting: e.stats.waiting.Load(), Threads: e.cfg.Threads}
-	s.Busy = e.board.Busy()
+func (e *Engine) Snapshot() Snapshot { return e.board.Snapshot() }
+
+func (st *Stats) snapshot() Snapshot {
+	s := Snapshot{Inflight: st.inflight.Load(), Waiting: st.waiting.Load()}
 	s.Requests = map[string]uint64{}
-	for m := range e.stats.byMethodStatus {
-		for st := range e.stats.byMethodStatus[m] {
-			if n := e.stats.byMethodStatus[m][st].Load(); n > 0 {
-				s.Requests[methodNames[m]+" "+itoa3(st)] = n
+	for m := range st.byMethodStatus {
+		for code := range st.byMethodStatus[m] {
+			if n := st.byMethodStatus[m][code].Load(); n > 0 {
+				s.Requests[methodNames[m]+" "+itoa3(code)] = n
+				s.Served += n
 			}
 		}
 	}
-	s.Latency = make([]uint64, len(e.stats.latency))
-	for i := range e.stats.latency {
-		s.Latency[i] = e.stats.latency[i].Load()
+	s.Latency = make([]uint64, len(st.latency))
+	for i := range st.latency {
+		s.Latency[i] = st.latency[i].Load()
 	}
-	s.LatencyNS = e.stats.latencySumNS.Load()
+	s.LatencyNS = st.latencySumNS.Load()
 	return s
 }
 

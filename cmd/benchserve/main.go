@@ -89,16 +89,17 @@ func measure(t target, dur time.Duration, conns int, pin bool) (result, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	inst, err := harness.Start(ctx, p, app, harness.Options{Workers: 1, Threads: t.threads})
+	opts := harness.Options{Workers: 1, Threads: t.threads}
+	if pin {
+		opts.CPUs = "0" // the whole tree, workers forked later included
+	}
+	inst, err := harness.Start(ctx, p, app, opts)
 	if err != nil {
 		return result{}, err
 	}
 	defer inst.Stop()
 	wrk := []string{"wrk", "-t1", fmt.Sprintf("-c%d", conns), "--latency"}
 	if pin {
-		for _, pid := range inst.PIDs() {
-			exec.Command("taskset", "-a", "-p", "-c", "0", strconv.Itoa(pid)).Run()
-		}
 		wrk = append([]string{"taskset", "-c", "1"}, wrk...)
 	}
 	url := inst.URL() + "/"

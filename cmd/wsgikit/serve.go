@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"errors"
-	"log"
+	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +21,9 @@ func init() { verbs = append(verbs, newServeCmd) }
 func newServeCmd() *cobra.Command {
 	var cfg server.Config
 	var keepAlive, headerTimeout, graceful, timeout float64
-	var pythonPath, logLevel, umask string
+	var pythonPath, logLevel, umask, configFile, virtualenv string
+	var checkConfig bool
+	var errorLog string
 	cmd := &cobra.Command{
 		Use:   "serve [flags] module:callable",
 		Short: "Run the reference WSGI server",
@@ -29,13 +33,27 @@ engine as a CPython extension. The callable defaults to "application";
 "module:factory()" calls a factory once per worker.`,
 		Example: "  wsgikit serve -b 127.0.0.1:8000 -w 2 --threads 4 myproject.wsgi:application",
 		Args: func(c *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageErr("serve needs exactly one module:callable, e.g. wsgikit serve hello:application")
+			if len(args) > 1 {
+				return usageErr("serve takes one module:callable, e.g. wsgikit serve hello:application")
 			}
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			cfg.App = args[0]
+			if len(args) == 1 {
+				cfg.App = args[0]
+			}
+			if err := applyConfig(c.Flags(), configFile, &cfg.App); err != nil {
+				return usageErr("%v", err)
+			}
+			if cfg.App == "" {
+				return usageErr("serve needs a module:callable (argument, \"app\" in the config file, or WSGIKIT_APP), e.g. wsgikit serve hello:application")
+			}
+			if virtualenv != "" {
+				if c.Flags().Changed("python") {
+					return usageErr("give --python or --virtualenv, not both")
+				}
+				cfg.Python = filepath.Join(virtualenv, "bin", "python")
+			}
 			if _, err := server.ParseAppSpec(cfg.App); err != nil {
 				return usageErr("%v", err)
 			}
@@ -59,14 +77,34 @@ engine as a CPython extension. The callable defaults to "application";
 			if cfg.MaxRequests < 0 || cfg.MaxRequestsJitter < 0 || cfg.ReloadOnRSSMB < 0 || timeout < 0 {
 				return usageErr("--timeout, --max-requests, --max-requests-jitter and --reload-on-rss must not be negative")
 			}
-			switch logLevel {
-			case "debug":
-				cfg.Debug = true
-			case "info", "warning", "error", "critical":
-			default:
-				return usageErr("--log-level %q: want debug, info, warning, error or critical", logLevel)
+			level, err := server.ParseLevel(logLevel)
+			if err != nil {
+				return usageErr("%v", err)
 			}
-			logger := log.New(os.Stderr, "[wsgikit master] ", log.LstdFlags)
+			cfg.LogLevel = logLevel
+			if err := cfg.Validate(); err != nil {
+				return usageErr("%v", err)
+			}
+			var logw io.Writer = os.Stderr
+			if errorLog != "" && errorLog != "-" {
+				el, err := server.OpenErrorLog(errorLog)
+				if err != nil {
+					return usageErr("%v", err)
+				}
+				cfg.ErrorLog, logw = el, el
+			}
+			logger := server.NewLogger(logw, level, cfg.LogJSON)
+			if checkConfig {
+				if err := server.CheckConfig(cfg); err != nil {
+					var ee *server.ExitError
+					if errors.As(err, &ee) {
+						return &exitError{code: ee.Code, err: err}
+					}
+					return usageErr("%v", err)
+				}
+				fmt.Fprintln(c.OutOrStdout(), "config OK: the app imports and the worker extension loads")
+				return nil
+			}
 			m, err := server.NewMaster(cfg, logger)
 			if err != nil {
 				return usageErr("%v", err)
@@ -80,6 +118,15 @@ engine as a CPython extension. The callable defaults to "application";
 		},
 	}
 	f := cmd.Flags()
+	f.StringVarP(&configFile, "config", "c", "", "TOML config file; keys are the flag names (workers = 4); flags win over WSGIKIT_* variables, which win over the file")
+	f.BoolVar(&checkConfig, "check-config", false, "check the configuration and that the app imports, then exit")
+	f.StringVar(&virtualenv, "virtualenv", "", "use DIR/bin/python (the venv's interpreter)")
+	f.IntVar(&cfg.MaxConnections, "max-connections", 0, "simultaneous connections per worker; beyond, new ones wait in the listen backlog (0: no limit)")
+	f.StringVar(&errorLog, "error-logfile", "-", `error log file (the workers' stderr too), "-" for stderr; USR1 reopens it`)
+	f.StringVarP(&cfg.PidFile, "pid", "p", "", "write the master's PID to this file (removed at exit)")
+	f.StringVarP(&cfg.User, "user", "u", "", "run workers as this user (name or id; the master runs as root and keeps the sockets)")
+	f.StringVarP(&cfg.Group, "group", "g", "", "run workers as this group (name or id)")
+	f.BoolVar(&cfg.Reload, "reload", false, "development: reload the workers when a .py file under the app directory changes")
 	f.StringArrayVarP(&cfg.Bind, "bind", "b", nil, "address to listen on: HOST:PORT, [::1]:PORT, unix:PATH or fd://N (repeatable; default 127.0.0.1:8000; systemd socket activation overrides)")
 	f.IntVarP(&cfg.Workers, "workers", "w", 1, "worker processes")
 	f.IntVar(&cfg.Threads, "threads", 1, "Python threads per worker (requests run at once in a worker)")
@@ -99,8 +146,15 @@ engine as a CPython extension. The callable defaults to "application";
 	f.IntVar(&cfg.MaxRequestsJitter, "max-requests-jitter", 0, "add a random 0..N to --max-requests per worker")
 	f.Float64Var(&cfg.ReloadOnRSSMB, "reload-on-rss", 0, "recycle a worker gracefully when its RSS exceeds this many MB (0: never)")
 	f.IntVar(&cfg.Backlog, "backlog", 2048, "listen backlog: connections the kernel queues before accept")
+	f.StringVar(&cfg.MetricsBind, "metrics-bind", "", "serve Prometheus metrics, aggregated over the workers, at http://HOST:PORT/metrics")
+	f.StringVar(&cfg.ForwardedAllowIPs, "forwarded-allow-ips", "127.0.0.1,::1", `proxies (IPs, CIDRs, "*") whose X-Forwarded-For/-Proto/-Host or Forwarded fields set REMOTE_ADDR, wsgi.url_scheme and the host`)
+	f.StringVar(&cfg.ProxyProtocol, "proxy-protocol", "", "expect a PROXY protocol header (v1, v2 or auto) from --proxy-allow-from peers")
+	f.StringVar(&cfg.ProxyAllowFrom, "proxy-allow-from", "127.0.0.1,::1", "peers (IPs, CIDRs) that send a PROXY protocol header")
 	f.StringVar(&umask, "umask", "", "umask for unix socket files (octal, e.g. 007)")
-	f.StringVar(&logLevel, "log-level", "info", "debug logs every rejected request")
+	f.StringVar(&logLevel, "log-level", "info", "error log level: debug (also every rejected request), info, warning, error, critical")
+	f.BoolVar(&cfg.LogJSON, "log-json", false, "write the error log (and the access log) as one JSON object per line")
+	f.StringVar(&cfg.AccessLog, "access-logfile", "", `access log file, "-" for stdout (default: none)`)
+	f.StringVar(&cfg.AccessLogFormat, "access-logformat", server.DefaultAccessLogFormat, "access log format, gunicorn's atoms: h l u t r m U q H s B b f a T D M L p {header}i {header}o {var}e")
 	f.BoolVar(&cfg.Static, "static", false, "answer hello world without calling the app (measures the engine's ceiling)")
 	f.MarkHidden("static")
 	return cmd

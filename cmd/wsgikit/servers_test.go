@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -11,17 +10,6 @@ import (
 
 	"github.com/wsgikit/wsgikit/internal/harness"
 )
-
-func runWsgikit(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	root := newRoot()
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.Execute()
-	return out.String(), err
-}
 
 func TestServersJSON(t *testing.T) {
 	dir := t.TempDir()
@@ -34,7 +22,7 @@ package = "pip install mine"
 command = ["/nonexistent/mine", "--bind", "{bind}", "{app}"]
 requires = ["/nonexistent/mine"]
 `), 0o644)
-	out, err := runWsgikit(t, "servers", "--json", "--profiles", good)
+	out, err := runWsgikit("servers", "--json", "--profiles", good)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +53,7 @@ requires = ["/nonexistent/mine"]
 }
 
 func TestServersTableAndBadProfiles(t *testing.T) {
-	out, err := runWsgikit(t, "servers")
+	out, err := runWsgikit("servers")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +62,7 @@ func TestServersTableAndBadProfiles(t *testing.T) {
 	}
 	bad := filepath.Join(t.TempDir(), "bad.toml")
 	os.WriteFile(bad, []byte("[[profile]]\nname = \"x\"\ncommand = [\"x\", \"{bind}\", \"{app}\"]\nstop_timeout = \"1s\"\n"), 0o644)
-	_, err = runWsgikit(t, "servers", "--profiles", bad)
+	_, err = runWsgikit("servers", "--profiles", bad)
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), `unknown field "stop_timeout"`) {
 		t.Errorf("bad profiles: %v", err)

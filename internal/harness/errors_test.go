@@ -7,7 +7,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -408,5 +410,82 @@ func TestExitedAfterStart(t *testing.T) {
 	}
 	if err := inst.Stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestGeventNoDelayFlag: the launcher's --tcp-nodelay variant serves (for
+// user profiles measuring pywsgi without the Nagle/delayed-ACK stall).
+func TestGeventNoDelayFlag(t *testing.T) {
+	t.Parallel()
+	g, err := Lookup("gevent", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireInstalled(t, g)
+	p := cmdProfile(t, "{python} {launchers}/_launch_gevent.py --tcp-nodelay --host {host} --port {port} --chdir {appdir} {app}")
+	inst, err := Start(context.Background(), p, helloApp(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Stop()
+	status, body, err := doRequest(inst.Addr, "GET", "/", nil)
+	if err != nil || status != 200 || string(body) != "Hello, World!" {
+		t.Errorf("GET /: %d %q %v", status, body, err)
+	}
+}
+
+// TestHarnessDeathStopsServer: when the process that started a server dies
+// without calling Stop, the server is stopped anyway (parent-death signal),
+// and its workers go with it.
+func TestHarnessDeathStopsServer(t *testing.T) {
+	if os.Getenv("WSGIKIT_TEST_DIE_AFTER_START") != "" {
+		// The child: start a server, print its process group, die.
+		p, err := Lookup(os.Getenv("WSGIKIT_TEST_DIE_AFTER_START"), nil)
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		inst, err := Start(context.Background(), p, helloApp(t), Options{Workers: 2})
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("pgid=%d rundir=%s\n", inst.cmd.Process.Pid, inst.rundir)
+		os.Exit(0) // no Stop
+	}
+	t.Parallel()
+	for _, name := range []string{"gunicorn-sync", "uwsgi"} {
+		p, err := Lookup(name, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		requireInstalled(t, p)
+		exe, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(exe, "-test.run=^TestHarnessDeathStopsServer$")
+		cmd.Env = append(os.Environ(), "WSGIKIT_TEST_DIE_AFTER_START="+name)
+		out, err := cmd.Output()
+		var pgid int
+		var rundir string
+		if i := strings.Index(string(out), "pgid="); i < 0 {
+			t.Fatalf("%s: child: %v\n%s", name, err, out)
+		} else {
+			fmt.Sscanf(string(out[i:]), "pgid=%d rundir=%s", &pgid, &rundir)
+		}
+		if strings.HasPrefix(rundir, os.TempDir()+"/wsgikit-") {
+			defer os.RemoveAll(rundir) // the dead harness could not
+		}
+		// Bounded by gunicorn's own graceful timeout (30 s), which applies
+		// when a worker that was still booting missed the signal.
+		deadline := time.Now().Add(45 * time.Second)
+		for len(groupAlive(pgid)) > 0 && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if left := groupAlive(pgid); len(left) > 0 {
+			t.Errorf("%s: left running after the harness died: %v", name, left)
+			syscall.Kill(-pgid, syscall.SIGKILL)
+		}
 	}
 }

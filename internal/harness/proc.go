@@ -224,7 +224,6 @@ type tree struct {
 	pssBuf    []byte
 	usage     Usage
 	cpuTicks  uint64
-	noPSS     bool
 	pssSeen   bool // a sample read PSS of every live member
 	pssBad    bool // a sample could not
 }
@@ -344,7 +343,7 @@ func (t *tree) sampleLocked(withPSS bool) error {
 		t.cpuTicks = cpu
 	}
 	var rss, pss int64
-	pssOK := withPSS && !t.noPSS
+	pssOK := withPSS
 	page := int64(os.Getpagesize())
 	for _, pid := range live {
 		rss += t.members[pid].rssPages * page

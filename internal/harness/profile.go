@@ -2,6 +2,21 @@
 // knows how to run each server (profiles), picks a loopback port, waits until
 // the app answers HTTP, samples the process tree from /proc, and stops the
 // server proving that no process of it is left.
+//
+// What Start and Stop guarantee:
+//   - the server runs in its own process group, stdout and stderr go to one
+//     log file, and Python servers run on /usr/bin/python3 (WSGIKIT_PYTHON);
+//   - "ready" means an HTTP status line came back for GET ReadyPath from a
+//     socket that a process of this server listens on (an impostor on the
+//     port, or a TCP accept without an answer, is not ready);
+//   - a port someone else takes first makes Start pick another one;
+//   - a failed start kills the group and returns the log's last 20 lines;
+//   - Stop signals the group (and any member that left it, found through
+//     PPid), waits, SIGKILLs, and fails naming any process still alive;
+//   - Usage covers the whole tree, including processes that already exited.
+//
+// Built-in servers that need a config (Apache, nginx) get a private one in
+// the instance's temporary directory; no system service or file is touched.
 package harness
 
 import (

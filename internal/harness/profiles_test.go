@@ -432,3 +432,43 @@ func TestIPv6Loopback(t *testing.T) {
 		})
 	}
 }
+
+// TestBenchChunkedUpload: bench.py echoes a chunked upload where the
+// server de-chunks it (wsgi.input_terminated), and answers at once, empty,
+// where it does not (wsgiref hands over the raw socket: reading to EOF
+// there would hang).
+func TestBenchChunkedUpload(t *testing.T) {
+	t.Parallel()
+	app, err := BuiltinApp("bench")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ profile, want string }{
+		{"gunicorn-gthread", "hello world"},
+		{"wsgiref", ""},
+	} {
+		p, err := Lookup(tt.profile, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		requireInstalled(t, p)
+		inst, err := Start(context.Background(), p, app, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := net.DialTimeout("tcp", inst.Addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+		io.WriteString(conn, "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+		status, _, body, err := readResponse(bufio.NewReader(conn), "POST")
+		conn.Close()
+		if err != nil || status != 200 || string(body) != tt.want {
+			t.Errorf("%s: chunked upload: %d %q %v, want 200 %q", tt.profile, status, body, err, tt.want)
+		}
+		if err := inst.Stop(); err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -88,6 +88,11 @@ func Start(ctx context.Context, p *Profile, app App, opts Options) (*Instance, e
 	if app.Dir == "" {
 		return nil, fmt.Errorf("start %s: app %s has no directory", p.Name, app)
 	}
+	for _, e := range opts.Env {
+		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
+			return nil, fmt.Errorf("start %s: Options.Env entry %q is not KEY=VALUE", p.Name, e)
+		}
+	}
 	version, err := p.Version()
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", p.Name, err)
@@ -213,8 +218,11 @@ func startOnce(ctx context.Context, p *Profile, app App, opts Options, port int,
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	// Pdeathsig: if the harness process dies without Stop (killed, a test
+	// timeout), the server gets its stop signal and shuts its tree down
+	// instead of running on.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: p.stopSignal()}
+	if err := spawn(cmd); err != nil {
 		logFile.Close()
 		cleanup()
 		return fail(err)

@@ -147,7 +147,9 @@ func parseSignal(s string) (syscall.Signal, error) {
 }
 
 // FromCmd makes a profile from an ad-hoc command template (--cmd), split
-// like a shell would split it (quotes and backslashes; no expansion).
+// like a shell would split it (quotes and backslashes; no expansion). It is
+// named "cmd", stopped with SIGTERM, and assumed to keep connections alive
+// (nothing says otherwise; the conformance suite measures it).
 func FromCmd(template string) (*Profile, error) {
 	argv, err := splitCommand(template)
 	if err != nil {

@@ -5,6 +5,14 @@ import (
 	"io"
 )
 
+// Framing overhead allowed in chunked bodies: each chunk-size line may take
+// chunkOverheadAllowance bytes plus twice the chunk's size; anything beyond
+// accumulates and is refused past maxChunkOverhead.
+const (
+	chunkOverheadAllowance = 32
+	maxChunkOverhead       = 16 << 10
+)
+
 // Chunked decoding states.
 const (
 	stSize    uint8 = iota // expecting a chunk-size line
@@ -24,6 +32,7 @@ type Body struct {
 	remaining int64 // Content-Length: bytes left; chunked: bytes left in the current chunk
 	total     int64 // chunked: data bytes announced so far (for MaxBodyBytes)
 	trailers  int
+	excess    int64 // framing bytes beyond the allowance (see maxChunkOverhead)
 	err       error // sticky: framing errors and source failures
 	onFirst   func() error
 }
@@ -83,12 +92,19 @@ func (b *Body) Read(p []byte) (int, error) {
 	}
 	r := b.r
 	// Large reads with nothing buffered go straight from the source into p.
-	if !b.done && b.err == nil && r.r == r.w && len(p) >= len(r.buf) && (!b.chunked || b.state == stData) {
+	if !b.done && b.err == nil && r.srcErr == nil && r.r == r.w && len(p) >= len(r.buf) && (!b.chunked || b.state == stData) {
 		if int64(len(p)) > b.remaining {
 			p = p[:b.remaining]
 		}
-		n, err := r.src.Read(p)
-		if n < 0 || n > len(p) {
+		var n int
+		var err error
+		for range 100 {
+			n, err = r.src.Read(p)
+			if n != 0 || err != nil {
+				break
+			}
+		}
+		if n < 0 || n > len(p) || (n == 0 && err == nil) {
 			n, err = 0, io.ErrNoProgress
 		}
 		if n > 0 {
@@ -311,6 +327,16 @@ func (b *Body) step() (bool, error) {
 		}
 		if max := r.lim.MaxBodyBytes; max > 0 && size > max-b.total {
 			return false, errBodyTooLarge
+		}
+		// Each chunk may spend chunkOverheadAllowance framing bytes plus
+		// twice its size; beyond that, framing counts against
+		// maxChunkOverhead. Otherwise tiny chunks with long extensions
+		// would make limits on data bytes (MaxBodyBytes, Discard) read
+		// unbounded wire bytes.
+		credit := int64(chunkOverheadAllowance) + 2*min(size, 1<<40)
+		b.excess = max(b.excess+int64(n)-credit, 0)
+		if b.excess > maxChunkOverhead {
+			return false, errChunkOverhead
 		}
 		r.r += n
 		b.total += size

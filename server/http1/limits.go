@@ -122,6 +122,7 @@ var (
 	errChunkExt          = newErr(400, "invalid chunk extension")
 	errChunkLine         = newErr(400, "chunk-size line too long")
 	errChunkCRLF         = newErr(400, "missing CRLF after chunk data")
+	errChunkOverhead     = newErr(400, "chunked body with too much framing per data byte")
 	errTrailer           = newErr(400, "invalid trailer field")
 	errTrailerTooLarge   = newErr(431, "chunked trailer section too large")
 )

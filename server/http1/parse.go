@@ -2,10 +2,6 @@ package http1
 
 import "bytes"
 
-var (
-	slashPath = []byte("/")
-)
-
 // Parse parses one request head from buf (no I/O). It returns the bytes consumed (the whole
 // head including the blank line), or ErrIncomplete when buf does not yet hold a full head and
 // no error is detectable yet, or an *Error. It enforces Limits (an incomplete head already
@@ -116,14 +112,14 @@ func parse(buf []byte, req *Request, l *Limits) (int, error) {
 		}
 		line := buf[pos : pos+lf-1]
 		pos += lf + 1
+		if len(line) > l.MaxFieldSize {
+			return 0, errFieldTooLong
+		}
 		if pos > l.MaxHeadBytes {
 			return 0, errHeadTooLarge
 		}
 		if len(line) == 0 {
 			break
-		}
-		if len(line) > l.MaxFieldSize {
-			return 0, errFieldTooLong
 		}
 		if isOWS(line[0]) {
 			// obs-fold, or whitespace between the request-line and the
@@ -246,10 +242,8 @@ func splitField(line []byte) (name, value []byte, err error) {
 	}
 	name = line[:i:i]
 	v := line[i+1:]
-	for _, c := range v {
-		if charClass[c]&cFieldChar == 0 {
-			return nil, nil, errFieldValue
-		}
+	if !validFieldValue(v) {
+		return nil, nil, errFieldValue
 	}
 	v = trimOWS(v)
 	return name, v[:len(v):len(v)], nil
@@ -288,10 +282,8 @@ func parseRequestLine(line []byte, req *Request) error {
 	if len(target) == 0 {
 		return errRequestLine
 	}
-	for _, c := range target {
-		if charClass[c]&cTarget == 0 {
-			return errTarget
-		}
+	if !validTarget(target) {
+		return errTarget
 	}
 	req.Method = method[:len(method):len(method)]
 	req.Target = target[:len(target):len(target)]
@@ -323,7 +315,7 @@ func parseRequestLine(line []byte, req *Request) error {
 }
 
 // splitPathQuery fills Path and Query from an origin-form (or the path part of
-// an absolute-form) target; percent-encoding in the path must be well formed
+// an absolute-form) target, which starts with '/'; percent-encoding in the path must be well formed
 // because the server decodes it for PATH_INFO. The query is passed on as is.
 func splitPathQuery(t []byte, req *Request) error {
 	q := bytes.IndexByte(t, '?')
@@ -332,16 +324,15 @@ func splitPathQuery(t []byte, req *Request) error {
 		path = t[:q:q]
 		req.Query = t[q+1 : len(t) : len(t)]
 	}
-	for i := 0; i < len(path); i++ {
-		if path[i] == '%' {
-			if i+2 >= len(path) || !isHex(path[i+1]) || !isHex(path[i+2]) {
-				return errPercent
-			}
-			i += 2
+	for rest := path; ; {
+		i := bytes.IndexByte(rest, '%')
+		if i < 0 {
+			break
 		}
-	}
-	if len(path) == 0 {
-		path = slashPath
+		if i+2 >= len(rest) || !isHex(rest[i+1]) || !isHex(rest[i+2]) {
+			return errPercent
+		}
+		rest = rest[i+3:]
 	}
 	req.Path = path
 	return nil
@@ -377,13 +368,13 @@ func parseAbsolute(t []byte, req *Request) error {
 	req.AbsoluteForm = true
 	req.Host = auth
 	pq := rest[end:]
-	if len(pq) == 0 {
-		req.Path = slashPath
-		return nil
-	}
-	if pq[0] == '?' {
-		req.Path = slashPath
-		req.Query = pq[1:len(pq):len(pq)]
+	if len(pq) == 0 || pq[0] == '?' {
+		// No path: "/" (RFC 9112 §3.2.1), taken from the "//" after the
+		// scheme so that Path, like every field, aliases the buffer.
+		req.Path = t[colon+1 : colon+2 : colon+2]
+		if len(pq) > 0 {
+			req.Query = pq[1:len(pq):len(pq)]
+		}
 		return nil
 	}
 	return splitPathQuery(pq, req)

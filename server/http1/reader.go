@@ -10,6 +10,8 @@ const initialBufSize = 4096
 
 // Reader is a connection's read side: a buffer over an io.Reader (the net.Conn), reused
 // across requests; zero allocations per keep-alive request in steady state.
+// It never reads past what it needs except into its own buffer, so pipelined
+// requests stay there (Buffered). Not safe for concurrent use.
 type Reader struct {
 	src    io.Reader
 	lim    Limits
@@ -31,8 +33,12 @@ func NewReader(src io.Reader, lim Limits) *Reader {
 	return r
 }
 
-// Reset makes r read a new connection, keeping its buffer (for pooling).
+// Reset makes r read a new connection, keeping its buffer (for pooling)
+// unless one huge head grew it: a pooled Reader holds only initialBufSize.
 func (r *Reader) Reset(src io.Reader) {
+	if len(r.buf) > initialBufSize {
+		r.buf = nil
+	}
 	r.src = src
 	r.r, r.w = 0, 0
 	r.srcErr = nil
@@ -104,11 +110,11 @@ func (r *Reader) ReadRequest(req *Request) error {
 			return errHeadTooLarge // unreachable: Parse reports 431 first
 		}
 		off := r.r
-		n, err := r.fill()
+		_, err := r.fill()
 		scanned -= off - r.r
 		if err != nil {
 			r.srcErr = err
-			force = n > 0
+			force = true // a last look at everything before giving up
 		}
 	}
 }

@@ -1,5 +1,7 @@
 package http1
 
+import "encoding/binary"
+
 // Byte classes, one 256-entry table so every check is a single load.
 const (
 	cTchar     = 1 << iota // RFC 9110 §5.6.2 tchar
@@ -91,4 +93,59 @@ func hexVal(c byte) int64 {
 	default:
 		return int64(c-'A') + 10
 	}
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// validFieldValue reports whether every byte of v is a field-vchar, obs-text,
+// SP or HTAB (RFC 9110 §5.5): no CTL other than HTAB, no DEL. Eight bytes at
+// a time: a word with no byte below 0x20 and no 0x7F is valid as a whole.
+func validFieldValue(v []byte) bool {
+	i := 0
+	for ; i+8 <= len(v); i += 8 {
+		w := binary.LittleEndian.Uint64(v[i:])
+		low := (w - 0x20*lsb) &^ w & msb // some byte < 0x20
+		d := w ^ (0x7f * lsb)            // DEL becomes 0
+		del := (d - lsb) &^ d & msb      // some byte == 0x7F
+		if low|del != 0 {
+			for _, c := range v[i : i+8] {
+				if charClass[c]&cFieldChar == 0 {
+					return false
+				}
+			}
+		}
+	}
+	for _, c := range v[i:] {
+		if charClass[c]&cFieldChar == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// validTarget reports whether every byte of t may appear in a request-target:
+// VCHAR (0x21-0x7E) except '#'. Eight bytes at a time like validFieldValue.
+func validTarget(t []byte) bool {
+	i := 0
+	for ; i+8 <= len(t); i += 8 {
+		w := binary.LittleEndian.Uint64(t[i:])
+		bad := (w - 0x21*lsb) &^ w & msb // some byte < 0x21
+		bad |= w & msb                   // some byte >= 0x80
+		d := w ^ (0x7f * lsb)
+		bad |= (d - lsb) &^ d & msb // DEL
+		h := w ^ ('#' * lsb)
+		bad |= (h - lsb) &^ h & msb // '#'
+		if bad != 0 {
+			return false
+		}
+	}
+	for _, c := range t[i:] {
+		if charClass[c]&cTarget == 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -16,11 +16,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"syscall"
 	"time"
 	"unsafe"
@@ -103,6 +104,19 @@ func wkSend(slot C.int, p unsafe.Pointer, n C.size_t, total C.longlong) C.int {
 	}
 }
 
+// wkSendFile sends n bytes of the file fd from off with sendfile(2): 0 when
+// sent, 1 when the client is gone.
+//
+//export wkSendFile
+func wkSendFile(slot C.int, fd C.int, off, n C.longlong) C.int {
+	x := current[slot]
+	h := headOf(slotOf(int(slot)))
+	if err := x.SendFile(&h, int(fd), int64(off), int64(n)); err != nil {
+		return 1
+	}
+	return 0
+}
+
 // wkRead reads the request body for wsgi.input: bytes read, 0 at the end,
 // -1 on error.
 //
@@ -129,6 +143,23 @@ func wkRead(slot C.int, p unsafe.Pointer, n C.size_t, line C.int) C.longlong {
 	return -1
 }
 
+// logger is the worker's error log; app exceptions come here from C.
+var logger = server.NewLogger(os.Stderr, slog.LevelInfo, false)
+
+// wkLogError logs an application error with its request line and traceback.
+//
+//export wkLogError
+func wkLogError(why, line, tb *C.char) {
+	args := []any{}
+	if l := C.GoString(line); l != "" {
+		args = append(args, "request", l)
+	}
+	if t := C.GoString(tb); t != "" {
+		args = append(args, "traceback", t)
+	}
+	logger.Error(C.GoString(why), args...)
+}
+
 //export wkEnvKeyCount
 func wkEnvKeyCount() C.int { return C.int(len(server.EnvKeys)) }
 
@@ -149,14 +180,22 @@ func wkEnvKey(i C.int, buf *C.char, n C.int) C.int {
 //
 //export wkServe
 func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
-	logger := log.New(os.Stderr, fmt.Sprintf("[wsgikit worker %d] ", os.Getpid()), log.LstdFlags)
 	var cfg server.WorkerConfig
 	if err := json.Unmarshal(C.GoBytes(unsafe.Pointer(cfgp), cfglen), &cfg); err != nil {
-		logger.Printf("bad worker config: %v", err)
+		fmt.Fprintf(os.Stderr, "wsgikit worker: bad config: %v\n", err)
 		return 2
 	}
+	level, _ := server.ParseLevel(cfg.LogLevel)
+	logger = server.NewLogger(os.Stderr, level, cfg.LogJSON)
 	if cfg.GOMAXPROCS > 0 {
 		runtime.GOMAXPROCS(cfg.GOMAXPROCS)
+	}
+	if path := os.Getenv("WSGIKIT_CPUPROFILE"); path != "" {
+		// Development aid: a Go CPU profile of this worker until it stops.
+		if f, err := os.Create(fmt.Sprintf("%s.%d", path, os.Getpid())); err == nil {
+			pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
 	}
 	var lns []net.Listener
 	for _, lfd := range cfg.ListenFDs {
@@ -164,17 +203,26 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 		ln, err := net.FileListener(f)
 		f.Close()
 		if err != nil {
-			logger.Printf("listener fd %d: %v", lfd, err)
+			logger.Error(fmt.Sprintf("listener fd %d: %v", lfd, err))
 			return 2
 		}
 		lns = append(lns, ln)
 	}
 	ec := cfg.Engine()
 	ec.Logger = logger
+	if cfg.AccessLog != "" {
+		al, err := server.OpenAccessLog(cfg.AccessLog, cfg.AccessLogFormat, cfg.LogJSON)
+		if err != nil {
+			logger.Error(err.Error())
+			return 2
+		}
+		defer al.Flush()
+		ec.AccessLog = al
+	}
 	if cfg.BoardFD > 0 {
 		b, err := server.OpenScoreboard(cfg.BoardFD, ec.Threads)
 		if err != nil {
-			logger.Print(err)
+			logger.Error(err.Error())
 			return 2
 		}
 		ec.Board = b
@@ -196,7 +244,16 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 		for s := range sigs {
 			switch s {
 			case syscall.SIGUSR1:
-				// Log files are reopened here once the worker writes any.
+				if cfg.ErrorLogPath != "" {
+					if err := server.ReopenStderr(cfg.ErrorLogPath); err != nil {
+						logger.Error(fmt.Sprintf("reopen %s: %v", cfg.ErrorLogPath, err))
+					}
+				}
+				if ec.AccessLog != nil {
+					if err := ec.AccessLog.Reopen(); err != nil {
+						logger.Error(err.Error())
+					}
+				}
 			case syscall.SIGTERM:
 				stop <- ec.GracefulTimeout
 			default:
@@ -228,24 +285,24 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 	select {
 	case grace = <-stop:
 	case err := <-served:
-		logger.Printf("serve: %v", err)
+		logger.Error(fmt.Sprintf("serve: %v", err))
 		rc = 1
 	}
 	for _, ln := range lns {
 		ln.Close()
 	}
 	eng.Drain()
-	logger.Printf("stopping: in-flight requests get %v", grace)
+	logger.Info(fmt.Sprintf("stopping: in-flight requests get %v", grace))
 	ctx, cancel := context.WithTimeout(context.Background(), max(grace, time.Millisecond))
 	if err := eng.Shutdown(ctx); err != nil {
-		logger.Print(err)
+		logger.Warn(err.Error())
 	}
 	cancel()
 	return C.int(rc)
 }
 
-// heartbeat tells the master the worker is ready, then sends its counters
-// periodically; a write error means the master is gone.
+// heartbeat tells the master the worker is ready, then that it is alive
+// (counters are in the shared scoreboard); a write error means the master is gone.
 func heartbeat(f *os.File, eng *server.Engine, every time.Duration) {
 	if every <= 0 {
 		every = time.Second
@@ -259,8 +316,7 @@ func heartbeat(f *os.File, eng *server.Engine, every time.Duration) {
 	for {
 		select {
 		case <-tick.C:
-			s := eng.Snapshot()
-			if enc.Encode(map[string]*server.Snapshot{"snapshot": &s}) != nil {
+			if enc.Encode(map[string]bool{"beat": true}) != nil {
 				return
 			}
 		case <-limit:

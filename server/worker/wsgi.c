@@ -1,6 +1,8 @@
 /* _wsgikit: PEP 3333 objects and the per-request call. See wsgi.h. */
 #include "wsgi.h"
 #include <stddef.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <string.h>
 
 wk_slot *wk_slots;
@@ -12,6 +14,7 @@ static PyObject **env_keys;    /* interned, indexed like server.EnvKeys */
 static int n_env_keys;
 static PyObject *str_close, *str_read, *str_fileno;
 static PyObject *key_input, *key_method, *key_uri, *key_proto;
+static PyObject *format_exception; /* traceback.format_exception */
 static void enter_python(void);
 static int slot_objects(int slot);
 
@@ -267,7 +270,12 @@ static PyObject *writer_call(PyObject *self, PyObject *args, PyObject *kw) {
 		return NULL;
 	}
 	s->used_write = 1;
-	if (PyBytes_GET_SIZE(data) == 0 || s->stop) Py_RETURN_NONE;
+	if (PyBytes_GET_SIZE(data) == 0) Py_RETURN_NONE;
+	if (s->stop == WK_STREAMED) {
+		PyErr_Format(PyExc_ValueError, "write() past the Content-Length (%lld bytes) the application set (PEP 3333)", s->app_cl);
+		return NULL;
+	}
+	if (s->stop) Py_RETURN_NONE;
 	Py_INCREF(data);
 	int rc = send_block(w->slot, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), -1);
 	Py_DECREF(data);
@@ -276,7 +284,12 @@ static PyObject *writer_call(PyObject *self, PyObject *args, PyObject *kw) {
 		PyErr_SetString(PyExc_OSError, "client disconnected");
 		return NULL;
 	}
-	if (rc == 2) s->stop = WK_STREAMED; /* Content-Length reached: drop the rest */
+	if (rc == 2) {
+		/* PEP 3333: raise when the application writes past its Content-Length. */
+		s->stop = WK_STREAMED;
+		PyErr_Format(PyExc_ValueError, "write() past the Content-Length (%lld bytes) the application set (PEP 3333)", s->app_cl);
+		return NULL;
+	}
 	Py_RETURN_NONE;
 }
 
@@ -518,17 +531,28 @@ static void log_error(wk_slot *s, const char *why) {
 	PyObject *m = s->environ ? PyDict_GetItem(s->environ, key_method) : NULL;
 	PyObject *u = s->environ ? PyDict_GetItem(s->environ, key_uri) : NULL;
 	PyObject *p = s->environ ? PyDict_GetItem(s->environ, key_proto) : NULL;
+	PyObject *line = NULL, *text = NULL;
 	if (m && u && p && PyUnicode_Check(m) && PyUnicode_Check(u) && PyUnicode_Check(p))
-		PySys_FormatStderr("wsgikit: %s for \"%U %U %U\"\n", why, m, u, p);
-	else
-		PySys_FormatStderr("wsgikit: %s\n", why);
-	if (t) PyErr_Display(t, v, tb);
-	Py_XDECREF(t); Py_XDECREF(v); Py_XDECREF(tb);
-	PyObject *err = PySys_GetObject("stderr");
-	if (err) {
-		PyObject *r = PyObject_CallMethod(err, "flush", NULL);
-		if (r) Py_DECREF(r); else PyErr_Clear();
+		line = PyUnicode_FromFormat("%U %U %U", m, u, p);
+	if (t && format_exception) {
+		PyObject *lines = PyObject_CallFunctionObjArgs(format_exception, t, v ? v : Py_None, tb ? tb : Py_None, NULL);
+		if (lines) {
+			PyObject *empty = PyUnicode_FromString("");
+			if (empty) {
+				text = PyUnicode_Join(empty, lines);
+				Py_DECREF(empty);
+			}
+			Py_DECREF(lines);
+		}
 	}
+	PyErr_Clear();
+	const char *ls = line ? PyUnicode_AsUTF8(line) : NULL;
+	const char *ts = text ? PyUnicode_AsUTF8(text) : NULL;
+	PyErr_Clear();
+	/* Go's logger writes it: one format (text or JSON) for every log line. */
+	wkLogError((char *)why, (char *)(ls ? ls : ""), (char *)(ts ? ts : ""));
+	Py_XDECREF(line); Py_XDECREF(text);
+	Py_XDECREF(t); Py_XDECREF(v); Py_XDECREF(tb);
 }
 
 static PyObject *build_environ(wk_slot *s, const char *buf, const wk_env_entry *ents, int nents) {
@@ -570,16 +594,11 @@ static int call_close(wk_slot *s, PyObject *result) {
 	return 0;
 }
 
-static int collect_list(wk_slot *s, PyObject *seq) {
-	Py_ssize_t i, n = PySequence_Fast_GET_SIZE(seq), total = 0;
+/* collect_list joins a list or tuple of bytes (checked by the caller) of
+ * total length into the slot's output buffer. */
+static int collect_list(wk_slot *s, PyObject *seq, Py_ssize_t total) {
+	Py_ssize_t i, n = PySequence_Fast_GET_SIZE(seq);
 	PyObject **items = PySequence_Fast_ITEMS(seq);
-	for (i = 0; i < n; i++) {
-		if (!PyBytes_Check(items[i])) {
-			PyErr_Format(PyExc_TypeError, "the application must yield bytes, not %.100s (PEP 3333)", Py_TYPE(items[i])->tp_name);
-			return -1;
-		}
-		total += PyBytes_GET_SIZE(items[i]);
-	}
 	s->out_len = 0;
 	if (buf_reserve(&s->out, &s->out_cap, total) < 0) return -1;
 	for (i = 0; i < n; i++) {
@@ -593,7 +612,41 @@ static int collect_list(wk_slot *s, PyObject *seq) {
  * the GIL is released; bigger ones go out block by block. */
 #define WK_COPY_MAX (256 * 1024)
 
+/* try_sendfile sends a wsgi.file_wrapper over a regular file with
+ * sendfile(2) from Go: no block passes through Python. It returns -1 when the
+ * wrapped object is not such a file (then it is iterated like any iterable). */
+static int try_sendfile(wk_slot *s, int slot, PyObject *result) {
+	FileWrapper *fw = (FileWrapper *)result;
+	PyObject *o = PyObject_CallMethodNoArgs(fw->filelike, str_fileno);
+	if (!o) { PyErr_Clear(); return -1; }
+	long fd = PyLong_AsLong(o);
+	Py_DECREF(o);
+	struct stat st;
+	if (fd < 0 || PyErr_Occurred() || fstat((int)fd, &st) < 0 || !S_ISREG(st.st_mode)) { PyErr_Clear(); return -1; }
+	long long off = -1;
+	o = PyObject_CallMethod(fw->filelike, "tell", NULL); /* honours Python-side buffering */
+	if (o) { off = PyLong_AsLongLong(o); Py_DECREF(o); }
+	if (off < 0) { PyErr_Clear(); off = lseek((int)fd, 0, SEEK_CUR); }
+	if (off < 0) return -1;
+	if (!s->sr_called) {
+		PyErr_SetString(PyExc_AssertionError, "the application returned without calling start_response (PEP 3333)");
+		return WK_ERROR;
+	}
+	long long n = (long long)st.st_size - off;
+	if (n < 0) n = 0;
+	int rc;
+	Py_BEGIN_ALLOW_THREADS
+	rc = wkSendFile(slot, (int)fd, off, n);
+	Py_END_ALLOW_THREADS
+	s->head_sent = 1;
+	return rc == 1 ? WK_GONE : WK_STREAMED;
+}
+
 static int iterate(wk_slot *s, int slot, PyObject *result) {
+	if (Py_TYPE(result) == &FileWrapperType && !s->head_sent) {
+		int kind = try_sendfile(s, slot, result);
+		if (kind >= 0) return kind;
+	}
 	/* Fast path: a list or tuple is already complete, nothing to wait for. */
 	if ((PyList_CheckExact(result) || PyTuple_CheckExact(result)) && !s->head_sent) {
 		Py_ssize_t i, n = PySequence_Fast_GET_SIZE(result), total = 0;
@@ -607,7 +660,7 @@ static int iterate(wk_slot *s, int slot, PyObject *result) {
 		}
 		if (total > 0 && !s->sr_called) goto nosr;
 		if (total <= WK_COPY_MAX) {
-			if (collect_list(s, result) < 0) return WK_ERROR;
+			if (collect_list(s, result, total) < 0) return WK_ERROR;
 			if (!s->sr_called) goto nosr;
 			return WK_COMPLETE;
 		}
@@ -820,6 +873,11 @@ PyMODINIT_FUNC PyInit__wsgikit(void) {
 	key_method = PyUnicode_InternFromString("REQUEST_METHOD");
 	key_uri = PyUnicode_InternFromString("RAW_URI");
 	key_proto = PyUnicode_InternFromString("SERVER_PROTOCOL");
+	PyObject *tbmod = PyImport_ImportModule("traceback");
+	if (!tbmod) return NULL;
+	format_exception = PyObject_GetAttrString(tbmod, "format_exception");
+	Py_DECREF(tbmod);
+	if (!format_exception) return NULL;
 	PyObject *m = PyModule_Create(&moduledef);
 	if (!m) return NULL;
 	Py_INCREF(&FileWrapperType);

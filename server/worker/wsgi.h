@@ -52,9 +52,11 @@ int wk_call(int slot, const char *buf, const wk_env_entry *ents, int nents, int 
 
 /* Exported by Go (cgo //export). */
 extern int wkSend(int slot, void *p, size_t n, long long total);
+extern int wkSendFile(int slot, int fd, long long off, long long n);
 extern long long wkRead(int slot, void *p, size_t n, int line);
 extern int wkEnvKeyCount(void);
 extern int wkEnvKey(int i, char *buf, int n);
 extern int wkServe(int fd, char *cfg, int cfglen);
+extern void wkLogError(char *why, char *line, char *tb);
 
 #endif

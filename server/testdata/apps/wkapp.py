@@ -1,5 +1,6 @@
 """Test app for the server's integration tests: one behaviour per path.
 Events (close() calls) are appended to the file named by WKAPP_EVENTS."""
+import io
 import json
 import os
 import sys
@@ -7,6 +8,7 @@ import threading
 import time
 
 EVENTS = os.environ.get("WKAPP_EVENTS")
+HOARD = []  # /grow keeps memory here: a leak for --reload-on-rss
 
 
 def event(msg):
@@ -146,6 +148,18 @@ def application(environ, start_response):
         start_response("200 OK", [("Content-Type", "text/plain")])
         f = open(fn, "rb")
         return environ["wsgi.file_wrapper"](f, 1024)
+    if path == "/file-sendfile":
+        class NoRead(io.FileIO):
+            def read(self, *a):
+                raise RuntimeError("read() called: the file went through Python")
+        fn = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wkapp.py")
+        f = NoRead(fn, "rb")
+        f.seek(int(args.get("skip", "0")))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return environ["wsgi.file_wrapper"](f)
+    if path == "/file-bytesio":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return environ["wsgi.file_wrapper"](io.BytesIO(b"x" * 100000), 4096)
     if path == "/block":
         # Blocks until the test removes the gate file: an in-flight request
         # without sleeping as an oracle.
@@ -158,6 +172,10 @@ def application(environ, start_response):
     if path == "/pid":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [str(os.getpid()).encode()]
+    if path == "/grow":
+        HOARD.append(bytearray(int(args.get("mb", "10")) << 20))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"grown"]
     if path == "/prefix":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [("%s %s" % (sys.prefix, sys.executable)).encode()]

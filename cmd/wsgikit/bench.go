@@ -1,0 +1,435 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/wsgikit/wsgikit/internal/harness"
+	"github.com/wsgikit/wsgikit/loadgen"
+)
+
+func init() { verbs = append(verbs, newBenchCmd) }
+
+type benchFlags struct {
+	servers, scenarios    []string
+	scenarioFile, appSpec string
+	profilesFile, cmdTmpl string
+	urls                  []string
+	conc                  string
+	rate                  float64
+	slo                   string
+	capStart              float64
+	mode                  string
+	rounds                int
+	duration, warmup      time.Duration
+	timeout               time.Duration
+	maxRequests           uint64
+	workers, threads      int
+	pin                   string
+	transport             string
+	crossCheck            string
+	saveBaseline          string
+	baseline              string
+	threshold             string
+	outDir                string
+	allowRemote           bool
+	progress              string
+}
+
+func newBenchCmd() *cobra.Command {
+	f := &benchFlags{}
+	c := &cobra.Command{
+		Use:   "bench --server NAME[,NAME…] --scenario hello[,json,…]",
+		Short: "Load-test servers side by side: interleaved rounds, medians with CIs, U tests, a regression gate",
+		Long: `Start each server with each scenario's app, drive it with vegeta (as a library,
+through a lean HTTP/1.1 keep-alive transport), and compare.
+
+Modes (picked from the flags, or --mode):
+  closed    -c N              N connections, each waits for its answer (max throughput)
+  sweep     -c 1,8,32,128     the closed model at several concurrencies
+  open      --rate R          R requests/s whatever the server does; latency from the
+                              intended send time (coordinated omission corrected), and
+                              the uncorrected service time next to it; -c bounds in-flight
+  capacity  --slo p99=20ms    highest rate with p99 under the SLO and no errors:
+                              bracketing and bisection, each round a new search
+
+Fairness: a warm-up at the same load, --rounds N interleaving the servers in
+rotated order (A B C, B C A, …) with each server started afresh per round;
+each run reduced to one value per metric; medians with 95% CIs and
+Mann–Whitney U (benchstat's method; "~" = not significant, need ≥4 rounds
+to ever see a difference, ≥6 for finite CIs).
+
+Scenarios: hello json upload stream file sleep cpu flask django, or your own
+with --scenarios FILE (a .toml file of [[scenario]] tables, or a vegeta
+"http" target file run against --app).
+
+Exit status: 0 done; 1 a significant regression against --baseline beyond
+--threshold; 2 usage or harness errors (or every run failed).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runBench(cmd, f) },
+	}
+	fl := c.Flags()
+	fl.StringSliceVar(&f.servers, "server", nil, "server profiles to compare (see `wsgikit servers`)")
+	fl.StringSliceVar(&f.scenarios, "scenario", []string{"hello"}, "scenarios to run")
+	fl.StringVar(&f.scenarioFile, "scenarios", "", "file of user scenarios (.toml, or vegeta http targets)")
+	fl.StringVar(&f.appSpec, "app", "", "app for a vegeta target file: builtin name or module:callable (default bench)")
+	fl.StringVar(&f.profilesFile, "profiles", "", "TOML file of user server profiles")
+	fl.StringVar(&f.cmdTmpl, "cmd", "", "ad-hoc server command template, benchmarked as server \"cmd\"")
+	fl.StringArrayVar(&f.urls, "url", nil, "an already running server, NAME=http://127.0.0.1:PORT (repeatable; no cost figures)")
+	fl.StringVarP(&f.conc, "concurrency", "c", "32", "connections: one value, or a list for a sweep (1,8,32,128); open/capacity: max in flight")
+	fl.Float64Var(&f.rate, "rate", 0, "open model: requests per second")
+	fl.StringVar(&f.slo, "slo", "", "capacity search objective, e.g. p99=20ms")
+	fl.Float64Var(&f.capStart, "capacity-start", 0, "capacity search: first rate (default: half a short closed probe's throughput)")
+	fl.StringVar(&f.mode, "mode", "", "closed, sweep, open or capacity (default: from the other flags)")
+	fl.IntVar(&f.rounds, "rounds", 3, "rounds; each runs every server once, in rotated order")
+	fl.DurationVarP(&f.duration, "duration", "d", 10*time.Second, "measurement per run")
+	fl.DurationVar(&f.warmup, "warmup", 2*time.Second, "warm-up per run, same load, not measured")
+	fl.DurationVar(&f.timeout, "timeout", 10*time.Second, "per request")
+	fl.Uint64Var(&f.maxRequests, "max-requests", loadgen.DefaultMaxRequests, "per run, a hard bound")
+	fl.IntVarP(&f.workers, "workers", "w", 1, "server worker processes")
+	fl.IntVar(&f.threads, "threads", 4, "server threads per worker")
+	fl.StringVar(&f.pin, "pin", "", `CPU pinning, taskset lists: "server=0 client=1"`)
+	fl.StringVar(&f.transport, "transport", "lean", "lean (ours) or stock (vegeta's net/http)")
+	fl.StringVar(&f.crossCheck, "cross-check", "", "wrk: also run wrk on each server (closed model) and print both throughputs")
+	fl.StringVar(&f.saveBaseline, "save-baseline", "", "write this run as a baseline file")
+	fl.StringVar(&f.baseline, "baseline", "", "compare with a baseline (or an earlier bench.json); exit 1 on a significant regression")
+	fl.StringVar(&f.threshold, "threshold", "5%", "smallest change called a regression")
+	fl.StringVarP(&f.outDir, "output", "o", "", "directory for bench.json and vegeta result files")
+	fl.BoolVar(&f.allowRemote, "allow-remote", false, "allow targets that are not loopback")
+	fl.StringVar(&f.progress, "progress", "auto", "auto, tty or plain")
+	return c
+}
+
+func runBench(cmd *cobra.Command, f *benchFlags) error {
+	stdout := cmd.OutOrStdout()
+	plan, err := f.plan(cmd, stdout)
+	if err != nil {
+		return err
+	}
+	threshold, err := parsePercent(f.threshold)
+	if err != nil {
+		return usageErr("--threshold: %v", err)
+	}
+	var base *loadgen.Output
+	if f.baseline != "" {
+		if base, err = loadgen.LoadBaseline(f.baseline); err != nil {
+			return usageErr("%v", err)
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	out, err := loadgen.Bench(ctx, *plan)
+	if err != nil && out == nil {
+		return err
+	}
+	if err != nil {
+		out.Notes = append(out.Notes, "interrupted: "+err.Error())
+	}
+	fmt.Fprintln(stdout)
+	loadgen.WriteText(stdout, out)
+	for _, cc := range out.CrossChecks {
+		if cc.Error != "" {
+			fmt.Fprintf(stdout, "wrk cross-check %s %s c=%d: %s\n", cc.Server, cc.Scenario, cc.Concurrency, cc.Error)
+			continue
+		}
+		fmt.Fprintf(stdout, "wrk cross-check %s %s c=%d: vegeta %.0f req/s, wrk %.0f req/s (round 1)\n",
+			cc.Server, cc.Scenario, cc.Concurrency, cc.VegetaRPS, cc.WrkRPS)
+	}
+	regressed := 0
+	if base != nil {
+		out.Regressions = loadgen.Gate(out, base, threshold)
+		regressed = loadgen.WriteGate(stdout, out.Regressions, threshold)
+	}
+	if f.outDir != "" {
+		if werr := writeJSON(filepath.Join(f.outDir, "bench.json"), out); werr != nil {
+			return werr
+		}
+		fmt.Fprintf(stdout, "\nwrote %s\n", filepath.Join(f.outDir, "bench.json"))
+	}
+	if f.saveBaseline != "" {
+		if werr := loadgen.SaveBaseline(f.saveBaseline, out); werr != nil {
+			return werr
+		}
+		fmt.Fprintf(stdout, "saved baseline %s\n", f.saveBaseline)
+	}
+	if err != nil {
+		return err
+	}
+	if regressed > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d significant regression(s) beyond %s against %s", regressed, f.threshold, f.baseline)}
+	}
+	ok := 0
+	for _, r := range out.Runs {
+		if r.Failed == "" {
+			ok++
+		}
+	}
+	if ok == 0 {
+		return fmt.Errorf("every run failed; see the FAILED lines above")
+	}
+	return nil
+}
+
+// plan turns the flags into a loadgen.Plan.
+func (f *benchFlags) plan(cmd *cobra.Command, stdout io.Writer) (*loadgen.Plan, error) {
+	p := &loadgen.Plan{Rounds: f.rounds, Duration: f.duration, Warmup: f.warmup, Timeout: f.timeout,
+		MaxRequests: f.maxRequests, AllowRemote: f.allowRemote, OutDir: f.outDir, CrossCheck: f.crossCheck,
+		Rate: f.rate, CapStart: f.capStart, Command: "wsgikit bench " + strings.Join(os.Args[min(2, len(os.Args)):], " "),
+		Log: stdout}
+	if f.rounds < 1 || f.rounds > 1000 {
+		return nil, usageErr("--rounds must be 1..1000")
+	}
+	if f.duration <= 0 || f.duration > time.Hour {
+		return nil, usageErr("--duration must be in (0, 1h]")
+	}
+	if f.warmup < 0 || f.warmup > time.Hour {
+		return nil, usageErr("--warmup must be in [0, 1h]")
+	}
+	switch f.transport {
+	case "lean":
+	case "stock":
+		p.Stock = true
+	default:
+		return nil, usageErr("--transport %q: want lean or stock", f.transport)
+	}
+	if f.crossCheck != "" && f.crossCheck != "wrk" {
+		return nil, usageErr("--cross-check %q: only wrk is supported", f.crossCheck)
+	}
+	for _, s := range strings.Split(f.conc, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || n > 10000 {
+			return nil, usageErr("-c %q: want concurrency 1..10000, or a list like 1,8,32", f.conc)
+		}
+		p.Concurrency = append(p.Concurrency, n)
+	}
+	if f.slo != "" {
+		slo, err := loadgen.ParseSLO(f.slo)
+		if err != nil {
+			return nil, usageErr("--slo: %v", err)
+		}
+		p.SLO = slo
+	}
+	p.Mode = f.mode
+	if p.Mode == "" {
+		switch {
+		case f.slo != "":
+			p.Mode = loadgen.ModeCapacity
+		case f.rate > 0:
+			p.Mode = loadgen.ModeOpen
+		case len(p.Concurrency) > 1:
+			p.Mode = loadgen.ModeSweep
+		default:
+			p.Mode = loadgen.ModeClosed
+		}
+	}
+	switch p.Mode {
+	case loadgen.ModeClosed, loadgen.ModeSweep, loadgen.ModeOpen, loadgen.ModeCapacity:
+	default:
+		return nil, usageErr("--mode %q: want closed, sweep, open or capacity", p.Mode)
+	}
+	if p.Mode != loadgen.ModeSweep && len(p.Concurrency) > 1 {
+		return nil, usageErr("-c takes a list only for a sweep")
+	}
+	if p.Mode == loadgen.ModeOpen && f.rate <= 0 {
+		return nil, usageErr("open model needs --rate")
+	}
+	if p.Mode == loadgen.ModeCapacity && f.slo == "" {
+		return nil, usageErr("capacity search needs --slo, e.g. p99=20ms")
+	}
+	if (p.Mode == loadgen.ModeOpen || p.Mode == loadgen.ModeCapacity) && f.conc == "32" {
+		p.Concurrency = []int{256} // in-flight bound: room for queueing without a worker spiral
+	}
+	if f.pin != "" {
+		pin, err := loadgen.ParsePinning(f.pin)
+		if err != nil {
+			return nil, usageErr("--pin: %v", err)
+		}
+		p.Pin = pin
+	}
+
+	// Scenarios.
+	var user []*loadgen.Scenario
+	if f.scenarioFile != "" {
+		var err error
+		if user, err = loadgen.LoadScenarios(f.scenarioFile, f.appSpec); err != nil {
+			return nil, usageErr("%v", err)
+		}
+		// A scenario file replaces the default list unless --scenario was given.
+		if !cmd.Flags().Changed("scenario") {
+			f.scenarios = nil
+			for _, s := range user {
+				f.scenarios = append(f.scenarios, s.Name)
+			}
+		}
+	}
+	for _, name := range f.scenarios {
+		s, err := loadgen.LookupScenario(strings.TrimSpace(name), user)
+		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+		p.Scenarios = append(p.Scenarios, s)
+	}
+
+	// Servers: harness profiles, an ad-hoc --cmd, or running URLs.
+	var profiles []*harness.Profile
+	if f.profilesFile != "" {
+		var err error
+		if profiles, err = harness.LoadProfiles(f.profilesFile); err != nil {
+			return nil, usageErr("%v", err)
+		}
+	}
+	resolved := map[string]*harness.Profile{}
+	urls := map[string]string{}
+	for _, u := range f.urls {
+		name, raw, ok := strings.Cut(u, "=")
+		if !ok || name == "" {
+			return nil, usageErr("--url %q: want NAME=http://127.0.0.1:PORT", u)
+		}
+		if err := loadgen.CheckLoopback(raw); err != nil && !f.allowRemote {
+			return nil, usageErr("%v", err)
+		}
+		urls[name] = raw
+		p.Servers = append(p.Servers, name)
+	}
+	if f.cmdTmpl != "" {
+		prof, err := harness.FromCmd(f.cmdTmpl)
+		if err != nil {
+			return nil, usageErr("--cmd: %v", err)
+		}
+		resolved["cmd"] = prof
+		p.Servers = append(p.Servers, "cmd")
+	}
+	for _, name := range f.servers {
+		name = strings.TrimSpace(name)
+		prof, err := harness.Lookup(name, profiles)
+		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+		if _, err := prof.Version(); err != nil {
+			return nil, usageErr("server %s: %v", name, err)
+		}
+		resolved[name] = prof
+		p.Servers = append(p.Servers, name)
+	}
+	if len(p.Servers) == 0 {
+		return nil, usageErr("no server: give --server NAME[,NAME…] (see `wsgikit servers`), --cmd or --url")
+	}
+	opts := harness.Options{Workers: f.workers, Threads: f.threads}
+	if p.Pin != nil && len(p.Pin.Server) > 0 {
+		opts.CPUs = cpuList(p.Pin.Server)
+	}
+	p.Start = func(ctx context.Context, server, app string) (loadgen.Instance, string, error) {
+		if raw, ok := urls[server]; ok {
+			return &urlInstance{url: raw, exited: make(chan struct{})}, "", nil
+		}
+		prof := resolved[server]
+		a, err := resolveApp(app)
+		if err != nil {
+			return nil, "", err
+		}
+		sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		inst, err := harness.Start(sctx, prof, a, opts)
+		if err != nil {
+			return nil, "", err
+		}
+		return harnessInstance{inst}, inst.Version, nil
+	}
+	switch f.progress {
+	case "tty":
+		p.Progress = loadgen.NewTTYProgress(os.Stderr)
+	case "plain":
+		p.Progress = loadgen.NewPlainProgress(stdout)
+	case "auto":
+		if isTerminal(os.Stderr) && os.Getenv("CI") == "" {
+			p.Progress = loadgen.NewTTYProgress(os.Stderr)
+		} else {
+			p.Progress = loadgen.NewPlainProgress(stdout)
+		}
+	default:
+		return nil, usageErr("--progress %q: want auto, tty or plain", f.progress)
+	}
+	return p, nil
+}
+
+// resolveApp maps a scenario's app to a harness App: a builtin name, or
+// "path/to/file.py:callable" / "module:callable" (from the working directory).
+func resolveApp(spec string) (harness.App, error) {
+	if !strings.Contains(spec, ":") {
+		return harness.BuiltinApp(spec)
+	}
+	mod, call, _ := strings.Cut(spec, ":")
+	if strings.HasSuffix(mod, ".py") {
+		dir := filepath.Dir(mod)
+		return harness.ParseApp(strings.TrimSuffix(filepath.Base(mod), ".py")+":"+call, dir)
+	}
+	return harness.ParseApp(spec, "")
+}
+
+func cpuList(cpus []int) string {
+	var s []string
+	for _, c := range cpus {
+		s = append(s, strconv.Itoa(c))
+	}
+	return strings.Join(s, ",")
+}
+
+func parsePercent(s string) (float64, error) {
+	v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(s), "%"), 64)
+	if err != nil || v < 0 || v > 1000 {
+		return 0, fmt.Errorf("want a percentage like 5%%, got %q", s)
+	}
+	return v / 100, nil
+}
+
+func writeJSON(path string, v any) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// harnessInstance adapts *harness.Instance to loadgen.Instance.
+type harnessInstance struct{ *harness.Instance }
+
+func (h harnessInstance) Usage() loadgen.Usage {
+	u := h.Instance.Usage()
+	return loadgen.Usage{CPUSeconds: u.CPUSeconds, PeakRSSMB: u.PeakRSSMB, PeakPSSMB: u.PeakPSSMB, Procs: u.Procs}
+}
+
+// urlInstance is a server someone else runs: no cost, no crash detection.
+type urlInstance struct {
+	url    string
+	exited chan struct{}
+}
+
+func (u *urlInstance) URL() string             { return strings.TrimSuffix(u.url, "/") }
+func (u *urlInstance) PIDs() []int             { return nil }
+func (u *urlInstance) Usage() loadgen.Usage    { return loadgen.Usage{} }
+func (u *urlInstance) Exited() <-chan struct{} { return u.exited }
+func (u *urlInstance) LogTail(int) string      { return "" }
+func (u *urlInstance) Stop() error             { return nil }

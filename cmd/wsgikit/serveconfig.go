@@ -1,0 +1,124 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/spf13/pflag"
+)
+
+// applyConfig fills flags not given on the command line, from WSGIKIT_*
+// environment variables first, then from the TOML file (keys are the flag
+// names: workers = 4, bind = ["127.0.0.1:8000"], "keep-alive" = 5). The
+// positional app may come from the key "app" or WSGIKIT_APP.
+func applyConfig(fs *pflag.FlagSet, file string, app *string) error {
+	fromFile := map[string]any{}
+	if file != "" {
+		md, err := toml.DecodeFile(file, &fromFile)
+		if err != nil {
+			return fmt.Errorf("config %s: %w", file, err)
+		}
+		_ = md
+	}
+	for key := range fromFile {
+		if key != "app" && fs.Lookup(key) == nil {
+			return fmt.Errorf("config %s: unknown setting %q%s", file, key, suggest(fs, key))
+		}
+	}
+	if *app == "" {
+		if v := os.Getenv("WSGIKIT_APP"); v != "" {
+			*app = v
+		} else if v, ok := fromFile["app"].(string); ok {
+			*app = v
+		}
+	}
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if err != nil || f.Changed || f.Name == "config" {
+			return
+		}
+		env := "WSGIKIT_" + strings.ToUpper(strings.NewReplacer("-", "_").Replace(f.Name))
+		if v, ok := os.LookupEnv(env); ok {
+			if e := setFlag(f, v); e != nil {
+				err = fmt.Errorf("%s=%q: %v", env, v, e)
+			}
+			return
+		}
+		v, ok := fromFile[f.Name]
+		if !ok {
+			return
+		}
+		var vals []string
+		switch v := v.(type) {
+		case []any:
+			for _, x := range v {
+				vals = append(vals, fmt.Sprint(x))
+			}
+		default:
+			vals = []string{fmt.Sprint(v)}
+		}
+		for _, s := range vals {
+			if e := setFlag(f, s); e != nil {
+				err = fmt.Errorf("config %s: %s = %v: %v", file, f.Name, v, e)
+				return
+			}
+		}
+	})
+	return err
+}
+
+func setFlag(f *pflag.Flag, v string) error {
+	if f.Value.Type() == "stringArray" && strings.Contains(v, ",") && !strings.HasPrefix(f.Name, "bind") {
+		for _, p := range strings.Split(v, ",") {
+			if err := f.Value.Set(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := f.Value.Set(v); err != nil {
+		return err
+	}
+	f.Changed = true
+	return nil
+}
+
+// suggest names the closest flag, for a one-line "did you mean".
+func suggest(fs *pflag.FlagSet, key string) string {
+	var names []string
+	fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+	sort.Strings(names)
+	best, bestD := "", 1<<30
+	for _, n := range names {
+		if d := levenshtein(key, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	if bestD <= 3 {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return ""
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}

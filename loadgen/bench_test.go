@@ -1,0 +1,383 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+	"github.com/wsgikit/wsgikit/reports"
+)
+
+// goInstance is an in-process Go server standing in for a started server:
+// a test fixture with the Instance interface, which can "crash".
+type goInstance struct {
+	srv    *http.Server
+	url    string
+	exited chan struct{}
+	once   sync.Once
+}
+
+func startGoInstance(t *testing.T, h http.Handler) *goInstance {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &goInstance{srv: &http.Server{Handler: h}, url: "http://" + ln.Addr().String(), exited: make(chan struct{})}
+	go g.srv.Serve(ln)
+	t.Cleanup(g.crash)
+	return g
+}
+
+func (g *goInstance) crash() {
+	g.once.Do(func() {
+		g.srv.Close()
+		close(g.exited)
+	})
+}
+func (g *goInstance) URL() string             { return g.url }
+func (g *goInstance) PIDs() []int             { return nil }
+func (g *goInstance) Usage() Usage            { return Usage{CPUSeconds: 0.5, PeakRSSMB: 10, Procs: 1} }
+func (g *goInstance) Exited() <-chan struct{} { return g.exited }
+func (g *goInstance) LogTail(int) string      { return "Traceback: boom" }
+func (g *goInstance) Stop() error             { g.crash(); return nil }
+
+func scenarios(t *testing.T, names ...string) []*Scenario {
+	var out []*Scenario
+	for _, n := range names {
+		s, err := LookupScenario(n, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestBenchRotatesServersAndSummarizes(t *testing.T) {
+	var mu sync.Mutex
+	var starts []string
+	p := Plan{
+		Servers: []string{"a", "b", "c"}, Scenarios: scenarios(t, "hello"), Mode: ModeClosed,
+		Concurrency: []int{2}, Rounds: 3, Duration: 300 * time.Millisecond, Warmup: 100 * time.Millisecond,
+		Start: func(ctx context.Context, server, app string) (Instance, string, error) {
+			mu.Lock()
+			starts = append(starts, server)
+			mu.Unlock()
+			return startGoInstance(t, fixtureHandler()), "1.0-" + server, nil
+		},
+	}
+	out, err := Bench(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(starts, " "); got != "a b c b c a c a b" {
+		t.Fatalf("start order %q, want rotated rounds", got)
+	}
+	if len(out.Runs) != 9 {
+		t.Fatalf("%d runs, want 9", len(out.Runs))
+	}
+	for _, r := range out.Runs {
+		if r.Failed != "" || r.Requests == 0 || r.Errors != 0 || r.RPS <= 0 || r.Latency.P99 <= 0 {
+			t.Fatalf("run %+v", r.BenchRun)
+		}
+		if r.ServerCPU != 0 { // Usage is constant: the delta is zero
+			t.Fatalf("server CPU %v from a constant usage", r.ServerCPU)
+		}
+	}
+	if len(out.Summary) != 3 || len(out.Comparisons) != 6 {
+		t.Fatalf("%d summaries, %d comparisons; want 3 and 6", len(out.Summary), len(out.Comparisons))
+	}
+	for _, s := range out.Summary {
+		if s.Rounds != 3 || s.RPSMedian <= 0 || s.RPSCI[0] > s.RPSMedian || s.RPSCI[1] < s.RPSMedian {
+			t.Fatalf("summary %+v", s)
+		}
+	}
+	if out.Servers[1].Version != "1.0-b" || out.Schema != reports.BenchSchema || out.Machine == nil {
+		t.Fatalf("servers %+v schema %q", out.Servers, out.Schema)
+	}
+	var buf bytes.Buffer
+	WriteText(&buf, out)
+	if !strings.Contains(buf.String(), "hello") || !strings.Contains(buf.String(), " ~ ") {
+		t.Fatalf("text output:\n%s", buf.String())
+	}
+}
+
+func TestBenchServerCrashFailsOnlyThatRun(t *testing.T) {
+	var starts atomic.Int32
+	p := Plan{
+		Servers: []string{"crashy", "steady"}, Scenarios: scenarios(t, "hello", "json"), Mode: ModeClosed,
+		Concurrency: []int{2}, Rounds: 1, Duration: 500 * time.Millisecond,
+		Start: func(ctx context.Context, server, app string) (Instance, string, error) {
+			if server == "steady" {
+				return startGoInstance(t, fixtureHandler()), "", nil
+			}
+			first := starts.Add(1) == 1
+			var n atomic.Int32
+			var g *goInstance
+			g = startGoInstance(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if first && n.Add(1) == 50 {
+					go g.crash() // the first instance dies mid-run
+				}
+				fixtureHandler().ServeHTTP(w, r)
+			}))
+			return g, "", nil
+		},
+	}
+	out, err := Bench(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byKey := map[string]RunOut{}
+	for _, r := range out.Runs {
+		byKey[r.Server+"/"+r.Scenario] = r
+	}
+	if f := byKey["crashy/hello"].Failed; !strings.Contains(f, "server exited") || !strings.Contains(f, "Traceback: boom") {
+		t.Fatalf("crashed run: failed=%q", f)
+	}
+	for _, k := range []string{"crashy/json", "steady/hello", "steady/json"} {
+		if r := byKey[k]; r.Failed != "" || r.Requests == 0 {
+			t.Fatalf("%s should have run: %+v", k, r.BenchRun)
+		}
+	}
+	if starts.Load() != 2 {
+		t.Fatalf("crashy started %d times, want a restart after the crash", starts.Load())
+	}
+	for _, s := range out.Summary {
+		if s.Server == "crashy" && s.Scenario == "hello" && (s.Failed != 1 || s.Rounds != 0) {
+			t.Fatalf("summary of the failed cell: %+v", s)
+		}
+	}
+}
+
+func TestBenchStartFailureIsReported(t *testing.T) {
+	p := Plan{
+		Servers: []string{"broken"}, Scenarios: scenarios(t, "hello"), Mode: ModeClosed, Concurrency: []int{1},
+		Rounds: 1, Duration: 100 * time.Millisecond,
+		Start: func(ctx context.Context, server, app string) (Instance, string, error) {
+			return nil, "", fmt.Errorf("ModuleNotFoundError: No module named 'flask'")
+		},
+	}
+	out, err := Bench(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Runs) != 1 || !strings.Contains(out.Runs[0].Failed, "No module named") {
+		t.Fatalf("runs %+v", out.Runs)
+	}
+}
+
+func TestBenchRefusesRemoteTargets(t *testing.T) {
+	sc := &Scenario{Name: "far", App: "bench", Requests: []Request{{Method: "GET", Path: "http://10.1.2.3/"}}}
+	p := Plan{Servers: []string{"x"}, Scenarios: []*Scenario{sc}, Mode: ModeClosed, Duration: time.Second,
+		Start: func(context.Context, string, string) (Instance, string, error) { panic("must not start") }}
+	if _, err := Bench(context.Background(), p); err == nil || !strings.Contains(err.Error(), "--allow-remote") {
+		t.Fatalf("err %v, want a refusal naming --allow-remote", err)
+	}
+	if err := CheckLoopback("http://[::1]:8000"); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckLoopback("http://example.com/"); err == nil {
+		t.Fatal("example.com accepted as loopback")
+	}
+}
+
+func TestBenchWritesResultFiles(t *testing.T) {
+	dir := t.TempDir()
+	p := Plan{
+		Servers: []string{"go"}, Scenarios: scenarios(t, "hello"), Mode: ModeOpen, Rate: 200, Concurrency: []int{16},
+		Rounds: 1, Duration: 500 * time.Millisecond, OutDir: dir,
+		Start: func(ctx context.Context, server, app string) (Instance, string, error) {
+			return startGoInstance(t, fixtureHandler()), "", nil
+		},
+	}
+	out, err := Bench(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := out.Runs[0]
+	if r.ResultsFile == "" || r.Uncorrected == nil {
+		t.Fatalf("run %+v", r)
+	}
+	f, err := os.Open(filepath.Join(dir, r.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec := vegeta.NewDecoder(f)
+	n := 0
+	for {
+		var res vegeta.Result
+		if err := dec.Decode(&res); err != nil {
+			break
+		}
+		if res.Code != 200 || res.Latency <= 0 || !strings.HasSuffix(res.URL, "/") {
+			t.Fatalf("result %+v", res)
+		}
+		n++
+	}
+	if uint64(n) != r.Requests {
+		t.Fatalf("%d results in the file, %d requests in the run", n, r.Requests)
+	}
+}
+
+// TestOpenModeCorrectsCoordinatedOmission: a server that takes 50 ms, asked
+// 100 req/s with at most 2 in flight, can answer only 40 req/s. The service
+// time stays ~50 ms, but requests wait at the client for a free worker:
+// latency from the intended send time must show that wait, and the run
+// must be flagged, since the asked rate was not sent.
+func TestOpenModeCorrectsCoordinatedOmission(t *testing.T) {
+	g := startGoInstance(t, fixtureHandler())
+	sc := &Scenario{Name: "slow", Requests: []Request{{Method: "GET", Path: "/sleep?ms=50"}}}
+	r, err := Run(RunConfig{BaseURL: g.URL(), Scenario: sc, Load: Load{Mode: Open, Concurrency: 2, Rate: 100},
+		Duration: 2 * time.Second, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	service, corrected := msAt(r.Service, 50), msAt(r.Latency, 99)
+	t.Logf("service p50 %.1fms, corrected p99 %.1fms, sent %.0f/s, %s", service, corrected, r.SendRate, r.ClientWhy)
+	if service < 45 || service > 500 {
+		t.Fatalf("service p50 %.1fms, want about 50", service)
+	}
+	if corrected < 3*service {
+		t.Fatalf("corrected p99 %.1fms hides the client-side queue (service %.1fms)", corrected, service)
+	}
+	if !r.ClientBound || !strings.Contains(r.ClientWhy, "of the 100 asked") {
+		t.Fatalf("client_bound=%v (%q), want the shortfall flagged", r.ClientBound, r.ClientWhy)
+	}
+}
+
+func TestRunCountsErrorsAndStatuses(t *testing.T) {
+	g := startGoInstance(t, fixtureHandler())
+	sc := &Scenario{Name: "mixed", Requests: []Request{
+		{Method: "GET", Path: "/", Weight: 2}, {Method: "GET", Path: "/status/503"}}}
+	r, err := Run(RunConfig{BaseURL: g.URL(), Scenario: sc, Load: Load{Mode: Closed, Concurrency: 1},
+		Duration: 10 * time.Second, MaxRequests: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Requests != 300 || r.Status["200"] != 200 || r.Status["503"] != 100 || r.Errors != 100 || r.Successes != 200 {
+		t.Fatalf("requests %d status %v errors %d", r.Requests, r.Status, r.Errors)
+	}
+	// Connection refused: counted as errors with their text, not dropped.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	r, err = Run(RunConfig{BaseURL: dead, Scenario: sc, Load: Load{Mode: Closed, Concurrency: 1},
+		Duration: 10 * time.Second, MaxRequests: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Errors != 20 || r.Status["error"] != 20 || len(r.ErrorsByText) == 0 {
+		t.Fatalf("errors %d status %v texts %v", r.Errors, r.Status, r.ErrorsByText)
+	}
+}
+
+func TestScenarioFiles(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "payload.bin"), []byte("PAYLOAD"), 0o644)
+	toml := `
+[[scenario]]
+name = "mix"
+app = "bench"
+[[scenario.request]]
+path = "/json"
+weight = 3
+[[scenario.request]]
+method = "post"
+path = "/upload"
+body_file = "payload.bin"
+headers = { "Content-Type" = "application/octet-stream" }
+`
+	os.WriteFile(filepath.Join(dir, "s.toml"), []byte(toml), 0o644)
+	scs, err := LoadScenarios(filepath.Join(dir, "s.toml"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := scs[0].targets("http://127.0.0.1:1")
+	if len(tg) != 4 || tg[0].URL != "http://127.0.0.1:1/json" || tg[3].Method != "POST" || string(tg[3].Body) != "PAYLOAD" {
+		t.Fatalf("targets %+v", tg)
+	}
+	vt := "GET /\nX-Test: 1\n\nPOST /upload\n"
+	os.WriteFile(filepath.Join(dir, "targets.txt"), []byte(vt), 0o644)
+	scs, err = LoadScenarios(filepath.Join(dir, "targets.txt"), "flask")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if scs[0].Name != "targets" || scs[0].App != "flask" || len(scs[0].Requests) != 2 || scs[0].Requests[0].Header.Get("X-Test") != "1" {
+		t.Fatalf("scenario %+v", scs[0])
+	}
+	for name, bad := range map[string]string{
+		"unknown key": "[[scenario]]\nname='x'\ncolour='red'\n[[scenario.request]]\npath='/'\n",
+		"no requests": "[[scenario]]\nname='x'\n",
+		"bad header":  "[[scenario]]\nname='x'\n[[scenario.request]]\npath='/'\nheaders={\"X\"=\"a\\nb\"}\n",
+		"bad path":    "[[scenario]]\nname='x'\n[[scenario.request]]\npath='ftp://x/'\n",
+	} {
+		os.WriteFile(filepath.Join(dir, "bad.toml"), []byte(bad), 0o644)
+		if _, err := LoadScenarios(filepath.Join(dir, "bad.toml"), ""); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := LookupScenario("jsno", nil); err == nil || !strings.Contains(err.Error(), "did you mean json") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestGate(t *testing.T) {
+	mk := func(vals ...float64) *Output {
+		o := &Output{Schema: reports.BenchSchema}
+		for i, v := range vals {
+			o.Runs = append(o.Runs, RunOut{BenchRun: reports.BenchRun{Server: "s", Scenario: "hello", Mode: ModeClosed,
+				Concurrency: 8, Round: i + 1, Requests: 100, RPS: v, Latency: reports.Latency{P99: 1000 / v}}})
+		}
+		return o
+	}
+	base := mk(1000, 1010, 990, 1005, 995, 1002)
+	tests := []struct {
+		name      string
+		cur       *Output
+		regressed bool
+	}{
+		{"20% slower, significant", mk(800, 810, 790, 805, 795, 802), true},
+		{"2% slower, under threshold", mk(980, 990, 970, 985, 975, 982), false},
+		{"faster", mk(1200, 1210, 1190, 1205, 1195, 1202), false},
+		{"30% slower but 2 runs: cannot be significant", mk(700, 710), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			regs := Gate(tc.cur, base, 0.05)
+			if len(regs) != 2 {
+				t.Fatalf("%d verdicts, want rps and p99", len(regs))
+			}
+			rps := regs[0]
+			if rps.Metric != "rps" || rps.Regressed != tc.regressed {
+				t.Fatalf("rps verdict %+v", rps)
+			}
+			var buf bytes.Buffer
+			n := WriteGate(&buf, regs, 0.05)
+			if (n > 0) != tc.regressed || (tc.regressed && !strings.Contains(buf.String(), "REGRESSION s hello rps")) {
+				t.Fatalf("gate output (%d):\n%s", n, buf.String())
+			}
+			if tc.regressed && (rps.Change < 0.19 || rps.Change > 0.21 || rps.P > 0.05) {
+				t.Fatalf("change %v p %v", rps.Change, rps.P)
+			}
+		})
+	}
+	dir := t.TempDir()
+	if err := SaveBaseline(filepath.Join(dir, "b.json"), base); err != nil {
+		t.Fatal(err)
+	}
+	back, err := LoadBaseline(filepath.Join(dir, "b.json"))
+	if err != nil || len(back.Runs) != 6 {
+		t.Fatalf("round trip: %v", err)
+	}
+}

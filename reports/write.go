@@ -1,0 +1,126 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+)
+
+// Option tunes WriteDir.
+type Option func(*options)
+
+type options struct {
+	strict bool
+	files  []string
+	json   bool
+}
+
+// MergedJSON returns an option that also writes the merged inputs as
+// check.json and bench.json, so the directory can be re-rendered, or used as
+// a baseline, on its own.
+func MergedJSON(on bool) Option { return func(o *options) { o.json = on } }
+
+// Strict returns an option that makes NON-STRICT verdicts JUnit failures,
+// matching `wsgikit check --strict`.
+func Strict(on bool) Option { return func(o *options) { o.strict = on } }
+
+// SourceFiles returns an option that names the input files in the report's
+// footer.
+func SourceFiles(paths ...string) Option { return func(o *options) { o.files = paths } }
+
+// WriteDir renders checks and benches into dir: index.html, summary.md, and
+// junit-<server>.xml for each checked server. The check and bench verbs call
+// it to render by default; `wsgikit report` calls it after Load.
+func WriteDir(dir string, checks []*Check, benches []*Bench, opts ...Option) error {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	if len(checks) == 0 && len(benches) == 0 {
+		return fmt.Errorf("write report to %s: no results to render", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	r := Build(&Inputs{Checks: checks, Benches: benches, Files: o.files})
+	var buf bytes.Buffer
+	if err := r.WriteHTML(&buf); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(dir, "index.html"), buf.Bytes()); err != nil {
+		return err
+	}
+	buf.Reset()
+	if err := r.WriteMarkdown(&buf); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(dir, "summary.md"), buf.Bytes()); err != nil {
+		return err
+	}
+	// JUnit files of servers no longer in the results would make CI report
+	// stale verdicts: clear them first.
+	stale, _ := filepath.Glob(filepath.Join(dir, "junit-*.xml"))
+	for _, f := range stale {
+		if err := os.Remove(f); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+	}
+	merged := MergeChecks(checks)
+	if merged != nil {
+		for _, s := range merged.Servers {
+			buf.Reset()
+			if err := WriteJUnit(&buf, s, o.strict); err != nil {
+				return err
+			}
+			if err := writeFile(filepath.Join(dir, JUnitFileName(s.Name)), buf.Bytes()); err != nil {
+				return err
+			}
+		}
+	}
+	if o.json {
+		for name, v := range map[string]any{"check.json": merged, "bench.json": MergeBenches(benches)} {
+			if reflect.ValueOf(v).IsNil() {
+				continue
+			}
+			b, err := json.MarshalIndent(v, "", "  ")
+			if err != nil {
+				return fmt.Errorf("write %s: %w", name, err)
+			}
+			if err := writeFile(filepath.Join(dir, name), append(b, '\n')); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// writeFile writes through a temporary file and a rename, so a reader (a
+// browser reloading, a CI uploader) never sees half a report.
+func writeFile(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,330 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wsgikit/wsgikit/server/http1"
+)
+
+// DefaultAccessLogFormat is gunicorn's default (Apache's combined format).
+const DefaultAccessLogFormat = `%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"`
+
+// Access-log atoms, gunicorn's names:
+//
+//	h remote address    l "-"              u user ("-": no auth here)
+//	t [date]            r request line     m method      U path     q query
+//	H protocol          s status           B body bytes  b body bytes or "-"
+//	f referer           a user agent       T seconds     D microseconds
+//	M milliseconds      L decimal seconds  p pid
+//	{name}i request header   {name}o response header   {name}e environment variable
+type atom struct {
+	lit  string // literal text when kind == 0
+	kind byte
+	name string // for i, o, e (lower case for headers)
+}
+
+// AccessLog formats one line per request in gunicorn's --access-logformat
+// (or JSON with the same atoms as keys) to a buffered file that USR1 reopens.
+type AccessLog struct {
+	atoms   []atom
+	json    bool
+	path    string
+	mu      sync.Mutex
+	w       *bufio.Writer
+	f       io.WriteCloser
+	pid     string
+	needOut bool // the format uses response headers
+}
+
+// ParseAccessLogFormat compiles a gunicorn-style format; unknown atoms are an
+// error naming them.
+func ParseAccessLogFormat(format string) ([]atom, error) {
+	var out []atom
+	for len(format) > 0 {
+		i := strings.Index(format, "%(")
+		if i < 0 {
+			out = append(out, atom{lit: format})
+			break
+		}
+		if i > 0 {
+			out = append(out, atom{lit: format[:i]})
+		}
+		rest := format[i+2:]
+		j := strings.Index(rest, ")s")
+		if j < 0 {
+			return nil, fmt.Errorf("access log format: %q is not closed with )s", format[i:])
+		}
+		name := rest[:j]
+		format = rest[j+2:]
+		if strings.HasPrefix(name, "{") && len(name) >= 3 && name[len(name)-2] == '}' {
+			kind := name[len(name)-1]
+			if kind != 'i' && kind != 'o' && kind != 'e' {
+				return nil, fmt.Errorf("access log format: atom %%(%s)s: want {name}i, {name}o or {name}e", name)
+			}
+			out = append(out, atom{kind: kind, name: strings.ToLower(name[1 : len(name)-2])})
+			if kind == 'e' {
+				out[len(out)-1].name = name[1 : len(name)-2]
+			}
+			continue
+		}
+		if len(name) != 1 || !strings.Contains("hlutrmUqHsBbfaTDMLp", name) {
+			return nil, fmt.Errorf("access log format: unknown atom %%(%s)s (known: h l u t r m U q H s B b f a T D M L p {header}i {header}o {var}e)", name)
+		}
+		out = append(out, atom{kind: name[0]})
+	}
+	return out, nil
+}
+
+// OpenAccessLog opens path ("-" for stdout) for the format.
+func OpenAccessLog(path, format string, asJSON bool) (*AccessLog, error) {
+	if format == "" {
+		format = DefaultAccessLogFormat
+	}
+	atoms, err := ParseAccessLogFormat(format)
+	if err != nil {
+		return nil, err
+	}
+	l := &AccessLog{atoms: atoms, json: asJSON, path: path, pid: strconv.Itoa(os.Getpid())}
+	for _, a := range atoms {
+		l.needOut = l.needOut || a.kind == 'o'
+	}
+	if err := l.Reopen(); err != nil {
+		return nil, err
+	}
+	go l.flusher()
+	return l, nil
+}
+
+// Reopen reopens the file (logrotate, USR1).
+func (l *AccessLog) Reopen() error {
+	var f io.WriteCloser = nopCloser{os.Stdout}
+	if l.path != "-" {
+		of, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return fmt.Errorf("access log: %w", err)
+		}
+		f = of
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.w != nil {
+		l.w.Flush()
+		l.f.Close()
+	}
+	l.f, l.w = f, bufio.NewWriterSize(f, 32<<10)
+	return nil
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// flusher bounds how long a line stays in the buffer.
+func (l *AccessLog) flusher() {
+	for range time.Tick(200 * time.Millisecond) {
+		l.Flush()
+	}
+}
+
+// Flush writes buffered lines out.
+func (l *AccessLog) Flush() {
+	l.mu.Lock()
+	l.w.Flush()
+	l.mu.Unlock()
+}
+
+// reqCopy keeps what the log needs of a request past the point where the
+// parser's buffer is reused (the app may read the body first).
+type reqCopy struct {
+	arena  []byte
+	method []int // offsets into arena: [start, end)
+	target []int
+	hdrs   [][4]int // name start/end, value start/end
+	minor  int
+	path   [2]int
+	query  [2]int
+	resp   []byte // response header block when the format needs it
+}
+
+func (rc *reqCopy) span(b []byte) [2]int {
+	s := len(rc.arena)
+	rc.arena = append(rc.arena, b...)
+	return [2]int{s, len(rc.arena)}
+}
+
+func (rc *reqCopy) capture(r *http1.Request) {
+	rc.arena = rc.arena[:0]
+	rc.hdrs = rc.hdrs[:0]
+	m := rc.span(r.Method)
+	t := rc.span(r.Target)
+	rc.method, rc.target = m[:], t[:]
+	rc.path, rc.query = rc.span(r.Path), rc.span(r.Query)
+	rc.minor = r.Minor
+	for _, h := range r.Headers {
+		n, v := rc.span(h.Name), rc.span(h.Value)
+		rc.hdrs = append(rc.hdrs, [4]int{n[0], n[1], v[0], v[1]})
+	}
+	rc.resp = rc.resp[:0]
+}
+
+func (rc *reqCopy) header(lowerName string) []byte {
+	for _, h := range rc.hdrs {
+		if asciiEqualFold(rc.arena[h[0]:h[1]], lowerName) {
+			return rc.arena[h[2]:h[3]]
+		}
+	}
+	return nil
+}
+
+func (rc *reqCopy) get(s []int) []byte { return rc.arena[s[0]:s[1]] }
+
+// respHeader finds a header in the saved response block.
+func (rc *reqCopy) respHeader(lowerName string) []byte {
+	b := rc.resp
+	for len(b) > 0 {
+		line := b
+		if i := bytes.Index(b, crlf); i >= 0 {
+			line, b = b[:i], b[i+2:]
+		} else {
+			b = nil
+		}
+		if i := bytes.IndexByte(line, ':'); i > 0 && asciiEqualFold(line[:i], lowerName) {
+			return bytes.TrimSpace(line[i+1:])
+		}
+	}
+	return nil
+}
+
+// line formats one request into buf.
+func (l *AccessLog) line(buf []byte, rc *reqCopy, remote []byte, status int, written int64, start time.Time, d time.Duration) []byte {
+	if l.json {
+		buf = append(buf, '{')
+	}
+	first := true
+	for _, a := range l.atoms {
+		if a.kind == 0 {
+			if !l.json {
+				buf = append(buf, a.lit...)
+			}
+			continue
+		}
+		if l.json {
+			if !first {
+				buf = append(buf, ',')
+			}
+			first = false
+			key := string(a.kind)
+			if a.name != "" {
+				key = "{" + a.name + "}" + string(a.kind)
+			}
+			buf = strconv.AppendQuote(buf, key)
+			buf = append(buf, ':')
+		}
+		v := l.value(nil, a, rc, remote, status, written, start, d)
+		if l.json {
+			buf = strconv.AppendQuote(buf, string(v))
+		} else {
+			buf = appendEscaped(buf, v)
+		}
+	}
+	if l.json {
+		buf = append(buf, '}')
+	}
+	return append(buf, '\n')
+}
+
+func (l *AccessLog) value(b []byte, a atom, rc *reqCopy, remote []byte, status int, written int64, start time.Time, d time.Duration) []byte {
+	dash := func(v []byte) []byte {
+		if len(v) == 0 {
+			return append(b, '-')
+		}
+		return append(b, v...)
+	}
+	switch a.kind {
+	case 'h':
+		return dash(remote)
+	case 'l', 'u':
+		return append(b, '-')
+	case 't':
+		return start.AppendFormat(append(b, '['), "02/Jan/2006:15:04:05 -0700]")
+	case 'r':
+		b = append(b, rc.get(rc.method)...)
+		b = append(b, ' ')
+		b = append(b, rc.get(rc.target)...)
+		return append(append(b, " HTTP/1."...), byte('0'+rc.minor))
+	case 'm':
+		return append(b, rc.get(rc.method)...)
+	case 'U':
+		return append(b, rc.arena[rc.path[0]:rc.path[1]]...)
+	case 'q':
+		return append(b, rc.arena[rc.query[0]:rc.query[1]]...)
+	case 'H':
+		return append(append(b, "HTTP/1."...), byte('0'+rc.minor))
+	case 's':
+		return strconv.AppendInt(b, int64(status), 10)
+	case 'B':
+		return strconv.AppendInt(b, written, 10)
+	case 'b':
+		if written == 0 {
+			return append(b, '-')
+		}
+		return strconv.AppendInt(b, written, 10)
+	case 'f':
+		return dash(rc.header("referer"))
+	case 'a':
+		return dash(rc.header("user-agent"))
+	case 'T':
+		return strconv.AppendInt(b, int64(d/time.Second), 10)
+	case 'D':
+		return strconv.AppendInt(b, int64(d/time.Microsecond), 10)
+	case 'M':
+		return strconv.AppendInt(b, int64(d/time.Millisecond), 10)
+	case 'L':
+		return strconv.AppendFloat(b, d.Seconds(), 'f', 6, 64)
+	case 'p':
+		return append(b, l.pid...)
+	case 'i':
+		return dash(rc.header(a.name))
+	case 'o':
+		return dash(rc.respHeader(a.name))
+	case 'e':
+		return dash([]byte(os.Getenv(a.name)))
+	}
+	return b
+}
+
+// appendEscaped keeps a log line one line: control bytes and quotes are
+// escaped (a client must not forge log lines).
+func appendEscaped(dst, v []byte) []byte {
+	for _, c := range v {
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c < 0x20 || c == 0x7f:
+			dst = append(dst, '\\', 'x', "0123456789abcdef"[c>>4], "0123456789abcdef"[c&15])
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// write appends a finished line.
+func (l *AccessLog) write(line []byte) {
+	l.mu.Lock()
+	// Whole lines per write(2): workers share the file (O_APPEND), and a
+	// line split across two writes could be interleaved with another's.
+	if l.w.Available() < len(line) {
+		l.w.Flush()
+	}
+	l.w.Write(line)
+	l.mu.Unlock()
+}

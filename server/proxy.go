@@ -1,0 +1,251 @@
+package server
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// IPSet is a list of addresses and CIDR ranges ("*" matches everything), as
+// given to --forwarded-allow-ips and --proxy-allow-from.
+type IPSet struct {
+	all      bool
+	prefixes []netip.Prefix
+}
+
+// ParseIPSet parses a comma-separated list of IPs and CIDRs.
+func ParseIPSet(s string) (*IPSet, error) {
+	set := &IPSet{}
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		switch {
+		case f == "":
+		case f == "*":
+			set.all = true
+		case strings.Contains(f, "/"):
+			p, err := netip.ParsePrefix(f)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not an IP or CIDR range (e.g. 10.0.0.0/8)", f)
+			}
+			set.prefixes = append(set.prefixes, p.Masked())
+		default:
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not an IP or CIDR range (e.g. 127.0.0.1)", f)
+			}
+			set.prefixes = append(set.prefixes, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		}
+	}
+	return set, nil
+}
+
+// Contains reports whether ip (text, as in REMOTE_ADDR) is in the set.
+func (s *IPSet) Contains(ip []byte) bool {
+	if s == nil {
+		return false
+	}
+	if s.all {
+		return true
+	}
+	a, err := netip.ParseAddr(string(ip))
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range s.prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// forwarded is what a trusted proxy says about the original request.
+type forwarded struct {
+	addr, proto, host []byte
+}
+
+// fromProxy reads X-Forwarded-For/-Proto/-Host, or Forwarded (RFC 7239),
+// sent by a trusted peer. The client is the rightmost address that is not
+// itself a trusted proxy: entries to its left were written by the client and
+// prove nothing.
+func fromProxy(req headerGetter, trusted *IPSet) forwarded {
+	var f forwarded
+	if fw := req.Header("forwarded"); fw != nil {
+		elems := bytes.Split(fw, []byte(","))
+		for i := len(elems) - 1; i >= 0; i-- {
+			var forAddr []byte
+			for _, pair := range bytes.Split(elems[i], []byte(";")) {
+				k, v, ok := bytes.Cut(bytes.TrimSpace(pair), []byte("="))
+				if !ok {
+					continue
+				}
+				v = bytes.Trim(v, `"`)
+				switch strings.ToLower(string(k)) {
+				case "for":
+					forAddr = stripPort(v)
+				case "proto":
+					if f.proto == nil {
+						f.proto = v
+					}
+				case "host":
+					if f.host == nil {
+						f.host = v
+					}
+				}
+			}
+			if forAddr != nil {
+				f.addr = forAddr
+				if !trusted.Contains(forAddr) {
+					break
+				}
+			}
+		}
+		return f
+	}
+	if xff := req.Header("x-forwarded-for"); xff != nil {
+		parts := bytes.Split(xff, []byte(","))
+		for i := len(parts) - 1; i >= 0; i-- {
+			a := bytes.TrimSpace(parts[i])
+			if len(a) == 0 {
+				continue
+			}
+			f.addr = a
+			if !trusted.Contains(a) {
+				break
+			}
+		}
+	}
+	f.proto = req.Header("x-forwarded-proto")
+	f.host = req.Header("x-forwarded-host")
+	return f
+}
+
+type headerGetter interface{ Header(lowerName string) []byte }
+
+func stripPort(v []byte) []byte {
+	if len(v) > 0 && v[0] == '[' {
+		if i := bytes.IndexByte(v, ']'); i > 0 {
+			return v[1:i]
+		}
+	}
+	if bytes.Count(v, []byte(":")) == 1 {
+		v, _, _ = bytes.Cut(v, []byte(":"))
+	}
+	return v
+}
+
+// errProxyHeader is a PROXY protocol header that is missing or malformed.
+var errProxyHeader = errors.New("bad PROXY protocol header")
+
+var proxyV2Sig = []byte("\r\n\r\n\x00\r\nQUIT\n")
+
+// readProxyHeader reads a PROXY protocol header (v1 text or v2 binary, as
+// allowed by version "v1", "v2" or "auto") from c and returns the client's
+// address and port, plus bytes read past the header.
+func readProxyHeader(c net.Conn, version string, timeout time.Duration) (addr, port []byte, rest []byte, err error) {
+	c.SetReadDeadline(time.Now().Add(timeout))
+	buf := make([]byte, 0, 256)
+	need := 16
+	for len(buf) < need {
+		n, err := c.Read(buf[len(buf):cap(buf)])
+		if n == 0 && err != nil {
+			return nil, nil, nil, err
+		}
+		buf = buf[:len(buf)+n]
+		if len(buf) >= 12 && bytes.Equal(buf[:12], proxyV2Sig) {
+			if version == "v1" {
+				return nil, nil, nil, errProxyHeader
+			}
+			if len(buf) >= 16 {
+				need = 16 + int(binary.BigEndian.Uint16(buf[14:16]))
+				if need > cap(buf) {
+					nb := make([]byte, len(buf), need)
+					copy(nb, buf)
+					buf = nb
+				}
+			}
+			continue
+		}
+		if bytes.HasPrefix(buf, []byte("PROXY ")) {
+			if version == "v2" {
+				return nil, nil, nil, errProxyHeader
+			}
+			if i := bytes.Index(buf, []byte("\r\n")); i >= 0 {
+				a, p, err := parseProxyV1(buf[:i])
+				return a, p, buf[i+2:], err
+			}
+			if len(buf) > 107 {
+				return nil, nil, nil, errProxyHeader
+			}
+			need = len(buf) + 1
+			continue
+		}
+		if len(buf) >= 6 && !bytes.HasPrefix(proxyV2Sig, buf[:min(len(buf), 12)]) {
+			return nil, nil, nil, errProxyHeader
+		}
+		if len(buf) < need {
+			continue
+		}
+	}
+	a, p, err := parseProxyV2(buf[:need])
+	return a, p, buf[need:], err
+}
+
+func parseProxyV1(line []byte) (addr, port []byte, err error) {
+	f := bytes.Fields(line)
+	if len(f) >= 2 && string(f[1]) == "UNKNOWN" {
+		return nil, nil, nil // the proxy's own connection: keep the peer address
+	}
+	if len(f) != 6 || (string(f[1]) != "TCP4" && string(f[1]) != "TCP6") {
+		return nil, nil, errProxyHeader
+	}
+	if _, err := netip.ParseAddr(string(f[2])); err != nil {
+		return nil, nil, errProxyHeader
+	}
+	if n, err := strconv.Atoi(string(f[4])); err != nil || n < 0 || n > 65535 {
+		return nil, nil, errProxyHeader
+	}
+	return f[2], f[4], nil
+}
+
+func parseProxyV2(b []byte) (addr, port []byte, err error) {
+	verCmd, fam := b[12], b[13]
+	if verCmd>>4 != 2 {
+		return nil, nil, errProxyHeader
+	}
+	if verCmd&0xf == 0 { // LOCAL: health checks from the proxy itself
+		return nil, nil, nil
+	}
+	body := b[16:]
+	switch fam >> 4 {
+	case 1: // IPv4
+		if len(body) < 12 {
+			return nil, nil, errProxyHeader
+		}
+		a := netip.AddrFrom4([4]byte(body[0:4]))
+		return []byte(a.String()), []byte(strconv.Itoa(int(binary.BigEndian.Uint16(body[8:10])))), nil
+	case 2: // IPv6
+		if len(body) < 36 {
+			return nil, nil, errProxyHeader
+		}
+		a := netip.AddrFrom16([16]byte(body[0:16]))
+		return []byte(a.String()), []byte(strconv.Itoa(int(binary.BigEndian.Uint16(body[32:34])))), nil
+	}
+	return nil, nil, nil // UNSPEC / unix: keep the peer address
+}
+
+// prefixConn replays bytes read past a PROXY header before the connection's own.
+type prefixConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (p *prefixConn) Read(b []byte) (int, error) { return p.r.Read(b) }
