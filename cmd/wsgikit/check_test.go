@@ -33,7 +33,7 @@ func TestCheckUsageErrors(t *testing.T) {
 		{[]string{"check", "--level", "FOO"}, "want MUST, SHOULD or ALL"},
 		{[]string{"check", "--cmd", "'unbalanced"}, "--cmd"},
 	} {
-		_, err := runWsgikit(t, tc.args...)
+		_, err := runWsgikit(tc.args...)
 		if exitCode(err) != 2 || err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: exit %d, err %v; want 2 and %q", tc.args, exitCode(err), err, tc.want)
 		}
@@ -52,7 +52,7 @@ func TestCheckOutputs(t *testing.T) {
 		t.Skip("no /usr/bin/python3")
 	}
 	dir := t.TempDir()
-	_, err := runWsgikit(t, "check", "-q", "--server", "wsgiref", "--focus", "pep3333/environ/script-name-root", "-o", dir)
+	_, err := runWsgikit("check", "-q", "--server", "wsgiref", "--focus", "pep3333/environ/script-name-root", "-o", dir)
 	if exitCode(err) != 0 {
 		t.Fatalf("exit %d: %v", exitCode(err), err)
 	}
@@ -69,7 +69,7 @@ func TestCheckOutputs(t *testing.T) {
 	if r := c.Servers[0].Results[0]; r.Verdict != "PASS" || r.Transcript == "" || r.Sentence == "" {
 		t.Errorf("result %+v", r)
 	}
-	_, err = runWsgikit(t, "check", "-q", "--server", "wsgiref", "--focus", "pep3333/body/204-no-content-length", "-o", dir)
+	_, err = runWsgikit("check", "-q", "--server", "wsgiref", "--focus", "pep3333/body/204-no-content-length", "-o", dir)
 	if exitCode(err) != 1 {
 		t.Errorf("a MUST failing: exit %d (%v), want 1", exitCode(err), err)
 	}
