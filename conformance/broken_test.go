@@ -72,3 +72,51 @@ func TestBrokenServer(t *testing.T) {
 		}
 	}
 }
+
+// TestServerDiesMidRun: when the server exits, the remaining specs are
+// ERROR with the log tail, and the run goes on with the next server.
+func TestServerDiesMidRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts a server")
+	}
+	script, _ := filepath.Abs(filepath.Join("testdata", "broken_server.py"))
+	mk := func(name, extra string) *harness.Profile {
+		p, err := harness.FromCmd("/usr/bin/python3 " + script + " " + extra + " --host {host} --port {port} --appdir {appdir} {app}")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Name = name
+		return p
+	}
+	// The harness's readiness probe takes one connection.
+	user := []*harness.Profile{mk("dies", "--die-after 3"), mk("lives", "")}
+	c, err := Run(context.Background(), Options{
+		Servers: []string{"dies", "lives"},
+		Focus:   `^pep3333/environ/request-method-`,
+		Start:   HarnessStarter(HarnessConfig{User: user}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dies, lives := c.Servers[0], c.Servers[1]
+	var errs int
+	for _, r := range dies.Results {
+		if r.Verdict == "ERROR" {
+			errs++
+			if !strings.Contains(r.Detail, "exiting after") {
+				t.Errorf("%s: ERROR without the log tail: %s", r.ID, r.Detail)
+			}
+		}
+	}
+	if errs == 0 || errs == len(dies.Results) {
+		t.Errorf("dies: %d of %d ERROR; want some specs run, then ERROR", errs, len(dies.Results))
+	}
+	for _, r := range lives.Results {
+		if r.Verdict == "ERROR" {
+			t.Errorf("lives: %s ERROR: %s", r.ID, r.Detail)
+		}
+	}
+	if len(lives.Results) != len(dies.Results) {
+		t.Errorf("the run did not go on with the next server")
+	}
+}

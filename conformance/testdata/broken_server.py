@@ -106,6 +106,7 @@ def main():
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--appdir", required=True)
+    ap.add_argument("--die-after", type=int, default=0, help="exit after this many connections (0: never)")
     ap.add_argument("app")
     a = ap.parse_args()
     sys.path.insert(0, a.appdir)
@@ -115,8 +116,13 @@ def main():
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((a.host, a.port))
     s.listen(16)
+    served = 0
     while True:
+        if a.die_after and served >= a.die_after:
+            sys.stderr.write("broken_server: exiting after %d connections\n" % served)
+            sys.exit(7)
         conn, _ = s.accept()
+        served += 1
         try:
             conn.settimeout(30)
             serve_one(conn, app, a.port)
