@@ -862,7 +862,10 @@ def application(*args, **kwargs):
         )
     fn = BEHAVIOURS.get(do, do_hello)
     try:
-        return fn(environ, start_response, a, rep)
+        result = fn(environ, start_response, a, rep)
+        if pid:
+            rep.ev("returned")
+        return result
     except BaseException as e:
         if pid:
             rep.ev("app_raised", **exc_desc(e))

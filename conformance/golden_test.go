@@ -129,6 +129,9 @@ func TestGoldenVerdicts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: no servers")
 	}
+	if *serverFlag != "" {
+		t.Skip("-wsgikit.server given: only the Ginkgo suite runs")
+	}
 	peers := goldenPeers()
 	if len(peers) == 0 {
 		t.Skip("no peer installed")
@@ -213,6 +216,9 @@ func verdictDiff(want, got golden, detail map[string]string) string {
 func TestWsgikitStrict(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: no servers")
+	}
+	if *serverFlag != "" {
+		t.Skip("-wsgikit.server given: only the Ginkgo suite runs")
 	}
 	found := false
 	for _, p := range InstalledPeers() {

@@ -203,6 +203,9 @@ func WriteMarkdown(w io.Writer, c *reports.Check) error {
 	any := false
 	for _, s := range c.Servers {
 		var lines []string
+		if s.Error != "" {
+			lines = append(lines, "- could not run: "+mdEscape(firstLine(s.Error)))
+		}
 		for _, r := range s.Results {
 			if r.Verdict == framework.FAIL || r.Verdict == framework.ERROR {
 				lines = append(lines, fmt.Sprintf("- `%s` %s — %s", r.ID, r.Verdict, mdEscape(firstLine(r.Detail))))

@@ -111,6 +111,9 @@ func runServer(ctx context.Context, name string, specs []*framework.Spec, start 
 			} else if v.Verdict == framework.ERROR && !listening(tg.Addr) {
 				dead = "server stopped accepting connections during the run; log tail:\n" + tg.Log(30)
 			}
+			if dead != "" && v.Verdict == framework.ERROR && !strings.Contains(v.Detail, "log tail") {
+				v.Detail += "; " + dead
+			}
 		}
 		if progress != nil {
 			progress(name, v)

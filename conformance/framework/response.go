@@ -317,3 +317,17 @@ func (c *Conn) readChunked(r *Response, deadline time.Time, raw *[]byte) {
 		r.Trailers = append(r.Trailers, Field{Name: name, Value: strings.TrimSpace(value)})
 	}
 }
+
+// AnnouncedClose reports whether the response told the client the
+// connection ends after it (Connection: close, or HTTP/1.0 without
+// keep-alive), so that unanswered pipelined requests are expected.
+func (r *Response) AnnouncedClose() bool {
+	if r == nil {
+		return false
+	}
+	conn := strings.ToLower(strings.Join(r.Values("Connection"), ","))
+	if strings.Contains(conn, "close") {
+		return true
+	}
+	return r.Proto == "HTTP/1.0" && !strings.Contains(conn, "keep-alive")
+}

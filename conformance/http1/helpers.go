@@ -134,7 +134,7 @@ func observe(t *f.T, tmpl string, o sendOpts) *Obs {
 			obs.ReadErr = fmt.Sprint(re["type"], ": ", re["msg"])
 		}
 		obs.Blocked = ev.Bool("read_blocked")
-	} else if t.Sink.Has(id, "call") {
+	} else if t.Called(id, 100*time.Millisecond) {
 		obs.Called = true
 		obs.Blocked = true
 	}

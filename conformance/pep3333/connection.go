@@ -40,7 +40,7 @@ func connectionSpecs() []*f.Spec {
 			ID: "pep3333/connection/pipelined-order", Level: f.MUST, Section: secConn,
 			Sentence: "RFC 9112 §9.3.2: a server MUST send its responses to pipelined requests in the same order that the requests were received.",
 			Stimulus: "Three pipelined GETs; the first sleeps 300 ms, the second 100 ms, the third 0 ms; each body names its request.",
-			Outcomes: []f.Outcome{f.Pass("ordered", "responses 1, 2, 3 in order (or the connection closed after a complete response)"), f.Fail("reordered", "responses out of order")},
+			Outcomes: []f.Outcome{f.Pass("ordered", "responses 1, 2, 3 in order (or fewer, after a response announcing close)"), f.NonStrict("dropped", "later requests never answered though no close was announced"), f.Fail("reordered", "responses out of order")},
 			Run: func(t *f.T) f.Result {
 				var raw []byte
 				for i, ms := range []int{300, 100, 0} {
@@ -49,11 +49,13 @@ func connectionSpecs() []*f.Spec {
 				c := t.Dial()
 				_ = c.Send(raw)
 				var got []string
+				var last *f.Response
 				for i := 0; i < 3; i++ {
 					r, err := c.ReadResponse("GET", f.ReadTimeout)
 					if err != nil {
 						break
 					}
+					last = r
 					got = append(got, string(r.Body))
 				}
 				want := []string{"r1", "r2", "r3"}
@@ -64,6 +66,9 @@ func connectionSpecs() []*f.Spec {
 				}
 				if len(got) == 0 {
 					t.Fatalf("no response at all")
+				}
+				if len(got) < 3 && !last.AnnouncedClose() {
+					return f.Out("dropped", "%v, then %s", got, c.State())
 				}
 				return f.Out("ordered", "%v", got)
 			},

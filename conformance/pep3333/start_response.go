@@ -36,10 +36,9 @@ func ctHeaders() [][2]any { return hdrs("Content-Type", "text/plain") }
 // sr events.
 func srRun(t *f.T, calls []call) (*f.Exchange, []f.Event) {
 	x := t.Do(f.Req{Do: "sr", Args: map[string]any{"calls": calls}})
-	t.Sink.WaitEv(x.ID, f.EventTimeout, "app_raised", "sr")
-	// Give the app's remaining events a moment to arrive; they are sent
-	// before the response is returned, so the response being read means they
-	// are in flight, not pending.
+	// "returned" / "app_raised" come after every start_response event of
+	// the request (the sink waits for any gap below them to fill).
+	t.Sink.WaitEv(x.ID, f.EventTimeout, "app_raised", "returned")
 	var evs []f.Event
 	for _, e := range t.Sink.Events(x.ID) {
 		if e.Ev == "sr" {

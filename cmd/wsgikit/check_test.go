@@ -1,0 +1,76 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wsgikit/wsgikit/reports"
+)
+
+func exitCode(err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	if err != nil {
+		return 2
+	}
+	return 0
+}
+
+func TestCheckUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"check", "--server", "gunicorn-gthred"}, "did you mean gunicorn-gthread"},
+		{[]string{"check", "--server", "wsgiref", "--focus", "pep3333/nope/zzz-environ"}, "close matches"},
+		{[]string{"check", "--level", "FOO"}, "want MUST, SHOULD or ALL"},
+		{[]string{"check", "--cmd", "'unbalanced"}, "--cmd"},
+	} {
+		_, err := runWsgikit(tc.args...)
+		if exitCode(err) != 2 || err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: exit %d, err %v; want 2 and %q", tc.args, exitCode(err), err, tc.want)
+		}
+	}
+}
+
+// TestCheckOutputs runs a few specs against wsgiref (the stdlib server,
+// always present) and checks the files and the exit code: wsgiref's
+// SCRIPT_NAME spec passes, so exit 0; its 204 Content-Length is a FAIL, so
+// exit 1.
+func TestCheckOutputs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts a server")
+	}
+	if _, err := exec.LookPath("/usr/bin/python3"); err != nil {
+		t.Skip("no /usr/bin/python3")
+	}
+	dir := t.TempDir()
+	_, err := runWsgikit("check", "-q", "--server", "wsgiref", "--focus", "pep3333/environ/script-name-root", "-o", dir)
+	if exitCode(err) != 0 {
+		t.Fatalf("exit %d: %v", exitCode(err), err)
+	}
+	for _, f := range []string{"check.json", "check.md", "junit-wsgiref.xml"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("%s not written: %v", f, err)
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "check.json"))
+	var c reports.Check
+	if err := json.Unmarshal(b, &c); err != nil || c.Schema != reports.CheckSchema || len(c.Servers) != 1 || len(c.Servers[0].Results) != 1 {
+		t.Fatalf("check.json: %v %+v", err, c)
+	}
+	if r := c.Servers[0].Results[0]; r.Verdict != "PASS" || r.Transcript == "" || r.Sentence == "" {
+		t.Errorf("result %+v", r)
+	}
+	_, err = runWsgikit("check", "-q", "--server", "wsgiref", "--focus", "pep3333/body/204-no-content-length", "-o", dir)
+	if exitCode(err) != 1 {
+		t.Errorf("a MUST failing: exit %d (%v), want 1", exitCode(err), err)
+	}
+}

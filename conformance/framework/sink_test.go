@@ -1,0 +1,48 @@
+package framework
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+)
+
+// TestSinkOrderAndAsk: events of one request arrive in order over one
+// connection; an ask blocks the sender until the suite replies.
+func TestSinkOrderAndAsk(t *testing.T) {
+	s, err := NewSink()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	for i := 1; i <= 3; i++ {
+		fmt.Fprintf(c, `{"id":"r1","seq":%d,"pid":1,"ev":"step","n":%d}`+"\n", i, i)
+	}
+	fmt.Fprintf(c, `{"id":"r1","seq":4,"pid":1,"ev":"ask","q":"seen"}`+"\n")
+	ask, ok := s.WaitEv("r1", 2*time.Second, "ask")
+	if !ok {
+		t.Fatal("ask not received")
+	}
+	if n := s.Count("r1", "step"); n != 3 {
+		t.Fatalf("%d step events before the ask, want 3", n)
+	}
+	ask.Reply(map[string]any{"bytes": 0})
+	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	line, err := r.ReadString('\n')
+	if err != nil || line != "{\"bytes\":0}\n" {
+		t.Fatalf("reply %q %v", line, err)
+	}
+	if ev, _ := s.Find("r1", "step"); ev.Int("n") != 1 {
+		t.Errorf("first step n=%d", ev.Int("n"))
+	}
+	if _, ok := s.WaitEv("other", 100*time.Millisecond, "call"); ok {
+		t.Error("event for an unknown id")
+	}
+}
