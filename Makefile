@@ -20,7 +20,7 @@ EXT = $(BIN)/lib/_wsgikit$(EXT_SUFFIX)
 GO_SRC = $(shell find . -name '*.go' -not -path './out/*') go.mod go.sum
 WORKER_SRC = $(wildcard server/worker/*.go server/worker/*.c server/worker/*.h)
 
-.PHONY: all setup build test run bench-serve fuzz fuzz-parser vet clean
+.PHONY: all setup build test run bench-serve check-update fuzz fuzz-parser vet clean
 
 all: build
 
@@ -58,7 +58,7 @@ test: setup build vet
 FUZZTIME ?= 60s
 # package:target pairs; the parser's run in `make test` too (fuzz-parser).
 PARSER_FUZZ := server/http1:FuzzParse server/http1:FuzzBody
-OTHER_FUZZ := server/http1:FuzzValidators loadgen:FuzzResponse loadgen:FuzzScenarioTOML \
+OTHER_FUZZ := server/http1:FuzzValidators conformance/framework:FuzzReadResponse loadgen:FuzzResponse loadgen:FuzzScenarioTOML \
 	reports:FuzzRender internal/harness:FuzzParseStat internal/harness:FuzzExpand internal/harness:FuzzSplitCommand
 
 fuzz-parser:
@@ -72,10 +72,15 @@ fuzz: fuzz-parser
 # The main job: every verdict and number goes into the report, so peers
 # failing MUSTs (check exits 1) do not stop it; the summary shows them.
 run: setup build
-	-$(BIN)/wsgikit check -q -o $(OUT)/check
+	-$(BIN)/wsgikit check --list-failures=false -o $(OUT)/check
 	$(BIN)/wsgikit bench --server wsgikit,gunicorn-gthread,uwsgi,waitress --scenario hello,flask \
 		--rounds 2 -d 4s --warmup 1s --pin server=0 client=1 -o $(OUT)/bench
 	$(BIN)/wsgikit report $(OUT)/check/check.json $(OUT)/bench/bench.json -o $(OUT)/report --summary
+
+# Rewrites the conformance goldens (spec list, verdicts per peer) from a
+# fresh run: review the diff against the peers' documented behaviour first.
+check-update: setup build
+	WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit $(GO) test -count=1 ./conformance -run 'TestRegistry|TestGoldenVerdicts|TestOutputsGolden' -args -update
 
 bench-serve: setup build
 	WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit $(GO) run ./cmd/benchserve

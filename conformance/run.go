@@ -8,6 +8,7 @@
 package conformance
 
 import (
+	"sync"
 	"context"
 	"fmt"
 	"net"
@@ -43,8 +44,13 @@ type Options struct {
 	Level   string   // MUST, SHOULD or ALL (default)
 	// Start starts one server; default: the harness (internal/harness).
 	Start Starter
-	// Progress, if set, is called after each spec.
+	// Progress, if set, is called after each spec (from several goroutines
+	// when Parallel > 1).
 	Progress func(server string, v framework.Verdict)
+	// Parallel is how many servers are checked at once (default 1). Specs
+	// use handshakes, not timing, so servers do not disturb each other's
+	// verdicts; the golden test runs three at a time.
+	Parallel int
 }
 
 // Specs returns every registered spec.
@@ -70,11 +76,26 @@ func Run(ctx context.Context, opts Options) (*reports.Check, error) {
 		start = HarnessStarter(HarnessConfig{})
 	}
 	check := &reports.Check{Schema: reports.CheckSchema, Generated: time.Now().UTC(), Machine: machine()}
-	for _, name := range opts.Servers {
-		cs := runServer(ctx, name, specs, start, opts.Progress)
-		check.Servers = append(check.Servers, cs)
+	results := make([]reports.CheckServer, len(opts.Servers))
+	done := make([]bool, len(opts.Servers))
+	sem := make(chan struct{}, max(opts.Parallel, 1))
+	var wg sync.WaitGroup
+	for i, name := range opts.Servers {
+		sem <- struct{}{}
 		if ctx.Err() != nil {
+			<-sem
 			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			results[i], done[i] = runServer(ctx, name, specs, start, opts.Progress), true
+		}()
+	}
+	wg.Wait()
+	for i := range results {
+		if done[i] {
+			check.Servers = append(check.Servers, results[i]) // in the order asked
 		}
 	}
 	return check, nil

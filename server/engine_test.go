@@ -144,6 +144,29 @@ func TestBuildEnvironNoAllocs(t *testing.T) {
 	}
 }
 
+func TestBuildEnvironAbsoluteForm(t *testing.T) {
+	raw := []byte("GET http://target.example:8080/p?q HTTP/1.1\r\nHost: other.example\r\n\r\n")
+	var req http1.Request
+	lim := http1.DefaultLimits()
+	if _, err := http1.Parse(raw, &req, &lim); err != nil {
+		t.Fatal(err)
+	}
+	var env Environ
+	BuildEnviron(&env, &req, &ConnInfo{}, nil)
+	host := ""
+	for i := range env.Entries { // the last one wins in the dict
+		if env.KeyName(i) == "HTTP_HOST" {
+			host = string(env.Value(i))
+		}
+	}
+	if host != "target.example:8080" {
+		t.Errorf("HTTP_HOST %q, want the target's authority", host)
+	}
+	if v, _ := env.Lookup("PATH_INFO"); string(v) != "/p" {
+		t.Errorf("PATH_INFO %q", v)
+	}
+}
+
 func BenchmarkBuildEnviron(b *testing.B) {
 	raw := []byte("GET /api/v1/items?page=2 HTTP/1.1\r\nHost: example.org\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\nAccept: text/html,application/xhtml+xml\r\nAccept-Language: en-US,en;q=0.5\r\nAccept-Encoding: gzip, deflate\r\nConnection: keep-alive\r\nCookie: session=abc123; theme=dark\r\nUpgrade-Insecure-Requests: 1\r\n\r\n")
 	var req http1.Request

@@ -188,6 +188,10 @@ func BuildEnviron(e *Environ, req *http1.Request, ci *ConnInfo, scriptName []byt
 		e.Entries = append(e.Entries, EnvEntry{Key: keyContentLength, VOff: int32(off), VLen: int32(len(e.Buf) - off)})
 	}
 	e.addHeaders(req)
+	if req.AbsoluteForm {
+		// RFC 9112 §3.2.2: the target's authority replaces the Host field.
+		e.add(keyHost, req.Host)
+	}
 	if fw.host != nil {
 		e.add(keyHost, fw.host) // after the fields: it replaces HTTP_HOST
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/wsgikit/wsgikit/internal/harness"
 	"github.com/wsgikit/wsgikit/loadgen"
+	"github.com/wsgikit/wsgikit/reports"
 )
 
 func init() { verbs = append(verbs, newBenchCmd) }
@@ -165,6 +166,15 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 			return werr
 		}
 		fmt.Fprintf(stdout, "\nwrote %s\n", filepath.Join(f.outDir, "bench.json"))
+		// The report too, by default, from the file as users' CI reads it.
+		in, lerr := reports.Load(filepath.Join(f.outDir, "bench.json"))
+		if lerr == nil {
+			lerr = reports.WriteDir(f.outDir, in.Checks, in.Benches)
+		}
+		if lerr != nil {
+			return fmt.Errorf("render report: %w", lerr)
+		}
+		fmt.Fprintf(stdout, "report: %s\n", filepath.Join(f.outDir, "index.html"))
 	}
 	if f.saveBaseline != "" {
 		if werr := loadgen.SaveBaseline(f.saveBaseline, out); werr != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -37,6 +38,8 @@ type checkFlags struct {
 	workers  int
 	threads  int
 	quiet    bool
+	parallel int
+	failures bool
 }
 
 func newCheckCmd() *cobra.Command {
@@ -62,6 +65,8 @@ one did, 2 on usage or harness errors.`,
 	f.IntVar(&fl.workers, "workers", 1, "worker processes per server instance")
 	f.IntVar(&fl.threads, "threads", 4, "threads per worker")
 	f.BoolVarP(&fl.quiet, "quiet", "q", false, "no per-server progress on stderr")
+	f.IntVar(&fl.parallel, "parallel", 3, "servers checked at once (each has its own instance and event sink)")
+	f.BoolVar(&fl.failures, "list-failures", true, "print each FAIL and ERROR as it happens")
 	return c
 }
 
@@ -109,10 +114,13 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 	defer stop()
 	stderr := cmd.ErrOrStderr()
 	started, finished := map[string]time.Time{}, map[string]time.Time{}
+	var mu sync.Mutex // servers run in parallel
 	opts := conformance.Options{
-		Servers: servers, Focus: fl.focus, Level: level,
+		Servers: servers, Focus: fl.focus, Level: level, Parallel: fl.parallel,
 		Start: conformance.HarnessStarter(conformance.HarnessConfig{User: user, Workers: fl.workers, Threads: fl.threads}),
 		Progress: func(server string, v framework.Verdict) {
+			mu.Lock()
+			defer mu.Unlock()
 			finished[server] = time.Now()
 			if _, ok := started[server]; !ok {
 				started[server] = time.Now()
@@ -120,8 +128,8 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 					fmt.Fprintf(stderr, "check: %s …\n", server)
 				}
 			}
-			if !fl.quiet && (v.Verdict == framework.FAIL || v.Verdict == framework.ERROR) {
-				fmt.Fprintf(stderr, "  %-10s %s: %s\n", v.Verdict, v.Spec.ID, firstLine(v.Detail))
+			if !fl.quiet && fl.failures && (v.Verdict == framework.FAIL || v.Verdict == framework.ERROR) {
+				fmt.Fprintf(stderr, "  %-10s %s %s: %s\n", v.Verdict, server, v.Spec.ID, firstLine(v.Detail))
 			}
 		},
 	}
