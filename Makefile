@@ -74,7 +74,7 @@ fuzz: fuzz-parser
 run: setup build
 	-$(BIN)/wsgikit check --list-failures=false -o $(OUT)/check
 	$(BIN)/wsgikit bench --server wsgikit,gunicorn-gthread,uwsgi,waitress --scenario hello,flask \
-		--rounds 2 -d 4s --warmup 1s --pin server=0 client=1 -o $(OUT)/bench
+		--rounds 2 -d 4s --warmup 1s --pin 'server=0 client=1' -o $(OUT)/bench
 	$(BIN)/wsgikit report $(OUT)/check/check.json $(OUT)/bench/bench.json -o $(OUT)/report --summary
 
 # Rewrites the conformance goldens (spec list, verdicts per peer) from a

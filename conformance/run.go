@@ -8,19 +8,19 @@
 package conformance
 
 import (
-	"sync"
 	"context"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wsgikit/wsgikit/conformance/framework"
 	_ "github.com/wsgikit/wsgikit/conformance/http1"   // registers RFC 9112 specs
 	_ "github.com/wsgikit/wsgikit/conformance/pep3333" // registers PEP 3333 specs
+	"github.com/wsgikit/wsgikit/internal/harness"
 	"github.com/wsgikit/wsgikit/reports"
 )
 
@@ -75,7 +75,7 @@ func Run(ctx context.Context, opts Options) (*reports.Check, error) {
 	if start == nil {
 		start = HarnessStarter(HarnessConfig{})
 	}
-	check := &reports.Check{Schema: reports.CheckSchema, Generated: time.Now().UTC(), Machine: machine()}
+	check := &reports.Check{Schema: reports.CheckSchema, Generated: time.Now().UTC(), Machine: harness.Machine()}
 	results := make([]reports.CheckServer, len(opts.Servers))
 	done := make([]bool, len(opts.Servers))
 	sem := make(chan struct{}, max(opts.Parallel, 1))
@@ -166,25 +166,6 @@ func toResult(v framework.Verdict) reports.CheckResult {
 		Stimulus:   v.Spec.Stimulus,
 		Seconds:    v.Seconds,
 	}
-}
-
-func machine() *reports.Machine {
-	m := &reports.Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
-	m.Hostname, _ = os.Hostname()
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.Kernel = strings.TrimSpace(string(b))
-	}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, ln := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(ln, "model name") {
-				if _, v, ok := strings.Cut(ln, ":"); ok {
-					m.CPUModel = strings.TrimSpace(v)
-				}
-				break
-			}
-		}
-	}
-	return m
 }
 
 // Counts tallies verdicts of one server.

@@ -11,12 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/wsgikit/wsgikit/internal/harness"
 	"github.com/wsgikit/wsgikit/reports"
 )
 
@@ -177,7 +177,7 @@ func Bench(ctx context.Context, p Plan) (*Output, error) {
 	if p.Progress == nil {
 		p.Progress = NewPlainProgress(p.Log)
 	}
-	out := &Output{Schema: reports.BenchSchema, Generated: time.Now().UTC(), Machine: MachineInfo(),
+	out := &Output{Schema: reports.BenchSchema, Generated: time.Now().UTC(), Machine: harness.Machine(),
 		Settings: p.settings()}
 	if p.Pin != nil && len(p.Pin.Client) > 0 {
 		if err := PinSelf(p.Pin.Client); err != nil {
@@ -725,34 +725,6 @@ func summarizeGroup(k sumKey, runs []RunOut) SumOut {
 		s.RSSMB = Summarize(rss).Median
 	}
 	return s
-}
-
-// MachineInfo describes this machine for the report.
-func MachineInfo() *reports.Machine {
-	m := &reports.Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version()}
-	m.Hostname, _ = os.Hostname()
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.CPUModel = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.Kernel = strings.TrimSpace(string(b))
-	}
-	if b, err := os.ReadFile("/etc/os-release"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(l, "PRETTY_NAME="); ok {
-				m.OS = strings.Trim(v, `"`)
-			}
-		}
-	}
-	if v := pythonVersion(); v != "" {
-		m.Python = v
-	}
-	return m
 }
 
 // SortedKeys is a helper for stable text output.

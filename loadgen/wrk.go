@@ -48,14 +48,3 @@ func (p *Plan) crossCheckWrk(ctx context.Context, base string, sc *Scenario, con
 	cc.WrkRPS, _ = strconv.ParseFloat(string(m[1]), 64)
 	return cc
 }
-
-// pythonVersion is Debian's interpreter version, the one servers run on.
-func pythonVersion() string {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "/usr/bin/python3", "--version").CombinedOutput()
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(strings.TrimPrefix(string(out), "Python "))
-}
