@@ -703,3 +703,17 @@ func TestServeSlowClients(t *testing.T) {
 		}
 	}
 }
+
+// TestServeEnvironValuesNotStale: the worker shares repeated environ values
+// between requests; a changed value must never be served stale.
+func TestServeEnvironValuesNotStale(t *testing.T) {
+	s := serve(t, "wkapp")
+	for _, ua := range []string{"a", "bb", "a", "cc", "", "cc"} {
+		r, _, _ := s.roundTrip("GET /env HTTP/1.1\r\nHost: h-" + ua + "\r\nUser-Agent: " + ua + "\r\n\r\n")
+		var env map[string]any
+		json.Unmarshal(r.body, &env)
+		if env["HTTP_USER_AGENT"] != ua || env["HTTP_HOST"] != "h-"+ua {
+			t.Fatalf("User-Agent %q: environ has %q / %q", ua, env["HTTP_USER_AGENT"], env["HTTP_HOST"])
+		}
+	}
+}

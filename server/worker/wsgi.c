@@ -555,6 +555,31 @@ static void log_error(wk_slot *s, const char *why) {
 	Py_XDECREF(t); Py_XDECREF(v); Py_XDECREF(tb);
 }
 
+/* env_values holds, per known key, the last value made for it: most
+ * requests repeat SERVER_NAME, REMOTE_ADDR, HTTP_HOST, HTTP_USER_AGENT …, and
+ * str is immutable, so an equal value is shared instead of decoded again.
+ * Only touched with the GIL held. */
+static PyObject **env_values;
+
+static PyObject *env_value(const wk_env_entry *e, const char *buf) {
+	const char *p = buf + e->voff;
+	if (e->key >= 0 && e->key < n_env_keys && e->vlen <= 256) {
+		PyObject *c = env_values[e->key];
+		if (c && PyUnicode_GET_LENGTH(c) == e->vlen && PyUnicode_KIND(c) == PyUnicode_1BYTE_KIND &&
+		    memcmp(PyUnicode_1BYTE_DATA(c), p, e->vlen) == 0) {
+			Py_INCREF(c);
+			return c;
+		}
+		PyObject *v = PyUnicode_DecodeLatin1(p, e->vlen, NULL);
+		if (v) {
+			Py_INCREF(v);
+			Py_XSETREF(env_values[e->key], v);
+		}
+		return v;
+	}
+	return PyUnicode_DecodeLatin1(p, e->vlen, NULL);
+}
+
 static PyObject *build_environ(wk_slot *s, const char *buf, const wk_env_entry *ents, int nents) {
 	PyObject *env = PyDict_Copy(base_environ);
 	int i;
@@ -569,7 +594,7 @@ static PyObject *build_environ(wk_slot *s, const char *buf, const wk_env_entry *
 			k = PyUnicode_DecodeLatin1(buf + e->koff, e->klen, NULL);
 			if (!k) goto fail;
 		}
-		v = PyUnicode_DecodeLatin1(buf + e->voff, e->vlen, NULL);
+		v = env_value(e, buf);
 		if (!v) { Py_DECREF(k); goto fail; }
 		int rc = PyDict_SetItem(env, k, v);
 		Py_DECREF(k); Py_DECREF(v);
@@ -814,6 +839,8 @@ static PyObject *wk_serve(PyObject *self, PyObject *args, PyObject *kw) {
 
 	n_env_keys = wkEnvKeyCount();
 	env_keys = PyMem_RawCalloc(n_env_keys, sizeof(PyObject *));
+	env_values = PyMem_RawCalloc(n_env_keys, sizeof(PyObject *));
+	if (!env_keys || !env_values) return PyErr_NoMemory();
 	int i;
 	for (i = 0; i < n_env_keys; i++) {
 		char kb[64];
