@@ -106,6 +106,7 @@ func measure(t target, dur time.Duration, conns int, pin bool) (result, error) {
 	if out, err := exec.Command(wrk[0], append(wrk[1:], "-d1s", url)...).CombinedOutput(); err != nil { // warm-up
 		return result{}, fmt.Errorf("wrk warm-up: %v: %s", err, out)
 	}
+	inst.ResetPeaks() // memory while serving, not during start-up
 	out, err := exec.Command(wrk[0], append(wrk[1:], "-d"+dur.String(), url)...).CombinedOutput()
 	if err != nil {
 		return result{}, fmt.Errorf("wrk: %v: %s", err, out)

@@ -104,13 +104,29 @@ var (
 func Register(specs ...*Spec) {
 	regMu.Lock()
 	defer regMu.Unlock()
-	registry = append(registry, specs...)
+	builders = append(builders, func() []*Spec { return specs })
 }
+
+// RegisterFunc adds the specs build returns, built on first use: spec
+// tables hold large payloads (4 MiB bodies), and every wsgikit process links
+// the suite, `wsgikit serve`'s master included, which must not carry them.
+func RegisterFunc(build func() []*Spec) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	builders = append(builders, build)
+}
+
+// builders produce the registry, in registration order, once.
+var builders []func() []*Spec
 
 // All returns every registered spec in registration order.
 func All() []*Spec {
 	regMu.Lock()
 	defer regMu.Unlock()
+	for _, b := range builders {
+		registry = append(registry, b()...)
+	}
+	builders = nil
 	return append([]*Spec(nil), registry...)
 }
 

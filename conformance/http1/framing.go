@@ -12,7 +12,7 @@ const (
 	secChunk = "RFC 9112 §7.1 Chunked Transfer Coding"
 )
 
-func init() { f.Register(framingSpecs()...) }
+func init() { f.RegisterFunc(framingSpecs) }
 
 const sentCL = "RFC 9112 §6.3 (5): If a message is received without Transfer-Encoding and with an invalid Content-Length header field, then the message framing is invalid and the recipient MUST treat it as an unrecoverable error … the server MUST respond with a 400 (Bad Request) status code and then close the connection. (Content-Length = 1*DIGIT.)"
 

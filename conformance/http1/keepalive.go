@@ -9,7 +9,7 @@ import (
 
 const secConn = "RFC 9112 §9 Connection Management"
 
-func init() { f.Register(keepaliveSpecs()...) }
+func init() { f.RegisterFunc(keepaliveSpecs) }
 
 func keepaliveSpecs() []*f.Spec {
 	return []*f.Spec{

@@ -9,7 +9,7 @@ import (
 
 const secLimits = "RFC 9112 §3 / RFC 9110 §15.5 Limits"
 
-func init() { f.Register(limitSpecs()...) }
+func init() { f.RegisterFunc(limitSpecs) }
 
 func limitSpecs() []*f.Spec {
 	long8000 := "/" + strings.Repeat("a", 7980)

@@ -6,7 +6,7 @@ import (
 
 const secPipe = "RFC 9112 §9.3.2 Pipelining"
 
-func init() { f.Register(pipeliningSpecs()...) }
+func init() { f.RegisterFunc(pipeliningSpecs) }
 
 func pipeliningSpecs() []*f.Spec {
 	return []*f.Spec{

@@ -8,7 +8,7 @@ import (
 
 const secTE = "RFC 9112 §6.1 Transfer-Encoding"
 
-func init() { f.Register(smugglingSpecs()...) }
+func init() { f.RegisterFunc(smugglingSpecs) }
 
 const sentTECL = "RFC 9112 §6.1: A server MAY reject a request that contains both Content-Length and Transfer-Encoding or process such a request in accordance with the Transfer-Encoding alone. Regardless, the server MUST close the connection after responding to such a request to avoid the potential attacks."
 

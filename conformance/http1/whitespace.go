@@ -9,7 +9,7 @@ const (
 	secLine   = "RFC 9112 §2–3 Message Format and Request Line"
 )
 
-func init() { f.Register(whitespaceSpecs()...) }
+func init() { f.RegisterFunc(whitespaceSpecs) }
 
 func whitespaceSpecs() []*f.Spec {
 	return []*f.Spec{

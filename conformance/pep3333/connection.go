@@ -8,7 +8,7 @@ import (
 
 const secConn = "PEP 3333 / Other HTTP Features (connections)"
 
-func init() { f.Register(connectionSpecs()...) }
+func init() { f.RegisterFunc(connectionSpecs) }
 
 func connectionSpecs() []*f.Spec {
 	return []*f.Spec{

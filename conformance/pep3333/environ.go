@@ -19,8 +19,8 @@ const (
 )
 
 func init() {
-	f.Register(appSpecs()...)
-	f.Register(environSpecs()...)
+	f.RegisterFunc(appSpecs)
+	f.RegisterFunc(environSpecs)
 }
 
 func appSpecs() []*f.Spec {

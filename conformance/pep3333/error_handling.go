@@ -9,7 +9,7 @@ import (
 
 const secEH = "PEP 3333 / Error Handling"
 
-func init() { f.Register(errorHandlingSpecs()...) }
+func init() { f.RegisterFunc(errorHandlingSpecs) }
 
 // status500 grades "the client got an error status, never a 200 with the
 // app's half-done output".

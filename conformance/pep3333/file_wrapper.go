@@ -8,7 +8,7 @@ import (
 
 const secFW = "PEP 3333 / Optional Platform-Specific File Handling"
 
-func init() { f.Register(fileWrapperSpecs()...) }
+func init() { f.RegisterFunc(fileWrapperSpecs) }
 
 const alphabet = "abcdefghijklmnopqrstuvwxyz"
 

@@ -11,7 +11,7 @@ import (
 
 const secSR = "PEP 3333 / The start_response() Callable"
 
-func init() { f.Register(startResponseSpecs()...) }
+func init() { f.RegisterFunc(startResponseSpecs) }
 
 // call is one scripted start_response call for the probe's sr behaviour.
 type call struct {

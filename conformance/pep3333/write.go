@@ -8,7 +8,7 @@ import (
 
 const secWrite = "PEP 3333 / The write() Callable"
 
-func init() { f.Register(writeSpecs()...) }
+func init() { f.RegisterFunc(writeSpecs) }
 
 func writeSpecs() []*f.Spec {
 	return []*f.Spec{
