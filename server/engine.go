@@ -242,5 +242,4 @@ func splitAddr(a net.Addr) (host, port []byte) {
 	return []byte(h), []byte(p)
 }
 
-
 func discardLogger() *slog.Logger { return NewLogger(io.Discard, slog.LevelError, false) }
