@@ -717,3 +717,35 @@ func TestServeEnvironValuesNotStale(t *testing.T) {
 		}
 	}
 }
+
+// TestServeThreadsRunConcurrently: with --threads 4, four requests are in
+// the application at once (a rendezvous inside the app proves it; no timing).
+func TestServeThreadsRunConcurrently(t *testing.T) {
+	s := serve(t, "wkapp", "--threads", "4")
+	dir := t.TempDir()
+	var wg sync.WaitGroup
+	results := make([]string, 4)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", s.addr)
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			fmt.Fprintf(c, "GET /rendezvous?n=4&dir=%s HTTP/1.1\r\nHost: t\r\n\r\n", dir)
+			if r, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+				b, _ := io.ReadAll(r.Body)
+				results[i] = string(b)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r != "met" {
+			t.Fatalf("request %d: %q; want all four inside the app at once", i, r)
+		}
+	}
+}

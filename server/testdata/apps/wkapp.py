@@ -172,6 +172,16 @@ def application(environ, start_response):
     if path == "/pid":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [str(os.getpid()).encode()]
+    if path == "/rendezvous":
+        # Each request marks its arrival, then waits (bounded) until n have
+        # arrived: "met" proves n requests ran in Python at once.
+        d, n = args["dir"], int(args["n"])
+        open(os.path.join(d, str(threading.get_ident()) + "-" + str(time.monotonic_ns())), "w").close()
+        deadline = time.monotonic() + 10
+        while len(os.listdir(d)) < n and time.monotonic() < deadline:
+            time.sleep(0.005)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"met" if len(os.listdir(d)) >= n else b"alone"]
     if path == "/grow":
         HOARD.append(bytearray(int(args.get("mb", "10")) << 20))
         start_response("200 OK", [("Content-Type", "text/plain")])
