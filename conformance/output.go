@@ -2,12 +2,10 @@ package conformance
 
 import (
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -15,9 +13,10 @@ import (
 	"github.com/wsgikit/wsgikit/reports"
 )
 
-// WriteOutputs writes check.json, junit-<server>.xml per server and
-// check.md into dir (created if missing).
-func WriteOutputs(c *reports.Check, dir string) error {
+// WriteOutputs writes check.json, junit-<server>.xml per server (the
+// report's JUnit writer: NON-STRICT fails only when strict) and check.md
+// into dir (created if missing).
+func WriteOutputs(c *reports.Check, dir string, strict bool) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("output dir: %w", err)
 	}
@@ -29,11 +28,11 @@ func WriteOutputs(c *reports.Check, dir string) error {
 		return fmt.Errorf("check.json: %w", err)
 	}
 	for _, s := range c.Servers {
-		f, err := os.Create(filepath.Join(dir, "junit-"+fileSafe(s.Name)+".xml"))
+		f, err := os.Create(filepath.Join(dir, reports.JUnitFileName(s.Name)))
 		if err != nil {
 			return fmt.Errorf("junit: %w", err)
 		}
-		err = WriteJUnit(f, s)
+		err = reports.WriteJUnit(f, s, strict)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
@@ -50,93 +49,6 @@ func WriteOutputs(c *reports.Check, dir string) error {
 		return fmt.Errorf("check.md: %w", err)
 	}
 	return nil
-}
-
-var unsafeRE = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
-
-func fileSafe(s string) string { return unsafeRE.ReplaceAllString(s, "_") }
-
-type junitSuites struct {
-	XMLName xml.Name     `xml:"testsuites"`
-	Suites  []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Errors   int         `xml:"errors,attr"`
-	Skipped  int         `xml:"skipped,attr"`
-	Time     float64     `xml:"time,attr"`
-	Props    []junitProp `xml:"properties>property,omitempty"`
-	Cases    []junitCase `xml:"testcase"`
-}
-
-type junitProp struct {
-	Name  string `xml:"name,attr"`
-	Value string `xml:"value,attr"`
-}
-
-type junitCase struct {
-	Name      string     `xml:"name,attr"`
-	Classname string     `xml:"classname,attr"`
-	Time      float64    `xml:"time,attr"`
-	Failure   *junitMsg  `xml:"failure,omitempty"`
-	Error     *junitMsg  `xml:"error,omitempty"`
-	Skipped   *junitSkip `xml:"skipped,omitempty"`
-	SystemOut string     `xml:"system-out,omitempty"`
-}
-
-type junitMsg struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr"`
-	Body    string `xml:",chardata"`
-}
-
-type junitSkip struct {
-	Message string `xml:"message,attr"`
-}
-
-// WriteJUnit writes one server's verdicts as a JUnit testsuite: FAIL is a
-// failure, ERROR an error, UNSUPPORTED skipped; NON-STRICT and INFO pass
-// with their verdict in the output (CI decides strictness by exit code).
-func WriteJUnit(w io.Writer, s reports.CheckServer) error {
-	suite := junitSuite{Name: "wsgikit conformance: " + s.Name, Props: []junitProp{{"server", s.Name}, {"version", s.Version}}}
-	if s.Error != "" {
-		suite.Errors++
-		suite.Tests++
-		suite.Cases = append(suite.Cases, junitCase{Name: "start", Classname: s.Name, Error: &junitMsg{Message: "server could not run", Type: "ERROR", Body: s.Error}})
-	}
-	for _, r := range s.Results {
-		c := junitCase{Name: r.ID + " [" + r.Level + "]", Classname: s.Name + "." + strings.SplitN(r.ID, "/", 3)[0], Time: r.Seconds}
-		suite.Tests++
-		suite.Time += r.Seconds
-		msg := r.Verdict + ": " + firstLine(r.Detail)
-		switch r.Verdict {
-		case framework.FAIL:
-			suite.Failures++
-			c.Failure = &junitMsg{Message: msg, Type: r.Verdict, Body: r.Detail + "\n\n" + r.Transcript}
-		case framework.ERROR:
-			suite.Errors++
-			c.Error = &junitMsg{Message: msg, Type: r.Verdict, Body: r.Detail + "\n\n" + r.Transcript}
-		case framework.UNSUPPORTED:
-			suite.Skipped++
-			c.Skipped = &junitSkip{Message: msg}
-		default:
-			c.SystemOut = msg
-		}
-		suite.Cases = append(suite.Cases, c)
-	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(junitSuites{Suites: []junitSuite{suite}}); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
 }
 
 func firstLine(s string) string {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+	"github.com/wsgikit/wsgikit/internal/harness"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -107,7 +108,7 @@ func closeMatches(name string, known []string) []string {
 	ln := strings.ToLower(name)
 	for _, k := range known {
 		lk := strings.ToLower(k)
-		d := editDistance(ln, lk)
+		d := harness.EditDistance(ln, lk)
 		if seen[k] {
 			continue
 		}
@@ -117,26 +118,6 @@ func closeMatches(name string, known []string) []string {
 		}
 	}
 	return out
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // scenarioFile is the TOML form of user scenarios:

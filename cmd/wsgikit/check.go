@@ -25,7 +25,7 @@ func init() { verbs = append(verbs, newCheckCmd) }
 // check.md are written. The reports package sets it up (e.g. in a
 // report_hook.go: `func init() { checkRenderHook = reports.RenderCheck }`);
 // a render failure is a harness error (exit 2).
-var checkRenderHook func(c *reports.Check, dir string) error
+var checkRenderHook func(c *reports.Check, dir string, strict bool) error
 
 type checkFlags struct {
 	servers  []string
@@ -137,11 +137,11 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	if err := conformance.WriteOutputs(check, fl.out); err != nil {
+	if err := conformance.WriteOutputs(check, fl.out, fl.strict); err != nil {
 		return err
 	}
 	if checkRenderHook != nil {
-		if err := checkRenderHook(check, fl.out); err != nil {
+		if err := checkRenderHook(check, fl.out, fl.strict); err != nil {
 			return fmt.Errorf("render report: %w", err)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/spf13/pflag"
+
+	"github.com/wsgikit/wsgikit/internal/harness"
 )
 
 // applyConfig fills flags not given on the command line, from WSGIKIT_*
@@ -93,7 +95,7 @@ func suggest(fs *pflag.FlagSet, key string) string {
 	sort.Strings(names)
 	best, bestD := "", 1<<30
 	for _, n := range names {
-		if d := levenshtein(key, n); d < bestD {
+		if d := harness.EditDistance(key, n); d < bestD {
 			best, bestD = n, d
 		}
 	}
@@ -101,24 +103,4 @@ func suggest(fs *pflag.FlagSet, key string) string {
 		return fmt.Sprintf(" (did you mean %q?)", best)
 	}
 	return ""
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }

@@ -50,7 +50,7 @@ func closeMatches(s string, names []string) []string {
 			continue
 		}
 		seen[n] = true
-		d := editDistance(strings.ToLower(s), strings.ToLower(n))
+		d := EditDistance(strings.ToLower(s), strings.ToLower(n))
 		if d <= 1+len(n)/4 || (len(s) >= 3 && strings.Contains(n, strings.ToLower(s))) {
 			cs = append(cs, cand{n, d})
 		}
@@ -66,7 +66,9 @@ func closeMatches(s string, names []string) []string {
 	return out
 }
 
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance, for "did you mean" hints
+// everywhere in wsgikit.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
