@@ -237,7 +237,10 @@ func (c *conn) handle() bool {
 		}
 		c.nc.SetReadDeadline(time.Now().Add(e.cfg.IOTimeout))
 	}
-	start := time.Now()
+	var start time.Time // the access log's %(D)s includes the wait for a Python thread
+	if al != nil {
+		start = time.Now()
+	}
 	e.run(x)
 	if e.Served.Add(1) == e.cfg.MaxRequests {
 		close(e.LimitReached)

@@ -77,14 +77,6 @@ func (e *Environ) add(key int32, val []byte) {
 	e.Entries = append(e.Entries, EnvEntry{Key: key, VOff: int32(off), VLen: int32(len(val))})
 }
 
-func (e *Environ) addNamed(key, val []byte) {
-	koff := len(e.Buf)
-	e.Buf = append(e.Buf, key...)
-	voff := len(e.Buf)
-	e.Buf = append(e.Buf, val...)
-	e.Entries = append(e.Entries, EnvEntry{Key: -1, KOff: int32(koff), KLen: int32(len(key)), VOff: int32(voff), VLen: int32(len(val))})
-}
-
 // Value returns the value of an entry (for tests and logs).
 func (e *Environ) Value(i int) []byte {
 	en := e.Entries[i]

@@ -38,9 +38,6 @@ const (
 // or stopped reading; the worker then stops iterating and calls close().
 var ErrClientGone = errors.New("client disconnected")
 
-// errHeadTwice guards the one-head-per-response rule.
-var errHeadTwice = errors.New("response head already sent")
-
 // Exchange is one request in flight, handed to a Python thread. The worker
 // calls its methods from that thread; the connection's goroutine waits meanwhile,
 // so nothing here needs a lock.
@@ -55,7 +52,6 @@ type Exchange struct {
 	written   int64
 	close     bool // the connection must close after this response
 	Status    int  // for logs and metrics: the status sent
-	start     time.Time
 }
 
 func (x *Exchange) reset(c *conn, req *http1.Request) {
@@ -87,9 +83,6 @@ func (x *Exchange) ReadLine(p []byte) (int, error) {
 	}
 	return n, err
 }
-
-// BodyRemaining is the number of body bytes left, -1 when unknown (chunked).
-func (x *Exchange) BodyRemaining() int64 { return x.c.r.Body().Remaining() }
 
 // HeadSent reports whether the status line went out (the point after which an
 // error can only cut the connection).
@@ -188,7 +181,7 @@ func (x *Exchange) Send(h *Head, p []byte, total int64) error {
 		return ErrClientGone
 	}
 	if over {
-		return errBodyComplete
+		return ErrBodyComplete
 	}
 	return nil
 }
@@ -245,13 +238,10 @@ func (x *Exchange) SendFile(h *Head, fd int, off, n int64) error {
 	return nil
 }
 
-// errBodyComplete tells the worker that the block went past the
+// ErrBodyComplete tells the worker that the block went past the
 // application's Content-Length (what fit was sent): stop iterating, and make
 // write() raise (PEP 3333).
-var errBodyComplete = errors.New("content-length reached")
-
-// ErrBodyComplete is errBodyComplete, exported for the worker.
-var ErrBodyComplete = errBodyComplete
+var ErrBodyComplete = errors.New("content-length reached")
 
 func (x *Exchange) body(p []byte) {
 	c := x.c

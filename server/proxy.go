@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"strconv"
@@ -241,11 +240,3 @@ func parseProxyV2(b []byte) (addr, port []byte, err error) {
 	}
 	return nil, nil, nil // UNSPEC / unix: keep the peer address
 }
-
-// prefixConn replays bytes read past a PROXY header before the connection's own.
-type prefixConn struct {
-	net.Conn
-	r io.Reader
-}
-
-func (p *prefixConn) Read(b []byte) (int, error) { return p.r.Read(b) }
