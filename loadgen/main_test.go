@@ -19,8 +19,8 @@ import (
 // LOADGEN_TEST_SERVER=1, so that benchmarks can measure the client's CPU
 // alone (the server is then another process).
 func TestMain(m *testing.M) {
-	if os.Getenv("LOADGEN_TEST_SERVER") == "1" {
-		serveFixture()
+	if v := os.Getenv("LOADGEN_TEST_SERVER"); v != "" {
+		serveFixture(v == "fast")
 		return
 	}
 	os.Exit(m.Run())
@@ -74,7 +74,7 @@ func fixtureHandler() http.Handler {
 	return mux
 }
 
-func serveFixture() {
+func serveFixture(fast bool) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -83,6 +83,10 @@ func serveFixture() {
 	fmt.Println(ln.Addr().String())
 	// Exit when the parent closes our stdin: never outlive the test.
 	go func() { io.Copy(io.Discard, os.Stdin); os.Exit(0) }()
+	if fast {
+		serveFastFixture(ln)
+		return
+	}
 	http.Serve(ln, fixtureHandler())
 }
 
@@ -91,10 +95,16 @@ var fixturePID int
 
 // startFixtureProcess runs the fixture server as a child process in its own
 // process group and returns its base URL; it is killed by PID at cleanup.
-func startFixtureProcess(tb testing.TB) string {
+func startFixtureProcess(tb testing.TB) string { return startFixture(tb, "1") }
+
+// startFastFixtureProcess is startFixtureProcess with the bare hello/upload
+// server of serveFastFixture.
+func startFastFixtureProcess(tb testing.TB) string { return startFixture(tb, "fast") }
+
+func startFixture(tb testing.TB, kind string) string {
 	tb.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "LOADGEN_TEST_SERVER=1", "GOMAXPROCS=1")
+	cmd.Env = append(os.Environ(), "LOADGEN_TEST_SERVER="+kind, "GOMAXPROCS=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdin, _ := cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()

@@ -93,6 +93,7 @@ type conn struct {
 	pool     *connPool
 	t        *Transport
 	br       *bufio.Reader
+	sr       *sockReader // br's source
 	wbuf     []byte
 	scratch  []byte    // for discarding large bodies
 	used     bool      // has carried a request before
@@ -197,7 +198,8 @@ dial:
 		}
 		return nil, err
 	}
-	c := &conn{nc: nc, pool: p, t: t, br: bufio.NewReaderSize(nc, 16<<10)}
+	c := &conn{nc: nc, pool: p, t: t, sr: newSockReader(nc)}
+	c.br = bufio.NewReaderSize(c.sr, 16<<10)
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
@@ -293,6 +295,15 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request) (*http.Response
 		return fail(wrapErr("write request", err))
 	}
 	resp, b, err := c.readResponse(req)
+	if n, werr := c.sr.takeWriteErr(); n > 0 || werr != nil {
+		c.t.bytesOut.Add(uint64(n))
+		if werr != nil {
+			if reused {
+				return fail(fmt.Errorf("%w: %v", errServerClosedIdle, werr))
+			}
+			return fail(wrapErr("write request", werr))
+		}
+	}
 	if err != nil {
 		if reused && errors.Is(err, errNoResponse) {
 			return fail(fmt.Errorf("%w: %v", errServerClosedIdle, err))
@@ -384,7 +395,7 @@ func (c *conn) writeRequest(req *http.Request) error {
 	var err error
 	switch {
 	case body == nil:
-		err = c.write(buf)
+		err = c.send(buf)
 	case chunked:
 		err = c.writeChunked(buf, body)
 	default:
@@ -403,7 +414,7 @@ func (c *conn) writeRequest(req *http.Request) error {
 				err = fmt.Errorf("request body: %w (declared %d bytes)", rerr, want)
 				break
 			}
-			err = c.write(buf)
+			err = c.send(buf)
 		} else {
 			if err = c.write(buf); err == nil {
 				n, err = io.CopyN(c.nc, body, want)
@@ -418,6 +429,16 @@ func (c *conn) writeRequest(req *http.Request) error {
 		c.wbuf = buf[:0]
 	}
 	return err
+}
+
+// send sends a whole request: queued to go out with the wait for the
+// response (sockReader) when it can, written now otherwise.
+func (c *conn) send(b []byte) error {
+	if c.sr.canPost() && c.br.Buffered() == 0 {
+		c.sr.post(b)
+		return nil
+	}
+	return c.write(b)
 }
 
 func (c *conn) write(b []byte) error {

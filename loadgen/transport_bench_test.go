@@ -11,14 +11,16 @@ import (
 
 // BenchmarkClientCPU measures the driver's own CPU per request (getrusage of
 // this process; the Go server runs in a child process, so it is not counted)
-// for vegeta's stock net/http transport and the lean one, same load:
+// for vegeta's stock net/http transport and the lean one, same load, against
+// a server faster than either client (serveFastFixture), so that each client
+// is measured saturated rather than waiting:
 //
 //	go test ./loadgen -run '^$' -bench ClientCPU -benchtime 100000x -count 6
 //
 // The figure to compare is cpu-ns/req; ns/op is wall time and depends on
 // the server.
 func BenchmarkClientCPU(b *testing.B) {
-	base := startFixtureProcess(b)
+	base := startFastFixtureProcess(b)
 	if os.Getenv("LOADGEN_BENCH_PIN") != "" && runtime.NumCPU() >= 2 {
 		// As `wsgikit bench --pin server=1 client=0`: no contention between
 		// the two, and the driver runs with GOMAXPROCS=1.
