@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/wsgikit/wsgikit/internal/harness"
@@ -31,6 +32,7 @@ type target struct {
 
 type result struct {
 	rps, p99ms, rssMB float64
+	clientCPU         float64 // wrk's CPU time over the run's wall time (1 = one core busy)
 	errs              string
 }
 
@@ -56,6 +58,9 @@ func main() {
 		}
 		if app == "hello" {
 			targets = append(targets, target{"wsgikit-static (no Python)", "wsgikit", 1, app, nil})
+			if _, err := exec.LookPath("nginx"); err == nil {
+				targets = append(targets, target{"nginx-static (no Python)", "", 1, app, nil})
+			}
 		}
 		results := map[string][]result{}
 		for r := 0; r < *rounds; r++ {
@@ -73,12 +78,50 @@ func main() {
 	}
 }
 
+// nginxStatic answers every request with a canned hello world from nginx
+// itself: no Python, no proxying. It is the reference for how fast one core
+// of wrk can go on this machine, so it shows when a row is client-bound.
+var nginxStatic = &harness.Profile{
+	Name:        "nginx-static",
+	Description: "nginx answering hello world itself (reference for the client's ceiling)",
+	Package:     "nginx-light",
+	Command:     []string{"nginx", "-p", "{rundir}", "-c", "{rundir}/nginx.conf", "-e", "stderr"},
+	Dir:         "{rundir}",
+	Files: map[string]string{"nginx.conf": `# {app} is not loaded: nginx answers by itself
+daemon off;
+worker_processes 1;
+pid {rundir}/nginx.pid;
+error_log stderr warn;
+events {
+    worker_connections 1024;
+}
+http {
+    access_log off;
+    keepalive_requests 1000000000;
+    client_body_temp_path {rundir}/client_body;
+    server {
+        listen {bind};
+        location / {
+            default_type text/plain;
+            return 200 "Hello, World!";
+        }
+    }
+}
+`},
+	KeepAlive:  true,
+	StopSignal: syscall.SIGTERM, StopGrace: 5 * time.Second,
+	Requires:   []string{"nginx"},
+}
+
 func measure(t target, dur time.Duration, conns int, pin bool) (result, error) {
-	p, err := harness.Lookup(t.profile, nil)
-	if err != nil {
-		return result{}, err
+	p := nginxStatic
+	var err error
+	if t.profile != "" {
+		if p, err = harness.Lookup(t.profile, nil); err != nil {
+			return result{}, err
+		}
 	}
-	if strings.Contains(t.label, "static") {
+	if t.profile == "wsgikit" && strings.Contains(t.label, "static") {
 		cp := *p
 		cp.Command = append(append([]string{}, p.Command[:2]...), append([]string{"--static"}, p.Command[2:]...)...)
 		p = &cp
@@ -107,11 +150,17 @@ func measure(t target, dur time.Duration, conns int, pin bool) (result, error) {
 		return result{}, fmt.Errorf("wrk warm-up: %v: %s", err, out)
 	}
 	inst.ResetPeaks() // memory while serving, not during start-up
-	out, err := exec.Command(wrk[0], append(wrk[1:], "-d"+dur.String(), url)...).CombinedOutput()
+	cmd := exec.Command(wrk[0], append(wrk[1:], "-d"+dur.String(), url)...)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return result{}, fmt.Errorf("wrk: %v: %s", err, out)
 	}
 	res := parseWrk(string(out))
+	// wrk's own CPU: near 1 means the client, not the server, set the pace.
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		res.clientCPU = time.Duration(ru.Utime.Nano()+ru.Stime.Nano()).Seconds() / time.Since(start).Seconds()
+	}
 	res.rssMB = inst.Usage().PeakRSSMB
 	return res, nil
 }
@@ -162,11 +211,11 @@ func report(app string, targets []target, results map[string][]result) {
 		return median(xs)
 	}
 	ours := med("wsgikit", func(r result) float64 { return r.rps })
-	fmt.Printf("\n## app: %s\n\n| server | req/s (median) | runs | p99 ms | RSS MB | wsgikit ÷ this | notes |\n|---|---|---|---|---|---|---|\n", app)
+	fmt.Printf("\n## app: %s\n\n| server | req/s (median) | runs | p99 ms | RSS MB | wrk CPU | wsgikit ÷ this | notes |\n|---|---|---|---|---|---|---|---|\n", app)
 	for _, t := range targets {
 		rs := results[t.label]
 		if len(rs) == 0 {
-			fmt.Printf("| %s | failed | | | | | |\n", t.label)
+			fmt.Printf("| %s | failed | | | | | | |\n", t.label)
 			continue
 		}
 		rps := med(t.label, func(r result) float64 { return r.rps })
@@ -178,7 +227,8 @@ func report(app string, targets []target, results map[string][]result) {
 		if rps > 0 && t.label != "wsgikit" {
 			ratio = fmt.Sprintf("%.2f×", ours/rps)
 		}
-		fmt.Printf("| %s | %.0f | %s | %.2f | %.0f | %s | %s |\n", t.label, rps, strings.Join(runs, " / "),
-			med(t.label, func(r result) float64 { return r.p99ms }), med(t.label, func(r result) float64 { return r.rssMB }), ratio, rs[0].errs)
+		fmt.Printf("| %s | %.0f | %s | %.2f | %.0f | %.0f%% | %s | %s |\n", t.label, rps, strings.Join(runs, " / "),
+			med(t.label, func(r result) float64 { return r.p99ms }), med(t.label, func(r result) float64 { return r.rssMB }),
+			100*med(t.label, func(r result) float64 { return r.clientCPU }), ratio, rs[0].errs)
 	}
 }
