@@ -110,7 +110,7 @@ http {
 `},
 	KeepAlive:  true,
 	StopSignal: syscall.SIGTERM, StopGrace: 5 * time.Second,
-	Requires:   []string{"nginx"},
+	Requires: []string{"nginx"},
 }
 
 func measure(t target, dur time.Duration, conns int, pin bool) (result, error) {
