@@ -165,7 +165,15 @@ func TestBuiltinProfilesServeEveryApp(t *testing.T) {
 				}
 				if reqs[0].app == "hello" {
 					checkKeepAlive(t, inst)
-					if u := inst.Usage(); u.Procs < 1 || u.PeakRSSMB <= 0 || u.CPUSeconds <= 0 {
+					// CPU time comes in clock ticks (10 ms): a light server may
+					// not have used one yet, so load it (boundedly) until it has.
+					u := inst.Usage()
+					for deadline := time.Now().Add(5 * time.Second); u.CPUSeconds <= 0 && time.Now().Before(deadline); u = inst.Usage() {
+						for i := 0; i < 50; i++ {
+							doRequest(inst.Addr, "GET", "/", nil)
+						}
+					}
+					if u.Procs < 1 || u.PeakRSSMB <= 0 || u.CPUSeconds <= 0 {
 						t.Errorf("usage looks empty: %+v", u)
 					}
 				}
