@@ -76,17 +76,22 @@ type golden struct {
 // notPinned are installed profiles without golden verdicts, with the reason.
 var notPinned = map[string]string{
 	"wsgikit": "our own server: TestWsgikitStrict requires no FAIL and no NON-STRICT instead",
+	// Issue #11, in progress: their runs still end in harness ERRORs, which
+	// are the suite's to fix before a verdict can be pinned.
+	"granian": "harness ERRORs under investigation (#11)",
+	"bjoern":  "harness ERRORs under investigation (#11)",
 }
 
 // slowPeers start first, so the others run beside them: uwsgi-http11
 // delimits most responses by closing the connection after its 4 s socket
 // timeout, over six minutes per run.
-var slowPeers = map[string]bool{"uwsgi-http11": true}
+var slowPeers = map[string]bool{"uwsgi-http11": true, "uwsgi-http11@debian": true}
 
-// goldenPeers are the installed peers whose verdicts are pinned.
+// goldenPeers are the installed peers whose verdicts are pinned: today's
+// versions and Debian's older builds (<name>@debian).
 func goldenPeers() []string {
 	var out []string
-	for _, p := range InstalledPeers() {
+	for _, p := range append(InstalledPeers(), InstalledDebianPeers()...) {
 		if _, skip := notPinned[p]; !skip {
 			out = append(out, p)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/wsgikit/wsgikit/internal/harness"
 )
@@ -55,10 +56,19 @@ func HarnessStarter(cfg HarnessConfig) Starter {
 }
 
 // InstalledPeers lists the built-in profiles whose server is installed,
-// wsgikit first when it is built.
-func InstalledPeers() []string {
+// wsgikit first when it is built: the servers of today (the plain names),
+// not Debian's older builds, which are asked for by name (<name>@debian).
+func InstalledPeers() []string { return installed(false) }
+
+// InstalledDebianPeers lists the installed <name>@debian profiles.
+func InstalledDebianPeers() []string { return installed(true) }
+
+func installed(debian bool) []string {
 	var out []string
 	for _, p := range harness.Builtin() {
+		if strings.HasSuffix(p.Name, harness.DebianSuffix) != debian {
+			continue
+		}
 		if _, err := p.Version(); err == nil {
 			out = append(out, p.Name)
 		} else if !errors.Is(err, harness.ErrNotInstalled) {

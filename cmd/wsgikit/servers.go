@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -23,6 +25,7 @@ type serverRow struct {
 	Version     string `json:"version,omitempty"`
 	Description string `json:"description"`
 	Package     string `json:"package,omitempty"`
+	Python      string `json:"python,omitempty"` // the interpreter it runs on
 	KeepAlive   bool   `json:"keep_alive"`
 	Source      string `json:"source"` // "builtin", "user" or "proxy"
 	Hint        string `json:"install_hint,omitempty"`
@@ -132,7 +135,7 @@ func listServers(user []*harness.Profile) []serverRow {
 }
 
 func describe(p *harness.Profile, source string) serverRow {
-	r := serverRow{Name: p.Name, Description: p.Description, Package: p.Package, KeepAlive: p.KeepAlive, Source: source}
+	r := serverRow{Name: p.Name, Description: p.Description, Package: p.Package, KeepAlive: p.KeepAlive, Source: source, Python: p.Interpreter()}
 	v, err := p.Version()
 	if err != nil {
 		r.Hint = installHint(err)
@@ -176,7 +179,7 @@ func nginxRow() serverRow {
 
 func writeServerTable(w io.Writer, rows []serverRow) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tINSTALLED\tVERSION\tKEEP-ALIVE\tDESCRIPTION")
+	fmt.Fprintln(tw, "NAME\tINSTALLED\tVERSION\tPYTHON\tKEEP-ALIVE\tDESCRIPTION")
 	for _, r := range rows {
 		inst, ver := "yes", r.Version
 		if !r.Installed {
@@ -190,9 +193,17 @@ func writeServerTable(w io.Writer, rows []serverRow) error {
 		if r.Source == "user" {
 			desc = "[user] " + desc
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, inst, ver, ka, desc)
+		py := r.Python
+		if py == "" {
+			py = "-"
+		} else if wd, err := os.Getwd(); err == nil {
+			if rel, err := filepath.Rel(wd, py); err == nil && !strings.HasPrefix(rel, "..") {
+				py = rel
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, inst, ver, py, ka, desc)
 		if !r.Installed && r.Hint != "" {
-			fmt.Fprintf(tw, "\t\t\t\t  → %s\n", r.Hint)
+			fmt.Fprintf(tw, "\t\t\t\t\t  → %s\n", r.Hint)
 		}
 	}
 	return tw.Flush()

@@ -5,7 +5,8 @@
 //
 // What Start and Stop guarantee:
 //   - the server runs in its own process group, stdout and stderr go to one
-//     log file, and Python servers run on /usr/bin/python3 (WSGIKIT_PYTHON);
+//     log file, and Python servers run on the peers venv `make setup` builds
+//     (WSGIKIT_PYTHON; /usr/bin/python3 without one; Debian's for @debian);
 //   - "ready" means an HTTP status line came back for GET ReadyPath from a
 //     socket that a process of this server listens on (an impostor on the
 //     port, or a TCP accept without an answer, is not ready);
@@ -38,6 +39,9 @@ type Profile struct {
 	StopSignal  syscall.Signal
 	StopGrace   time.Duration
 	KeepAlive   bool // keeps client connections alive
+	// Python is the interpreter for {python} when the profile needs a
+	// particular one (the @debian profiles: Debian's); empty: Python().
+	Python string
 
 	// Dir is the working directory template (default "{appdir}").
 	Dir string
@@ -63,7 +67,9 @@ type Profile struct {
 
 // Placeholders are the names a Command, Env, Dir or Files template may use.
 var Placeholders = map[string]string{
-	"python":    "the Python interpreter (WSGIKIT_PYTHON, default /usr/bin/python3)",
+	"python":    "the Python interpreter (WSGIKIT_PYTHON, default the peers venv of `make setup`, else /usr/bin/python3)",
+	"pybin":     "the directory of {python}: a venv's bin/, where pip puts a server's commands (uwsgi, granian)",
+	"pyhome":    "the environment {python} belongs to: a venv's directory (the parent of {pybin})",
 	"module":    "the app's module, e.g. hello or django_app.wsgi",
 	"callable":  "the WSGI callable's name in the module, e.g. application",
 	"app":       "module:callable",
@@ -79,10 +85,10 @@ var Placeholders = map[string]string{
 }
 
 // detectionVars are the placeholders Requires and VersionCmd may use.
-var detectionVars = map[string]bool{"python": true, "wsgikit": true, "launchers": true}
+var detectionVars = map[string]bool{"python": true, "pybin": true, "pyhome": true, "wsgikit": true, "launchers": true}
 
 // internalVars are set by built-in prepare hooks only.
-var internalVars = map[string]bool{"inner_port": true, "inner_host": true, "apache_user": true, "env_python": true, "module_file": true, "module_name": true, "callable_name": true, "nginx_user": true, "server_name": true}
+var internalVars = map[string]bool{"inner_port": true, "inner_host": true, "apache_user": true, "env_python": true, "module_file": true, "module_name": true, "callable_name": true, "nginx_user": true, "server_name": true, "wsgi_module": true}
 
 // expand replaces {name} placeholders in s. Unknown names are errors.
 func expand(s string, vars map[string]string) (string, error) {
@@ -209,7 +215,7 @@ func (p *Profile) Validate() error {
 	detect := func(field, s string) error {
 		for _, n := range placeholdersIn(s) {
 			if !detectionVars[n] {
-				return fmt.Errorf("profile %s: field %s uses {%s}, which is only known when an instance starts; use {python}, {wsgikit} or {launchers} there", p.Name, field, n)
+				return fmt.Errorf("profile %s: field %s uses {%s}, which is only known when an instance starts; use {python}, {pybin}, {pyhome}, {wsgikit} or {launchers} there", p.Name, field, n)
 			}
 		}
 		return nil
@@ -242,6 +248,29 @@ func (p *Profile) Validate() error {
 		}
 	}
 	return nil
+}
+
+// python is the interpreter {python} stands for in this profile.
+func (p *Profile) python() string {
+	if p.inner != nil {
+		return p.inner.python()
+	}
+	if p.Python != "" {
+		return p.Python
+	}
+	return Python()
+}
+
+// Interpreter is the Python interpreter the profile's server runs on, or ""
+// for servers that run none (nginx alone).
+func (p *Profile) Interpreter() string {
+	if p.inner != nil {
+		return p.inner.Interpreter()
+	}
+	if len(p.PyModules) > 0 || p.usesVar("python") || p.usesVar("pybin") || p.usesVar("pyhome") {
+		return p.python()
+	}
+	return ""
 }
 
 func (p *Profile) readyPath() string {

@@ -363,9 +363,13 @@ func parseEnvBody(b []byte) map[string]string {
 // TestBehindNginxProxySetup: the classic reverse-proxy configuration: the
 // client's Host passes through, X-Forwarded-For/-Proto are set, and the
 // upstream connection is kept alive (same REMOTE_PORT at the inner server).
+// TestBehindNginxProxySetup: nginx passes the client's Host and
+// X-Forwarded-* to the inner server and reuses its upstream connection.
+// Gunicorn shows the headers as they arrive (Waitress 3 blanks
+// X-Forwarded-* from a proxy it was not told to trust).
 func TestBehindNginxProxySetup(t *testing.T) {
 	t.Parallel()
-	p, err := Lookup(NginxPrefix+"waitress", nil)
+	p, err := Lookup(NginxPrefix+"gunicorn-gthread", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,8 +398,8 @@ func TestBehindNginxProxySetup(t *testing.T) {
 		t.Errorf("upstream connection not reused: REMOTE_PORT %v", ports)
 	}
 	pids := inst.PIDs()
-	if len(pids) < 3 { // nginx master + worker + waitress
-		t.Errorf("PIDs %v: want nginx's and waitress's", pids)
+	if len(pids) < 3 { // nginx master + worker + gunicorn (master, worker)
+		t.Errorf("PIDs %v: want nginx's and gunicorn's", pids)
 	}
 	if err := inst.Stop(); err != nil {
 		t.Fatal(err)

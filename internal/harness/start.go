@@ -270,7 +270,6 @@ func instanceVars(p *Profile, app App, opts Options, port int, rundir string, ex
 	}
 	bind := net.JoinHostPort(opts.Host, strconv.Itoa(port))
 	vars := map[string]string{
-		"python":   Python(),
 		"module":   app.Module,
 		"callable": app.Callable,
 		"app":      app.Module + ":" + app.Callable,
@@ -282,6 +281,7 @@ func instanceVars(p *Profile, app App, opts Options, port int, rundir string, ex
 		"threads":  strconv.Itoa(opts.Threads),
 		"rundir":   rundir,
 	}
+	pythonVars(vars, p.python())
 	for k, v := range extra {
 		vars[k] = v
 	}

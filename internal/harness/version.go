@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -17,18 +18,40 @@ import (
 // is missing.
 var ErrNotInstalled = errors.New("not installed")
 
-// DefaultPython is the interpreter every Python server runs on unless
-// WSGIKIT_PYTHON says otherwise: Debian's, which the Debian packages of
-// the servers are built for.
+// DefaultPython is Debian's interpreter, which Debian's packages of the
+// servers (the @debian profiles) are built for, and the one Python servers
+// run on when there is no peers venv.
 const DefaultPython = "/usr/bin/python3"
 
-// Python returns the interpreter for {python}: env WSGIKIT_PYTHON, else
-// DefaultPython.
+// VenvDir is where `make setup` puts the peers venvs, under the module root:
+// one per interpreter (py3.11, …) and "default", Debian's interpreter's.
+const VenvDir = ".venv"
+
+// Python returns the interpreter for {python}: env WSGIKIT_PYTHON, else the
+// default peers venv's (`make setup`), else DefaultPython. A venv's
+// bin/python is never resolved to its target: that would leave the venv.
 func Python() string {
 	if p := os.Getenv("WSGIKIT_PYTHON"); p != "" {
 		return p
 	}
+	if root, err := moduleRoot(); err == nil {
+		// "default" links to a venv named for its interpreter (py3.11);
+		// resolve the link, not bin/python, which leads out of the venv.
+		if dir, err := filepath.EvalSymlinks(filepath.Join(root, VenvDir, "default")); err == nil {
+			py := filepath.Join(dir, "bin", "python")
+			if _, err := os.Stat(py); err == nil {
+				return py
+			}
+		}
+	}
 	return DefaultPython
+}
+
+// pythonVars are {python}, {pybin} and {pyhome} for an interpreter path.
+func pythonVars(vars map[string]string, python string) {
+	vars["python"] = python
+	vars["pybin"] = filepath.Dir(python)
+	vars["pyhome"] = filepath.Dir(vars["pybin"])
 }
 
 // WsgikitBin finds our own binary for {wsgikit}: env WSGIKIT_BIN, else the
@@ -78,8 +101,9 @@ func moduleRoot() (string, error) {
 }
 
 // baseVars are the placeholders known without an app or instance.
-func baseVars() map[string]string {
-	v := map[string]string{"python": Python()}
+func (p *Profile) baseVars() map[string]string {
+	v := map[string]string{}
+	pythonVars(v, p.python())
 	if b, err := WsgikitBin(); err == nil {
 		v["wsgikit"] = b
 	}
@@ -99,7 +123,7 @@ type versionResult struct {
 // Version reports the installed version. When the server is missing, the
 // error (wrapping ErrNotInstalled) is one line naming the Debian package.
 func (p *Profile) Version() (string, error) {
-	key := p.Name + "\x00" + Python() + "\x00" + os.Getenv("WSGIKIT_BIN")
+	key := p.Name + "\x00" + p.python() + "\x00" + os.Getenv("WSGIKIT_BIN")
 	if r, ok := versionCache.Load(key); ok {
 		r := r.(versionResult)
 		return r.v, r.err
@@ -119,7 +143,38 @@ func (p *Profile) notInstalled(what string) error {
 	case strings.ContainsAny(p.Package, "()`") || strings.HasPrefix(p.Package, "pip "):
 		hint = "install: " + p.Package
 	}
+	if why := p.pipFailure(); why != "" {
+		what += "; " + why
+	}
 	return fmt.Errorf("%s: %w (%s); %s", p.Name, ErrNotInstalled, what, hint)
+}
+
+// pipFailure is why `make setup` could not install one of the profile's PyPI
+// distributions into {python}'s venv (python/venv.py records pip's last
+// lines in wsgikit-failed.json), or "".
+func (p *Profile) pipFailure() string {
+	dists, ok := strings.CutPrefix(p.Package, "PyPI ")
+	if !ok {
+		return ""
+	}
+	dists, _, _ = strings.Cut(dists, " (")
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(filepath.Dir(p.python())), "wsgikit-failed.json"))
+	if err != nil {
+		return ""
+	}
+	var failed map[string]string
+	if json.Unmarshal(b, &failed) != nil {
+		return ""
+	}
+	norm := func(s string) string { return strings.ReplaceAll(strings.ToLower(s), "_", "-") }
+	for _, d := range strings.Fields(dists) {
+		for name, why := range failed {
+			if norm(name) == norm(d) {
+				return fmt.Sprintf("pip could not install %s on this interpreter: %s", name, lastLine(why))
+			}
+		}
+	}
+	return ""
 }
 
 func (p *Profile) detectVersion() (string, error) {
@@ -138,7 +193,7 @@ func (p *Profile) detectVersion() (string, error) {
 }
 
 func (p *Profile) ownVersion() (string, error) {
-	vars := baseVars()
+	vars := p.baseVars()
 	for _, r := range p.Requires {
 		if p.Name == "wsgikit" && r == "{wsgikit}" && vars["wsgikit"] == "" {
 			_, err := WsgikitBin()
