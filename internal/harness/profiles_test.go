@@ -363,8 +363,6 @@ func parseEnvBody(b []byte) map[string]string {
 // TestBehindNginxProxySetup: the classic reverse-proxy configuration: the
 // client's Host passes through, X-Forwarded-For/-Proto are set, and the
 // upstream connection is kept alive (same REMOTE_PORT at the inner server).
-// TestBehindNginxProxySetup: nginx passes the client's Host and
-// X-Forwarded-* to the inner server and reuses its upstream connection.
 // Gunicorn shows the headers as they arrive (Waitress 3 blanks
 // X-Forwarded-* from a proxy it was not told to trust).
 func TestBehindNginxProxySetup(t *testing.T) {
