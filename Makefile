@@ -107,7 +107,7 @@ fuzz: fuzz-parser
 # failing MUSTs (check exits 1) do not stop it; the summary shows them.
 run: setup build
 	-$(BIN)/wsgikit check --list-failures=false -o $(OUT)/check
-	$(BIN)/wsgikit bench --server wsgikit,gunicorn-gthread,uwsgi,waitress --scenario hello,flask \
+	$(BIN)/wsgikit bench --server wsgikit,granian,bjoern,gunicorn-gthread,uwsgi --scenario hello,flask \
 		--rounds 2 -d 4s --warmup 1s --pin 'server=0 client=1' -o $(OUT)/bench
 	$(BIN)/wsgikit report $(OUT)/check/check.json $(OUT)/bench/bench.json -o $(OUT)/report --summary
 

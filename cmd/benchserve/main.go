@@ -1,7 +1,8 @@
 // Command benchserve (make bench-serve) measures the reference server against
-// uWSGI, Gunicorn and Waitress with wrk: one worker each, the same apps, the
-// server pinned to one CPU and wrk to another, rounds interleaved. It prints
-// req/s, p99 and RSS, and wsgikit's ratios to each peer. Servers start through
+// Granian, bjoern, uWSGI, Gunicorn and Waitress with wrk: one worker each, the
+// same apps, the server pinned to one CPU and wrk to another, rounds
+// interleaved. It prints req/s, p99, RSS and server CPU per request, and
+// wsgikit's ratios to each peer. Servers start through
 // internal/harness, the one way any part of wsgikit starts a server.
 package main
 
@@ -30,9 +31,19 @@ type target struct {
 	extra   []string
 }
 
+// scenarios map a row group to the app that serves it and the path asked.
+var scenarios = map[string]struct{ app, path string }{
+	"hello":  {"hello", "/"},
+	"json":   {"bench", "/json"},
+	"flask":  {"flask", "/json"},
+	"django": {"django", "/json"},
+}
+
 type result struct {
 	rps, p99ms, rssMB float64
+	requests          int64
 	clientCPU         float64 // wrk's CPU time over the run's wall time (1 = one core busy)
+	cpuPerReqUS       float64 // the server tree's CPU time per request answered
 	errs              string
 }
 
@@ -40,7 +51,7 @@ func main() {
 	dur := flag.Duration("d", 5*time.Second, "wrk duration per run")
 	rounds := flag.Int("rounds", 2, "interleaved rounds")
 	conns := flag.Int("c", 32, "wrk connections")
-	only := flag.String("apps", "hello,flask", "apps to measure")
+	only := flag.String("apps", "hello,json,flask,django", "scenarios to measure: hello, json (plain WSGI), flask, django (their JSON routes)")
 	flag.Parse()
 	if _, err := exec.LookPath("wrk"); err != nil {
 		fmt.Fprintln(os.Stderr, "benchserve: wrk not found; install it: apt-get install wrk (make setup does)")
@@ -50,8 +61,16 @@ func main() {
 	apps := strings.Split(*only, ",")
 	fmt.Printf("# wsgikit bench-serve: wrk -t1 -c%d -d%v, %d rounds interleaved, 1 worker each; pinned: %v\n", *conns, *dur, *rounds, pin)
 	for _, app := range apps {
+		if _, ok := scenarios[app]; !ok {
+			fmt.Fprintf(os.Stderr, "benchserve: unknown scenario %q; use hello, json, flask or django\n", app)
+			os.Exit(2)
+		}
+		// One Python thread where the server lets us choose: the same work
+		// per request, one core. bjoern has one thread by design.
 		targets := []target{
 			{"wsgikit", "wsgikit", 1, app, nil},
+			{"granian", "granian", 1, app, nil},
+			{"bjoern", "bjoern", 1, app, nil},
 			{"uwsgi", "uwsgi", 1, app, nil},
 			{"gunicorn-gthread-4", "gunicorn-gthread", 4, app, nil},
 			{"waitress-4", "waitress", 4, app, nil},
@@ -126,7 +145,8 @@ func measure(t target, dur time.Duration, conns int, pin bool) (result, error) {
 		cp.Command = append(append([]string{}, p.Command[:2]...), append([]string{"--static"}, p.Command[2:]...)...)
 		p = &cp
 	}
-	app, err := harness.BuiltinApp(t.app)
+	sc := scenarios[t.app]
+	app, err := harness.BuiltinApp(sc.app)
 	if err != nil {
 		return result{}, err
 	}
@@ -145,11 +165,12 @@ func measure(t target, dur time.Duration, conns int, pin bool) (result, error) {
 	if pin {
 		wrk = append([]string{"taskset", "-c", "1"}, wrk...)
 	}
-	url := inst.URL() + "/"
+	url := inst.URL() + sc.path
 	if out, err := exec.Command(wrk[0], append(wrk[1:], "-d1s", url)...).CombinedOutput(); err != nil { // warm-up
 		return result{}, fmt.Errorf("wrk warm-up: %v: %s", err, out)
 	}
 	inst.ResetPeaks() // memory while serving, not during start-up
+	cpu0 := inst.Usage().CPUSeconds
 	cmd := exec.Command(wrk[0], append(wrk[1:], "-d"+dur.String(), url)...)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
@@ -161,11 +182,19 @@ func measure(t target, dur time.Duration, conns int, pin bool) (result, error) {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		res.clientCPU = time.Duration(ru.Utime.Nano()+ru.Stime.Nano()).Seconds() / time.Since(start).Seconds()
 	}
-	res.rssMB = inst.Usage().PeakRSSMB
+	u := inst.Usage()
+	res.rssMB = u.PeakRSSMB
+	if res.requests > 0 {
+		res.cpuPerReqUS = (u.CPUSeconds - cpu0) / float64(res.requests) * 1e6
+	}
+	if res.requests == 0 || strings.Contains(res.errs, "Non-2xx") {
+		return res, fmt.Errorf("wrk: no valid answers (%s): %s", res.errs, out)
+	}
 	return res, nil
 }
 
 var (
+	reqsRE = regexp.MustCompile(`(\d+) requests in`)
 	rpsRE  = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
 	p99RE  = regexp.MustCompile(`\s99%\s+([\d.]+)(us|ms|s)`)
 	errsRE = regexp.MustCompile(`(Socket errors:.*|Non-2xx or 3xx responses: \d+)`)
@@ -175,6 +204,9 @@ func parseWrk(out string) result {
 	var r result
 	if m := rpsRE.FindStringSubmatch(out); m != nil {
 		r.rps, _ = strconv.ParseFloat(m[1], 64)
+	}
+	if m := reqsRE.FindStringSubmatch(out); m != nil {
+		r.requests, _ = strconv.ParseInt(m[1], 10, 64)
 	}
 	if m := p99RE.FindStringSubmatch(out); m != nil {
 		v, _ := strconv.ParseFloat(m[1], 64)
@@ -211,11 +243,12 @@ func report(app string, targets []target, results map[string][]result) {
 		return median(xs)
 	}
 	ours := med("wsgikit", func(r result) float64 { return r.rps })
-	fmt.Printf("\n## app: %s\n\n| server | req/s (median) | runs | p99 ms | RSS MB | wrk CPU | wsgikit ÷ this | notes |\n|---|---|---|---|---|---|---|---|\n", app)
+	ourCPU := med("wsgikit", func(r result) float64 { return r.cpuPerReqUS })
+	fmt.Printf("\n## %s (GET %s)\n\n| server | req/s (median) | runs | p99 ms | RSS MB | server CPU µs/req | wrk CPU | wsgikit ÷ this (req/s) | wsgikit ÷ this (CPU/req) | notes |\n|---|---|---|---|---|---|---|---|---|---|\n", app, scenarios[app].path)
 	for _, t := range targets {
 		rs := results[t.label]
 		if len(rs) == 0 {
-			fmt.Printf("| %s | failed | | | | | | |\n", t.label)
+			fmt.Printf("| %s | failed | | | | | | | | |\n", t.label)
 			continue
 		}
 		rps := med(t.label, func(r result) float64 { return r.rps })
@@ -223,12 +256,16 @@ func report(app string, targets []target, results map[string][]result) {
 		for _, r := range rs {
 			runs = append(runs, fmt.Sprintf("%.0f", r.rps))
 		}
-		ratio := "—"
+		cpu := med(t.label, func(r result) float64 { return r.cpuPerReqUS })
+		ratio, cpuRatio := "—", "—"
 		if rps > 0 && t.label != "wsgikit" {
 			ratio = fmt.Sprintf("%.2f×", ours/rps)
 		}
-		fmt.Printf("| %s | %.0f | %s | %.2f | %.0f | %.0f%% | %s | %s |\n", t.label, rps, strings.Join(runs, " / "),
+		if cpu > 0 && t.label != "wsgikit" {
+			cpuRatio = fmt.Sprintf("%.2f", ourCPU/cpu)
+		}
+		fmt.Printf("| %s | %.0f | %s | %.2f | %.0f | %.1f | %.0f%% | %s | %s | %s |\n", t.label, rps, strings.Join(runs, " / "),
 			med(t.label, func(r result) float64 { return r.p99ms }), med(t.label, func(r result) float64 { return r.rssMB }),
-			100*med(t.label, func(r result) float64 { return r.clientCPU }), ratio, rs[0].errs)
+			cpu, 100*med(t.label, func(r result) float64 { return r.clientCPU }), ratio, cpuRatio, rs[0].errs)
 	}
 }
