@@ -47,7 +47,7 @@ py_modules (modules that must import under {python}), version_cmd and
 version_regexp (how to read the version), files (name = template, written
 into {rundir} before start).
 Placeholders (in command, env, dir, files; requires and version_cmd take
-only {python}, {wsgikit} and {launchers}):` + placeholderHelp(),
+only {python}, {pybin}, {pyhome}, {wsgikit} and {launchers}):` + placeholderHelp(),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var user []*harness.Profile
@@ -74,20 +74,21 @@ only {python}, {wsgikit} and {launchers}):` + placeholderHelp(),
 // exampleProfile is shown in --help (and parsed in the tests).
 const exampleProfile = `
   [[profile]]
-  name = "granian"
-  description = "Granian, WSGI interface"
+  name = "granian-2rt"
+  description = "Granian, WSGI interface, two runtime threads"
   package = "pip install granian"
-  command = ["granian", "--interface", "wsgi", "--host", "{host}", "--port", "{port}",
-             "--workers", "{workers}", "--blocking-threads", "{threads}", "{app}"]
-  requires = ["granian"]        # executables or files that must exist
+  command = ["{pybin}/granian", "--interface", "wsgi", "--host", "{host}", "--port", "{port}",
+             "--workers", "{workers}", "--runtime-threads", "2",
+             "--blocking-threads", "{threads}", "{app}"]
+  requires = ["{pybin}/granian"] # executables or files that must exist
   keep_alive = true
-  stop_signal = "SIGINT"        # default SIGTERM
+  stop_signal = "SIGINT"         # default SIGTERM
   stop_grace = "10s"
 `
 
 func placeholderHelp() string {
 	var b strings.Builder
-	names := []string{"python", "module", "callable", "app", "appdir", "host", "port", "bind", "workers", "threads", "rundir", "wsgikit", "launchers"}
+	names := []string{"python", "pybin", "pyhome", "module", "callable", "app", "appdir", "host", "port", "bind", "workers", "threads", "rundir", "wsgikit", "launchers"}
 	for _, n := range names {
 		fmt.Fprintf(&b, "\n  %-12s %s", "{"+n+"}", harness.Placeholders[n])
 	}

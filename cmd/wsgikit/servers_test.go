@@ -74,7 +74,7 @@ func TestServersHelpExampleParses(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "example.toml")
 	os.WriteFile(path, []byte(exampleProfile), 0o644)
 	ps, err := harness.LoadProfiles(path)
-	if err != nil || len(ps) != 1 || ps[0].Name != "granian" {
+	if err != nil || len(ps) != 1 || ps[0].Name != "granian-2rt" {
 		t.Fatalf("%v %v", ps, err)
 	}
 }
