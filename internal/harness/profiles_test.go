@@ -363,8 +363,8 @@ func parseEnvBody(b []byte) map[string]string {
 // TestBehindNginxProxySetup: the classic reverse-proxy configuration: the
 // client's Host passes through, X-Forwarded-For/-Proto are set, and the
 // upstream connection is kept alive (same REMOTE_PORT at the inner server).
-// Gunicorn shows the headers as they arrive (Waitress 3 blanks
-// X-Forwarded-* from a proxy it was not told to trust).
+// Gunicorn shows the headers as they arrive (Waitress 3 removes
+// X-Forwarded-* from environ unless it is told to trust the proxy).
 func TestBehindNginxProxySetup(t *testing.T) {
 	t.Parallel()
 	p, err := Lookup(NginxPrefix+"gunicorn-gthread", nil)
