@@ -88,7 +88,7 @@ var Placeholders = map[string]string{
 var detectionVars = map[string]bool{"python": true, "pybin": true, "pyhome": true, "wsgikit": true, "launchers": true}
 
 // internalVars are set by built-in prepare hooks only.
-var internalVars = map[string]bool{"inner_port": true, "inner_host": true, "apache_user": true, "env_python": true, "module_file": true, "module_name": true, "callable_name": true, "nginx_user": true, "server_name": true, "wsgi_module": true}
+var internalVars = map[string]bool{"inner_port": true, "inner_host": true, "apache_user": true, "env_python": true, "module_file": true, "module_name": true, "callable_name": true, "nginx_user": true, "proxy_headers": true, "upstream_version": true, "server_name": true, "wsgi_module": true}
 
 // expand replaces {name} placeholders in s. Unknown names are errors.
 func expand(s string, vars map[string]string) (string, error) {
