@@ -58,6 +58,9 @@ type Profile struct {
 	VersionCmd    []string
 	VersionRegexp string
 
+	// pyDists are distributions that must be installed for {python} when
+	// an executable next to it could be another build (uWSGI).
+	pyDists []string
 	// inner is the proxied profile of a "behind-nginx:<inner>" profile.
 	inner *Profile
 	// prepare adds profile-specific variables before templating (Go-only
