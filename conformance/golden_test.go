@@ -132,6 +132,7 @@ func runChecks(t *testing.T, servers []string) map[string]reports.CheckServer {
 // verdict is either a suite bug (fix the spec) or a real change in the
 // peer (review it against the peer's docs/source, then -update).
 func TestGoldenVerdicts(t *testing.T) {
+	t.Parallel() // beside TestWsgikitStrict and TestBehindNginx: runs mostly wait on sockets
 	if testing.Short() {
 		t.Skip("-short: no servers")
 	}
@@ -220,6 +221,7 @@ func verdictDiff(want, got golden, detail map[string]string) string {
 // TestWsgikitStrict: our own server must earn no FAIL and no NON-STRICT.
 // It runs only when the server is built (make test sets WSGIKIT_BIN).
 func TestWsgikitStrict(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("-short: no servers")
 	}

@@ -33,6 +33,21 @@ type Server interface {
 	Stop() error
 }
 
+// Proxied is a Server with a reverse proxy in front (behind-nginx:<profile>):
+// specs credit the proxy with what it rewrites.
+type Proxied interface {
+	Proxy() *framework.Proxy
+}
+
+// newTarget is the specs' view of a running server.
+func newTarget(name string, srv Server, sink *framework.Sink) *framework.Target {
+	tg := &framework.Target{Name: name, Version: srv.Version(), Addr: srv.Addr(), Sink: sink, Exited: srv.Exited(), LogTail: srv.LogTail}
+	if p, ok := srv.(Proxied); ok {
+		tg.Proxy = p.Proxy()
+	}
+	return tg
+}
+
 // Starter starts the named server serving apps/probe.py with env added to
 // its environment (WSGIKIT_SINK=…).
 type Starter func(ctx context.Context, name string, env []string) (Server, error)
@@ -116,7 +131,7 @@ func runServer(ctx context.Context, name string, specs []*framework.Spec, start 
 	}
 	defer srv.Stop()
 	cs.Version = srv.Version()
-	tg := &framework.Target{Name: name, Version: cs.Version, Addr: srv.Addr(), Sink: sink, Exited: srv.Exited(), LogTail: srv.LogTail}
+	tg := newTarget(name, srv, sink)
 	dead := ""
 	for _, s := range specs {
 		var v framework.Verdict

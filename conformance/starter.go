@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/wsgikit/wsgikit/conformance/framework"
 	"github.com/wsgikit/wsgikit/internal/harness"
 )
 
@@ -28,6 +29,19 @@ func (s harnessServer) Version() string         { return s.i.Version }
 func (s harnessServer) Exited() <-chan struct{} { return s.i.Exited() }
 func (s harnessServer) LogTail(n int) string    { return s.i.LogTail(n) }
 func (s harnessServer) Stop() error             { return s.i.Stop() }
+
+// Proxy describes the generated nginx in front of a behind-nginx instance.
+func (s harnessServer) Proxy() *framework.Proxy {
+	in := s.i.Inner()
+	if in == nil {
+		return nil
+	}
+	p := &framework.Proxy{Name: "nginx", Upstream: in.Addr, Version: harness.NginxUpstreamVersion}
+	for _, h := range harness.NginxAddedHeaders {
+		p.Adds = append(p.Adds, h[0])
+	}
+	return p
+}
 
 // HarnessStarter starts servers through internal/harness, serving
 // apps/probe.py.

@@ -41,7 +41,7 @@ var _ = BeforeSuite(func() {
 	srv, err := HarnessStarter(HarnessConfig{})(context.Background(), *serverFlag, []string{"WSGIKIT_SINK=" + sink.Addr()})
 	Expect(err).NotTo(HaveOccurred(), "start %s", *serverFlag)
 	DeferCleanup(srv.Stop)
-	target = &framework.Target{Name: *serverFlag, Version: srv.Version(), Addr: srv.Addr(), Sink: sink, Exited: srv.Exited(), LogTail: srv.LogTail}
+	target = newTarget(*serverFlag, srv, sink)
 })
 
 // The registry is wrapped, not redefined: one Describe per section, one It

@@ -162,6 +162,8 @@ type Output struct {
 	Settings    *Settings            `json:"settings,omitempty"`
 	CrossChecks []CrossCheck         `json:"cross_checks,omitempty"`
 	Notes       []string             `json:"notes,omitempty"`
+	// Skipped are servers named but not installed, with why.
+	Skipped []reports.SkippedServer `json:"skipped,omitempty"`
 }
 
 // Bench runs the plan: rounds interleave the servers in rotated order, each

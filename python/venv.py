@@ -10,6 +10,9 @@ this interpreter), each package is tried on its own, so the others still
 install; what failed, with pip's last lines, goes to <venv>/wsgikit-failed.json,
 which `wsgikit servers` shows as the reason a profile is missing. A venv whose
 stamp matches the lock and interpreter is left alone.
+
+With --source, a lock not made from that peers.in stops setup first, naming
+`make lock`; --check-only does only that check.
 """
 
 import argparse
@@ -32,9 +35,13 @@ def sha256(path):
 
 def check_fresh(lock, source):
     """The lock records the hash of peers.in it was made from."""
-    want = sha256(source)
-    with open(lock) as f:
-        m = re.search(r"^# input-sha256: ([0-9a-f]{64})$", f.read(), re.M)
+    try:
+        want = sha256(source)
+        with open(lock) as f:
+            text = f.read()
+    except OSError as e:
+        sys.exit("setup: cannot check the lock against its source: %s" % e)
+    m = re.search(r"^# input-sha256: ([0-9a-f]{64})$", text, re.M)
     if not m or m.group(1) != want:
         sys.exit("setup: %s was not made from the current %s; refresh it: make lock" % (lock, source))
 
@@ -77,10 +84,19 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lock", required=True)
     ap.add_argument("--source", help="peers.in, to check the lock is not stale")
-    ap.add_argument("--venv", required=True)
+    ap.add_argument("--venv", help="the venv to create or refresh (required unless --check-only)")
+    ap.add_argument("--check-only", action="store_true",
+                    help="only check that --lock was made from --source, and exit")
     a = ap.parse_args()
+    if a.check_only and not a.source:
+        ap.error("--check-only needs --source")
+    if not a.check_only and not a.venv:
+        ap.error("--venv is required")
     if a.source:
         check_fresh(a.lock, a.source)
+    if a.check_only:
+        print("setup: %s was made from %s" % (a.lock, a.source))
+        return
     stamp = "%s %s %d.%d.%d\n" % (sha256(a.lock), sys.executable, *sys.version_info[:3])
     sp = os.path.join(a.venv, STAMP)
     if os.path.exists(sp) and open(sp).read() == stamp:

@@ -41,6 +41,14 @@ type Check struct {
 	Generated time.Time     `json:"generated,omitempty"`
 	Machine   *Machine      `json:"machine,omitempty"`
 	Servers   []CheckServer `json:"servers"`
+	// Skipped are servers asked for but not installed, with why.
+	Skipped []SkippedServer `json:"skipped,omitempty"`
+}
+
+// SkippedServer is a server a run left out because it is not installed.
+type SkippedServer struct {
+	Name   string `json:"name"`
+	Reason string `json:"reason"` // what is missing (pip's failure when setup recorded one) and the fix
 }
 
 // CheckServer holds one server's verdicts.

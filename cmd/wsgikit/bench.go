@@ -48,6 +48,8 @@ type benchFlags struct {
 	outDir                string
 	allowRemote           bool
 	progress              string
+
+	skipped []reports.SkippedServer // named but not installed
 }
 
 func newBenchCmd() *cobra.Command {
@@ -78,7 +80,8 @@ with --scenarios FILE (a .toml file of [[scenario]] tables, or a vegeta
 "http" target file run against --app).
 
 Exit status: 0 done; 1 a significant regression against --baseline beyond
---threshold; 2 usage or harness errors (or every run failed).`,
+--threshold; 2 usage or harness errors (or every run failed). A server that
+is not installed is skipped with one warning line; 2 if none is.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runBench(cmd, f) },
 	}
@@ -146,6 +149,7 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	if err != nil {
 		out.Notes = append(out.Notes, "interrupted: "+err.Error())
 	}
+	out.Skipped = f.skipped
 	fmt.Fprintln(stdout)
 	loadgen.WriteText(stdout, out)
 	for _, cc := range out.CrossChecks {
@@ -329,17 +333,25 @@ func (f *benchFlags) plan(cmd *cobra.Command, stdout io.Writer) (*loadgen.Plan, 
 		resolved["cmd"] = prof
 		p.Servers = append(p.Servers, "cmd")
 	}
+	var names []string
 	for _, name := range f.servers {
 		name = strings.TrimSpace(name)
-		prof, err := harness.Lookup(name, profiles)
-		if err != nil {
+		if _, err := harness.Lookup(name, profiles); err != nil {
 			return nil, usageErr("%v", err)
 		}
+		names = append(names, name)
+	}
+	names, f.skipped = skipMissing(cmd.ErrOrStderr(), "bench", names, profiles)
+	for _, name := range names {
+		prof, _ := harness.Lookup(name, profiles) // looked up above
 		if _, err := prof.Version(); err != nil {
 			return nil, usageErr("server %s: %v", name, err)
 		}
 		resolved[name] = prof
 		p.Servers = append(p.Servers, name)
+	}
+	if len(p.Servers) == 0 && len(f.skipped) > 0 {
+		return nil, usageErr("no server to bench is installed; install one or name another (see `wsgikit servers`)")
 	}
 	if len(p.Servers) == 0 {
 		return nil, usageErr("no server: give --server NAME[,NAME…] (see `wsgikit servers`), --cmd or --url")

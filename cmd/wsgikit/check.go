@@ -50,12 +50,13 @@ func newCheckCmd() *cobra.Command {
 		Long: `Runs the conformance suite against each server in turn (a fresh instance
 serving apps/probe.py each) and writes check.json, junit-<server>.xml and
 check.md. Exit 0 when no MUST failed (with --strict: and no SHOULD), 1 when
-one did, 2 on usage or harness errors.`,
+one did, 2 on usage or harness errors. A server that is not installed is
+skipped with one warning line; 2 if none is.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runCheck(cmd, fl) },
 	}
 	f := c.Flags()
-	f.StringSliceVar(&fl.servers, "server", nil, "server profiles, comma-separated (default: wsgikit and every installed built-in peer)")
+	f.StringSliceVar(&fl.servers, "server", nil, "server profiles, comma-separated (default: wsgikit and every built-in peer; missing ones are skipped)")
 	f.StringVar(&fl.profiles, "profiles", "", "TOML file of user server profiles")
 	f.StringVar(&fl.cmd, "cmd", "", "ad-hoc server command template (profile name \"cmd\"), e.g. 'gunicorn -b {bind} {app}'")
 	f.StringVar(&fl.focus, "focus", "", "spec IDs or regular expressions, comma-separated")
@@ -95,11 +96,8 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 		if fl.cmd != "" {
 			servers = []string{"cmd"}
 		} else {
-			servers = conformance.InstalledPeers()
+			servers = builtinPeers()
 		}
-	}
-	if len(servers) == 0 {
-		return usageErr("no server installed; name one with --server or --cmd (see: wsgikit servers)")
 	}
 	for _, s := range servers {
 		if err := conformance.CheckProfile(s, user); err != nil {
@@ -109,10 +107,14 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 	if _, err := framework.Select(conformance.Specs(), fl.focus, level); err != nil {
 		return usageErr("--focus: %v", err)
 	}
+	stderr := cmd.ErrOrStderr()
+	servers, skipped := skipMissing(stderr, "check", servers, user)
+	if len(servers) == 0 {
+		return usageErr("no server to check is installed; install one or name another with --server or --cmd (see: wsgikit servers)")
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	stderr := cmd.ErrOrStderr()
 	started, finished := map[string]time.Time{}, map[string]time.Time{}
 	var mu sync.Mutex // servers run in parallel
 	opts := conformance.Options{
@@ -137,6 +139,7 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
+	check.Skipped = skipped
 	if err := conformance.WriteOutputs(check, fl.out, fl.strict); err != nil {
 		return err
 	}

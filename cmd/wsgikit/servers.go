@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wsgikit/wsgikit/internal/harness"
+	"github.com/wsgikit/wsgikit/reports"
 )
 
 func init() { verbs = append(verbs, newServersCmd) }
@@ -208,4 +209,39 @@ func writeServerTable(w io.Writer, rows []serverRow) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// skipMissing leaves out the named servers that are not installed, with
+// one warning line each on w (what is missing, pip's failure when `make
+// setup` recorded one, the fix), so a run goes on with the others. A server
+// whose detection fails otherwise is kept: its run reports what is wrong.
+func skipMissing(w io.Writer, verb string, names []string, user []*harness.Profile) ([]string, []reports.SkippedServer) {
+	var kept []string
+	var skipped []reports.SkippedServer
+	for _, name := range names {
+		p, err := harness.Lookup(name, user)
+		if err == nil {
+			_, err = p.Version()
+		}
+		if errors.Is(err, harness.ErrNotInstalled) {
+			why := "not installed " + installHint(err)
+			fmt.Fprintf(w, "%s: skipping %s: %s\n", verb, name, why)
+			skipped = append(skipped, reports.SkippedServer{Name: name, Reason: why})
+			continue
+		}
+		kept = append(kept, name)
+	}
+	return kept, skipped
+}
+
+// builtinPeers are the built-in profiles of today's servers (not Debian's
+// <name>@debian builds), wsgikit first: check's default list.
+func builtinPeers() []string {
+	var out []string
+	for _, p := range harness.Builtin() {
+		if !strings.HasSuffix(p.Name, harness.DebianSuffix) {
+			out = append(out, p.Name)
+		}
+	}
+	return out
 }

@@ -19,8 +19,35 @@ type Target struct {
 	Exited <-chan struct{}
 	// LogTail returns the last n lines of the server's log ("" if unknown).
 	LogTail func(n int) string
+	// Proxy is the reverse proxy in front of the server, or nil.
+	Proxy *Proxy
 
 	memo sync.Map
+}
+
+// Proxy is a reverse proxy between the suite and the server under test
+// (behind-nginx:<profile>). What RFC 9110 has an intermediary rewrite (its
+// own HTTP-version, the headers it adds) never reaches the server as the
+// client sent it, so specs judging those parts take the proxy into account.
+type Proxy struct {
+	Name     string   // "nginx"
+	Upstream string   // the server's own address behind the proxy
+	Version  string   // the HTTP-version it forwards requests with, "HTTP/1.1"
+	Adds     []string // request headers it sets, e.g. "X-Forwarded-For"
+}
+
+// Added reports whether an environ key (HTTP_X_FORWARDED_FOR) stands for a
+// header the proxy adds; false without a proxy.
+func (p *Proxy) Added(key string) bool {
+	if p == nil {
+		return false
+	}
+	for _, h := range p.Adds {
+		if key == "HTTP_"+strings.ToUpper(strings.ReplaceAll(h, "-", "_")) {
+			return true
+		}
+	}
+	return false
 }
 
 // Memo computes a per-server fact once (e.g. "takes chunked requests").

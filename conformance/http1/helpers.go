@@ -178,6 +178,44 @@ func mustReject(id, section, sentence, stimulus, tmpl string) *f.Spec {
 		})
 }
 
+// mustRejectField is mustReject for an invalid field line. A proxy in front
+// may discard the line and forward the rest (nginx's default,
+// ignore_invalid_headers): the server never sees it, and the stack answered
+// without the 400 RFC 9112 §2.2 asks for (a SHOULD), so that is NON-STRICT
+// when no trace of the field (header, length, body) reached the app.
+func mustRejectField(id, section, sentence, stimulus, tmpl string) *f.Spec {
+	return spec(id, f.MUST, section, sentence, stimulus, tmpl, sendOpts{},
+		[]f.Outcome{f.Pass("rejected", "4xx/5xx or close; the app got no data"),
+			f.NonStrict("proxy-dropped", "behind a proxy: the field line discarded, the rest forwarded; nothing of it reached the app"),
+			f.Fail("accepted", "the request reached the app as valid")},
+		func(t *f.T, o *Obs) f.Result {
+			if !o.Smuggled && !o.Accepted() && o.Rejected() {
+				return f.Out("rejected", "%s", o)
+			}
+			if p := t.Target.Proxy; p != nil && !o.Smuggled && o.Accepted() && !o.Blocked && untouched(p, o) {
+				return f.Out("proxy-dropped", "%s; %s discarded the field", o, p.Name)
+			}
+			return f.Out("accepted", "%s", o)
+		})
+}
+
+// untouched reports whether the app saw only the headers the suite sent
+// validly (Host, the probe's) and the proxy's own, and no body.
+func untouched(p *f.Proxy, o *Obs) bool {
+	if o.Env == nil || len(o.Body) > 0 {
+		return false
+	}
+	if v, _ := o.Env.Get("CONTENT_LENGTH"); v != "" && v != "0" {
+		return false
+	}
+	for k := range o.Env {
+		if strings.HasPrefix(k, "HTTP_") && k != "HTTP_HOST" && !strings.HasPrefix(k, "HTTP_X_PROBE_") && !p.Added(k) {
+			return false
+		}
+	}
+	return true
+}
+
 // shouldReject is mustReject for SHOULD-level leniency.
 func shouldReject(id, section, sentence, stimulus, tmpl string) *f.Spec {
 	return spec(id, f.SHOULD, section, sentence, stimulus, tmpl, sendOpts{},

@@ -86,6 +86,9 @@ func appSpecs() []*f.Spec {
 // present reports a str CGI value as in "KEY='v'" form.
 func show(env f.Env, k string) string { return env.Show(k) }
 
+// port is the port of a "host:port" address.
+func port(addr string) string { return addr[strings.LastIndexByte(addr, ':')+1:] }
+
 func envSpec(id, level, sentence, stimulus string, req f.Req, outs []f.Outcome, check func(t *f.T, env f.Env, x *f.Exchange) f.Result) *f.Spec {
 	return f.EnvCheck(&f.Spec{ID: "pep3333/environ/" + id, Level: level, Section: secEnviron, Sentence: sentence, Stimulus: stimulus, Outcomes: outs}, req, check)
 }
@@ -307,23 +310,46 @@ func environSpecs() []*f.Spec {
 		envSpec("server-port-matches", f.MUST,
 			"SERVER_PORT is the port the request was received on (with HTTP_HOST, used for URL reconstruction).",
 			"GET / with Host: <listen address>", get("/"),
-			[]f.Outcome{f.Pass("equal", "SERVER_PORT == the listening port"), f.Fail("different", "another value")},
+			[]f.Outcome{f.Pass("equal", "SERVER_PORT == the listening port"),
+				f.Pass("upstream", "behind a proxy: the port the server itself received the request on (RFC 3875 §4.1.15)"),
+				f.Fail("different", "another value")},
 			func(t *f.T, env f.Env, x *f.Exchange) f.Result {
 				if env == nil {
 					t.Fatalf("valid request refused: %s", x.Summary())
 				}
-				want := t.Target.Addr[strings.LastIndexByte(t.Target.Addr, ':')+1:]
-				if v, _ := env.Get("SERVER_PORT"); v == want {
+				want := port(t.Target.Addr)
+				v, _ := env.Get("SERVER_PORT")
+				if v == want {
 					return f.Out("equal", "%s", show(env, "SERVER_PORT"))
+				}
+				if p := t.Target.Proxy; p != nil && v == port(p.Upstream) {
+					return f.Out("upstream", "%s, the server's own port behind %s", show(env, "SERVER_PORT"), p.Name)
 				}
 				return f.Out("different", "%s, listening on %s", show(env, "SERVER_PORT"), want)
 			}),
 		eqSpec("server-protocol-11", f.MUST,
 			"SERVER_PROTOCOL: The version of the protocol the client used to send the request.",
 			"GET / HTTP/1.1", get("/"), "SERVER_PROTOCOL", "HTTP/1.1"),
-		eqSpec("server-protocol-10", f.MUST,
+		envSpec("server-protocol-10", f.MUST,
 			"SERVER_PROTOCOL: The version of the protocol the client used to send the request.",
-			"GET / HTTP/1.0", f.Req{Proto: "HTTP/1.0"}, "SERVER_PROTOCOL", "HTTP/1.0"),
+			"GET / HTTP/1.0", f.Req{Proto: "HTTP/1.0"},
+			[]f.Outcome{f.Pass("equal", `SERVER_PROTOCOL == "HTTP/1.0"`),
+				f.Pass("proxy-version", "behind a proxy: the version the proxy sent, its own (RFC 9110 §6.2: intermediaries MUST send their own HTTP-version)"),
+				f.Fail("different", "SERVER_PROTOCOL differs")},
+			func(t *f.T, env f.Env, x *f.Exchange) f.Result {
+				if env == nil {
+					t.Fatalf("valid request refused: %s", x.Summary())
+				}
+				v, ok := env.Get("SERVER_PROTOCOL")
+				ok = ok && env["SERVER_PROTOCOL"].T == "str"
+				if ok && v == "HTTP/1.0" {
+					return f.Out("equal", "%s", show(env, "SERVER_PROTOCOL"))
+				}
+				if p := t.Target.Proxy; p != nil && ok && v == p.Version {
+					return f.Out("proxy-version", "%s, what %s forwards with", show(env, "SERVER_PROTOCOL"), p.Name)
+				}
+				return f.Out("different", "%s, want %q", show(env, "SERVER_PROTOCOL"), "HTTP/1.0")
+			}),
 		eqSpec("http-header-name-mapping", f.SHOULD,
 			"HTTP_ Variables: Variables corresponding to the client-supplied HTTP request headers (i.e., variables whose names begin with \"HTTP_\").",
 			"x-FoO-bar: 1", f.Req{Headers: []string{"x-FoO-bar: 1"}}, "HTTP_X_FOO_BAR", "1"),
@@ -337,7 +363,8 @@ func environSpecs() []*f.Spec {
 				}
 				var extra []string
 				for k := range env {
-					if strings.HasPrefix(k, "HTTP_") && k != "HTTP_HOST" && !strings.HasPrefix(k, "HTTP_X_PROBE_") {
+					// A proxy's own headers (X-Forwarded-For, …) were sent to the server.
+					if strings.HasPrefix(k, "HTTP_") && k != "HTTP_HOST" && !strings.HasPrefix(k, "HTTP_X_PROBE_") && !t.Target.Proxy.Added(k) {
 						extra = append(extra, k)
 					}
 				}

@@ -52,7 +52,10 @@ func Builtin() []*Profile {
 				"--need-app", "--die-on-term", "--disable-logging", "--strict"},
 			KeepAlive:  keepAlive,
 			StopSignal: syscall.SIGTERM, StopGrace: 10 * time.Second,
-			Requires:   []string{"{pybin}/uwsgi"},
+			Requires: []string{"{pybin}/uwsgi"},
+			// Next to /usr/bin/python3, {pybin}/uwsgi is Debian's build (no
+			// --virtualenv without its plugin): pip's must be {python}'s.
+			pyDists:    []string{"uWSGI"},
 			VersionCmd: []string{"{pybin}/uwsgi", "--version"}, VersionRegexp: `^\s*(\S+)`,
 		}
 	}
@@ -150,6 +153,7 @@ func Builtin() []*Profile {
 			}
 		}
 		d.Requires = []string{"uwsgi", "/usr/lib/uwsgi/plugins/python3_plugin.so"}
+		d.pyDists = nil
 		d.VersionCmd = []string{"uwsgi", "--version"}
 		return d
 	}

@@ -238,6 +238,30 @@ func TestNotInstalled(t *testing.T) {
 	}
 }
 
+// TestUWSGINeedsPipsBuild: next to Debian's interpreter, {pybin}/uwsgi is
+// Debian's uWSGI (which takes no --virtualenv without its plugin): the
+// plain uwsgi profile is then not installed, one line naming the missing
+// distribution, instead of a start that fails on an unknown option.
+func TestUWSGINeedsPipsBuild(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/uwsgi"); err != nil {
+		t.Skip("no Debian uWSGI at /usr/bin/uwsgi")
+	}
+	if _, err := run(DefaultPython, "-c", "import importlib.metadata as m; m.version('uWSGI')"); err == nil {
+		t.Skipf("%s has pip's uWSGI", DefaultPython)
+	}
+	t.Setenv("WSGIKIT_PYTHON", DefaultPython)
+	for _, name := range []string{"uwsgi", "uwsgi-http11"} {
+		p, err := Lookup(name, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = p.Version()
+		if !errors.Is(err, ErrNotInstalled) || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), DefaultPython+" has no uWSGI distribution") {
+			t.Errorf("%s on %s: %v; want not installed, naming the distribution", name, DefaultPython, err)
+		}
+	}
+}
+
 // TestPortTaken: the picked port is taken by another HTTP server that
 // answers; Start must notice the answer is not its server's and retry on
 // another port.

@@ -58,6 +58,9 @@ type Profile struct {
 	VersionCmd    []string
 	VersionRegexp string
 
+	// pyDists are distributions that must be installed for {python} when
+	// an executable next to it could be another build (uWSGI).
+	pyDists []string
 	// inner is the proxied profile of a "behind-nginx:<inner>" profile.
 	inner *Profile
 	// prepare adds profile-specific variables before templating (Go-only
@@ -88,7 +91,7 @@ var Placeholders = map[string]string{
 var detectionVars = map[string]bool{"python": true, "pybin": true, "pyhome": true, "wsgikit": true, "launchers": true}
 
 // internalVars are set by built-in prepare hooks only.
-var internalVars = map[string]bool{"inner_port": true, "inner_host": true, "apache_user": true, "env_python": true, "module_file": true, "module_name": true, "callable_name": true, "nginx_user": true, "server_name": true, "wsgi_module": true}
+var internalVars = map[string]bool{"inner_port": true, "inner_host": true, "apache_user": true, "env_python": true, "module_file": true, "module_name": true, "callable_name": true, "nginx_user": true, "proxy_headers": true, "upstream_version": true, "server_name": true, "wsgi_module": true}
 
 // expand replaces {name} placeholders in s. Unknown names are errors.
 func expand(s string, vars map[string]string) (string, error) {

@@ -228,6 +228,16 @@ func (p *Profile) ownVersion() (string, error) {
 			return "", p.notInstalled(fmt.Sprintf("%s cannot %s: %s", python, strings.Join(imports, "; "), lastLine(out)))
 		}
 	}
+	if len(p.pyDists) > 0 {
+		out, err := run(python, append([]string{"-c", "import importlib.metadata as m, sys\nfor d in sys.argv[1:]: m.version(d)"}, p.pyDists...)...)
+		if err != nil {
+			what := fmt.Sprintf("%s has no %s distribution", python, strings.Join(p.pyDists, ", "))
+			if !strings.Contains(out, "PackageNotFoundError") {
+				what += ": " + lastLine(out) // the interpreter itself failed
+			}
+			return "", p.notInstalled(what)
+		}
+	}
 	if len(p.VersionCmd) == 0 {
 		if len(p.PyModules) == 0 {
 			return "unknown", nil
