@@ -96,7 +96,14 @@ vet:
 
 test: setup build vet
 	WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit WSGIKIT_PYTHON=$(VENV_PYTHON) WSGIKIT_ARTIFACTS=$(CURDIR)/$(OUT)/artifacts $(GO) test -count=1 -timeout 20m ./...
+	$(if $(OTHER_TAGS),@$(MAKE) --no-print-directory -O -j$(words $(OTHER_TAGS)) $(addprefix test-,$(OTHER_TAGS)))
 	$(MAKE) fuzz-parser FUZZTIME=15s
+
+# The other interpreters' passes (test-py3.12: our server's tests and every
+# plain peer on .venv/py3.12); logs in $(OUT)/pythons.
+OTHER_TAGS = $(filter-out $(DEFAULT_TAG),$(PY_TAGS))
+test-py%:
+	@WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit GO=$(GO) python/test-interpreter.sh py$* $(CURDIR)/$(VENV)/py$*/bin/python $(OUT)/pythons
 
 FUZZTIME ?= 60s
 # package:target pairs; the parser's run in `make test` too (fuzz-parser).
