@@ -29,13 +29,13 @@ UV_VERSION := 0.13.8
 
 # The extension is built per interpreter: named with its EXT_SUFFIX, against
 # its headers only (never linked to libpython).
-EXT_SUFFIX = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
-PY_INCLUDE = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+EXT_SUFFIX = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
+PY_INCLUDE = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)
 EXT = $(BIN)/lib/_wsgikit$(EXT_SUFFIX)
 GO_SRC = $(shell find . -name '*.go' -not -path './out/*') go.mod go.sum
 WORKER_SRC = $(wildcard server/worker/*.go server/worker/*.c server/worker/*.h)
 
-.PHONY: all setup setup-debian setup-venvs lock build build-all test run bench-serve check-update fuzz fuzz-parser vet clean
+.PHONY: all setup setup-debian setup-venvs lock build build-ext test run bench-serve check-update fuzz fuzz-parser vet clean
 
 all: build
 
@@ -70,12 +70,21 @@ lock:
 	   echo "# input-sha256: $$(sha256sum python/peers.in | cut -d' ' -f1)"; cat python/peers.lock.new; } > python/peers.lock
 	@rm -f python/peers.lock.new
 
-build: $(BIN)/wsgikit $(EXT)
+# The extension for every interpreter of INTERPRETERS, and for PYTHON when it
+# is another one (a venv's bin/python shares its base interpreter's build).
+BUILD_PYTHONS = $(foreach t,$(PY_TAGS),$(call py_path,$(t))) $(filter-out $(foreach t,$(PY_TAGS),$(call py_path,$(t))),$(PYTHON))
+
+build: $(BIN)/wsgikit
+	@for py in $(BUILD_PYTHONS); do $(MAKE) --no-print-directory build-ext PYTHON=$$py || exit 1; done
+
+build-ext: $(EXT)
+	@:
 
 $(BIN)/wsgikit: $(GO_SRC)
 	CGO_ENABLED=0 $(GO) build -trimpath -o $@ ./cmd/wsgikit
 
 $(EXT): $(WORKER_SRC) $(GO_SRC)
+	@test -n "$(EXT_SUFFIX)" || { echo "build: PYTHON=$(PYTHON) does not run as a Python 3 interpreter; give its path, e.g. make build PYTHON=/usr/bin/python3.12"; exit 1; }
 	@test -f $(PY_INCLUDE)/Python.h || { echo "build: $(PY_INCLUDE)/Python.h missing; install the interpreter's dev headers (Debian: python3-dev)"; exit 1; }
 	@mkdir -p $(BIN)/lib
 	CGO_ENABLED=1 CGO_CFLAGS="-I$(PY_INCLUDE) -O2 -g" $(GO) build -tags wsgikit_ext -buildmode=c-shared -trimpath -o $@ ./server/worker
@@ -87,7 +96,14 @@ vet:
 
 test: setup build vet
 	WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit WSGIKIT_PYTHON=$(VENV_PYTHON) WSGIKIT_ARTIFACTS=$(CURDIR)/$(OUT)/artifacts $(GO) test -count=1 -timeout 20m ./...
+	$(if $(OTHER_TAGS),@$(MAKE) --no-print-directory -O -j$(words $(OTHER_TAGS)) $(addprefix test-,$(OTHER_TAGS)))
 	$(MAKE) fuzz-parser FUZZTIME=15s
+
+# The other interpreters' passes (test-py3.12: our server's tests and every
+# plain peer on .venv/py3.12); logs in $(OUT)/pythons.
+OTHER_TAGS = $(filter-out $(DEFAULT_TAG),$(PY_TAGS))
+test-py%:
+	@WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit GO=$(GO) python/test-interpreter.sh py$* $(CURDIR)/$(VENV)/py$*/bin/python $(OUT)/pythons
 
 FUZZTIME ?= 60s
 # package:target pairs; the parser's run in `make test` too (fuzz-parser).

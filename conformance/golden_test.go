@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/wsgikit/wsgikit/conformance/framework"
+	"github.com/wsgikit/wsgikit/internal/harness"
 	"github.com/wsgikit/wsgikit/reports"
 )
 
@@ -218,8 +219,10 @@ func verdictDiff(want, got golden, detail map[string]string) string {
 	return sb.String()
 }
 
-// TestWsgikitStrict: our own server must earn no FAIL and no NON-STRICT.
-// It runs only when the server is built (make test sets WSGIKIT_BIN).
+// TestWsgikitStrict: our own server must earn no FAIL and no NON-STRICT,
+// on WSGIKIT_PYTHON's interpreter (`make test` runs it on each). It runs
+// only when the server is built (make test sets WSGIKIT_BIN, and then a
+// missing build for the interpreter fails).
 func TestWsgikitStrict(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -228,13 +231,17 @@ func TestWsgikitStrict(t *testing.T) {
 	if *serverFlag != "" {
 		t.Skip("-wsgikit.server given: only the Ginkgo suite runs")
 	}
-	found := false
-	for _, p := range InstalledPeers() {
-		found = found || p == "wsgikit"
+	p, err := harness.Lookup("wsgikit", nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !found {
-		t.Skip("wsgikit not built (make build; WSGIKIT_BIN)")
+	if _, err := p.Version(); err != nil {
+		if os.Getenv("WSGIKIT_BIN") != "" {
+			t.Fatal(err)
+		}
+		t.Skipf("wsgikit not built (make build; WSGIKIT_BIN): %v", err)
 	}
+	t.Logf("on %s", p.Interpreter())
 	c, err := Run(context.Background(), Options{Servers: []string{"wsgikit"}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Prints "TAG=PATH" for every CPython 3.10+ on this machine, one per minor
 # version, Debian's /usr/bin/python3 first (it wins its minor version): the
-# interpreters `make setup` makes a peers venv for and `make build-all`
+# interpreters `make setup` makes a peers venv for and `make build`
 # builds the worker extension for. PYTHONS="path ..." overrides the search.
 set -eu
 root="${PYENV_ROOT:-$HOME/.pyenv}"

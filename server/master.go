@@ -327,6 +327,9 @@ func (m *Master) spawn() error {
 		ctlW.Close()
 		stR.Close()
 		boardF.Close()
+		if m.cred != nil && errors.Is(err, syscall.EACCES) {
+			return fmt.Errorf("spawn worker %s: %w: uid %d (--user %s) cannot run it; give an interpreter that user can read (e.g. not under /root) or another --user", m.python, err, m.cred.Uid, c.User)
+		}
 		return fmt.Errorf("spawn worker %s: %w", m.python, err)
 	}
 	w := &workerProc{pid: cmd.Process.Pid, cmd: cmd, ctl: ctlW, board: board, boardF: boardF, gen: m.gen, started: time.Now(), lastBeat: time.Now(), limit: limit}

@@ -37,6 +37,16 @@ func wsgikitBin(t *testing.T) string {
 	return b
 }
 
+// testPython is the workers' interpreter in these tests: WSGIKIT_PYTHON
+// (which `wsgikit serve` reads as --python, so `make test` runs them once per
+// interpreter), else the server's default.
+func testPython() string {
+	if p := os.Getenv("WSGIKIT_PYTHON"); p != "" {
+		return p
+	}
+	return "/usr/bin/python3"
+}
+
 type served struct {
 	t       *testing.T
 	cmd     *exec.Cmd
@@ -602,8 +612,82 @@ func TestServeStartupErrors(t *testing.T) {
 	}
 }
 
-// TestServeFrameworks serves the repo's Flask and Django apps (Debian's
-// python3-flask and python3-django) and checks both routes.
+// TestServeNoBuildForInterpreter runs a copy of the binary whose lib/ has
+// every build but the interpreter's own: the server must stop with exit 4
+// and say which make command builds it, for serve and --check-config.
+func TestServeNoBuildForInterpreter(t *testing.T) {
+	bin := wsgikitBin(t)
+	py := testPython()
+	out, err := exec.Command(py, "-c", "import sysconfig, sys; print(sysconfig.get_config_var('EXT_SUFFIX'), '%d.%d' % sys.version_info[:2])").Output()
+	if err != nil {
+		t.Fatalf("%s: %v", py, err)
+	}
+	suffix, version, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
+	libs, _ := filepath.Glob(filepath.Join(filepath.Dir(bin), "lib", "_wsgikit*.so"))
+	own := false
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range libs {
+		if filepath.Base(l) == "_wsgikit"+suffix {
+			own = true
+			continue
+		}
+		if err := os.Symlink(l, filepath.Join(dir, "lib", filepath.Base(l))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !own {
+		t.Fatalf("%s has no _wsgikit%s: the build under test lacks %s (make build)", filepath.Dir(bin), suffix, py)
+	}
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A copy, not a link: the server finds lib/ beside its resolved path.
+	copyBin := filepath.Join(dir, "wsgikit")
+	if err := os.WriteFile(copyBin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	apps, _ := filepath.Abs("testdata/apps")
+	env := []string{}
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "WSGIKIT_LIBDIR=") {
+			env = append(env, e)
+		}
+	}
+	for _, extra := range [][]string{nil, {"--check-config"}} {
+		args := append([]string{"serve", "-b", "127.0.0.1:0", "--python", py, "--chdir", apps}, extra...)
+		t.Run(strings.Join(append([]string{"serve"}, extra...), " "), func(t *testing.T) {
+			cmd := exec.Command(copyBin, append(args, "wkapp")...)
+			cmd.Env = env
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			done := make(chan struct{})
+			var out []byte
+			go func() { out, _ = cmd.CombinedOutput(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				<-done
+				t.Fatalf("did not exit:\n%s", out)
+			}
+			if code := cmd.ProcessState.ExitCode(); code != 4 {
+				t.Errorf("exit code %d, want 4\n%s", code, out)
+			}
+			for _, want := range []string{"no _wsgikit build for Python " + version, "_wsgikit" + suffix, "make build PYTHON=" + py} {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+		})
+	}
+}
+
+// TestServeFrameworks serves the repo's Flask and Django apps (from the
+// peers venv of WSGIKIT_PYTHON, or Debian's python3-flask and python3-django
+// on /usr/bin/python3) and checks both routes.
 func TestServeFrameworks(t *testing.T) {
 	apps, _ := filepath.Abs("../apps")
 	cases := []struct{ name, app, module string }{
@@ -612,8 +696,8 @@ func TestServeFrameworks(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := exec.Command("/usr/bin/python3", "-c", "import "+tc.module).Run(); err != nil {
-				t.Fatalf("python3-%s is not installed (make setup installs it)", tc.module)
+			if err := exec.Command(testPython(), "-c", "import "+tc.module).Run(); err != nil {
+				t.Fatalf("%s cannot import %s (make setup installs it in the peers venvs)", testPython(), tc.module)
 			}
 			s := serveIn(t, apps, tc.app, "--threads", "2")
 			r := s.get("/")
@@ -652,9 +736,16 @@ func TestServeOptions(t *testing.T) {
 			t.Fatalf("%q", r.body)
 		}
 	})
+	t.Run("interpreter", func(t *testing.T) {
+		s := serve(t, "wkapp")
+		got := string(s.get("/prefix").body)
+		if _, exe, _ := strings.Cut(got, " "); exe != testPython() {
+			t.Fatalf("worker's sys.executable %q, want %s (WSGIKIT_PYTHON or the default)", exe, testPython())
+		}
+	})
 	t.Run("venv", func(t *testing.T) {
 		venv := filepath.Join(t.TempDir(), "venv")
-		if out, err := exec.Command("/usr/bin/python3", "-m", "venv", "--without-pip", venv).CombinedOutput(); err != nil {
+		if out, err := exec.Command(testPython(), "-m", "venv", "--without-pip", venv).CombinedOutput(); err != nil {
 			t.Fatalf("make a venv: %v\n%s", err, out)
 		}
 		s := serve(t, "wkapp", "--python", filepath.Join(venv, "bin", "python"))

@@ -23,6 +23,7 @@ func init() { verbs = append(verbs, newServersCmd) }
 type serverRow struct {
 	Name        string `json:"name"`
 	Installed   bool   `json:"installed"`
+	Unsupported bool   `json:"unsupported,omitempty"` // installed, but it cannot run with this interpreter here (the hint says why)
 	Version     string `json:"version,omitempty"`
 	Description string `json:"description"`
 	Package     string `json:"package,omitempty"`
@@ -141,6 +142,7 @@ func describe(p *harness.Profile, source string) serverRow {
 	v, err := p.Version()
 	if err != nil {
 		r.Hint = installHint(err)
+		r.Unsupported = errors.Is(err, harness.ErrUnsupported)
 		return r
 	}
 	r.Installed, r.Version = true, v
@@ -151,6 +153,10 @@ func describe(p *harness.Profile, source string) serverRow {
 // name: what is missing and what to do.
 func installHint(err error) string {
 	msg := err.Error()
+	if errors.Is(err, harness.ErrUnsupported) {
+		_, why, _ := strings.Cut(msg, ": ")
+		return why
+	}
 	if !errors.Is(err, harness.ErrNotInstalled) {
 		return msg
 	}
@@ -186,6 +192,9 @@ func writeServerTable(w io.Writer, rows []serverRow) error {
 		inst, ver := "yes", r.Version
 		if !r.Installed {
 			inst, ver = "no", "-"
+		}
+		if r.Unsupported {
+			inst = "unsupported"
 		}
 		ka := "no"
 		if r.KeepAlive {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -76,5 +77,57 @@ func TestServersHelpExampleParses(t *testing.T) {
 	ps, err := harness.LoadProfiles(path)
 	if err != nil || len(ps) != 1 || ps[0].Name != "granian-2rt" {
 		t.Fatalf("%v %v", ps, err)
+	}
+}
+
+// TestServersUnsupported: as root, mod_wsgi with an interpreter under a
+// directory others cannot enter (pyenv's under /root) is listed as
+// unsupported, with the reason; with Debian's it is not. The interpreters
+// are the peers venvs of `make setup`.
+func TestServersUnsupported(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("only as root does Apache run mod_wsgi's daemons as www-data")
+	}
+	pys, _ := filepath.Glob("../../.venv/py3.*/bin/python")
+	if len(pys) == 0 {
+		t.Skip("no peers venvs (make setup)")
+	}
+	for _, py := range pys {
+		abs, _ := filepath.Abs(py)
+		out, err := exec.Command(abs, "-c", "import sys; print(sys.base_prefix)").Output()
+		if err != nil {
+			t.Fatalf("%s: %v", abs, err)
+		}
+		prefix := strings.TrimSpace(string(out))
+		hidden := false // some directory above the prefix lacks o+x
+		for d := prefix; d != "/"; d = filepath.Dir(d) {
+			if st, err := os.Stat(d); err == nil && st.Mode().Perm()&0o001 == 0 {
+				hidden = true
+			}
+		}
+		t.Run(filepath.Base(filepath.Dir(filepath.Dir(abs))), func(t *testing.T) {
+			t.Setenv("WSGIKIT_PYTHON", abs)
+			js, err := runWsgikit("servers", "--json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rows []serverRow
+			if err := json.Unmarshal([]byte(js), &rows); err != nil {
+				t.Fatalf("%v\n%s", err, js)
+			}
+			for _, r := range rows {
+				if r.Name != "mod_wsgi" {
+					continue
+				}
+				if hidden && (!r.Unsupported || r.Installed || !strings.Contains(r.Hint, "www-data")) {
+					t.Errorf("%s under %s: %+v; want unsupported, the hint naming www-data", abs, prefix, r)
+				}
+				if !hidden && r.Unsupported {
+					t.Errorf("%s under %s (readable): %+v", abs, prefix, r)
+				}
+				return
+			}
+			t.Fatal("no mod_wsgi row")
+		})
 	}
 }

@@ -1,8 +1,10 @@
 package harness
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -103,6 +105,7 @@ func Builtin() []*Profile {
 			StopSignal: syscall.SIGTERM, StopGrace: 10 * time.Second,
 			Requires:   []string{"{wsgikit}"},
 			VersionCmd: []string{"{wsgikit}", "--version"}, VersionRegexp: `(?i)version\s+(\S+)`,
+			usable: wsgikitBuildFor,
 		},
 		gs, gt, gg, uw, uw11,
 		{
@@ -211,8 +214,10 @@ func modWSGI(deb bool) *Profile {
 		VersionCmd:    []string{"sh", "-c", "{python} -c 'import importlib.metadata as m; print(\"mod_wsgi\", m.version(\"mod_wsgi\"))'; apache2 -v"},
 		VersionRegexp: `mod_wsgi\s+([0-9][^-+\s]*)(?s:.*)(Apache/\S+)`,
 		prepare:       func(vars map[string]string, env []string) error { return prepareApache(vars, env, deb) },
+		usable:        apacheCanReadPython,
 	}
 	if deb {
+		p.usable = nil // Debian's interpreter is under /usr
 		p.Name += DebianSuffix
 		p.Description += "; Debian 12's package"
 		p.Package = "apache2 libapache2-mod-wsgi-py3"
@@ -382,15 +387,39 @@ func wsgiModuleConfig(vars map[string]string, deb bool) error {
 	if len(lines) == 0 {
 		return fmt.Errorf("mod_wsgi-express module-config printed no LoadModule line: %s", lastLine(out))
 	}
-	// Daemon processes run as www-data and import the standard library
-	// from the interpreter's own prefix (pyenv's lives under /root).
-	if os.Geteuid() == 0 {
-		if home, err := run(vars["python"], "-c", "import sys; print(sys.base_prefix)"); err == nil {
-			if err := othersCanRead(strings.TrimSpace(home)); err != nil {
-				return fmt.Errorf("mod_wsgi runs the app as www-data, which cannot read the interpreter's standard library: %v", err)
-			}
-		}
-	}
 	vars["wsgi_module"] = strings.Join(lines, "\n")
 	return nil
+}
+
+// apacheCanReadPython: as root, mod_wsgi's daemon processes run as www-data
+// and import the standard library from the interpreter's own prefix, which
+// for pyenv's interpreters is under /root (mode 700).
+func apacheCanReadPython(vars map[string]string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	home, err := run(vars["python"], "-c", "import sys; print(sys.base_prefix)")
+	if err != nil {
+		return nil // the import check before this one reports a broken interpreter
+	}
+	if err := othersCanRead(strings.TrimSpace(home)); err != nil {
+		return fmt.Errorf("Apache runs mod_wsgi's daemons as www-data, which cannot read the interpreter's standard library: %v; use an interpreter outside /root, e.g. Debian's (mod_wsgi@debian)", err)
+	}
+	return nil
+}
+
+// wsgikitBuildFor asks our binary whether it has a worker extension for
+// {python} (`serve --check-config` loads it, exit 4 when there is none).
+func wsgikitBuildFor(vars map[string]string) error {
+	out, err := run(vars["wsgikit"], "serve", "--check-config", "--python", vars["python"], "--chdir", vars["launchers"], "hello:application")
+	var ee *exec.ExitError
+	if err == nil || !errors.As(err, &ee) || ee.ExitCode() != 4 {
+		return nil // an older binary or another failure: the run itself reports it
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "_wsgikit") {
+			return fmt.Errorf("wsgikit: %w (%s)", ErrNotInstalled, strings.TrimPrefix(strings.TrimSpace(l), "wsgikit: "))
+		}
+	}
+	return fmt.Errorf("wsgikit: %w (no worker extension for %s: make build PYTHON=%s)", ErrNotInstalled, vars["python"], vars["python"])
 }

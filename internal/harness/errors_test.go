@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -511,5 +512,80 @@ func TestHarnessDeathStopsServer(t *testing.T) {
 			t.Errorf("%s: left running after the harness died: %v", name, left)
 			syscall.Kill(-pgid, syscall.SIGKILL)
 		}
+	}
+}
+
+// TestModWSGIUnsupportedInterpreter: as root, mod_wsgi with an interpreter
+// whose standard library www-data cannot read (pyenv's, under /root) is
+// "unsupported here" with the reason, not "installed"; with one it can read,
+// it is installed. The interpreters are the peers venvs of `make setup`.
+func TestModWSGIUnsupportedInterpreter(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("only as root does Apache switch to www-data")
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pys, _ := filepath.Glob(filepath.Join(root, VenvDir, "py3.*", "bin", "python"))
+	seen := map[bool]bool{}
+	for _, py := range pys {
+		out, err := exec.Command(py, "-c", "import sys; print(sys.base_prefix)").Output()
+		if err != nil {
+			t.Fatalf("%s: %v", py, err)
+		}
+		readable := othersCanRead(strings.TrimSpace(string(out))) == nil
+		t.Run(filepath.Base(filepath.Dir(filepath.Dir(py))), func(t *testing.T) {
+			t.Setenv("WSGIKIT_PYTHON", py) // not parallel: the environment is the input
+			p, err := Lookup("mod_wsgi", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = p.Version()
+			if !readable {
+				if !errors.Is(err, ErrUnsupported) || !errors.Is(err, ErrNotInstalled) || !strings.Contains(err.Error(), "www-data") || !strings.Contains(err.Error(), py) {
+					t.Errorf("%s, whose standard library www-data cannot read: %v; want unsupported naming www-data and the interpreter", py, err)
+				}
+				return
+			}
+			if errors.Is(err, ErrUnsupported) {
+				t.Errorf("%s: %v; www-data can read its standard library", py, err)
+			}
+		})
+		seen[readable] = true
+	}
+	if !seen[false] {
+		t.Log("no peers venv on an interpreter www-data cannot read: only the readable case ran")
+	}
+}
+
+// TestWsgikitWithoutBuild: a wsgikit binary whose lib/ lacks the build for
+// {python} is "not installed", with the make command that builds it.
+func TestWsgikitWithoutBuild(t *testing.T) {
+	bin, err := WsgikitBin()
+	if err != nil {
+		t.Skipf("%v", err)
+	}
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyBin := filepath.Join(dir, "wsgikit") // lib/ beside it: empty
+	if err := os.WriteFile(copyBin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("WSGIKIT_BIN", copyBin)
+	t.Setenv("WSGIKIT_LIBDIR", "")
+	p, err := Lookup("wsgikit", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Version()
+	if !errors.Is(err, ErrNotInstalled) || errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "make build PYTHON="+p.python()) {
+		t.Fatalf("got %v; want not installed, naming make build PYTHON=%s", err, p.python())
 	}
 }

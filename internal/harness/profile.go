@@ -66,6 +66,9 @@ type Profile struct {
 	// prepare adds profile-specific variables before templating (Go-only
 	// built-ins, e.g. Apache's User lines when running as root).
 	prepare func(vars map[string]string, env []string) error
+	// usable says why an installed server cannot run with {python} here
+	// (an error wrapping ErrNotInstalled, or any other: unsupported), or nil.
+	usable func(vars map[string]string) error
 }
 
 // Placeholders are the names a Command, Env, Dir or Files template may use.

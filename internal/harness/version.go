@@ -18,6 +18,23 @@ import (
 // is missing.
 var ErrNotInstalled = errors.New("not installed")
 
+// ErrUnsupported is wrapped by Version and Start when a server is installed
+// but cannot run with this interpreter here (the message says why). Such
+// errors match ErrNotInstalled too: whatever skips missing servers skips them.
+var ErrUnsupported = errors.New("unsupported here")
+
+type unsupportedError struct{ msg string }
+
+func (e *unsupportedError) Error() string { return e.msg }
+
+func (e *unsupportedError) Is(target error) bool {
+	return target == ErrUnsupported || target == ErrNotInstalled
+}
+
+func (p *Profile) unsupported(why string) error {
+	return &unsupportedError{fmt.Sprintf("%s: %v with %s (%s)", p.Name, ErrUnsupported, p.python(), why)}
+}
+
 // DefaultPython is Debian's interpreter, which Debian's packages of the
 // servers (the @debian profiles) are built for, and the one Python servers
 // run on when there is no peers venv.
@@ -236,6 +253,14 @@ func (p *Profile) ownVersion() (string, error) {
 				what += ": " + lastLine(out) // the interpreter itself failed
 			}
 			return "", p.notInstalled(what)
+		}
+	}
+	if p.usable != nil {
+		if err := p.usable(vars); err != nil {
+			if errors.Is(err, ErrNotInstalled) {
+				return "", err
+			}
+			return "", p.unsupported(err.Error())
 		}
 	}
 	if len(p.VersionCmd) == 0 {
