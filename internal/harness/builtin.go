@@ -115,7 +115,11 @@ func Builtin() []*Profile {
 			Description: "Granian (Rust, hyper), WSGI interface: Rust I/O, the app on a pool of blocking threads",
 			Package:     pypiPackage("granian"),
 			Command: []string{"{python}", "-m", "granian", "--interface", "wsgi", "--host", "{host}", "--port", "{port}",
-				"--workers", "{workers}", "--blocking-threads", "{threads}", "--working-dir", "{appdir}", "{app}"},
+				"--workers", "{workers}", "--blocking-threads", "{threads}", "--working-dir", "{appdir}",
+				// A worker still booting when TERM arrives misses its stop
+				// request and Granian 2.8 waits for it forever; this documented
+				// bound makes it kill such a worker (below the harness's grace).
+				"--workers-kill-timeout", "5", "{app}"},
 			KeepAlive:  true,
 			StopSignal: syscall.SIGTERM, StopGrace: 10 * time.Second,
 			PyModules: []string{"granian"},
