@@ -790,7 +790,7 @@ def do_badreturn(environ, start_response, a, rep):
 
 
 def do_write_str(environ, start_response, a, rep):
-    w = start_response("200 OK", [("Content-Type", "text/plain")])
+    w = call_sr(rep, start_response, "200 OK", [("Content-Type", "text/plain")])
     try:
         w("text")
         rep.ev("write", idx=0, ok=True)

@@ -73,8 +73,10 @@ func TestBrokenServer(t *testing.T) {
 	}
 }
 
-// TestServerDiesMidRun: when the server exits, the remaining specs are
-// ERROR with the log tail, and the run goes on with the next server.
+// TestServerDiesMidRun: when the server exits, the run starts a fresh
+// instance and runs the spec that found it gone once more; one that dies
+// again at once gets ERROR for the rest, with the log tail; either way the
+// run goes on with the next server.
 func TestServerDiesMidRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starts a server")
@@ -88,35 +90,53 @@ func TestServerDiesMidRun(t *testing.T) {
 		p.Name = name
 		return p
 	}
-	// The harness's readiness probe takes one connection.
-	user := []*harness.Profile{mk("dies", "--die-after 3"), mk("lives", "")}
+	// The harness's readiness probe takes one connection, each spec here
+	// one more: "dies" serves two specs per instance, "dies-at-once" none,
+	// "gaps" refuses connections for a second after two.
+	user := []*harness.Profile{mk("dies", "--die-after 3"), mk("dies-at-once", "--die-after 1"), mk("gaps", "--gap-after 3"), mk("lives", "")}
 	c, err := Run(context.Background(), Options{
-		Servers: []string{"dies", "lives"},
+		Servers: []string{"dies", "dies-at-once", "gaps", "lives"},
 		Focus:   `^pep3333/environ/request-method-`,
 		Start:   HarnessStarter(HarnessConfig{User: user}),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dies, lives := c.Servers[0], c.Servers[1]
-	var errs int
+	dies, atOnce, gaps, lives := c.Servers[0], c.Servers[1], c.Servers[2], c.Servers[3]
+	var restarted, reran bool
 	for _, r := range dies.Results {
 		if r.Verdict == "ERROR" {
-			errs++
-			if !strings.Contains(r.Detail, "exiting after") {
-				t.Errorf("%s: ERROR without the log tail: %s", r.ID, r.Detail)
-			}
+			t.Errorf("dies: %s ERROR though a fresh instance serves it: %s", r.ID, r.Detail)
+		}
+		restarted = restarted || strings.Contains(r.Transcript, "the run restarted it") && strings.Contains(r.Transcript, "exiting after")
+		reran = reran || strings.Contains(r.Transcript, "a fresh instance was started")
+	}
+	if !restarted || !reran {
+		t.Errorf("dies: no transcript tells of the restart (spec before: %v, rerun: %v)", restarted, reran)
+	}
+	for _, r := range atOnce.Results {
+		if r.Verdict != "ERROR" || !strings.Contains(r.Detail, "exiting after") {
+			t.Errorf("dies-at-once: %s %s, want ERROR with the log tail: %s", r.ID, r.Verdict, r.Detail)
 		}
 	}
-	if errs == 0 || errs == len(dies.Results) {
-		t.Errorf("dies: %d of %d ERROR; want some specs run, then ERROR", errs, len(dies.Results))
+	// A server that stops listening for a while (a worker respawning) is
+	// waited for, not restarted.
+	waited := false
+	for _, r := range gaps.Results {
+		if r.Verdict == "ERROR" {
+			t.Errorf("gaps: %s ERROR though the server came back: %s", r.ID, r.Detail)
+		}
+		waited = waited || strings.Contains(r.Transcript, "the server answered a plain request")
+	}
+	if !waited {
+		t.Errorf("gaps: no transcript tells of the wait")
 	}
 	for _, r := range lives.Results {
 		if r.Verdict == "ERROR" {
 			t.Errorf("lives: %s ERROR: %s", r.ID, r.Detail)
 		}
 	}
-	if len(lives.Results) != len(dies.Results) {
+	if len(lives.Results) != len(dies.Results) || len(atOnce.Results) != len(dies.Results) || len(gaps.Results) != len(dies.Results) {
 		t.Errorf("the run did not go on with the next server")
 	}
 }

@@ -77,11 +77,11 @@ type golden struct {
 // notPinned are installed profiles without golden verdicts, with the reason.
 var notPinned = map[string]string{
 	"wsgikit": "our own server: TestWsgikitStrict requires no FAIL and no NON-STRICT instead",
-	// Issue #11, in progress: their runs still end in harness ERRORs, which
-	// are the suite's to fix before a verdict can be pinned.
-	"granian": "harness ERRORs under investigation (#11)",
-	"bjoern":  "harness ERRORs under investigation (#11)",
 }
+
+// peersFlag narrows TestGoldenVerdicts (and its -update) to some peers, so
+// one peer's goldens can be checked or rewritten without running them all.
+var peersFlag = flag.String("wsgikit.peers", "", "TestGoldenVerdicts: only these pinned profiles (comma-separated)")
 
 // slowPeers start first, so the others run beside them: uwsgi-http11
 // delimits most responses by closing the connection after its 4 s socket
@@ -91,9 +91,15 @@ var slowPeers = map[string]bool{"uwsgi-http11": true, "uwsgi-http11@debian": tru
 // goldenPeers are the installed peers whose verdicts are pinned: today's
 // versions and Debian's older builds (<name>@debian).
 func goldenPeers() []string {
+	only := map[string]bool{}
+	for _, p := range strings.Split(*peersFlag, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			only[p] = true
+		}
+	}
 	var out []string
 	for _, p := range append(InstalledPeers(), InstalledDebianPeers()...) {
-		if _, skip := notPinned[p]; !skip {
+		if _, skip := notPinned[p]; !skip && (len(only) == 0 || only[p]) {
 			out = append(out, p)
 		}
 	}

@@ -73,7 +73,10 @@ func Specs() []*framework.Spec { return framework.All() }
 
 // Run runs the selected specs against each server in turn, each with a
 // fresh instance and a fresh event sink. A server that cannot start gets an
-// Error and no results; one that dies mid-run gets ERROR for the rest.
+// Error and no results. A spec that ERRORs runs once more when the server
+// answers again, or on a fresh instance when it does not (the spec before it
+// crashed the server); one that cannot be restarted, or dies too often,
+// gets ERROR for the rest.
 // The error return is for usage problems (unknown focus, no server).
 func Run(ctx context.Context, opts Options) (*reports.Check, error) {
 	specs, err := framework.Select(framework.All(), opts.Focus, opts.Level)
@@ -124,14 +127,17 @@ func runServer(ctx context.Context, name string, specs []*framework.Spec, start 
 		return cs
 	}
 	defer sink.Close()
-	srv, err := start(ctx, name, []string{"WSGIKIT_SINK=" + sink.Addr()})
+	env := []string{"WSGIKIT_SINK=" + sink.Addr()}
+	srv, err := start(ctx, name, env)
 	if err != nil {
 		cs.Error = fmt.Sprintf("start %s: %v", name, err)
 		return cs
 	}
-	defer srv.Stop()
+	defer func() { _ = srv.Stop() }() // the last instance, after restarts
 	cs.Version = srv.Version()
-	tg := newTarget(name, srv, sink)
+	target := func() *framework.Target { return newTarget(name, srv, sink) }
+	tg := target()
+	restarts := 0
 	dead := ""
 	for _, s := range specs {
 		var v framework.Verdict
@@ -142,9 +148,42 @@ func runServer(ctx context.Context, name string, specs []*framework.Spec, start 
 			v = framework.Verdict{Spec: s, Verdict: framework.ERROR, Detail: "run cancelled"}
 		default:
 			v = framework.RunSpec(ctx, s, tg)
-			if !tg.Alive() {
+			if v.Verdict == framework.ERROR && ctx.Err() == nil {
+				// A spec that ERRORs is usually the victim of the one before
+				// it, whose request crashed a worker or the whole server
+				// (Granian panics on a status code outside 100-999): this
+				// spec's connection was refused or reset and says nothing.
+				// Once the server answers again, or a fresh instance runs,
+				// the spec runs once more.
+				how := ""
+				if waited, ok := answering(ctx, tg, recoveryWait); ok {
+					how = fmt.Sprintf("the server answered a plain request %.1fs later", waited.Seconds())
+				} else if restarts < maxRestarts && ctx.Err() == nil {
+					tail := tg.Log(30)
+					_ = srv.Stop()
+					if nsrv, err := start(ctx, name, env); err == nil {
+						srv = nsrv
+						tg = target() // reads srv: not in one assignment
+						restarts++
+						how = fmt.Sprintf("the server had stopped answering; a fresh instance was started (restart %d of at most %d)", restarts, maxRestarts)
+						if n := len(cs.Results); n > 0 {
+							cs.Results[n-1].Transcript += "-- the server stopped answering after this spec (the next one ERRORed); the run restarted it. Its log tail:\n" + tail + "\n"
+						}
+					} else {
+						dead = fmt.Sprintf("server stopped answering during the run and could not be restarted (%v); log tail:\n%s", err, tail)
+					}
+				}
+				if how != "" {
+					first := v
+					v = framework.RunSpec(ctx, s, tg)
+					v.Transcript = fmt.Sprintf("-- first attempt: ERROR %s\n-- %s; this is the second attempt\n", firstLine(first.Detail), how) + v.Transcript
+				}
+			}
+			switch {
+			case dead != "":
+			case !tg.Alive():
 				dead = "server exited during the run; log tail:\n" + tg.Log(30)
-			} else if v.Verdict == framework.ERROR && !listening(tg.Addr) {
+			case v.Verdict == framework.ERROR && !listening(tg.Addr):
 				dead = "server stopped accepting connections during the run; log tail:\n" + tg.Log(30)
 			}
 			if dead != "" && v.Verdict == framework.ERROR && !strings.Contains(v.Detail, "log tail") {
@@ -157,6 +196,41 @@ func runServer(ctx context.Context, name string, specs []*framework.Spec, start 
 		cs.Results = append(cs.Results, toResult(v))
 	}
 	return cs
+}
+
+// recoveryWait bounds how long a live server may take to answer again after
+// a spec ERRORed: a crashed worker's respawn fits with room for a loaded
+// machine.
+const recoveryWait = 30 * time.Second
+
+// maxRestarts bounds fresh instances per run: a server that one spec kills
+// gets another; one that keeps dying ends in ERRORs.
+const maxRestarts = 5
+
+// answering polls until the server answers the probe app's hello with a
+// 200, or d passes, or its process exits; it returns how long that took.
+func answering(ctx context.Context, tg *framework.Target, d time.Duration) (time.Duration, bool) {
+	start := time.Now()
+	req := framework.Req{Close: true}.Build(tg.Addr)
+	for tg.Alive() && ctx.Err() == nil {
+		if c, err := framework.Dial(tg.Addr, 2*time.Second); err == nil {
+			_ = c.Send(req)
+			r, err := c.ReadResponse("GET", framework.ReadTimeout)
+			_ = c.Close()
+			if err == nil && r.Status == 200 && tg.Alive() {
+				return time.Since(start), true
+			}
+		}
+		if time.Since(start) > d {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-tg.Exited:
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return time.Since(start), false
 }
 
 // listening reports whether the server still accepts connections.

@@ -190,6 +190,19 @@ func (t *T) Called(id string, d time.Duration) bool {
 	return ok
 }
 
+// Collapsed reports whether the server answered a later request of one
+// write in place of the first: the app never ran for first but ran for
+// later (bjoern parses every request of one read and runs the app once,
+// for the last). Call it only when first is a valid request that got a
+// response: a server that ran the app for it reports so at once, and the
+// EventTimeout wait is spent only on a server that did not.
+func (t *T) Collapsed(first, later string) bool {
+	if _, ok := t.Sink.WaitEv(first, EventTimeout, "call"); ok {
+		return false
+	}
+	return t.Sink.Has(later, "call")
+}
+
 // Verdict is one spec's result on one server.
 type Verdict struct {
 	Spec       *Spec

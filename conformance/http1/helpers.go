@@ -40,6 +40,10 @@ type Obs struct {
 	Smuggled bool   // the app was invoked for {id2}
 	Blocked  bool   // the app's body read never ended (the server passed on a stream without EOF)
 	Second   *f.Response
+	// Collapsed: the first response is the environ dump of {id2}, and the
+	// app never ran for {id} (bjoern runs the app only for the last
+	// request of one read).
+	Collapsed bool
 }
 
 // Accepted means the app got the request and read its body without an
@@ -70,6 +74,9 @@ func (o *Obs) String() string {
 	}
 	if o.Smuggled {
 		s += "; SMUGGLED request served"
+	}
+	if o.Collapsed {
+		s += " as the only response: the first request never reached the app"
 	}
 	return s
 }
@@ -147,6 +154,12 @@ func observe(t *f.T, tmpl string, o sendOpts) *Obs {
 			}
 		}
 		obs.Smuggled = t.Called(id2, 300*time.Millisecond)
+		if x.Resp != nil && x.Resp.Status == 200 && !obs.Called {
+			if d, err := f.ParseEnv(x.Resp.Body); err == nil {
+				got, _ := d.Environ.Get("HTTP_X_PROBE_ID")
+				obs.Collapsed = got == id2
+			}
+		}
 	}
 	return obs
 }

@@ -34,11 +34,14 @@ var pipeOutcomes = []f.Outcome{
 	f.Pass("closed", "one response announcing close, then a clean close"),
 	f.NonStrict("dropped", "the GET was never answered, though the first response did not announce a close (the connection closed later; clients must retry)"),
 	f.Fail("swallowed", "the GET was read as body, or the connection hangs with the GET unanswered"),
+	f.Fail("collapsed", "only the GET was answered, in the POST's place: the POST never reached the app (RFC 9112 §9.3.2: one response per request, in order)"),
 }
 
 // pipeJudge grades a zero-length request followed by a pipelined GET.
 func pipeJudge(t *f.T, o *Obs) f.Result {
 	switch {
+	case o.Collapsed:
+		return f.Out("collapsed", "%s", o)
 	case o.X.Status() == 411 && !o.Called:
 		return f.Out("closed", "411 Length Required")
 	case !o.Accepted() || len(o.Body) != 0:

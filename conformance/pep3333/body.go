@@ -26,20 +26,32 @@ func resp(t *f.T, method string, args A) *f.Exchange {
 }
 
 // pipelined sends a resp request followed by a plain GET hello in one write
-// and reads both responses; r2 is nil if the second did not come.
-func pipelined(t *f.T, method string, args A) (x *f.Exchange, r2 *f.Response, id2 string) {
-	id := t.NewID()
-	id2 = t.NewID()
+// and reads both responses; r2 is nil if the second did not come. A server
+// that answers only the GET of such a write (see Collapsed) gets the two
+// requests one after the other on a new connection instead, so the first
+// response is the one under test.
+func pipelined(t *f.T, method string, args A) (x *f.Exchange, r2 *f.Response) {
+	id, id2 := t.NewID(), t.NewID()
 	raw := append(f.Req{ID: id, Method: method, Do: "resp", Args: args}.Build(t.Host()), f.Req{ID: id2, Do: "hello"}.Build(t.Host())...)
 	c := t.Dial()
 	_ = c.Send(raw)
 	x = &f.Exchange{ID: id, Conn: c}
 	x.Resp, x.Err = c.ReadResponse(method, f.ReadTimeout)
+	if x.Resp != nil && t.Collapsed(id, id2) {
+		t.Note("the server answered only the second of two requests sent in one write (connection/pipelined-order judges that); sent one after the other on connection 2")
+		x = t.Do(f.Req{Method: method, Do: "resp", Args: args})
+		if x.Resp == nil || x.Closed() {
+			return x, nil
+		}
+		_ = x.Conn.Send(f.Req{ID: t.NewID(), Do: "hello"}.Build(t.Host()))
+		r2, _ = x.Conn.ReadResponse("GET", f.ReadTimeout)
+		return x, r2
+	}
 	if x.Resp == nil {
-		return x, nil, id2
+		return x, nil
 	}
 	r2, _ = c.ReadResponse("GET", f.ReadTimeout)
-	return x, r2, id2
+	return x, r2
 }
 
 func hello(r *f.Response) bool {
@@ -158,7 +170,7 @@ func bodySpecs() []*f.Spec {
 			Stimulus: "Content-Length: 5; yields b'hello', b'EXTRA', b'MORE'; a GET is pipelined behind.",
 			Outcomes: []f.Outcome{f.Pass("truncated", "body 'hello', next response intact (or connection closed)"), f.Fail("overrun", "extra bytes sent")},
 			Run: func(t *f.T) f.Result {
-				x, r2, _ := pipelined(t, "GET", A{"closable": true, "body": []string{"hello", "EXTRA", "MORE"}, "headers": hdrs("Content-Type", "text/plain", "Content-Length", "5")})
+				x, r2 := pipelined(t, "GET", A{"closable": true, "body": []string{"hello", "EXTRA", "MORE"}, "headers": hdrs("Content-Type", "text/plain", "Content-Length", "5")})
 				if x.Resp == nil {
 					t.Fatalf("no response: %s", x.Summary())
 				}
@@ -177,11 +189,22 @@ func bodySpecs() []*f.Spec {
 		&f.Spec{
 			ID: "pep3333/body/content-length-overrun-stops", Level: f.SHOULD, Section: secBody,
 			Sentence: "… and should stop iterating over the response when enough data has been sent, or raise an error if the application tries to write() past that point.",
-			Stimulus: "Content-Length: 5; a closable iterator yields b'hello', b'EXTRA', b'MORE' (next() calls counted).",
+			Stimulus: "Content-Length: 5; a closable iterator yields b'hello', then, once the client has it, b'EXTRA', b'MORE' (next() calls counted).",
 			Outcomes: []f.Outcome{f.Pass("stopped", "no next() after the 5th byte was produced (at most 2 next calls)"), f.NonStrict("kept-iterating", "iterated to the end")},
 			Run: func(t *f.T) f.Result {
-				x := resp(t, "GET", A{"closable": true, "body": []string{"hello", "EXTRA", "MORE"}, "headers": hdrs("Content-Type", "text/plain", "Content-Length", "5")})
-				ev, ok := t.Sink.WaitEv(x.ID, f.EventTimeout, "close", "del")
+				// The second next() waits until the client has 'hello': a
+				// server that iterates ahead of the socket (Granian queues up
+				// to 4 chunks) would otherwise stop or not by a race.
+				c := t.Dial()
+				id := t.NewID()
+				_ = c.Send(f.Req{ID: id, Do: "resp", Args: A{"closable": true, "body": []string{"hello", "EXTRA", "MORE"}, "asks": []A{{"at": 1}},
+					"headers": hdrs("Content-Type", "text/plain", "Content-Length", "5")}}.Build(t.Host()))
+				x := &f.Exchange{ID: id, Conn: c}
+				ev, ok := t.Sink.Wait(id, f.EventTimeout, func(e f.Event) bool { return e.Ev == "ask" || e.Ev == "close" || e.Ev == "del" })
+				if ok && ev.Ev == "ask" {
+					ev.Reply(A{"seen": c.WaitFor([]byte("hello"), 5*time.Second)})
+				}
+				ev, ok = t.Sink.WaitEv(id, f.EventTimeout, "close", "del")
 				if !ok {
 					t.Fatalf("no close/del event: %s", x.Summary())
 				}
@@ -237,9 +260,12 @@ func bodySpecs() []*f.Spec {
 			ID: "pep3333/body/no-length-inference-with-write", Level: f.MUST, Section: secBody,
 			Sentence: "Content-Length inference from len(iterable)==1 must not apply when write() was used (the length would omit the written bytes).",
 			Stimulus: "write(b'aaaa'); return [b'bb'] (no Content-Length).",
-			Outcomes: []f.Outcome{f.Pass("correct", "body 'aaaabb', framing consistent"), f.Fail("wrong", "Content-Length: 2 or a broken body")},
+			Outcomes: []f.Outcome{f.Pass("correct", "body 'aaaabb', framing consistent"), f.Fail("wrong", "Content-Length: 2 or a broken body"), noWriteOutcome},
 			Run: func(t *f.T) f.Result {
 				x := resp(t, "GET", A{"mode": "writegen", "body": []string{"aaaa", "bb"}, "headers": ctHeaders()})
+				if noWrite(t, x.ID) {
+					return f.Out("no-write", "start_response returned no callable; %s", x.Summary())
+				}
 				if x.Resp == nil {
 					return f.Out("wrong", "%s", x.Summary())
 				}
@@ -325,7 +351,7 @@ func bodySpecs() []*f.Spec {
 			Stimulus: "HEAD; the app yields 'hello' from a generator without Content-Length; a GET is pipelined behind.",
 			Outcomes: []f.Outcome{f.Pass("clean", "no body bytes; next response intact or connection closed"), f.Fail("leaked", "body bytes or a chunk terminator sent")},
 			Run: func(t *f.T) f.Result {
-				x, r2, _ := pipelined(t, "HEAD", A{"mode": "gen", "body": []string{"hello"}, "headers": ctHeaders()})
+				x, r2 := pipelined(t, "HEAD", A{"mode": "gen", "body": []string{"hello"}, "headers": ctHeaders()})
 				if x.Resp == nil {
 					t.Fatalf("no response: %s", x.Summary())
 				}
@@ -363,7 +389,7 @@ func bodySpecs() []*f.Spec {
 				if !keepAlive(t) {
 					return f.Out("no-keepalive", "two sequential GETs on one connection are not both answered")
 				}
-				x, r2, _ := pipelined(t, "HEAD", A{"body": []string{}, "headers": hdrs("Content-Type", "text/plain", "Content-Length", "5")})
+				x, r2 := pipelined(t, "HEAD", A{"body": []string{}, "headers": hdrs("Content-Type", "text/plain", "Content-Length", "5")})
 				if x.Resp == nil {
 					t.Fatalf("no response: %s", x.Summary())
 				}
@@ -483,7 +509,7 @@ func noBody(id, status, method string, withLength bool) *f.Spec {
 		Stimulus: fmt.Sprintf("%s; the app answers %s and yields 'hello'; a GET is pipelined behind.", method, status),
 		Outcomes: []f.Outcome{f.Pass("clean", "no body bytes; next response intact (or connection closed)"), f.Fail("leaked", "body bytes on the wire")},
 		Run: func(t *f.T) f.Result {
-			x, r2, _ := pipelined(t, method, A{"status": status, "body": []string{"hello"}, "headers": hs, "closable": true})
+			x, r2 := pipelined(t, method, A{"status": status, "body": []string{"hello"}, "headers": hs, "closable": true})
 			if x.Resp == nil {
 				t.Fatalf("no response: %s", x.Summary())
 			}

@@ -247,10 +247,13 @@ func startResponseSpecs() []*f.Spec {
 			ID: "pep3333/start_response/exc-info-first-call", Level: f.MUST, Section: "PEP 3333 / Error Handling",
 			Sentence: "exc_info on the first call is legal: if exc_info is supplied, and no HTTP headers have been output yet, start_response should replace the currently-stored HTTP response headers with the newly-supplied ones.",
 			Stimulus: "first call start_response('500 Oops', [...], sys.exc_info()); body 'oops!'",
-			Outcomes: []f.Outcome{f.Pass("normal", "500 Oops with the app's body"), f.Fail("broken", "the call raised or the response differs")},
+			Outcomes: []f.Outcome{f.Pass("normal", "500 with the app's body"), f.Fail("broken", "the call raised or the response differs")},
 			Run: func(t *f.T) f.Result {
 				x := t.Do(f.Req{Do: "exc_first"})
-				if x.Status() == 500 && string(x.Resp.Body) == "oops!" && x.Resp.Reason == "Oops" {
+				if x.Status() == 500 && string(x.Resp.Body) == "oops!" {
+					// A server that never sends the app's reason phrase
+					// (Granian) still honoured the call; status-transmitted
+					// judges the phrase.
 					return f.Out("normal", "%s", x.Resp.StatusLine)
 				}
 				return f.Out("broken", "%s", x.Summary())
@@ -324,7 +327,13 @@ func startResponseSpecs() []*f.Spec {
 						return f.Out("undetectable", "cl=%d: %s, connection %s", cl, r.Summary(), state)
 					}
 					if r.Complete || state == f.StateTimeout {
-						return f.Out("complete", "cl=%d: %s, connection %s", cl, r.Summary(), state)
+						why := ""
+						for _, ev := range t.Sink.Events(id) {
+							if ev.Ev == "sr" && ev.Int("idx") == 1 && !ev.Bool("raised") {
+								why = "; start_response(exc_info) returned, so the app finished its body (exc-info-after-headers)"
+							}
+						}
+						return f.Out("complete", "cl=%d: %s, connection %s%s", cl, r.Summary(), state, why)
 					}
 					details = append(details, fmt.Sprintf("cl=%d: %s, %s", cl, r.Summary(), state))
 				}

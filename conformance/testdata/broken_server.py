@@ -13,6 +13,7 @@ import importlib
 import io
 import socket
 import sys
+import time
 import urllib.parse
 from http import HTTPStatus
 
@@ -107,20 +108,31 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--appdir", required=True)
     ap.add_argument("--die-after", type=int, default=0, help="exit after this many connections (0: never)")
+    ap.add_argument("--gap-after", type=int, default=0,
+                    help="after this many connections, stop listening for a second, as a server respawning a crashed worker does (0: never)")
     ap.add_argument("app")
     a = ap.parse_args()
     sys.path.insert(0, a.appdir)
     mod, _, attr = a.app.partition(":")
     app = getattr(importlib.import_module(mod), attr or "application")
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((a.host, a.port))
-    s.listen(16)
+    def listen():
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((a.host, a.port))
+        s.listen(16)
+        return s
+
+    s = listen()
     served = 0
     while True:
         if a.die_after and served >= a.die_after:
             sys.stderr.write("broken_server: exiting after %d connections\n" % served)
             sys.exit(7)
+        if a.gap_after and served == a.gap_after:
+            sys.stderr.write("broken_server: not listening for a second after %d connections\n" % served)
+            s.close()
+            time.sleep(1)
+            s = listen()
         conn, _ = s.accept()
         served += 1
         try:
