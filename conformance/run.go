@@ -51,14 +51,22 @@ type Options struct {
 	// use handshakes, not timing, so servers do not disturb each other's
 	// verdicts; the golden test runs three at a time.
 	Parallel int
+	// Instances is how many fresh instances of one server share its specs,
+	// side by side (default 1). Spec i goes to instance i mod Instances,
+	// each instance runs its share in registry order (the disruptive specs
+	// last) with its own event sink. A run mostly waits on sockets, for
+	// the server's own timeouts (uwsgi-http11 holds each close-delimited
+	// response 4 s), so the wall time divides while the CPU stays idle.
+	Instances int
 }
 
 // Specs returns every registered spec.
 func Specs() []*framework.Spec { return framework.All() }
 
-// Run runs the selected specs against each server in turn, each with a
-// fresh instance and a fresh event sink. A server that cannot start gets an
-// Error and no results; one that dies mid-run gets ERROR for the rest.
+// Run runs the selected specs against each server in turn, each with fresh
+// instances (opts.Instances) and fresh event sinks. A server that cannot
+// start gets an Error and no results; an instance that dies mid-run gets
+// ERROR for the rest of its share.
 // The error return is for usage problems (unknown focus, no server).
 func Run(ctx context.Context, opts Options) (*reports.Check, error) {
 	specs, err := framework.Select(framework.All(), opts.Focus, opts.Level)
@@ -89,7 +97,7 @@ func Run(ctx context.Context, opts Options) (*reports.Check, error) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			results[i], done[i] = runServer(ctx, name, specs, start, opts.Progress), true
+			results[i], done[i] = runServer(ctx, name, specs, start, max(opts.Instances, 1), opts.Progress), true
 		}()
 	}
 	wg.Wait()
@@ -101,24 +109,88 @@ func Run(ctx context.Context, opts Options) (*reports.Check, error) {
 	return check, nil
 }
 
-func runServer(ctx context.Context, name string, specs []*framework.Spec, start Starter, progress func(string, framework.Verdict)) reports.CheckServer {
+func runServer(ctx context.Context, name string, specs []*framework.Spec, start Starter, instances int, progress func(string, framework.Verdict)) reports.CheckServer {
 	cs := reports.CheckServer{Name: name, Results: []reports.CheckResult{}}
-	sink, err := framework.NewSink()
+	targets, stop, err := startInstances(ctx, name, min(instances, len(specs)), start)
 	if err != nil {
 		cs.Error = err.Error()
 		return cs
 	}
-	defer sink.Close()
-	srv, err := start(ctx, name, []string{"WSGIKIT_SINK=" + sink.Addr()})
-	if err != nil {
-		cs.Error = fmt.Sprintf("start %s: %v", name, err)
-		return cs
+	defer stop()
+	cs.Version = targets[0].Version
+	results := make([]reports.CheckResult, len(specs))
+	var wg sync.WaitGroup
+	for k, tg := range targets {
+		var share []int
+		for i := k; i < len(specs); i += len(targets) {
+			share = append(share, i)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runShare(ctx, tg, specs, share, results, progress)
+		}()
 	}
-	defer srv.Stop()
-	cs.Version = srv.Version()
-	tg := &framework.Target{Name: name, Version: cs.Version, Addr: srv.Addr(), Sink: sink, Exited: srv.Exited(), LogTail: srv.LogTail}
+	wg.Wait()
+	cs.Results = results
+	return cs
+}
+
+// startInstances starts n instances of the server, each with its own event
+// sink, side by side. If one cannot start, the others are stopped and its
+// error is returned: a server runs whole or not at all.
+func startInstances(ctx context.Context, name string, n int, start Starter) ([]*framework.Target, func(), error) {
+	targets := make([]*framework.Target, n)
+	errs := make([]error, n)
+	var closers []func()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for k := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sink, err := framework.NewSink()
+			if err != nil {
+				errs[k] = err
+				return
+			}
+			srv, err := start(ctx, name, []string{"WSGIKIT_SINK=" + sink.Addr()})
+			if err != nil {
+				sink.Close()
+				errs[k] = fmt.Errorf("start %s: %v", name, err)
+				return
+			}
+			mu.Lock()
+			closers = append(closers, func() { srv.Stop(); sink.Close() })
+			mu.Unlock()
+			targets[k] = &framework.Target{Name: name, Version: srv.Version(), Addr: srv.Addr(), Sink: sink, Exited: srv.Exited(), LogTail: srv.LogTail}
+		}()
+	}
+	wg.Wait()
+	stop := func() {
+		var sw sync.WaitGroup
+		for _, c := range closers {
+			sw.Add(1)
+			go func() { defer sw.Done(); c() }()
+		}
+		sw.Wait()
+	}
+	for _, err := range errs {
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+	}
+	return targets, stop, nil
+}
+
+// runShare runs the specs at the indexes share against one instance, in
+// order, writing each verdict to results at its index. After the instance
+// dies, the rest of its share is ERROR.
+func runShare(ctx context.Context, tg *framework.Target, specs []*framework.Spec, share []int, results []reports.CheckResult, progress func(string, framework.Verdict)) {
 	dead := ""
-	for _, s := range specs {
+	for _, i := range share {
+		s := specs[i]
 		var v framework.Verdict
 		switch {
 		case dead != "":
@@ -137,11 +209,10 @@ func runServer(ctx context.Context, name string, specs []*framework.Spec, start 
 			}
 		}
 		if progress != nil {
-			progress(name, v)
+			progress(tg.Name, v)
 		}
-		cs.Results = append(cs.Results, toResult(v))
+		results[i] = toResult(v)
 	}
-	return cs
 }
 
 // listening reports whether the server still accepts connections.
