@@ -223,8 +223,8 @@ func TestInstancesShareSpecs(t *testing.T) {
 }
 
 // TestInstanceStartFails: when one of a server's instances cannot start,
-// the server gets an Error and no results, and the instances that did
-// start are stopped.
+// the server gets an Error naming --instances and no results, and the
+// instances that did start are stopped.
 func TestInstanceStartFails(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starts servers")
@@ -235,8 +235,8 @@ func TestInstanceStartFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := c.Servers[0]
-	if !strings.Contains(s.Error, "refused on purpose") || len(s.Results) != 0 {
-		t.Errorf("error %q with %d results; want the refusal and no results", s.Error, len(s.Results))
+	if !strings.Contains(s.Error, "refused on purpose") || !strings.Contains(s.Error, "--instances 1") || len(s.Results) != 0 {
+		t.Errorf("error %q with %d results; want the refusal, the way to run one instance, and no results", s.Error, len(s.Results))
 	}
 	if len(rec.srvs) != 2 {
 		t.Fatalf("%d instances started, want the other 2", len(rec.srvs))

@@ -157,7 +157,7 @@ func startInstances(ctx context.Context, name string, n int, start Starter) ([]*
 			srv, err := start(ctx, name, []string{"WSGIKIT_SINK=" + sink.Addr()})
 			if err != nil {
 				sink.Close()
-				errs[k] = fmt.Errorf("start %s: %v", name, err)
+				errs[k] = err
 				return
 			}
 			mu.Lock()
@@ -175,11 +175,17 @@ func startInstances(ctx context.Context, name string, n int, start Starter) ([]*
 		}
 		sw.Wait()
 	}
-	for _, err := range errs {
-		if err != nil {
-			stop()
-			return nil, nil, err
+	for k, err := range errs {
+		if err == nil {
+			continue
 		}
+		stop()
+		if len(closers) > 0 {
+			// Some started: instances of a command with a fixed socket or
+			// pid file collide.
+			return nil, nil, fmt.Errorf("start %s (instance %d of %d side by side; --instances 1 runs one): %v", name, k+1, n, err)
+		}
+		return nil, nil, fmt.Errorf("start %s: %v", name, err)
 	}
 	return targets, stop, nil
 }

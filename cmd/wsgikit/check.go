@@ -48,8 +48,8 @@ func newCheckCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "check",
 		Short: "PEP 3333 and RFC 9112 conformance verdicts for WSGI servers",
-		Long: `Runs the conformance suite against each server in turn (a fresh instance
-serving apps/probe.py each) and writes check.json, junit-<server>.xml and
+		Long: `Runs the conformance suite against each server in turn (fresh instances
+serving apps/probe.py, sharing its specs) and writes check.json, junit-<server>.xml and
 check.md. Exit 0 when no MUST failed (with --strict: and no SHOULD), 1 when
 one did, 2 on usage or harness errors.`,
 		Args: cobra.NoArgs,
