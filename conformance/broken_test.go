@@ -2,12 +2,16 @@ package conformance
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/wsgikit/wsgikit/conformance/framework"
 	"github.com/wsgikit/wsgikit/internal/harness"
+	"github.com/wsgikit/wsgikit/reports"
 )
 
 // mustCatch are specs every pinned peer passes; the broken server
@@ -81,19 +85,11 @@ func TestServerDiesMidRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starts a server")
 	}
-	script, _ := filepath.Abs(filepath.Join("testdata", "broken_server.py"))
-	mk := func(name, extra string) *harness.Profile {
-		p, err := harness.FromCmd("/usr/bin/python3 " + script + " " + extra + " --host {host} --port {port} --appdir {appdir} {app}")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.Name = name
-		return p
-	}
 	// The harness's readiness probe takes one connection, each spec here
 	// one more: "dies" serves two specs per instance, "dies-at-once" none,
 	// "gaps" refuses connections for a second after two.
-	user := []*harness.Profile{mk("dies", "--die-after 3"), mk("dies-at-once", "--die-after 1"), mk("gaps", "--gap-after 3"), mk("lives", "")}
+	user := []*harness.Profile{brokenProfile(t, "dies", "--die-after 3"), brokenProfile(t, "dies-at-once", "--die-after 1"),
+		brokenProfile(t, "gaps", "--gap-after 3"), brokenProfile(t, "lives", "")}
 	c, err := Run(context.Background(), Options{
 		Servers: []string{"dies", "dies-at-once", "gaps", "lives"},
 		Focus:   `^pep3333/environ/request-method-`,
@@ -138,5 +134,139 @@ func TestServerDiesMidRun(t *testing.T) {
 	}
 	if len(lives.Results) != len(dies.Results) || len(atOnce.Results) != len(dies.Results) || len(gaps.Results) != len(dies.Results) {
 		t.Errorf("the run did not go on with the next server")
+	}
+}
+
+// brokenProfile runs testdata/broken_server.py with extra flags as name.
+func brokenProfile(t *testing.T, name, extra string) *harness.Profile {
+	t.Helper()
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Skip("no /usr/bin/python3")
+	}
+	script, err := filepath.Abs(filepath.Join("testdata", "broken_server.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := harness.FromCmd("/usr/bin/python3 " + script + " " + extra + " --host {host} --port {port} --appdir {appdir} {app}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Name = name
+	return p
+}
+
+// recordingStarter starts servers through the harness and keeps each one
+// it started; fail makes the nth start (from 1) fail instead.
+type recordingStarter struct {
+	start Starter
+	fail  int
+	mu    sync.Mutex
+	calls int
+	srvs  []Server
+}
+
+func (r *recordingStarter) Start(ctx context.Context, name string, env []string) (Server, error) {
+	r.mu.Lock()
+	r.calls++
+	n := r.calls
+	r.mu.Unlock()
+	if n == r.fail {
+		return nil, errors.New("refused on purpose")
+	}
+	s, err := r.start(ctx, name, env)
+	if err == nil {
+		r.mu.Lock()
+		r.srvs = append(r.srvs, s)
+		r.mu.Unlock()
+	}
+	return s, err
+}
+
+// TestInstancesShareSpecs: with Instances 3, three instances run side by
+// side, spec i on instance i mod 3, and the results come back in the
+// order of the selection.
+func TestInstancesShareSpecs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts servers")
+	}
+	const focus = `^pep3333/environ/request-method-`
+	rec := &recordingStarter{start: HarnessStarter(HarnessConfig{User: []*harness.Profile{brokenProfile(t, "lives", "")}})}
+	c, err := Run(context.Background(), Options{Servers: []string{"lives"}, Focus: focus, Start: rec.Start, Instances: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Servers[0]
+	if s.Error != "" {
+		t.Fatalf("lives did not start: %s", s.Error)
+	}
+	specs, err := framework.Select(framework.All(), focus, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(specs) < 6 || len(s.Results) != len(specs) {
+		t.Fatalf("%d results for %d specs (want ≥ 6 specs, one result each)", len(s.Results), len(specs))
+	}
+	if len(rec.srvs) != 3 {
+		t.Fatalf("%d instances started, want 3", len(rec.srvs))
+	}
+	// Each request names the instance it went to in its Host header.
+	ranOn := func(r reports.CheckResult) string {
+		for _, srv := range rec.srvs {
+			if strings.Contains(r.Transcript, "Host: "+srv.Addr()+`\r\n`) {
+				return srv.Addr()
+			}
+		}
+		return ""
+	}
+	for i, r := range s.Results {
+		if r.ID != specs[i].ID {
+			t.Errorf("result %d is %s, want %s (selection order)", i, r.ID, specs[i].ID)
+		}
+		if r.Verdict == framework.ERROR {
+			t.Errorf("%s: ERROR: %s", r.ID, r.Detail)
+		}
+		switch got := ranOn(r); {
+		case got == "":
+			t.Errorf("%s: no instance's address in its transcript:\n%s", r.ID, r.Transcript)
+		case i >= 3 && got != ranOn(s.Results[i-3]):
+			t.Errorf("%s ran on %s, %s on %s: want the same instance (i mod 3)", r.ID, got, s.Results[i-3].ID, ranOn(s.Results[i-3]))
+		case i >= 1 && i < 3 && got == ranOn(s.Results[i-1]):
+			t.Errorf("%s and %s both ran on %s: want neighbours on different instances", r.ID, s.Results[i-1].ID, got)
+		}
+	}
+	for _, srv := range rec.srvs {
+		select {
+		case <-srv.Exited():
+		default:
+			t.Errorf("instance %s still running after Run", srv.Addr())
+		}
+	}
+}
+
+// TestInstanceStartFails: when one of a server's instances cannot start,
+// the server gets an Error naming --instances and no results, and the
+// instances that did start are stopped.
+func TestInstanceStartFails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts servers")
+	}
+	rec := &recordingStarter{start: HarnessStarter(HarnessConfig{User: []*harness.Profile{brokenProfile(t, "lives", "")}}), fail: 2}
+	c, err := Run(context.Background(), Options{Servers: []string{"lives"}, Focus: `^pep3333/environ/request-method-`, Start: rec.Start, Instances: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Servers[0]
+	if !strings.Contains(s.Error, "refused on purpose") || !strings.Contains(s.Error, "--instances 1") || len(s.Results) != 0 {
+		t.Errorf("error %q with %d results; want the refusal, the way to run one instance, and no results", s.Error, len(s.Results))
+	}
+	if len(rec.srvs) != 2 {
+		t.Fatalf("%d instances started, want the other 2", len(rec.srvs))
+	}
+	for _, srv := range rec.srvs {
+		select {
+		case <-srv.Exited():
+		default:
+			t.Errorf("instance %s still running after Run", srv.Addr())
+		}
 	}
 }

@@ -85,7 +85,7 @@ var peersFlag = flag.String("wsgikit.peers", "", "TestGoldenVerdicts: only these
 
 // slowPeers start first, so the others run beside them: uwsgi-http11
 // delimits most responses by closing the connection after its 4 s socket
-// timeout, over six minutes per run.
+// timeout, over six minutes per run on one instance.
 var slowPeers = map[string]bool{"uwsgi-http11": true, "uwsgi-http11@debian": true}
 
 // goldenPeers are the installed peers whose verdicts are pinned: today's
@@ -107,8 +107,13 @@ func goldenPeers() []string {
 	return out
 }
 
+// checkInstances is how many instances share one server's specs in the
+// golden runs, as in `wsgikit check`.
+const checkInstances = 3
+
 // runChecks runs the whole suite against each server, a few at a time
-// (each run mostly waits on sockets; 2 cores are enough for 3 in flight).
+// (each run mostly waits on sockets; 2 cores are enough for 3 servers of
+// checkInstances instances each in flight).
 func runChecks(t *testing.T, servers []string) map[string]reports.CheckServer {
 	out := map[string]reports.CheckServer{}
 	var mu sync.Mutex
@@ -120,7 +125,7 @@ func runChecks(t *testing.T, servers []string) map[string]reports.CheckServer {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			c, err := Run(context.Background(), Options{Servers: []string{s}})
+			c, err := Run(context.Background(), Options{Servers: []string{s}, Instances: checkInstances})
 			if err != nil {
 				t.Errorf("%s: %v", s, err)
 				return
@@ -248,7 +253,7 @@ func TestWsgikitStrict(t *testing.T) {
 		t.Skipf("wsgikit not built (make build; WSGIKIT_BIN): %v", err)
 	}
 	t.Logf("on %s", p.Interpreter())
-	c, err := Run(context.Background(), Options{Servers: []string{"wsgikit"}})
+	c, err := Run(context.Background(), Options{Servers: []string{"wsgikit"}, Instances: checkInstances})
 	if err != nil {
 		t.Fatal(err)
 	}

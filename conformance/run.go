@@ -66,6 +66,13 @@ type Options struct {
 	// use handshakes, not timing, so servers do not disturb each other's
 	// verdicts; the golden test runs three at a time.
 	Parallel int
+	// Instances is how many fresh instances of one server share its specs,
+	// side by side (default 1). Spec i goes to instance i mod Instances,
+	// each instance runs its share in registry order (the disruptive specs
+	// last) with its own event sink. A run mostly waits on sockets, for
+	// the server's own timeouts (uwsgi-http11 holds each close-delimited
+	// response 4 s), so the wall time divides while the CPU stays idle.
+	Instances int
 }
 
 // Specs returns every registered spec.
@@ -107,7 +114,7 @@ func Run(ctx context.Context, opts Options) (*reports.Check, error) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			results[i], done[i] = runServer(ctx, name, specs, start, opts.Progress), true
+			results[i], done[i] = runServer(ctx, name, specs, start, max(opts.Instances, 1), opts.Progress), true
 		}()
 	}
 	wg.Wait()
@@ -119,27 +126,118 @@ func Run(ctx context.Context, opts Options) (*reports.Check, error) {
 	return check, nil
 }
 
-func runServer(ctx context.Context, name string, specs []*framework.Spec, start Starter, progress func(string, framework.Verdict)) reports.CheckServer {
+func runServer(ctx context.Context, name string, specs []*framework.Spec, start Starter, instances int, progress func(string, framework.Verdict)) reports.CheckServer {
 	cs := reports.CheckServer{Name: name, Results: []reports.CheckResult{}}
-	sink, err := framework.NewSink()
+	insts, stop, err := startInstances(ctx, name, min(instances, len(specs)), start)
 	if err != nil {
 		cs.Error = err.Error()
 		return cs
 	}
-	defer sink.Close()
-	env := []string{"WSGIKIT_SINK=" + sink.Addr()}
-	srv, err := start(ctx, name, env)
-	if err != nil {
-		cs.Error = fmt.Sprintf("start %s: %v", name, err)
-		return cs
+	defer stop()
+	cs.Version = insts[0].tg.Version
+	results := make([]reports.CheckResult, len(specs))
+	var wg sync.WaitGroup
+	for k, in := range insts {
+		var share []int
+		for i := k; i < len(specs); i += len(insts) {
+			share = append(share, i)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in.runShare(ctx, specs, share, results, progress)
+		}()
 	}
-	defer func() { _ = srv.Stop() }() // the last instance, after restarts
-	cs.Version = srv.Version()
-	target := func() *framework.Target { return newTarget(name, srv, sink) }
-	tg := target()
-	restarts := 0
+	wg.Wait()
+	cs.Results = results
+	return cs
+}
+
+// instance is one running copy of the server under test with its own event
+// sink; after a crash it may be replaced by a fresh one (restart).
+type instance struct {
+	name     string
+	start    Starter
+	sink     *framework.Sink
+	env      []string
+	srv      Server
+	tg       *framework.Target
+	restarts int
+}
+
+// stop ends the current server and the sink.
+func (in *instance) stop() {
+	if in.srv != nil {
+		_ = in.srv.Stop()
+	}
+	in.sink.Close()
+}
+
+// startInstances starts n instances of the server, each with its own event
+// sink, side by side. If one cannot start, the others are stopped and its
+// error is returned: a server runs whole or not at all.
+func startInstances(ctx context.Context, name string, n int, start Starter) ([]*instance, func(), error) {
+	insts := make([]*instance, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for k := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sink, err := framework.NewSink()
+			if err != nil {
+				errs[k] = err
+				return
+			}
+			in := &instance{name: name, start: start, sink: sink, env: []string{"WSGIKIT_SINK=" + sink.Addr()}}
+			if in.srv, err = start(ctx, name, in.env); err != nil {
+				sink.Close()
+				errs[k] = err
+				return
+			}
+			in.tg = newTarget(name, in.srv, sink)
+			insts[k] = in
+		}()
+	}
+	wg.Wait()
+	stop := func() {
+		var sw sync.WaitGroup
+		for _, in := range insts {
+			if in != nil {
+				sw.Add(1)
+				go func() { defer sw.Done(); in.stop() }()
+			}
+		}
+		sw.Wait()
+	}
+	started := 0
+	for _, in := range insts {
+		if in != nil {
+			started++
+		}
+	}
+	for k, err := range errs {
+		if err == nil {
+			continue
+		}
+		stop()
+		if started > 0 {
+			// Some started: instances of a command with a fixed socket or
+			// pid file collide.
+			return nil, nil, fmt.Errorf("start %s (instance %d of %d side by side; --instances 1 runs one): %v", name, k+1, n, err)
+		}
+		return nil, nil, fmt.Errorf("start %s: %v", name, err)
+	}
+	return insts, stop, nil
+}
+
+// runShare runs the specs at the indexes share against one instance, in
+// order, writing each verdict to results at its index. After the instance
+// dies for good, the rest of its share is ERROR.
+func (in *instance) runShare(ctx context.Context, specs []*framework.Spec, share []int, results []reports.CheckResult, progress func(string, framework.Verdict)) {
 	dead := ""
-	for _, s := range specs {
+	for j, i := range share {
+		s := specs[i]
 		var v framework.Verdict
 		switch {
 		case dead != "":
@@ -147,7 +245,7 @@ func runServer(ctx context.Context, name string, specs []*framework.Spec, start 
 		case ctx.Err() != nil:
 			v = framework.Verdict{Spec: s, Verdict: framework.ERROR, Detail: "run cancelled"}
 		default:
-			v = framework.RunSpec(ctx, s, tg)
+			v = framework.RunSpec(ctx, s, in.tg)
 			if v.Verdict == framework.ERROR && ctx.Err() == nil {
 				// A spec that ERRORs is usually the victim of the one before
 				// it, whose request crashed a worker or the whole server
@@ -156,46 +254,46 @@ func runServer(ctx context.Context, name string, specs []*framework.Spec, start 
 				// Once the server answers again, or a fresh instance runs,
 				// the spec runs once more.
 				how := ""
-				if waited, ok := answering(ctx, tg, recoveryWait); ok {
+				if waited, ok := answering(ctx, in.tg, recoveryWait); ok {
 					how = fmt.Sprintf("the server answered a plain request %.1fs later", waited.Seconds())
-				} else if restarts < maxRestarts && ctx.Err() == nil {
-					tail := tg.Log(30)
-					_ = srv.Stop()
-					if nsrv, err := start(ctx, name, env); err == nil {
-						srv = nsrv
-						tg = target() // reads srv: not in one assignment
-						restarts++
-						how = fmt.Sprintf("the server had stopped answering; a fresh instance was started (restart %d of at most %d)", restarts, maxRestarts)
-						if n := len(cs.Results); n > 0 {
-							cs.Results[n-1].Transcript += "-- the server stopped answering after this spec (the next one ERRORed); the run restarted it. Its log tail:\n" + tail + "\n"
+				} else if in.restarts < maxRestarts && ctx.Err() == nil {
+					tail := in.tg.Log(30)
+					_ = in.srv.Stop()
+					if nsrv, err := in.start(ctx, in.name, in.env); err == nil {
+						in.srv = nsrv
+						in.tg = newTarget(in.name, nsrv, in.sink)
+						in.restarts++
+						how = fmt.Sprintf("the server had stopped answering; a fresh instance was started (restart %d of at most %d)", in.restarts, maxRestarts)
+						if j > 0 {
+							results[share[j-1]].Transcript += "-- the server stopped answering after this spec (the next one ERRORed); the run restarted it. Its log tail:\n" + tail + "\n"
 						}
 					} else {
+						in.srv = nil
 						dead = fmt.Sprintf("server stopped answering during the run and could not be restarted (%v); log tail:\n%s", err, tail)
 					}
 				}
 				if how != "" {
 					first := v
-					v = framework.RunSpec(ctx, s, tg)
+					v = framework.RunSpec(ctx, s, in.tg)
 					v.Transcript = fmt.Sprintf("-- first attempt: ERROR %s\n-- %s; this is the second attempt\n", firstLine(first.Detail), how) + v.Transcript
 				}
 			}
 			switch {
 			case dead != "":
-			case !tg.Alive():
-				dead = "server exited during the run; log tail:\n" + tg.Log(30)
-			case v.Verdict == framework.ERROR && !listening(tg.Addr):
-				dead = "server stopped accepting connections during the run; log tail:\n" + tg.Log(30)
+			case !in.tg.Alive():
+				dead = "server exited during the run; log tail:\n" + in.tg.Log(30)
+			case v.Verdict == framework.ERROR && !listening(in.tg.Addr):
+				dead = "server stopped accepting connections during the run; log tail:\n" + in.tg.Log(30)
 			}
 			if dead != "" && v.Verdict == framework.ERROR && !strings.Contains(v.Detail, "log tail") {
 				v.Detail += "; " + dead
 			}
 		}
 		if progress != nil {
-			progress(name, v)
+			progress(in.name, v)
 		}
-		cs.Results = append(cs.Results, toResult(v))
+		results[i] = toResult(v)
 	}
-	return cs
 }
 
 // recoveryWait bounds how long a live server may take to answer again after

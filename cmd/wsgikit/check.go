@@ -28,18 +28,19 @@ func init() { verbs = append(verbs, newCheckCmd) }
 var checkRenderHook func(c *reports.Check, dir string, strict bool) error
 
 type checkFlags struct {
-	servers  []string
-	profiles string
-	cmd      string
-	focus    string
-	level    string
-	strict   bool
-	out      string
-	workers  int
-	threads  int
-	quiet    bool
-	parallel int
-	failures bool
+	servers   []string
+	profiles  string
+	cmd       string
+	focus     string
+	level     string
+	strict    bool
+	out       string
+	workers   int
+	threads   int
+	quiet     bool
+	parallel  int
+	instances int
+	failures  bool
 }
 
 func newCheckCmd() *cobra.Command {
@@ -47,8 +48,8 @@ func newCheckCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "check",
 		Short: "PEP 3333 and RFC 9112 conformance verdicts for WSGI servers",
-		Long: `Runs the conformance suite against each server in turn (a fresh instance
-serving apps/probe.py each) and writes check.json, junit-<server>.xml and
+		Long: `Runs the conformance suite against each server in turn (fresh instances
+serving apps/probe.py, sharing its specs) and writes check.json, junit-<server>.xml and
 check.md. Exit 0 when no MUST failed (with --strict: and no SHOULD), 1 when
 one did, 2 on usage or harness errors. A server that is not installed is
 skipped with one warning line; 2 if none is.`,
@@ -66,7 +67,8 @@ skipped with one warning line; 2 if none is.`,
 	f.IntVar(&fl.workers, "workers", 1, "worker processes per server instance")
 	f.IntVar(&fl.threads, "threads", 4, "threads per worker")
 	f.BoolVarP(&fl.quiet, "quiet", "q", false, "no per-server progress on stderr")
-	f.IntVar(&fl.parallel, "parallel", 3, "servers checked at once (each has its own instance and event sink)")
+	f.IntVar(&fl.parallel, "parallel", 3, "servers checked at once")
+	f.IntVar(&fl.instances, "instances", 3, "fresh instances per server, side by side, sharing its specs (each with its own event sink)")
 	f.BoolVar(&fl.failures, "list-failures", true, "print each FAIL and ERROR as it happens")
 	return c
 }
@@ -75,6 +77,9 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 	level := strings.ToUpper(fl.level)
 	if level != "MUST" && level != "SHOULD" && level != "ALL" {
 		return usageErr("--level %q: want MUST, SHOULD or ALL", fl.level)
+	}
+	if fl.parallel < 1 || fl.instances < 1 {
+		return usageErr("--parallel %d, --instances %d: want 1 or more each", fl.parallel, fl.instances)
 	}
 	var user []*harness.Profile
 	if fl.profiles != "" {
@@ -118,7 +123,7 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 	started, finished := map[string]time.Time{}, map[string]time.Time{}
 	var mu sync.Mutex // servers run in parallel
 	opts := conformance.Options{
-		Servers: servers, Focus: fl.focus, Level: level, Parallel: fl.parallel,
+		Servers: servers, Focus: fl.focus, Level: level, Parallel: fl.parallel, Instances: fl.instances,
 		Start: conformance.HarnessStarter(conformance.HarnessConfig{User: user, Workers: fl.workers, Threads: fl.threads}),
 		Progress: func(server string, v framework.Verdict) {
 			mu.Lock()

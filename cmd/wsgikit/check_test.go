@@ -31,6 +31,7 @@ func TestCheckUsageErrors(t *testing.T) {
 		{[]string{"check", "--server", "gunicorn-gthred"}, "did you mean gunicorn-gthread"},
 		{[]string{"check", "--server", "wsgiref", "--focus", "pep3333/nope/zzz-environ"}, "close matches"},
 		{[]string{"check", "--level", "FOO"}, "want MUST, SHOULD or ALL"},
+		{[]string{"check", "--instances", "0"}, "want 1 or more"},
 		{[]string{"check", "--cmd", "'unbalanced"}, "--cmd"},
 	} {
 		_, err := runWsgikit(tc.args...)
