@@ -204,6 +204,10 @@ http.server.HTTPServer(("{host}", {port}), H).serve_forever()' {app}`)
 	if !inst.Killed() {
 		t.Error("Killed() false for a server ignoring SIGTERM")
 	}
+	// Released by Stop (exit 0), not left to stop the server itself.
+	if st := inst.wd.cmd.ProcessState; st == nil || st.ExitCode() != 0 {
+		t.Errorf("watchdog after Stop: %v", st)
+	}
 	if left := groupAlive(pgid); len(left) > 0 {
 		t.Errorf("left after Stop: %v", left)
 	}
@@ -434,58 +438,149 @@ func TestGeventNoDelayFlag(t *testing.T) {
 	}
 }
 
-// TestHarnessDeathStopsServer: when the process that started a server dies
-// without calling Stop, the server is stopped anyway (parent-death signal),
-// and its workers go with it.
+// TestHarnessDeathStopsServer: when the process that started a server
+// dies without calling Stop, right after the first answer (workers may
+// still be booting and miss a signal), the instance's watchdog stops the
+// server anyway, whatever the profile: every process of it goes, members
+// that left its group included, and its temporary directory with it. The
+// test waits for the watchdogs themselves: they hold the dead harness's
+// stderr, so reading it to the end waits exactly until the last one exits.
 func TestHarnessDeathStopsServer(t *testing.T) {
-	if os.Getenv("WSGIKIT_TEST_DIE_AFTER_START") != "" {
-		// The child: start a server, print its process group, die.
-		p, err := Lookup(os.Getenv("WSGIKIT_TEST_DIE_AFTER_START"), nil)
-		if err != nil {
-			fmt.Println("error:", err)
-			os.Exit(1)
-		}
-		inst, err := Start(context.Background(), p, helloApp(t), Options{Workers: 2})
-		if err != nil {
-			fmt.Println("error:", err)
-			os.Exit(1)
-		}
-		fmt.Printf("pgid=%d rundir=%s\n", inst.cmd.Process.Pid, inst.rundir)
-		os.Exit(0) // no Stop
+	if name := os.Getenv("WSGIKIT_TEST_DIE_AFTER_START"); name != "" {
+		dieAfterStart(name)
 	}
 	t.Parallel()
-	for _, name := range []string{"gunicorn-sync", "uwsgi"} {
-		p, err := Lookup(name, nil)
-		if err != nil {
-			t.Fatal(err)
+	marker := fmt.Sprintf("wsgikit-orphan-%d", time.Now().UnixNano())
+	names := []string{"escaped:" + marker, NginxPrefix + "uwsgi"}
+	for _, p := range Builtin() {
+		names = append(names, p.Name)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		name           string
+		stdout, stderr string
+		err            error
+	}
+	results := make(chan result)
+	sem := make(chan struct{}, 4) // harnesses at a time, each with its servers
+	started := 0
+	for _, name := range names {
+		if !strings.HasPrefix(name, "escaped:") {
+			p, err := Lookup(name, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if skip, err := checkInstalled(p); err != nil {
+				t.Fatal(err)
+			} else if skip != "" {
+				t.Logf("%s not tested: %s", name, skip)
+				continue
+			}
 		}
-		requireInstalled(t, p)
-		exe, err := os.Executable()
-		if err != nil {
-			t.Fatal(err)
+		started++
+		go func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			cmd := exec.Command(exe, "-test.run=^TestHarnessDeathStopsServer$")
+			cmd.Env = append(os.Environ(), "WSGIKIT_TEST_DIE_AFTER_START="+name)
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			// Bounds the wait for the watchdogs (the longest grace is 10 s,
+			// then SIGKILL); past it the test fails with what is left.
+			cmd.WaitDelay = 2 * time.Minute
+			err := cmd.Run()
+			results <- result{name, stdout.String(), stderr.String(), err}
+		}()
+	}
+	for range started {
+		r := <-results
+		groups := 0
+		for _, line := range strings.Split(r.stdout, "\n") {
+			var name, rundir string
+			var pgid int
+			if n, _ := fmt.Sscanf(line, "group %s %d %s", &name, &pgid, &rundir); n != 3 {
+				continue
+			}
+			groups++
+			if left := groupAlive(pgid); len(left) > 0 {
+				t.Errorf("%s: left running after the harness died: %v\n%s", name, left, r.stderr)
+				syscall.Kill(-pgid, syscall.SIGKILL)
+			}
+			if _, err := os.Stat(rundir); err == nil {
+				t.Errorf("%s: temporary directory %s left behind", name, rundir)
+				os.RemoveAll(rundir)
+			}
+			want := fmt.Sprintf("ended without stopping %s (group %d); ", name, pgid)
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("%s: no watchdog report %q on the harness's stderr:\n%s", name, want, r.stderr)
+			}
 		}
-		cmd := exec.Command(exe, "-test.run=^TestHarnessDeathStopsServer$")
-		cmd.Env = append(os.Environ(), "WSGIKIT_TEST_DIE_AFTER_START="+name)
-		out, err := cmd.Output()
-		var pgid int
-		var rundir string
-		if i := strings.Index(string(out), "pgid="); i < 0 {
-			t.Fatalf("%s: child: %v\n%s", name, err, out)
-		} else {
-			fmt.Sscanf(string(out[i:]), "pgid=%d rundir=%s", &pgid, &rundir)
-		}
-		if strings.HasPrefix(rundir, os.TempDir()+"/wsgikit-") {
-			defer os.RemoveAll(rundir) // the dead harness could not
-		}
-		// Bounded by gunicorn's own graceful timeout (30 s), which applies
-		// when a worker that was still booting missed the signal.
-		deadline := time.Now().Add(45 * time.Second)
-		for len(groupAlive(pgid)) > 0 && time.Now().Before(deadline) {
-			time.Sleep(100 * time.Millisecond)
-		}
-		if left := groupAlive(pgid); len(left) > 0 {
-			t.Errorf("%s: left running after the harness died: %v", name, left)
-			syscall.Kill(-pgid, syscall.SIGKILL)
+		switch {
+		case errors.Is(r.err, exec.ErrWaitDelay):
+			t.Errorf("%s: watchdogs still running 2m after the harness died:\n%s\n%s", r.name, r.stdout, r.stderr)
+		case r.err != nil || groups == 0 || strings.Contains(r.stdout, "error:"):
+			t.Errorf("%s: harness: %v\n%s\n%s", r.name, r.err, r.stdout, r.stderr)
+		case strings.Contains(r.stderr, "survived"):
+			t.Errorf("%s: %s", r.name, r.stderr)
 		}
 	}
+	if pids := findByCmdline(marker); len(pids) > 0 {
+		t.Errorf("orphaned child %v of a dead harness's server survived", pids)
+		for _, pid := range pids {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// dieAfterStart is the harness that dies: it starts the server name names,
+// prints each process group ("group NAME PGID RUNDIR") and exits without
+// Stop. "escaped:MARKER" is a server whose child leaves the group, ignores
+// SIGTERM and runs as MARKER: once its parent dies, only the watchdog's
+// knowledge of it by identity finds it.
+func dieAfterStart(name string) {
+	var p *Profile
+	var err error
+	if marker, ok := strings.CutPrefix(name, "escaped:"); ok {
+		// The server serves only once its child has left the group, so
+		// that the harness has seen it outside when Start returns.
+		p, err = FromCmd(`{python} -c 'import os, signal, http.server
+r, w = os.pipe()
+if os.fork() == 0:
+    os.setsid()
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    os.write(w, b"x")
+    os.execvp("sleep", ["` + marker + `", "60"])
+os.read(r, 1)
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(204); self.end_headers()
+http.server.HTTPServer(("{host}", {port}), H).serve_forever()' {app}`)
+		if err == nil {
+			p.Name, p.StopGrace = "escaped", 2*time.Second
+		}
+	} else {
+		p, err = Lookup(name, nil)
+	}
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	app, err := BuiltinApp("hello")
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	// A long start-up bound: the machine is shared and loaded.
+	inst, err := Start(context.Background(), p, app, Options{Workers: 2, StartTimeout: time.Minute})
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	for in := inst; in != nil; in = in.inner {
+		fmt.Printf("group %s %d %s\n", in.Profile.Name, in.cmd.Process.Pid, in.rundir)
+	}
+	os.Exit(0) // no Stop
 }

@@ -99,21 +99,35 @@ func profilesUnderTest() []string {
 // missing server: the Makefile installs them all.
 func requireInstalled(t *testing.T, p *Profile) {
 	t.Helper()
+	skip, err := checkInstalled(p)
+	if skip != "" {
+		t.Skip(skip)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkInstalled says why a test of p should be skipped (the wsgikit binary
+// is not built, or WSGIKIT_ALLOW_MISSING is set), or fail (anything else
+// missing), or neither.
+func checkInstalled(p *Profile) (skip string, err error) {
 	if _, err := p.Version(); err != nil {
 		if p.Name == "wsgikit" || strings.HasSuffix(p.Name, ":wsgikit") {
 			if os.Getenv("WSGIKIT_BIN") == "" {
 				if root, rerr := moduleRoot(); rerr == nil {
 					if _, serr := os.Stat(root + "/bin/wsgikit"); serr != nil {
-						t.Skipf("wsgikit binary not built (WSGIKIT_BIN unset, no bin/wsgikit): %v", err)
+						return fmt.Sprintf("wsgikit binary not built (WSGIKIT_BIN unset, no bin/wsgikit): %v", err), nil
 					}
 				}
 			}
 		}
 		if os.Getenv("WSGIKIT_ALLOW_MISSING") != "" {
-			t.Skipf("%v (WSGIKIT_ALLOW_MISSING set)", err)
+			return fmt.Sprintf("%v (WSGIKIT_ALLOW_MISSING set)", err), nil
 		}
-		t.Fatalf("%v", err)
+		return "", err
 	}
+	return "", nil
 }
 
 func TestBuiltinProfilesServeEveryApp(t *testing.T) {

@@ -219,10 +219,28 @@ func startOnce(ctx context.Context, p *Profile, app App, opts Options, port int,
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	// Pdeathsig: if the harness process dies without Stop (killed, a test
-	// timeout), the server gets its stop signal and shuts its tree down
-	// instead of running on.
+	// timeout), the server gets its stop signal at once; the watchdog
+	// (watchdog.go) then makes sure its whole tree ends.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: p.stopSignal()}
 	if err := spawn(cmd); err != nil {
+		logFile.Close()
+		cleanup()
+		return fail(err)
+	}
+	// Not reaped before inst.wait runs, so its stat is there to read.
+	var rootStat procStat
+	_, err = readStat(cmd.Process.Pid, nil, &rootStat)
+	keptDir := rundir
+	if opts.KeepRundir {
+		keptDir = ""
+	}
+	var wd *watchdog
+	if err == nil {
+		wd, err = startWatchdog(p, cmd.Process.Pid, rootStat.start, keptDir)
+	}
+	if err != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
 		logFile.Close()
 		cleanup()
 		return fail(err)
@@ -239,9 +257,11 @@ func startOnce(ctx context.Context, p *Profile, app App, opts Options, port int,
 		rundir:  rundir,
 		keep:    opts.KeepRundir,
 		tree:    newTree(cmd.Process.Pid),
+		wd:      wd,
 		exited:  make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
+	inst.tree.escaped = wd.adopt
 	go inst.wait()
 	_ = inst.tree.sample(false)
 
