@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/wsgikit/wsgikit/internal/harness"
+	"github.com/wsgikit/wsgikit/internal/testenv"
 )
 
 // mustCatch are specs every pinned peer passes; the broken server
@@ -43,7 +44,7 @@ func TestBrokenServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat("/usr/bin/python3"); err != nil {
-		t.Skip("no /usr/bin/python3")
+		testenv.Missing(t, "no /usr/bin/python3: apt-get install python3")
 	}
 	p, err := harness.FromCmd("/usr/bin/python3 " + script + " --host {host} --port {port} --appdir {appdir} {app}")
 	if err != nil {

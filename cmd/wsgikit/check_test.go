@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wsgikit/wsgikit/internal/testenv"
 	"github.com/wsgikit/wsgikit/reports"
 )
 
@@ -49,7 +50,7 @@ func TestCheckOutputs(t *testing.T) {
 		t.Skip("-short: starts a server")
 	}
 	if _, err := exec.LookPath("/usr/bin/python3"); err != nil {
-		t.Skip("no /usr/bin/python3")
+		testenv.Missing(t, "no /usr/bin/python3: apt-get install python3")
 	}
 	dir := t.TempDir()
 	_, err := runWsgikit("check", "-q", "--server", "wsgiref", "--focus", "pep3333/environ/script-name-root", "-o", dir)

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wsgikit/wsgikit/internal/testenv"
 )
 
 // appRequest is one request through one app, with what must come back.
@@ -94,40 +96,14 @@ func profilesUnderTest() []string {
 	return append(names, NginxPrefix+"gunicorn-sync", NginxPrefix+"waitress")
 }
 
-// requireInstalled skips the wsgikit profile when our binary is not built
-// (the server is written on another branch) and fails for any other
-// missing server: the Makefile installs them all.
+// requireInstalled fails the test when p's server (or the wsgikit binary)
+// is missing, with the command that installs it; WSGIKIT_ALLOW_MISSING
+// makes that a skip saying so.
 func requireInstalled(t *testing.T, p *Profile) {
 	t.Helper()
-	skip, err := checkInstalled(p)
-	if skip != "" {
-		t.Skip(skip)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// checkInstalled says why a test of p should be skipped (the wsgikit binary
-// is not built, or WSGIKIT_ALLOW_MISSING is set), or fail (anything else
-// missing), or neither.
-func checkInstalled(p *Profile) (skip string, err error) {
 	if _, err := p.Version(); err != nil {
-		if p.Name == "wsgikit" || strings.HasSuffix(p.Name, ":wsgikit") {
-			if os.Getenv("WSGIKIT_BIN") == "" {
-				if root, rerr := moduleRoot(); rerr == nil {
-					if _, serr := os.Stat(root + "/bin/wsgikit"); serr != nil {
-						return fmt.Sprintf("wsgikit binary not built (WSGIKIT_BIN unset, no bin/wsgikit): %v", err), nil
-					}
-				}
-			}
-		}
-		if os.Getenv("WSGIKIT_ALLOW_MISSING") != "" {
-			return fmt.Sprintf("%v (WSGIKIT_ALLOW_MISSING set)", err), nil
-		}
-		return "", err
+		testenv.Missing(t, "%v", err)
 	}
-	return "", nil
 }
 
 func TestBuiltinProfilesServeEveryApp(t *testing.T) {
