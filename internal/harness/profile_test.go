@@ -297,20 +297,29 @@ func TestParseStatusLine(t *testing.T) {
 	}
 }
 
+// TestAppsDirAndBuiltinApps: in the source tree AppsDir is its apps/
+// directory (not an extracted copy), and every built-in app is a file there.
 func TestAppsDirAndBuiltinApps(t *testing.T) {
 	d, err := AppsDir()
 	if err != nil {
 		t.Fatal(err)
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(root, "apps"); d != want {
+		t.Errorf("AppsDir() = %s, want the source tree's %s", d, want)
 	}
 	for name, mc := range builtinApps {
 		app, err := BuiltinApp(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		file := filepath.Join(app.Dir, strings.ReplaceAll(mc[0], ".", "/")+".py")
-		if name == "probe" {
-			continue // written by the conformance helper on its branch
+		if app.Dir != d || app.Module != mc[0] || app.Callable != mc[1] {
+			t.Errorf("BuiltinApp(%s) = %+v, want %s:%s in %s", name, app, mc[0], mc[1], d)
 		}
+		file := filepath.Join(app.Dir, strings.ReplaceAll(mc[0], ".", "/")+".py")
 		if _, err := os.Stat(file); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -322,7 +331,6 @@ func TestAppsDirAndBuiltinApps(t *testing.T) {
 	if _, err := AppsDir(); err == nil || !strings.Contains(err.Error(), "WSGIKIT_APPS") {
 		t.Errorf("bad WSGIKIT_APPS: %v", err)
 	}
-	_ = d
 }
 
 func TestParseApp(t *testing.T) {
