@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/wsgikit/wsgikit/conformance/framework"
+	"github.com/wsgikit/wsgikit/internal/testenv"
 	"github.com/wsgikit/wsgikit/reports"
 )
 
@@ -139,9 +140,7 @@ func TestGoldenVerdicts(t *testing.T) {
 		t.Skip("-wsgikit.server given: only the Ginkgo suite runs")
 	}
 	peers := goldenPeers()
-	if len(peers) == 0 {
-		t.Skip("no peer installed")
-	}
+	requirePinnedPeers(t, peers)
 	results := runChecks(t, peers)
 	for _, name := range peers {
 		cs, ok := results[name]
@@ -231,7 +230,7 @@ func TestWsgikitStrict(t *testing.T) {
 		found = found || p == "wsgikit"
 	}
 	if !found {
-		t.Skip("wsgikit not built (make build; WSGIKIT_BIN)")
+		testenv.Missing(t, "wsgikit not built: make build (or set WSGIKIT_BIN)")
 	}
 	c, err := Run(context.Background(), Options{Servers: []string{"wsgikit"}})
 	if err != nil {
