@@ -75,3 +75,32 @@ func TestCheckOutputs(t *testing.T) {
 		t.Errorf("a MUST failing: exit %d (%v), want 1", exitCode(err), err)
 	}
 }
+
+// TestCheckStrictAndNoSpecRan: a SHOULD that is NON-STRICT passes the run
+// (exit 0) until --strict (exit 1); a run where no spec ran, because the
+// server never started, is exit 2 and says so.
+func TestCheckStrictAndNoSpecRan(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts a server")
+	}
+	requireProfile(t, "wsgiref")
+	dir := t.TempDir()
+	// wsgiref answers "Connection: close" requests without announcing the
+	// close: NON-STRICT in its pinned verdicts.
+	args := []string{"check", "-q", "--server", "wsgiref", "--focus", "http1/keepalive/close-announced", "-o", dir}
+	if _, err := runWsgikit(args...); exitCode(err) != 0 {
+		t.Fatalf("NON-STRICT without --strict: exit %d (%v), want 0", exitCode(err), err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "check.json"))
+	var c reports.Check
+	if err := json.Unmarshal(b, &c); err != nil || len(c.Servers) != 1 || len(c.Servers[0].Results) != 1 || c.Servers[0].Results[0].Verdict != "NON-STRICT" {
+		t.Fatalf("check.json: %v %s", err, b)
+	}
+	if _, err := runWsgikit(append(args, "--strict")...); exitCode(err) != 1 {
+		t.Fatalf("NON-STRICT with --strict: exit %d (%v), want 1", exitCode(err), err)
+	}
+	_, err := runWsgikit("check", "-q", "--cmd", "sh -c 'echo no server here; exit 3' {port} {app}", "--focus", "pep3333/environ/script-name-root", "-o", t.TempDir())
+	if exitCode(err) != 2 || err == nil || !strings.Contains(err.Error(), "no spec ran") {
+		t.Fatalf("a server that never starts: exit %d (%v), want 2 and \"no spec ran\"", exitCode(err), err)
+	}
+}
