@@ -105,6 +105,7 @@ func FuzzReadResponse(f *testing.F) {
 	f.Add("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", "GET")
 	f.Add("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No\r\n\r\n", "HEAD")
 	f.Add("HTTP/1.0 200 OK\r\n\r\nuntil close", "GET")
+	f.Add("HTTP/1.1 +20 OK\r\nContent-Length: 0\r\n\r\n", "GET") // a sign is not a digit
 	f.Fuzz(func(t *testing.T, raw, method string) {
 		a, b := net.Pipe()
 		defer a.Close()
@@ -146,11 +147,14 @@ func FuzzReadResponse(f *testing.F) {
 				t.Fatalf("%q: chunks %v for a body of %d bytes", raw, r.Chunks, len(r.Body))
 			}
 		}
-		if r.Status < 100 || r.Status > 999 {
-			t.Fatalf("%q: status %d from a well-formed status line", raw, r.Status)
+		// status-code = 3DIGIT (RFC 9112 §4): no sign, no other byte.
+		if code := strings.SplitN(r.StatusLine, " ", 3)[1]; len(code) != 3 || strings.Trim(code, "0123456789") != "" || r.Status != atoi3(code) {
+			t.Fatalf("%q: status %d from code %q in a well-formed status line", raw, r.Status, code)
 		}
 	})
 }
+
+func atoi3(s string) int { return int(s[0]-'0')*100 + int(s[1]-'0')*10 + int(s[2]-'0') }
 
 func TestSelect(t *testing.T) {
 	specs := []*Spec{{ID: "pep3333/a/x", Level: MUST}, {ID: "pep3333/a/y", Level: SHOULD}, {ID: "http1/b/z", Level: INFO, Disruptive: true}, {ID: "http1/b/w", Level: MAY}}

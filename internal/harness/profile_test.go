@@ -361,3 +361,30 @@ func TestExtractedApps(t *testing.T) {
 		t.Errorf("extracted dir not readable by others: %v %v", st.Mode(), err)
 	}
 }
+
+// FuzzProfileTOML: a user profiles file is loaded or rejected with a
+// one-line error; what loads is valid, uniquely named and never claims the
+// behind-nginx prefix.
+func FuzzProfileTOML(f *testing.F) {
+	f.Add("[[profile]]\nname = \"mine\"\ncommand = [\"gunicorn\", \"-b\", \"{bind}\", \"{app}\"]\nstop_signal = \"INT\"\nstop_grace = \"3s\"\n")
+	f.Add("[[profile]]\nname = \"a\"\ncommand = [\"x\", \"{port}\", \"{app}\"]\n[profile.files]\n\"c.conf\" = \"port={port}\"\n")
+	f.Fuzz(func(t *testing.T, src string) {
+		ps, err := parseProfiles("p.toml", src)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("multi-line error %q", err)
+			}
+			return
+		}
+		seen := map[string]bool{}
+		for _, p := range ps {
+			if err := p.Validate(); err != nil {
+				t.Fatalf("loaded an invalid profile %q: %v", p.Name, err)
+			}
+			if seen[p.Name] || strings.HasPrefix(p.Name, NginxPrefix) {
+				t.Fatalf("loaded name %q (seen %v)", p.Name, seen[p.Name])
+			}
+			seen[p.Name] = true
+		}
+	})
+}
