@@ -655,7 +655,7 @@ func TestProcessPidUserErrorLog(t *testing.T) {
 	pidf, errf := filepath.Join(dir, "wsgikit.pid"), filepath.Join(dir, "error.log")
 	args := []string{"--pid", pidf, "--error-logfile", errf}
 	if os.Getuid() == 0 {
-		args = append(args, "--user", "nobody")
+		args = append(args, "--user", "nobody", "-g", "daemon")
 	}
 	s := serve(t, "wkapp", args...)
 	b, err := os.ReadFile(pidf)
@@ -685,6 +685,10 @@ func TestProcessPidUserErrorLog(t *testing.T) {
 		nobody, _ := exec.Command("id", "-u", "nobody").Output()
 		if !strings.Contains(string(st), "Uid:\t"+strings.TrimSpace(string(nobody))) {
 			t.Errorf("worker not running as nobody:\n%s", st)
+		}
+		group, _ := exec.Command("getent", "group", "daemon").Output()
+		if f := strings.Split(string(group), ":"); len(f) < 3 || !strings.Contains(string(st), "Gid:\t"+f[2]+"\t") {
+			t.Errorf("worker not running as group daemon (%q), not nobody's own:\n%s", group, st)
 		}
 	}
 	os.Rename(errf, errf+".1")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -165,5 +166,41 @@ func requireProfile(t *testing.T, name string) {
 	}
 	if _, err := p.Version(); err != nil {
 		testenv.Missing(t, "%v", err)
+	}
+}
+
+// TestBenchCLICrossCheckWrk: --cross-check wrk runs wrk against the same
+// server and scenario and records both throughputs in bench.json.
+func TestBenchCLICrossCheckWrk(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts a real server")
+	}
+	requireProfile(t, "waitress")
+	if _, err := exec.LookPath("wrk"); err != nil {
+		testenv.Missing(t, "wrk not installed: apt-get install wrk (make setup)")
+	}
+	dir := t.TempDir()
+	out, err := runWsgikit("bench", "--server", "waitress", "--scenario", "hello", "-c", "2", "-d", "500ms", "--warmup", "100ms",
+		"--rounds", "1", "--progress", "plain", "--cross-check", "wrk", "-o", dir)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "wrk cross-check waitress hello c=2: vegeta ") {
+		t.Fatalf("no cross-check line:\n%s", out)
+	}
+	var rb struct {
+		CrossChecks []struct {
+			Server    string  `json:"server"`
+			VegetaRPS float64 `json:"vegeta_rps"`
+			WrkRPS    float64 `json:"wrk_rps"`
+			Error     string  `json:"error"`
+		} `json:"cross_checks"`
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "bench.json")); err != nil || json.Unmarshal(b, &rb) != nil {
+		t.Fatalf("bench.json: %v", err)
+	}
+	if len(rb.CrossChecks) != 1 || rb.CrossChecks[0].Server != "waitress" || rb.CrossChecks[0].Error != "" ||
+		rb.CrossChecks[0].VegetaRPS <= 0 || rb.CrossChecks[0].WrkRPS <= 0 {
+		t.Fatalf("cross_checks %+v", rb.CrossChecks)
 	}
 }
