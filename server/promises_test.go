@@ -31,6 +31,18 @@ func (s *served) waitExit(why string) int {
 	}
 }
 
+// waitLogCount waits (bounded) until the log holds want n times.
+func (s *served) waitLogCount(want string, n int) {
+	s.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for strings.Count(s.Log(), want) < n {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("log shows %q %d times, want %d:\n%s", want, strings.Count(s.Log(), want), n, s.Log())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // blockedRequest starts a request that runs in Python until the returned
 // gate file is removed, and waits until it does run.
 func (s *served) blockedRequest() (net.Conn, string) {
@@ -98,6 +110,10 @@ func TestPromiseHUPBadCode(t *testing.T) {
 	if r := s.get("/"); string(r.body) != "v1" {
 		t.Fatalf("before: %q", r.body)
 	}
+	// Both old workers have imported the code: removing the file now
+	// breaks only the new code (a worker still booting would fail too,
+	// and a server whose first workers cannot import exits 3).
+	s.waitLogCount("reloadable imported v1", 2)
 	os.Remove(vf) // the module reads it at import: the new code cannot import
 	syscall.Kill(s.cmd.Process.Pid, syscall.SIGHUP)
 	s.waitLog("reload failed")
