@@ -11,6 +11,7 @@ import (
 
 	"github.com/wsgikit/wsgikit/conformance/framework"
 	"github.com/wsgikit/wsgikit/internal/harness"
+	"github.com/wsgikit/wsgikit/internal/testenv"
 	"github.com/wsgikit/wsgikit/reports"
 )
 
@@ -47,7 +48,7 @@ func TestBrokenServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat("/usr/bin/python3"); err != nil {
-		t.Skip("no /usr/bin/python3")
+		testenv.Missing(t, "no /usr/bin/python3: apt-get install python3")
 	}
 	p, err := harness.FromCmd("/usr/bin/python3 " + script + " --host {host} --port {port} --appdir {appdir} {app}")
 	if err != nil {

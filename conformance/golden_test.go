@@ -14,6 +14,7 @@ import (
 
 	"github.com/wsgikit/wsgikit/conformance/framework"
 	"github.com/wsgikit/wsgikit/internal/harness"
+	"github.com/wsgikit/wsgikit/internal/testenv"
 	"github.com/wsgikit/wsgikit/reports"
 )
 
@@ -152,9 +153,7 @@ func TestGoldenVerdicts(t *testing.T) {
 		t.Skip("-wsgikit.server given: only the Ginkgo suite runs")
 	}
 	peers := goldenPeers()
-	if len(peers) == 0 {
-		t.Skip("no peer installed")
-	}
+	requirePinnedPeers(t, peers)
 	results := runChecks(t, peers)
 	for _, name := range peers {
 		cs, ok := results[name]
@@ -247,10 +246,7 @@ func TestWsgikitStrict(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := p.Version(); err != nil {
-		if os.Getenv("WSGIKIT_BIN") != "" {
-			t.Fatal(err)
-		}
-		t.Skipf("wsgikit not built (make build; WSGIKIT_BIN): %v", err)
+		testenv.Missing(t, "wsgikit cannot run here: %v", err)
 	}
 	t.Logf("on %s", p.Interpreter())
 	c, err := Run(context.Background(), Options{Servers: []string{"wsgikit"}, Instances: checkInstances})

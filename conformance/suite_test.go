@@ -20,10 +20,11 @@ var (
 
 // TestConformance is the Ginkgo entry point: `go test ./conformance -args
 // -wsgikit.server=NAME` or `ginkgo ./conformance -- -wsgikit.server=NAME`.
-// Without the flag it is skipped (the golden comparison covers every peer).
+// Without the flag it is skipped, saying so (the golden comparison covers
+// every peer); `make test` runs it against wsgikit with -wsgikit.strict.
 func TestConformance(t *testing.T) {
 	if *serverFlag == "" {
-		t.Skip("no -wsgikit.server given")
+		t.Skip("no -wsgikit.server given (make test runs it with -wsgikit.server=wsgikit)")
 	}
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "wsgikit conformance: "+*serverFlag)

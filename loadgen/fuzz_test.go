@@ -6,6 +6,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -82,6 +85,41 @@ func FuzzScenarioTOML(f *testing.F) {
 			for _, r := range s.Requests {
 				if bytes.ContainsAny([]byte(r.Method+r.Path), " \r\n") {
 					t.Fatalf("accepted method %q path %q", r.Method, r.Path)
+				}
+			}
+		}
+	})
+}
+
+// FuzzVegetaTargets: a vegeta "http" target file is loaded or rejected,
+// never accepted with bytes that would break the request line or headers.
+func FuzzVegetaTargets(f *testing.F) {
+	f.Add("GET http://x/\nX-A: b\n\nPOST http://x/upload\n@body.txt\n")
+	f.Add("GET /relative\n")
+	f.Fuzz(func(t *testing.T, src string) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "targets.txt")
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		scs, err := LoadScenarios(path, "")
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("multi-line error %q", err)
+			}
+			return
+		}
+		for _, s := range scs {
+			for _, r := range s.Requests {
+				if r.Method == "" || bytes.ContainsAny([]byte(r.Method+r.Path), " \r\n") {
+					t.Fatalf("accepted method %q path %q", r.Method, r.Path)
+				}
+				for k, vs := range r.Header {
+					for _, v := range vs {
+						if strings.ContainsAny(k+v, "\r\n") {
+							t.Fatalf("accepted header %q: %q", k, v)
+						}
+					}
 				}
 			}
 		}

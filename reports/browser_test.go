@@ -18,6 +18,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/wsgikit/wsgikit/internal/testenv"
 )
 
 // chromiumPath is Debian's Chromium, which `make setup` installs.
@@ -43,10 +45,7 @@ func artifactDir(t *testing.T) string {
 // working. It saves a full-page screenshot for people to look at.
 func TestReportInBrowser(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") != "" || os.Getenv("WSGIKIT_REQUIRE_BROWSER") != "" {
-			t.Fatalf("%s missing: install Debian's chromium (make setup)", chromiumPath)
-		}
-		t.Skipf("%s missing: install Debian's chromium (make setup) to run the browser test", chromiumPath)
+		testenv.Missing(t, "%s missing: apt-get install chromium (make setup)", chromiumPath)
 	}
 	dir := t.TempDir()
 	in := loadFixtures(t)

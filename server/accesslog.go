@@ -67,7 +67,7 @@ func ParseAccessLogFormat(format string) ([]atom, error) {
 		if strings.HasPrefix(name, "{") && len(name) >= 3 && name[len(name)-2] == '}' {
 			kind := name[len(name)-1]
 			if kind != 'i' && kind != 'o' && kind != 'e' {
-				return nil, fmt.Errorf("access log format: atom %%(%s)s: want {name}i, {name}o or {name}e", name)
+				return nil, fmt.Errorf("access log format: atom %q: want {name}i, {name}o or {name}e", "%("+name+")s")
 			}
 			out = append(out, atom{kind: kind, name: strings.ToLower(name[1 : len(name)-2])})
 			if kind == 'e' {
@@ -76,7 +76,7 @@ func ParseAccessLogFormat(format string) ([]atom, error) {
 			continue
 		}
 		if len(name) != 1 || !strings.Contains("hlutrmUqHsBbfaTDMLp", name) {
-			return nil, fmt.Errorf("access log format: unknown atom %%(%s)s (known: h l u t r m U q H s B b f a T D M L p {header}i {header}o {var}e)", name)
+			return nil, fmt.Errorf("access log format: unknown atom %q (known: h l u t r m U q H s B b f a T D M L p {header}i {header}o {var}e)", "%("+name+")s")
 		}
 		out = append(out, atom{kind: name[0]})
 	}
@@ -225,12 +225,12 @@ func (l *AccessLog) line(buf []byte, rc *reqCopy, remote []byte, status int, wri
 			if a.name != "" {
 				key = "{" + a.name + "}" + string(a.kind)
 			}
-			buf = strconv.AppendQuote(buf, key)
+			buf = appendJSONString(buf, []byte(key))
 			buf = append(buf, ':')
 		}
 		v := l.value(nil, a, rc, remote, status, written, start, d)
 		if l.json {
-			buf = strconv.AppendQuote(buf, string(v))
+			buf = appendJSONString(buf, v)
 		} else {
 			buf = appendEscaped(buf, v)
 		}
@@ -315,6 +315,25 @@ func appendEscaped(dst, v []byte) []byte {
 		}
 	}
 	return dst
+}
+
+// appendJSONString appends v as a JSON string. Header bytes are latin-1
+// (WSGI's "bytes as unicode"): each byte above 0x7f is its own code point,
+// so the line is valid JSON for any request, not Go's \x quoting.
+func appendJSONString(dst, v []byte) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for _, c := range v {
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c < 0x20 || c >= 0x7f:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, '"')
 }
 
 // write appends a finished line.

@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,47 @@ func (s *served) waitLog(want string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// acceptQueue is how many connections wait, handshake done, in the accept
+// queue of the sockets listening on addr (for a listener, /proc/net/tcp's
+// rx_queue is that count).
+func acceptQueue(t *testing.T, addr string) int {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	suffix := fmt.Sprintf(":%04X", p)
+	n := 0
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			fs := strings.Fields(line)
+			// sl local rem st tx_queue:rx_queue ...
+			if len(fs) < 5 || fs[3] != "0A" || !strings.HasSuffix(fs[1], suffix) {
+				continue
+			}
+			_, rx, _ := strings.Cut(fs[4], ":")
+			q, _ := strconv.ParseInt(rx, 16, 64)
+			n += int(q)
+		}
+	}
+	return n
+}
+
+// waitAcceptQueue waits (bounded) until want connections wait in the accept
+// queue and returns the last count seen.
+func (s *served) waitAcceptQueue(want int) int {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	q := acceptQueue(s.t, s.addr)
+	for q < want && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		q = acceptQueue(s.t, s.addr)
+	}
+	return q
 }
 
 // getRetry GETs path until the server answers 200 (a replacement worker may
@@ -145,8 +187,14 @@ func TestProcessReloadUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	for ok.Load() < 200 {
+	// Bounded: a server that never answers fails here with what was seen.
+	for warm := time.Now().Add(time.Minute); ok.Load() < 200 && failed.Load() == 0 && time.Now().Before(warm); {
 		time.Sleep(5 * time.Millisecond)
+	}
+	if ok.Load() < 200 || failed.Load() > 0 {
+		cancel()
+		wg.Wait()
+		t.Fatalf("before the reload: %d answered, %d failed (first: %v)\n%s", ok.Load(), failed.Load(), firstErr.Load(), s.Log())
 	}
 	os.WriteFile(vf, []byte("v2"), 0o644)
 	syscall.Kill(s.cmd.Process.Pid, syscall.SIGHUP)
@@ -478,12 +526,19 @@ func TestProcessMaxConnections(t *testing.T) {
 	io.WriteString(b, "GET / HTTP/1.1\r\nHost: t\r\n\r\n")
 	readResp(t, bufio.NewReader(a), "GET")
 	readResp(t, bufio.NewReader(b), "GET")
-	// A third connection waits in the backlog until one of the two closes.
+	// A third connection waits in the backlog until one of the two closes:
+	// the kernel has it in the listener's accept queue, and it is still
+	// there after the server served another request on a, which it did
+	// after c arrived (so it was awake and could have taken c).
 	c := s.dial()
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-	c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-	if n, _ := c.Read(make([]byte, 1)); n != 0 {
-		t.Fatal("a third connection was served while two were open")
+	if q := s.waitAcceptQueue(1); q != 1 {
+		t.Fatalf("accept queue %d, want the third connection waiting in it", q)
+	}
+	io.WriteString(a, "GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+	readResp(t, bufio.NewReader(a), "GET")
+	if q := acceptQueue(t, s.addr); q != 1 {
+		t.Fatalf("accept queue %d after a request on another connection: the third connection was taken while two were open", q)
 	}
 	a.Close()
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -613,7 +668,7 @@ func TestProcessPidUserErrorLog(t *testing.T) {
 		}
 	}
 	if asNobody {
-		args = append(args, "--user", "nobody")
+		args = append(args, "--user", "nobody", "-g", "daemon")
 	}
 	s := serve(t, "wkapp", args...)
 	b, err := os.ReadFile(pidf)
@@ -643,6 +698,10 @@ func TestProcessPidUserErrorLog(t *testing.T) {
 		nobody, _ := exec.Command("id", "-u", "nobody").Output()
 		if !strings.Contains(string(st), "Uid:\t"+strings.TrimSpace(string(nobody))) {
 			t.Errorf("worker not running as nobody:\n%s", st)
+		}
+		group, _ := exec.Command("getent", "group", "daemon").Output()
+		if f := strings.Split(string(group), ":"); len(f) < 3 || !strings.Contains(string(st), "Gid:\t"+f[2]+"\t") {
+			t.Errorf("worker not running as group daemon (%q), not nobody's own:\n%s", group, st)
 		}
 	}
 	os.Rename(errf, errf+".1")

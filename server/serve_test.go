@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wsgikit/wsgikit/internal/testenv"
 )
 
 // wsgikitBin finds the built binary; tests of the real server need `make build`.
@@ -29,10 +31,7 @@ func wsgikitBin(t *testing.T) string {
 	}
 	b, _ := filepath.Abs("../bin/wsgikit")
 	if _, err := os.Stat(b); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s missing: run make build", b)
-		}
-		t.Skipf("%s missing: run make build (or make test)", b)
+		testenv.Missing(t, "%s missing: run make build (or make test)", b)
 	}
 	return b
 }

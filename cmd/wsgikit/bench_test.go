@@ -3,12 +3,15 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/wsgikit/wsgikit/internal/harness"
+	"github.com/wsgikit/wsgikit/internal/testenv"
 	"github.com/wsgikit/wsgikit/reports"
 )
 
@@ -19,7 +22,6 @@ func TestBenchUsageErrors(t *testing.T) {
 	}{
 		{[]string{"bench", "--server", "gunicorn-gthraed"}, "did you mean gunicorn-gthread"},
 		{[]string{"bench", "--server", "waitress", "--scenario", "jsno"}, "did you mean json"},
-		{[]string{"bench", "--server", "waitress", "-c", "1,8"}, ""}, // a sweep: valid (not run here)
 		{[]string{"bench", "--server", "waitress", "--slo", "p99"}, "--slo"},
 		{[]string{"bench", "--server", "waitress", "--mode", "open"}, "needs --rate"},
 		{[]string{"bench", "--server", "waitress", "--pin", "server=0 client=99"}, "does not exist"},
@@ -28,9 +30,6 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"bench", "--server", "waitress", "--threshold", "lots"}, "--threshold"},
 	}
 	for _, tc := range tests {
-		if tc.want == "" {
-			continue
-		}
 		_, err := runWsgikit(tc.args...)
 		var ee *exitError
 		if err == nil || !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), tc.want) {
@@ -42,37 +41,29 @@ func TestBenchUsageErrors(t *testing.T) {
 	}
 }
 
-// TestBenchCLIBaselineGate runs a real, short bench twice: the first saves
-// a baseline, the second is gated against it (same server, so no
-// significant regression with 1 round: exit 0), and bench.json reads back
-// as reports.Bench.
+// TestBenchCLIBaselineGate runs a real, short bench: the first run saves a
+// baseline, and bench.json reads back as reports.Bench. The gate is then
+// judged against baselines made from that run, a thousand times slower and
+// a thousand times faster over 6 rounds: 4 rounds now are a significant
+// improvement (exit 0) and a significant regression (exit 1), whatever
+// this machine's speed (exact p = 2/C(10,4) ≈ 0.0095 either way).
 func TestBenchCLIBaselineGate(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts a real server")
+		t.Skip("-short: starts a real server")
 	}
-	p, _ := harness.Lookup("waitress", nil)
-	if _, err := p.Version(); err != nil {
-		t.Skip(err)
-	}
+	requireProfile(t, "waitress")
 	dir := t.TempDir()
 	base := filepath.Join(dir, "base.json")
 	common := []string{"bench", "--server", "waitress", "--scenario", "hello", "-d", "500ms", "--warmup", "100ms",
-		"--rounds", "1", "-c", "2", "--progress", "plain"}
-	out, err := runWsgikit(append(common, "--save-baseline", base, "-o", filepath.Join(dir, "a"))...)
+		"-c", "2", "--progress", "plain", "--threshold", "5%"}
+	out, err := runWsgikit(append(common, "--rounds", "1", "--save-baseline", base, "-o", filepath.Join(dir, "a"))...)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	if !strings.Contains(out, "saved baseline") || !strings.Contains(out, "hello") {
 		t.Fatalf("output:\n%s", out)
 	}
-	out, err = runWsgikit(append(common, "--baseline", base, "--threshold", "5%", "-o", filepath.Join(dir, "b"))...)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	if !strings.Contains(out, "against baseline") {
-		t.Fatalf("no gate verdicts:\n%s", out)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "b", "bench.json"))
+	b, err := os.ReadFile(base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,42 +72,135 @@ func TestBenchCLIBaselineGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	if rb.Schema != reports.BenchSchema || len(rb.Runs) != 1 || rb.Runs[0].RPS <= 0 || len(rb.Summary) != 1 ||
-		len(rb.Regressions) != 2 || rb.Machine == nil || rb.Servers[0].Version == "" {
+		rb.Machine == nil || rb.Servers[0].Version == "" {
 		t.Fatalf("bench.json: %s", b)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "b", rb.Runs[0].Server+"_hello_closed_c2_r1.bin")); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, "a", rb.Runs[0].Server+"_hello_closed_c2_r1.bin")); err == nil {
 		t.Fatal("result file outside results/")
 	}
-	if _, err := os.Stat(filepath.Join(dir, "b", "results", "waitress_hello_closed_c2_r1.bin")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "a", "results", "waitress_hello_closed_c2_r1.bin")); err != nil {
 		t.Fatal(err)
 	}
 
-	// A baseline ten times faster over 6 rounds: 4 rounds now are a
-	// significant regression (exact p = 2/C(10,4) ≈ 0.0095): exit 1.
-	var bo map[string]any
-	if err := json.Unmarshal(b, &bo); err != nil {
-		t.Fatal(err)
-	}
-	run := bo["runs"].([]any)[0].(map[string]any)
-	var runs []any
-	for i := 0; i < 6; i++ {
-		r := map[string]any{}
-		for k, v := range run {
-			r[k] = v
+	// scaled writes the baseline with 6 rounds of the saved run, its rps
+	// times f and its latencies divided by f.
+	scaled := func(name string, f float64) string {
+		var bo map[string]any
+		if err := json.Unmarshal(b, &bo); err != nil {
+			t.Fatal(err)
 		}
-		r["rps"] = run["rps"].(float64) * 10
-		r["round"] = i + 1
-		runs = append(runs, r)
+		run := bo["runs"].([]any)[0].(map[string]any)
+		var runs []any
+		for i := 0; i < 6; i++ {
+			r := maps.Clone(run)
+			r["rps"] = run["rps"].(float64) * f
+			lat := maps.Clone(run["latency_ms"].(map[string]any))
+			for k, v := range lat {
+				lat[k] = v.(float64) / f
+			}
+			r["latency_ms"] = lat
+			r["round"] = i + 1
+			runs = append(runs, r)
+		}
+		bo["runs"] = runs
+		out, _ := json.Marshal(bo)
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
 	}
-	bo["runs"] = runs
-	fast, _ := json.Marshal(bo)
-	fastPath := filepath.Join(dir, "fast.json")
-	os.WriteFile(fastPath, fast, 0o644)
-	args := append([]string{}, common...)
-	args[len(args)-5] = "4" // --rounds
-	out, err = runWsgikit(append(args, "--baseline", fastPath)...)
+
+	out, err = runWsgikit(append(common, "--rounds", "4", "--baseline", scaled("slow.json", 0.001), "-o", filepath.Join(dir, "b"))...)
+	if err != nil || !strings.Contains(out, "improved   waitress hello rps") || !strings.Contains(out, "improved   waitress hello p99_ms") {
+		t.Fatalf("err %v, want exit 0 with both metrics improved:\n%s", err, out)
+	}
+	var gated reports.Bench
+	if b, err := os.ReadFile(filepath.Join(dir, "b", "bench.json")); err != nil || json.Unmarshal(b, &gated) != nil {
+		t.Fatalf("b/bench.json: %v", err)
+	}
+	if len(gated.Runs) != 4 || len(gated.Regressions) != 2 {
+		t.Fatalf("gated bench.json: %d runs, regressions %+v", len(gated.Runs), gated.Regressions)
+	}
+	for _, r := range gated.Regressions {
+		if !r.Significant || r.Regressed || r.Change >= 0 {
+			t.Errorf("against a thousand times slower baseline: %+v", r)
+		}
+	}
+
+	out, err = runWsgikit(append(common, "--rounds", "4", "--baseline", scaled("fast.json", 1000))...)
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(out, "REGRESSION waitress hello rps") {
 		t.Fatalf("err %v, want exit 1 naming the regression:\n%s", err, out)
+	}
+}
+
+// TestBenchCLISweep: several -c values are a sweep, one run each.
+func TestBenchCLISweep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts a real server")
+	}
+	requireProfile(t, "waitress")
+	dir := t.TempDir()
+	out, err := runWsgikit("bench", "--server", "waitress", "--scenario", "hello", "-c", "1,8", "-d", "300ms", "--warmup", "100ms",
+		"--rounds", "1", "--progress", "plain", "-o", dir)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var rb reports.Bench
+	if b, err := os.ReadFile(filepath.Join(dir, "bench.json")); err != nil || json.Unmarshal(b, &rb) != nil {
+		t.Fatalf("bench.json: %v", err)
+	}
+	if len(rb.Runs) != 2 || rb.Runs[0].Mode != "sweep" || rb.Runs[0].Concurrency != 1 || rb.Runs[1].Concurrency != 8 {
+		t.Fatalf("runs %+v", rb.Runs)
+	}
+}
+
+// requireProfile fails (or, with WSGIKIT_ALLOW_MISSING, skips) when the
+// profile's server is not installed, naming how to install it.
+func requireProfile(t *testing.T, name string) {
+	t.Helper()
+	p, err := harness.Lookup(name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Version(); err != nil {
+		testenv.Missing(t, "%v", err)
+	}
+}
+
+// TestBenchCLICrossCheckWrk: --cross-check wrk runs wrk against the same
+// server and scenario and records both throughputs in bench.json.
+func TestBenchCLICrossCheckWrk(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts a real server")
+	}
+	requireProfile(t, "waitress")
+	if _, err := exec.LookPath("wrk"); err != nil {
+		testenv.Missing(t, "wrk not installed: apt-get install wrk (make setup)")
+	}
+	dir := t.TempDir()
+	out, err := runWsgikit("bench", "--server", "waitress", "--scenario", "hello", "-c", "2", "-d", "500ms", "--warmup", "100ms",
+		"--rounds", "1", "--progress", "plain", "--cross-check", "wrk", "-o", dir)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "wrk cross-check waitress hello c=2: vegeta ") {
+		t.Fatalf("no cross-check line:\n%s", out)
+	}
+	var rb struct {
+		CrossChecks []struct {
+			Server    string  `json:"server"`
+			VegetaRPS float64 `json:"vegeta_rps"`
+			WrkRPS    float64 `json:"wrk_rps"`
+			Error     string  `json:"error"`
+		} `json:"cross_checks"`
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "bench.json")); err != nil || json.Unmarshal(b, &rb) != nil {
+		t.Fatalf("bench.json: %v", err)
+	}
+	if len(rb.CrossChecks) != 1 || rb.CrossChecks[0].Server != "waitress" || rb.CrossChecks[0].Error != "" ||
+		rb.CrossChecks[0].VegetaRPS <= 0 || rb.CrossChecks[0].WrkRPS <= 0 {
+		t.Fatalf("cross_checks %+v", rb.CrossChecks)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wsgikit/wsgikit/internal/testenv"
 	"github.com/wsgikit/wsgikit/reports"
 )
 
@@ -50,7 +51,7 @@ func TestCheckOutputs(t *testing.T) {
 		t.Skip("-short: starts a server")
 	}
 	if _, err := exec.LookPath("/usr/bin/python3"); err != nil {
-		t.Skip("no /usr/bin/python3")
+		testenv.Missing(t, "no /usr/bin/python3: apt-get install python3")
 	}
 	dir := t.TempDir()
 	_, err := runWsgikit("check", "-q", "--server", "wsgiref", "--focus", "pep3333/environ/script-name-root", "-o", dir)
@@ -73,5 +74,34 @@ func TestCheckOutputs(t *testing.T) {
 	_, err = runWsgikit("check", "-q", "--server", "wsgiref", "--focus", "pep3333/body/204-no-content-length", "-o", dir)
 	if exitCode(err) != 1 {
 		t.Errorf("a MUST failing: exit %d (%v), want 1", exitCode(err), err)
+	}
+}
+
+// TestCheckStrictAndNoSpecRan: a SHOULD that is NON-STRICT passes the run
+// (exit 0) until --strict (exit 1); a run where no spec ran, because the
+// server never started, is exit 2 and says so.
+func TestCheckStrictAndNoSpecRan(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts a server")
+	}
+	requireProfile(t, "wsgiref")
+	dir := t.TempDir()
+	// wsgiref answers "Connection: close" requests without announcing the
+	// close: NON-STRICT in its pinned verdicts.
+	args := []string{"check", "-q", "--server", "wsgiref", "--focus", "http1/keepalive/close-announced", "-o", dir}
+	if _, err := runWsgikit(args...); exitCode(err) != 0 {
+		t.Fatalf("NON-STRICT without --strict: exit %d (%v), want 0", exitCode(err), err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "check.json"))
+	var c reports.Check
+	if err := json.Unmarshal(b, &c); err != nil || len(c.Servers) != 1 || len(c.Servers[0].Results) != 1 || c.Servers[0].Results[0].Verdict != "NON-STRICT" {
+		t.Fatalf("check.json: %v %s", err, b)
+	}
+	if _, err := runWsgikit(append(args, "--strict")...); exitCode(err) != 1 {
+		t.Fatalf("NON-STRICT with --strict: exit %d (%v), want 1", exitCode(err), err)
+	}
+	_, err := runWsgikit("check", "-q", "--cmd", "sh -c 'echo no server here; exit 3' {port} {app}", "--focus", "pep3333/environ/script-name-root", "-o", t.TempDir())
+	if exitCode(err) != 2 || err == nil || !strings.Contains(err.Error(), "no spec ran") {
+		t.Fatalf("a server that never starts: exit %d (%v), want 2 and \"no spec ran\"", exitCode(err), err)
 	}
 }

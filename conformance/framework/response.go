@@ -179,7 +179,8 @@ func (c *Conn) readOne(method string, deadline time.Time) (*Response, error) {
 	}
 	r.Proto = parts[0]
 	r.Status, err = strconv.Atoi(parts[1])
-	if err != nil {
+	if err != nil || strings.Trim(parts[1], "0123456789") != "" { // 3DIGIT: Atoi takes a sign too
+		r.Status = 0
 		r.Malformed = "bad status code"
 		r.Complete = false
 		return r, nil

@@ -1,7 +1,9 @@
 package framework
 
 import (
+	"errors"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -94,19 +96,65 @@ func TestTranscriptEscapes(t *testing.T) {
 	}
 }
 
-// FuzzReadResponse: the reader never panics or hangs on arbitrary bytes.
+// FuzzReadResponse: on arbitrary bytes the reader never panics or hangs,
+// and what it returns is consistent: Raw is what it read, in order; a body
+// framed by a length or by chunks that came complete is exactly that long;
+// a response without a body has none; a failure is "no response".
 func FuzzReadResponse(f *testing.F) {
 	f.Add("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "GET")
 	f.Add("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", "GET")
 	f.Add("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No\r\n\r\n", "HEAD")
+	f.Add("HTTP/1.0 200 OK\r\n\r\nuntil close", "GET")
+	f.Add("HTTP/1.1 +20 OK\r\nContent-Length: 0\r\n\r\n", "GET") // a sign is not a digit
 	f.Fuzz(func(t *testing.T, raw, method string) {
 		a, b := net.Pipe()
 		defer a.Close()
 		go func() { _, _ = b.Write([]byte(raw)); b.Close() }()
 		c := &Conn{c: a, T: &Transcript{}, state: StateOpen}
-		_, _ = c.ReadResponse(method, 200*time.Millisecond)
+		// The peer writes everything, then closes: every read ends at the
+		// EOF, and the minute only bounds a hang, which then fails.
+		r, err := c.ReadResponse(method, time.Minute)
+		if c.state == StateTimeout {
+			t.Fatalf("read of %q hung", raw)
+		}
+		if err != nil {
+			if r != nil || !errors.Is(err, ErrNoResponse) {
+				t.Fatalf("%q: response %+v with error %v", raw, r, err)
+			}
+			return
+		}
+		if !strings.HasPrefix(raw, string(r.Raw)) {
+			t.Fatalf("Raw %q is not the start of what was sent, %q", r.Raw, raw)
+		}
+		if !r.Complete || r.Malformed != "" {
+			return
+		}
+		switch r.Framing {
+		case FramingNone:
+			if len(r.Body) != 0 {
+				t.Fatalf("%q: %d body bytes in a response without a body", raw, len(r.Body))
+			}
+		case FramingLength:
+			if n, _ := strconv.Atoi(r.Values("Content-Length")[0]); len(r.Body) != n {
+				t.Fatalf("%q: body of %d bytes, Content-Length %d", raw, len(r.Body), n)
+			}
+		case FramingChunked:
+			sum := 0
+			for _, n := range r.Chunks {
+				sum += n
+			}
+			if sum != len(r.Body) || len(r.Chunks) == 0 || r.Chunks[len(r.Chunks)-1] != 0 {
+				t.Fatalf("%q: chunks %v for a body of %d bytes", raw, r.Chunks, len(r.Body))
+			}
+		}
+		// status-code = 3DIGIT (RFC 9112 §4): no sign, no other byte.
+		if code := strings.SplitN(r.StatusLine, " ", 3)[1]; len(code) != 3 || strings.Trim(code, "0123456789") != "" || r.Status != atoi3(code) {
+			t.Fatalf("%q: status %d from code %q in a well-formed status line", raw, r.Status, code)
+		}
 	})
 }
+
+func atoi3(s string) int { return int(s[0]-'0')*100 + int(s[1]-'0')*10 + int(s[2]-'0') }
 
 func TestSelect(t *testing.T) {
 	specs := []*Spec{{ID: "pep3333/a/x", Level: MUST}, {ID: "pep3333/a/y", Level: SHOULD}, {ID: "http1/b/z", Level: INFO, Disruptive: true}, {ID: "http1/b/w", Level: MAY}}

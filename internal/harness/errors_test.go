@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wsgikit/wsgikit/internal/testenv"
 )
 
 // cmdProfile builds an ad-hoc profile for error-path tests; the commands
@@ -46,6 +48,33 @@ func groupAlive(pgid int) []string {
 	return out
 }
 
+// whenLogged returns a context cancelled once a log in dir (Options.LogDir)
+// holds marker n times outside the harness's own first line (the command,
+// which names the marker too): start-up tests end on what the server did,
+// not on how long it took. It ends with the test.
+func whenLogged(t *testing.T, dir, marker string, n int) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() {
+		for ctx.Err() == nil {
+			logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+			for _, f := range logs {
+				b, _ := os.ReadFile(f)
+				if _, out, ok := strings.Cut(string(b), "\n"); ok && strings.Count(out, marker) >= n {
+					cancel()
+					return
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	return ctx
+}
+
+// boundStart bounds start-ups that end on a marker in the log: if it never
+// comes, Start fails with the log's tail, which shows what was seen.
+const boundStart = 2 * time.Minute
+
 func TestStartErrors(t *testing.T) {
 	t.Parallel()
 	lines := `for i in $(seq 1 30); do echo "line $i"; done`
@@ -53,6 +82,9 @@ func TestStartErrors(t *testing.T) {
 		name    string
 		tmpl    string
 		timeout time.Duration
+		// marker, seen count times in the log, cancels the start.
+		marker  string
+		count   int
 		want    []string // substrings of the error
 		notWant []string
 	}{
@@ -64,31 +96,42 @@ func TestStartErrors(t *testing.T) {
 			notWant: []string{"line 11\n"},
 		},
 		{
+			// Never answering is the point: the deadline's expiry is the
+			// outcome whatever the load. The log's tail holds at least the
+			// harness's own line with the command it ran.
 			name:    "never answers",
 			tmpl:    `sh -c 'echo starting {app} on {port}; sleep 30 & sleep 30; wait'`,
 			timeout: 1500 * time.Millisecond,
-			want:    []string{"not ready after 1.5s", "GET /", "starting hello:application"},
+			want:    []string{"not ready after 1.5s", "GET /", "# wsgikit: sh -c echo starting hello:application on"},
 		},
 		{
 			// Accepts TCP connections but never speaks HTTP: a TCP connect
-			// is not readiness.
-			name:    "listens but never answers HTTP",
-			tmpl:    `{python} -c 'import socket,time,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("{host}", {port})); s.listen(); print("listening", flush=True); c=[s.accept() for _ in range(100)]; time.sleep(30)' {app}`,
-			timeout: 1500 * time.Millisecond,
-			want:    []string{"not ready after 1.5s", "listening"},
+			// is not readiness. Two accepts: the harness gave up on one
+			// silent connection and probed again.
+			name:   "listens but never answers HTTP",
+			tmpl:   `{python} -c 'import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("{host}", {port})); s.listen(); [(lambda c: (c.recv(1000), print("accepted", flush=True), c.close()))(s.accept()[0]) for _ in range(1000)]' {app}`,
+			marker: "accepted",
+			count:  2,
+			want:   []string{"start-up cancelled", "connection closed without an answer", "accepted"},
 		},
 		{
-			name:    "answers something that is not HTTP",
-			tmpl:    `{python} -c 'import socket; s=socket.socket(); s.bind(("{host}", {port})); s.listen(); print("up", flush=True); [(lambda c: (c[0].recv(100), c[0].sendall(b"SSH-2.0-nope\r\n"), c[0].close()))(s.accept()) for _ in range(1000)]' {app}`,
-			timeout: 1500 * time.Millisecond,
-			want:    []string{"not ready", "not an HTTP status line", "SSH-2.0"},
+			name:   "answers something that is not HTTP",
+			tmpl:   `{python} -c 'import socket; s=socket.socket(); s.bind(("{host}", {port})); s.listen(); [(lambda c: (c.recv(100), c.sendall(b"SSH-2.0-nope\r\n"), c.close(), print("answered", flush=True)))(s.accept()[0]) for _ in range(1000)]' {app}`,
+			marker: "answered",
+			count:  2,
+			want:   []string{"start-up cancelled", "not an HTTP status line", "SSH-2.0"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := cmdProfile(t, tt.tmpl)
-			start := time.Now()
-			inst, err := Start(context.Background(), p, helloApp(t), Options{StartTimeout: tt.timeout})
+			opts := Options{StartTimeout: tt.timeout, LogDir: t.TempDir()}
+			ctx := context.Background()
+			if tt.marker != "" {
+				ctx = whenLogged(t, opts.LogDir, tt.marker, tt.count)
+				opts.StartTimeout = boundStart
+			}
+			inst, err := Start(ctx, p, helloApp(t), opts)
 			if err == nil {
 				inst.Stop()
 				t.Fatal("Start succeeded")
@@ -104,9 +147,6 @@ func TestStartErrors(t *testing.T) {
 					t.Errorf("error has %q:\n%s", w, msg)
 				}
 			}
-			if tt.timeout > 0 && time.Since(start) > tt.timeout+p.StopGrace+10*time.Second {
-				t.Errorf("Start took %v with a %v deadline", time.Since(start), tt.timeout)
-			}
 			if strings.Contains(msg, "survived") {
 				t.Errorf("processes survived: %s", msg)
 			}
@@ -121,15 +161,16 @@ func TestStartTimeoutKillsGroup(t *testing.T) {
 	marker := fmt.Sprintf("wsgikit-test-%d", time.Now().UnixNano())
 	// The child sleeps under a unique argv so it can be found in /proc.
 	p := cmdProfile(t, `bash -c 'bash -c "exec -a `+marker+` sleep 60" & echo "child=$!"; trap "" TERM; echo ready-never {port} {app}; while :; do sleep 1; done'`)
-	_, err := Start(context.Background(), p, helloApp(t), Options{StartTimeout: time.Second})
-	if err == nil || !strings.Contains(err.Error(), "not ready") {
-		t.Fatalf("want a not-ready error, got %v", err)
+	logDir := t.TempDir()
+	_, err := Start(whenLogged(t, logDir, "ready-never", 1), p, helloApp(t), Options{StartTimeout: boundStart, LogDir: logDir})
+	if err == nil || !strings.Contains(err.Error(), "start-up cancelled") {
+		t.Fatalf("want a cancelled start, got %v", err)
 	}
 	var child int
-	if i := strings.Index(err.Error(), "child="); i < 0 {
+	if i := strings.Index(err.Error(), "\nchild="); i < 0 {
 		t.Fatalf("log tail lacks the child's pid: %v", err)
-	} else {
-		fmt.Sscanf(err.Error()[i:], "child=%d", &child)
+	} else if _, serr := fmt.Sscanf(err.Error()[i+1:], "child=%d", &child); serr != nil {
+		t.Fatalf("log tail: child's pid: %v: %v", serr, err)
 	}
 	var st procStat
 	if _, serr := readStat(child, nil, &st); serr == nil && st.state != 'Z' && strings.HasPrefix(st.comm, "sleep") {
@@ -140,28 +181,34 @@ func TestStartTimeoutKillsGroup(t *testing.T) {
 	}
 }
 
+// escapingServer is a server whose child leaves the process group (setsid)
+// and runs as marker, ignoring SIGTERM if ignoreTerm. It serves only once
+// the child has exec'd (the pipe's end closes on exec), so the child is
+// there, outside the group, when Start returns.
+func escapingServer(marker string, ignoreTerm bool) string {
+	ign := ""
+	if ignoreTerm {
+		ign = "signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+	}
+	return `{python} -c 'import os, signal, http.server
+r, w = os.pipe()
+if os.fork() == 0:
+    os.setsid(); ` + ign + `os.execvp("sleep", ["` + marker + `", "60"])
+os.close(w); os.read(r, 1)
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(204); self.end_headers()
+http.server.HTTPServer(("{host}", {port}), H).serve_forever()' {app}`
+}
+
 // TestStopKillsEscapedChild: a child that leaves the process group
 // (setsid) is still found through PPid and killed by Stop.
 func TestStopKillsEscapedChild(t *testing.T) {
 	t.Parallel()
 	marker := fmt.Sprintf("wsgikit-escaped-%d", time.Now().UnixNano())
-	// The server forks a child into its own session, then serves HTTP.
-	p := cmdProfile(t, `{python} -c 'import os, sys, http.server, socketserver
-pid = os.fork()
-if pid == 0:
-    os.setsid()
-    os.execvp("sleep", ["`+marker+`", "60"])
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
-http.server.HTTPServer(("{host}", {port}), H).serve_forever()' {app}`)
-	inst, err := Start(context.Background(), p, helloApp(t), Options{})
+	inst, err := Start(context.Background(), cmdProfile(t, escapingServer(marker, false)), helloApp(t), Options{})
 	if err != nil {
 		t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for len(findByCmdline(marker)) == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
 	}
 	escaped := findByCmdline(marker)
 	if len(escaped) != 1 {
@@ -204,6 +251,10 @@ http.server.HTTPServer(("{host}", {port}), H).serve_forever()' {app}`)
 	}
 	if !inst.Killed() {
 		t.Error("Killed() false for a server ignoring SIGTERM")
+	}
+	// Released by Stop (exit 0), not left to stop the server itself.
+	if st := inst.wd.cmd.ProcessState; st == nil || st.ExitCode() != 0 {
+		t.Errorf("watchdog after Stop: %v", st)
 	}
 	if left := groupAlive(pgid); len(left) > 0 {
 		t.Errorf("left after Stop: %v", left)
@@ -345,9 +396,8 @@ func containsInt(xs []int, x int) bool {
 func TestStartCancelled(t *testing.T) {
 	t.Parallel()
 	p := cmdProfile(t, `sh -c 'echo waiting {port} {app}; exec sleep 30'`)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	_, err := Start(ctx, p, helloApp(t), Options{})
+	logDir := t.TempDir()
+	_, err := Start(whenLogged(t, logDir, "waiting", 1), p, helloApp(t), Options{StartTimeout: boundStart, LogDir: logDir})
 	if err == nil || !strings.Contains(err.Error(), "start-up cancelled") || !strings.Contains(err.Error(), "waiting") {
 		t.Fatalf("want a cancelled start with the log tail, got %v", err)
 	}
@@ -430,7 +480,7 @@ func TestExitedAfterStart(t *testing.T) {
 	}
 	select {
 	case <-inst.Exited():
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute): // bounds the wait; SIGKILL is immediate
 		t.Fatal("Exited not closed after the server was killed")
 	}
 	if err := inst.Stop(); err != nil {
@@ -459,58 +509,100 @@ func TestGeventNoDelayFlag(t *testing.T) {
 	}
 }
 
-// TestHarnessDeathStopsServer: when the process that started a server dies
-// without calling Stop, the server is stopped anyway (parent-death signal),
-// and its workers go with it.
+// TestHarnessDeathStopsServer: when the process that started a server
+// dies without calling Stop, right after the first answer (workers may
+// still be booting and miss a signal), the instance's watchdog stops the
+// server anyway, whatever the profile: every process of it goes, members
+// that left its group included, and its temporary directory with it. The
+// test waits for the watchdogs themselves: they hold the dead harness's
+// stderr, so reading it to the end waits exactly until the last one exits.
 func TestHarnessDeathStopsServer(t *testing.T) {
-	if os.Getenv("WSGIKIT_TEST_DIE_AFTER_START") != "" {
-		// The child: start a server, print its process group, die.
-		p, err := Lookup(os.Getenv("WSGIKIT_TEST_DIE_AFTER_START"), nil)
-		if err != nil {
-			fmt.Println("error:", err)
-			os.Exit(1)
-		}
-		inst, err := Start(context.Background(), p, helloApp(t), Options{Workers: 2})
-		if err != nil {
-			fmt.Println("error:", err)
-			os.Exit(1)
-		}
-		fmt.Printf("pgid=%d rundir=%s\n", inst.cmd.Process.Pid, inst.rundir)
-		os.Exit(0) // no Stop
+	if name := os.Getenv("WSGIKIT_TEST_DIE_AFTER_START"); name != "" {
+		dieAfterStart(name)
 	}
 	t.Parallel()
-	for _, name := range []string{"gunicorn-sync", "uwsgi"} {
-		p, err := Lookup(name, nil)
-		if err != nil {
-			t.Fatal(err)
+	marker := fmt.Sprintf("wsgikit-orphan-%d", time.Now().UnixNano())
+	names := []string{"escaped:" + marker, NginxPrefix + "uwsgi"}
+	for _, p := range Builtin() {
+		names = append(names, p.Name)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		name           string
+		stdout, stderr string
+		err            error
+	}
+	results := make(chan result)
+	sem := make(chan struct{}, 4) // harnesses at a time, each with its servers
+	started := 0
+	for _, name := range names {
+		if !strings.HasPrefix(name, "escaped:") {
+			p, err := Lookup(name, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Version(); err != nil {
+				if !testenv.MissingAllowed() {
+					testenv.Missing(t, "%v", err)
+				}
+				t.Logf("%s not tested: %v (%s set)", name, err, testenv.AllowMissing)
+				continue
+			}
 		}
-		requireInstalled(t, p)
-		exe, err := os.Executable()
-		if err != nil {
-			t.Fatal(err)
+		started++
+		go func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			cmd := exec.Command(exe, "-test.run=^TestHarnessDeathStopsServer$")
+			cmd.Env = append(os.Environ(), "WSGIKIT_TEST_DIE_AFTER_START="+name)
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			// Bounds the wait for the watchdogs (the longest grace is 10 s,
+			// then SIGKILL); past it the test fails with what is left.
+			cmd.WaitDelay = 2 * time.Minute
+			err := cmd.Run()
+			results <- result{name, stdout.String(), stderr.String(), err}
+		}()
+	}
+	for range started {
+		r := <-results
+		groups := 0
+		for _, line := range strings.Split(r.stdout, "\n") {
+			var name, rundir string
+			var pgid int
+			if n, _ := fmt.Sscanf(line, "group %s %d %s", &name, &pgid, &rundir); n != 3 {
+				continue
+			}
+			groups++
+			if left := groupAlive(pgid); len(left) > 0 {
+				t.Errorf("%s: left running after the harness died: %v\n%s", name, left, r.stderr)
+				syscall.Kill(-pgid, syscall.SIGKILL)
+			}
+			if _, err := os.Stat(rundir); err == nil {
+				t.Errorf("%s: temporary directory %s left behind", name, rundir)
+				os.RemoveAll(rundir)
+			}
+			want := fmt.Sprintf("ended without stopping %s (group %d); ", name, pgid)
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("%s: no watchdog report %q on the harness's stderr:\n%s", name, want, r.stderr)
+			}
 		}
-		cmd := exec.Command(exe, "-test.run=^TestHarnessDeathStopsServer$")
-		cmd.Env = append(os.Environ(), "WSGIKIT_TEST_DIE_AFTER_START="+name)
-		out, err := cmd.Output()
-		var pgid int
-		var rundir string
-		if i := strings.Index(string(out), "pgid="); i < 0 {
-			t.Fatalf("%s: child: %v\n%s", name, err, out)
-		} else {
-			fmt.Sscanf(string(out[i:]), "pgid=%d rundir=%s", &pgid, &rundir)
+		switch {
+		case errors.Is(r.err, exec.ErrWaitDelay):
+			t.Errorf("%s: watchdogs still running 2m after the harness died:\n%s\n%s", r.name, r.stdout, r.stderr)
+		case r.err != nil || groups == 0 || strings.Contains(r.stdout, "error:"):
+			t.Errorf("%s: harness: %v\n%s\n%s", r.name, r.err, r.stdout, r.stderr)
+		case strings.Contains(r.stderr, "survived"):
+			t.Errorf("%s: %s", r.name, r.stderr)
 		}
-		if strings.HasPrefix(rundir, os.TempDir()+"/wsgikit-") {
-			defer os.RemoveAll(rundir) // the dead harness could not
-		}
-		// Bounded by gunicorn's own graceful timeout (30 s), which applies
-		// when a worker that was still booting missed the signal.
-		deadline := time.Now().Add(45 * time.Second)
-		for len(groupAlive(pgid)) > 0 && time.Now().Before(deadline) {
-			time.Sleep(100 * time.Millisecond)
-		}
-		if left := groupAlive(pgid); len(left) > 0 {
-			t.Errorf("%s: left running after the harness died: %v", name, left)
-			syscall.Kill(-pgid, syscall.SIGKILL)
+	}
+	if pids := findByCmdline(marker); len(pids) > 0 {
+		t.Errorf("orphaned child %v of a dead harness's server survived", pids)
+		for _, pid := range pids {
+			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
 }
@@ -588,4 +680,43 @@ func TestWsgikitWithoutBuild(t *testing.T) {
 	if !errors.Is(err, ErrNotInstalled) || errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "make build PYTHON="+p.python()) {
 		t.Fatalf("got %v; want not installed, naming make build PYTHON=%s", err, p.python())
 	}
+}
+
+// dieAfterStart is the harness that dies: it starts the server name names,
+// prints each process group ("group NAME PGID RUNDIR") and exits without
+// Stop. "escaped:MARKER" is a server whose child leaves the group, ignores
+// SIGTERM and runs as MARKER: once its parent dies, only the watchdog's
+// knowledge of it by identity finds it.
+func dieAfterStart(name string) {
+	var p *Profile
+	var err error
+	if marker, ok := strings.CutPrefix(name, "escaped:"); ok {
+		// The child ignores SIGTERM: once its parent is gone, only the
+		// watchdog's knowledge of it by identity finds it.
+		p, err = FromCmd(escapingServer(marker, true))
+		if err == nil {
+			p.Name, p.StopGrace = "escaped", 2*time.Second
+		}
+	} else {
+		p, err = Lookup(name, nil)
+	}
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	app, err := BuiltinApp("hello")
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	// A long start-up bound: the machine is shared and loaded.
+	inst, err := Start(context.Background(), p, app, Options{Workers: 2, StartTimeout: time.Minute})
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	for in := inst; in != nil; in = in.inner {
+		fmt.Printf("group %s %d %s\n", in.Profile.Name, in.cmd.Process.Pid, in.rundir)
+	}
+	os.Exit(0) // no Stop
 }

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -30,6 +29,7 @@ type Instance struct {
 	rundir  string
 	keep    bool
 	tree    *tree
+	wd      *watchdog // stops the server if the harness dies without Stop
 	inner   *Instance // the proxied server of behind-nginx
 
 	exited  chan struct{} // closed when the main process has been reaped
@@ -226,6 +226,9 @@ func (i *Instance) stop() error {
 			i.mu.Unlock()
 		}
 	}
+	if err := i.wd.release(); err != nil {
+		errs = append(errs, fmt.Errorf("stop %s: %w", i.Profile.Name, err))
+	}
 	if i.inner != nil {
 		if err := i.inner.Stop(); err != nil {
 			errs = append(errs, err)
@@ -236,63 +239,27 @@ func (i *Instance) stop() error {
 
 // terminate signals, waits, kills and verifies.
 func (i *Instance) terminate() error {
-	pgid := i.cmd.Process.Pid
-	sig := i.Profile.stopSignal()
-	signalAll := func(sig syscall.Signal) {
-		_ = syscall.Kill(-pgid, sig)
-		for _, s := range i.tree.scanSurvivors() {
-			_ = syscall.Kill(s.pid, sig)
-		}
-	}
-	gone := func() bool {
+	rootGone := func() bool {
 		select {
 		case <-i.exited:
+			return true
 		default:
 			return false
 		}
-		return len(i.tree.scanSurvivors()) == 0
 	}
-	// waitGone polls until everything is gone or d passes; with resend it
-	// repeats sig every second: a worker that gets the signal before it
-	// installed its handlers loses it (seen with gunicorn's gevent worker
-	// while booting), and its master then waits its own graceful timeout.
-	waitGone := func(d time.Duration, resend syscall.Signal) bool {
-		deadline := time.Now().Add(d)
-		next := time.Now().Add(time.Second)
-		for {
-			if gone() {
-				return true
-			}
-			now := time.Now()
-			if now.After(deadline) {
-				return false
-			}
-			if resend != 0 && now.After(next) {
-				signalAll(resend)
-				next = now.Add(time.Second)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	signalAll(sig)
-	if waitGone(i.Profile.stopGrace(), sig) {
-		return nil
-	}
+	killed, left := stopGroup(i.tree, i.Profile.stopSignal(), i.Profile.stopGrace(), rootGone)
 	i.mu.Lock()
-	i.killed = true
+	i.killed = killed
 	i.mu.Unlock()
-	signalAll(syscall.SIGKILL)
-	if waitGone(5*time.Second, syscall.SIGKILL) {
+	if len(left) == 0 && rootGone() {
 		return nil
 	}
 	var names []string
-	for _, s := range i.tree.scanSurvivors() {
+	for _, s := range left {
 		names = append(names, s.String())
 	}
-	select {
-	case <-i.exited:
-	default:
-		names = append(names, fmt.Sprintf("%d (main process, not reaped)", pgid))
+	if !rootGone() {
+		names = append(names, fmt.Sprintf("%d (main process, not reaped)", i.cmd.Process.Pid))
 	}
 	return fmt.Errorf("stop %s: %d process(es) survived SIGKILL: %s", i.Profile.Name, len(names), strings.Join(names, ", "))
 }

@@ -202,6 +202,7 @@ type member struct {
 	rssPages int64
 	zombie   bool
 	comm     string
+	outside  bool // seen outside the group (and told to escaped)
 }
 
 // tree tracks the process tree of one root: the root, every process whose
@@ -226,6 +227,9 @@ type tree struct {
 	cpuTicks  uint64
 	pssSeen   bool // a sample read PSS of every live member
 	pssBad    bool // a sample could not
+	// escaped, if set, hears of each member first seen outside the group
+	// (the watchdog must know it by identity: it may be orphaned later).
+	escaped func(pid int, start uint64)
 }
 
 func newTree(root int) *tree {
@@ -278,6 +282,7 @@ func (t *tree) sampleLocked(withPSS bool) error {
 			m.total = st.ticks + st.childTicks
 			m.zombie = st.state == 'Z'
 			m.rssPages = st.rssPages
+			t.noteOutside(pid, m, st.pgrp)
 			if !m.zombie {
 				live = append(live, pid)
 			}
@@ -311,7 +316,7 @@ func (t *tree) sampleLocked(withPSS bool) error {
 		for _, s := range unknown {
 			_, parentIn := t.members[s.ppid]
 			if s.pid == t.root || s.pgrp == t.pgid || parentIn {
-				t.members[s.pid] = &member{start: s.start, ppid: s.ppid, total: s.ticks + s.childTicks, rssPages: s.rssPages, zombie: s.state == 'Z', comm: s.comm}
+				t.addMember(s)
 				present[s.pid] = true
 				if s.state != 'Z' {
 					live = append(live, s.pid)
@@ -382,6 +387,23 @@ func (t *tree) sampleLocked(withPSS bool) error {
 	}
 	u.Samples++
 	return nil
+}
+
+func (t *tree) addMember(s procStat) *member {
+	m := &member{start: s.start, ppid: s.ppid, total: s.ticks + s.childTicks, rssPages: s.rssPages, zombie: s.state == 'Z', comm: s.comm}
+	t.members[s.pid] = m
+	t.noteOutside(s.pid, m, s.pgrp)
+	return m
+}
+
+// noteOutside tells escaped, once, of a member outside the group.
+func (t *tree) noteOutside(pid int, m *member, pgrp int) {
+	if pgrp != t.pgid && !m.outside {
+		m.outside = true
+		if t.escaped != nil {
+			t.escaped(pid, m.start)
+		}
+	}
 }
 
 // rootReaped records the root's final rusage (user+sys of itself and every
@@ -466,6 +488,11 @@ func (t *tree) scanSurvivors() []survivor {
 	for _, s := range all {
 		if in[s.pid] && s.state != 'Z' && s.state != 'X' {
 			out = append(out, survivor{pid: s.pid, comm: s.comm, state: s.state})
+			// Known by identity from now on: once its parent is gone, a
+			// member outside the group is found no other way.
+			if m, ok := t.members[s.pid]; !ok || m.start != s.start {
+				t.addMember(s)
+			}
 		}
 	}
 	return out

@@ -14,6 +14,9 @@
 //   - a failed start kills the group and returns the log's last 20 lines;
 //   - Stop signals the group (and any member that left it, found through
 //     PPid), waits, SIGKILLs, and fails naming any process still alive;
+//   - a harness that dies without Stop leaves nothing running: each
+//     instance's watchdog (its own binary re-executed, see watchdog.go)
+//     does what Stop does once the harness's end of its pipe closes;
 //   - Usage covers the whole tree, including processes that already exited.
 //
 // Built-in servers that need a config (Apache, nginx) get a private one in

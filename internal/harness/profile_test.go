@@ -297,20 +297,29 @@ func TestParseStatusLine(t *testing.T) {
 	}
 }
 
+// TestAppsDirAndBuiltinApps: in the source tree AppsDir is its apps/
+// directory (not an extracted copy), and every built-in app is a file there.
 func TestAppsDirAndBuiltinApps(t *testing.T) {
 	d, err := AppsDir()
 	if err != nil {
 		t.Fatal(err)
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(root, "apps"); d != want {
+		t.Errorf("AppsDir() = %s, want the source tree's %s", d, want)
 	}
 	for name, mc := range builtinApps {
 		app, err := BuiltinApp(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		file := filepath.Join(app.Dir, strings.ReplaceAll(mc[0], ".", "/")+".py")
-		if name == "probe" {
-			continue // written by the conformance helper on its branch
+		if app.Dir != d || app.Module != mc[0] || app.Callable != mc[1] {
+			t.Errorf("BuiltinApp(%s) = %+v, want %s:%s in %s", name, app, mc[0], mc[1], d)
 		}
+		file := filepath.Join(app.Dir, strings.ReplaceAll(mc[0], ".", "/")+".py")
 		if _, err := os.Stat(file); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -322,7 +331,6 @@ func TestAppsDirAndBuiltinApps(t *testing.T) {
 	if _, err := AppsDir(); err == nil || !strings.Contains(err.Error(), "WSGIKIT_APPS") {
 		t.Errorf("bad WSGIKIT_APPS: %v", err)
 	}
-	_ = d
 }
 
 func TestParseApp(t *testing.T) {
@@ -352,4 +360,31 @@ func TestExtractedApps(t *testing.T) {
 	if st, err := os.Stat(d); err != nil || st.Mode().Perm()&0o005 != 0o005 {
 		t.Errorf("extracted dir not readable by others: %v %v", st.Mode(), err)
 	}
+}
+
+// FuzzProfileTOML: a user profiles file is loaded or rejected with a
+// one-line error; what loads is valid, uniquely named and never claims the
+// behind-nginx prefix.
+func FuzzProfileTOML(f *testing.F) {
+	f.Add("[[profile]]\nname = \"mine\"\ncommand = [\"gunicorn\", \"-b\", \"{bind}\", \"{app}\"]\nstop_signal = \"INT\"\nstop_grace = \"3s\"\n")
+	f.Add("[[profile]]\nname = \"a\"\ncommand = [\"x\", \"{port}\", \"{app}\"]\n[profile.files]\n\"c.conf\" = \"port={port}\"\n")
+	f.Fuzz(func(t *testing.T, src string) {
+		ps, err := parseProfiles("p.toml", src)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("multi-line error %q", err)
+			}
+			return
+		}
+		seen := map[string]bool{}
+		for _, p := range ps {
+			if err := p.Validate(); err != nil {
+				t.Fatalf("loaded an invalid profile %q: %v", p.Name, err)
+			}
+			if seen[p.Name] || strings.HasPrefix(p.Name, NginxPrefix) {
+				t.Fatalf("loaded name %q (seen %v)", p.Name, seen[p.Name])
+			}
+			seen[p.Name] = true
+		}
+	})
 }

@@ -219,10 +219,28 @@ func startOnce(ctx context.Context, p *Profile, app App, opts Options, port int,
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	// Pdeathsig: if the harness process dies without Stop (killed, a test
-	// timeout), the server gets its stop signal and shuts its tree down
-	// instead of running on.
+	// timeout), the server gets its stop signal at once; the watchdog
+	// (watchdog.go) then makes sure its whole tree ends.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: p.stopSignal()}
 	if err := spawn(cmd); err != nil {
+		logFile.Close()
+		cleanup()
+		return fail(err)
+	}
+	// Not reaped before inst.wait runs, so its stat is there to read.
+	var rootStat procStat
+	_, err = readStat(cmd.Process.Pid, nil, &rootStat)
+	keptDir := rundir
+	if opts.KeepRundir {
+		keptDir = ""
+	}
+	var wd *watchdog
+	if err == nil {
+		wd, err = startWatchdog(p, cmd.Process.Pid, rootStat.start, keptDir)
+	}
+	if err != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
 		logFile.Close()
 		cleanup()
 		return fail(err)
@@ -239,9 +257,11 @@ func startOnce(ctx context.Context, p *Profile, app App, opts Options, port int,
 		rundir:  rundir,
 		keep:    opts.KeepRundir,
 		tree:    newTree(cmd.Process.Pid),
+		wd:      wd,
 		exited:  make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
+	inst.tree.escaped = wd.adopt
 	go inst.wait()
 	_ = inst.tree.sample(false)
 
@@ -337,7 +357,10 @@ func (i *Instance) awaitReady(ctx context.Context, timeout time.Duration) (int, 
 		case <-i.exited:
 			return 0, fmt.Errorf("server exited during start-up (%v)", i.exitErr())
 		case <-ctx.Done():
-			return 0, fmt.Errorf("start-up cancelled: %w", ctx.Err())
+			if lastErr == nil {
+				lastErr = errors.New("no answer yet")
+			}
+			return 0, fmt.Errorf("start-up cancelled (%w): GET %s: %v", ctx.Err(), path, lastErr)
 		default:
 		}
 		remaining := time.Until(deadline)
@@ -347,14 +370,16 @@ func (i *Instance) awaitReady(ctx context.Context, timeout time.Duration) (int, 
 			}
 			return 0, fmt.Errorf("not ready after %s: GET %s: %v", timeout, path, lastErr)
 		}
-		status, err := httpProbe(i.Addr, path, min(remaining, 5*time.Second))
+		status, err := httpProbe(ctx, i.Addr, path, min(remaining, 5*time.Second))
 		if err == nil {
 			if owned, known := i.ownsListener(); known && !owned {
 				return 0, fmt.Errorf("%w: another process answers on port %d", errPortTaken, i.Port)
 			}
 			return status, nil
 		}
-		lastErr = err
+		if ctx.Err() == nil { // a probe cut short by the cancel says nothing of the server
+			lastErr = err
+		}
 		// Track children from their first moments (a process that leaves
 		// the group is still found by identity once seen).
 		_ = i.tree.sample(false)
@@ -413,14 +438,17 @@ func listeningInodes(port int) map[string]bool {
 }
 
 // httpProbe sends one GET over a raw socket and returns the status code of
-// the status line that comes back (any code counts as "answering").
-func httpProbe(addr, path string, timeout time.Duration) (int, error) {
-	conn, err := net.DialTimeout("tcp", addr, min(timeout, time.Second))
+// the status line that comes back (any code counts as "answering"). A
+// cancelled ctx cuts it short.
+func httpProbe(ctx context.Context, addr, path string, timeout time.Duration) (int, error) {
+	d := net.Dialer{Timeout: min(timeout, time.Second)}
+	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return 0, err
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(timeout))
+	defer context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })()
 	req := "GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nUser-Agent: wsgikit-harness\r\nConnection: close\r\n\r\n"
 	if _, err := conn.Write([]byte(req)); err != nil {
 		return 0, err
