@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"syscall"
-	"time"
 
 	"github.com/wsgikit/wsgikit/server/http1"
 )
@@ -221,8 +220,7 @@ func (x *Exchange) SendFile(h *Head, fd int, off, n int64) error {
 			c.err = err
 			return ErrClientGone
 		}
-		c.nc.SetWriteDeadline(time.Now().Add(c.e.cfg.IOTimeout))
-		sent, err := io.Copy(c.nc, io.LimitReader(f, n)) // TCPConn.ReadFrom: sendfile
+		sent, err := io.Copy(c.nc, io.LimitReader(f, n)) // fdConn.ReadFrom: sendfile
 		x.written += sent
 		if x.frame == frameLength {
 			x.remaining -= sent
