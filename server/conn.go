@@ -224,11 +224,11 @@ func (c *conn) pump() step {
 	}
 }
 
-// next is pump after a request: with nothing buffered, the next request is
-// not read for (the client usually waits for the response before sending
-// it); the loop's epoll says when it comes.
+// next is pump after a request: with nothing buffered and nothing left in
+// the socket, the next request is not read for (the client usually waits
+// for the response before sending it); the loop's epoll says when it comes.
 func (c *conn) next() step {
-	if c.phase != phHead || c.r.Buffered() > 0 {
+	if c.phase != phHead || c.r.Buffered() > 0 || !c.nc.drained {
 		return c.pump()
 	}
 	if c.e.draining.Load() {
@@ -322,6 +322,7 @@ func (c *conn) handle(slot int) (bool, time.Time) {
 		}
 	}
 	start := time.Now()
+	x.start = start // the Date field: the response is made within the second
 	if hasBody {
 		c.nc.SetReadDeadline(start.Add(e.cfg.IOTimeout))
 	}

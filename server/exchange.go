@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/wsgikit/wsgikit/server/http1"
 )
@@ -51,6 +52,7 @@ type Exchange struct {
 	written   int64
 	close     bool // the connection must close after this response
 	Status    int  // for logs and metrics: the status sent
+	start     time.Time
 }
 
 func (x *Exchange) reset(c *conn, req *http1.Request) {
@@ -120,7 +122,7 @@ func (x *Exchange) writeHead(h *Head, total int64) {
 	b := c.hbuf[:0]
 	b = http1.AppendStatusLine(b, 1, 1, h.Status)
 	if !h.HasDate {
-		b = http1.AppendDate(b)
+		b = http1.AppendDateAt(b, x.start)
 	}
 	if !h.HasServer {
 		b = append(b, "Server: wsgikit\r\n"...)

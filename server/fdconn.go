@@ -26,7 +26,11 @@ type fdConn struct {
 	rdl, wdl     time.Time     // deadlines; zero: none
 	wtimeout     time.Duration // a write that stalls this long fails (0: never)
 	nonblock     bool          // reads return http1.ErrWouldBlock instead of waiting
-	closed       bool
+	// drained: the socket had nothing more to read after the last read (it
+	// came back short, or would have blocked). The loop's epoll is
+	// edge-triggered: only then may it wait for the next event.
+	drained bool
+	closed  bool
 }
 
 func (c *fdConn) Read(p []byte) (int, error) {
@@ -37,6 +41,7 @@ func (c *fdConn) Read(p []byte) (int, error) {
 		n, err := rawRead(c.fd, p)
 		switch err {
 		case 0:
+			c.drained = n < len(p) // a short read of a stream socket emptied it
 			if n == 0 {
 				return 0, io.EOF
 			}
@@ -44,6 +49,7 @@ func (c *fdConn) Read(p []byte) (int, error) {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
+			c.drained = true
 			if c.nonblock {
 				return 0, http1.ErrWouldBlock
 			}

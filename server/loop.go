@@ -49,6 +49,7 @@ type loop struct {
 	scanAt time.Time // no deadline passes before this
 	yield  time.Time // when the loop last went through the Go scheduler
 	closed bool      // listeners closed (draining)
+	busy   bool      // the last epoll_wait returned events
 
 	woken atomic.Bool // a wake is pending: no need to write wakefd again
 
@@ -64,7 +65,7 @@ type loop struct {
 // even in a syscall or cgo call, and hands it to another thread: a busy
 // loop would lose its P every 10 ms, and sysmon, having taken one, would tick
 // every 20 µs for a while again.
-const yieldEvery = 2 * time.Millisecond
+const yieldEvery = 5 * time.Millisecond
 
 // scanEvery bounds how often deadlines are checked: a timeout may end this
 // much late, and many connections timing out one by one cost one scan.
@@ -133,12 +134,10 @@ func (l *loop) listen(on bool) {
 		op = unix.EPOLL_CTL_DEL
 	}
 	for _, fd := range l.lns {
-		// Several workers share a listener: one of them is woken per connection.
-		ev := uint32(unix.EPOLLIN)
-		if on {
-			ev |= unix.EPOLLEXCLUSIVE
-		}
-		if err := l.ctl(op, fd, ev); err != nil {
+		// Not EPOLLEXCLUSIVE: the one worker woken for a connection may be
+		// about to stop accepting (--max-connections, a stop), and the
+		// others would not hear of it until the next one.
+		if err := l.ctl(op, fd, unix.EPOLLIN); err != nil {
 			l.e.logf(slog.LevelError, "listener: %v", err)
 		}
 	}
@@ -217,16 +216,23 @@ func (l *loop) maybeYield() {
 	}
 }
 
-// wait is epoll_wait; a poll that cannot sleep is a raw syscall (see rawRead).
+// wait is epoll_wait. A poll that does not sleep is a raw syscall (see
+// rawRead); when busy (the last round had events), the loop polls that way
+// first, since a client has usually answered meanwhile.
 func (l *loop) wait(msec int) (int, error) {
-	if msec != 0 {
-		return unix.EpollWait(l.epfd, l.events[:], msec)
+	if msec == 0 || l.busy {
+		r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
+		if e != 0 {
+			return 0, e
+		}
+		l.busy = r > 0
+		if r > 0 || msec == 0 {
+			return int(r), nil
+		}
 	}
-	r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
-	if e != 0 {
-		return 0, e
-	}
-	return int(r), nil
+	n, err := unix.EpollWait(l.epfd, l.events[:], msec)
+	l.busy = n > 0
+	return n, err
 }
 
 // timeout is how long epoll_wait may sleep, in milliseconds (-1: until an event).
@@ -328,6 +334,8 @@ func (l *loop) accept(fd int) error {
 // event handles readiness of c's socket.
 func (l *loop) event(c *conn, ev uint32) {
 	if c.busy {
+		// Queued: this edge is not repeated, so remember to read.
+		c.nc.drained = false
 		return
 	}
 	if c.events&unix.EPOLLOUT != 0 {
@@ -355,7 +363,11 @@ func (l *loop) advance(c *conn) {
 	}
 }
 
-// watch sets what the epoll set watches c for.
+// watch sets what the epoll set watches c for. Edge-triggered: a reported
+// socket leaves epoll's ready list (level-triggered, every epoll_wait would
+// poll it again), so the connection must be read until it is drained (see
+// fdConn.drained) before it waits; adding or changing a watch reports what
+// is ready already.
 func (l *loop) watch(c *conn, events uint32) {
 	if c.events == events {
 		return
@@ -377,7 +389,7 @@ func (l *loop) park(c *conn) {
 	if c.flushNow() {
 		c.wdead = l.now.Add(l.e.cfg.IOTimeout)
 		l.note(c.wdead)
-		l.watch(c, unix.EPOLLOUT)
+		l.watch(c, unix.EPOLLOUT|unix.EPOLLET)
 		return
 	}
 	if c.err != nil {
@@ -391,7 +403,7 @@ func (l *loop) park(c *conn) {
 		return
 	}
 	l.note(c.deadline)
-	l.watch(c, unix.EPOLLIN)
+	l.watch(c, unix.EPOLLIN|unix.EPOLLET)
 }
 
 // finish flushes what c has pending (waiting for the client if needed), then
@@ -401,7 +413,7 @@ func (l *loop) finish(c *conn) {
 	if !c.abort && c.flushNow() {
 		c.wdead = l.now.Add(l.e.cfg.IOTimeout)
 		l.note(c.wdead)
-		l.watch(c, unix.EPOLLOUT)
+		l.watch(c, unix.EPOLLOUT|unix.EPOLLET)
 		return
 	}
 	l.closeConn(c)
