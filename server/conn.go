@@ -51,6 +51,7 @@ type conn struct {
 	wdead    time.Time // when waiting for the socket to take pending output ends
 	events   uint32    // what the loop's epoll watches for (0: nothing)
 	busy     bool      // a request of it is queued or running (N > 1: off the loop)
+	edged    bool      // the socket had an edge while busy (the loop's to know)
 	closing  bool      // close once the output is flushed
 	pbuf     []byte    // PROXY header bytes so far
 
@@ -94,7 +95,7 @@ func newConn(e *Engine, nc *fdConn) *conn {
 	c.e, c.nc = e, nc
 	c.r.Reset(nc)
 	c.err, c.abort = nil, false
-	c.first, c.phase, c.busy, c.closing, c.events = true, phHead, false, false, 0
+	c.first, c.phase, c.busy, c.edged, c.closing, c.events = true, phHead, false, false, false, 0
 	c.wdead = time.Time{}
 	c.pbuf = c.pbuf[:0]
 	c.ci.ServerName, c.ci.ServerPort = splitAddr(nc.LocalAddr())

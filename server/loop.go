@@ -51,7 +51,9 @@ type loop struct {
 	closed bool      // listeners closed (draining)
 	busy   bool      // the last epoll_wait returned events
 
-	woken atomic.Bool // a wake is pending: no need to write wakefd again
+	woken    atomic.Bool  // a wake is pending: no need to write wakefd again
+	sleeping atomic.Bool  // in a blocking epoll_wait: runners giving back must wake it
+	nback    atomic.Int32 // len(back), read without the lock
 
 	mu      sync.Mutex // ready, free, back, runners (shared with runners when Threads > 1)
 	ready   connQueue  // requests parsed, waiting for a Python thread
@@ -192,7 +194,9 @@ func (l *loop) run() error {
 			fd := int(ev.Fd)
 			switch {
 			case fd == l.wakefd:
-				l.woke()
+				var b [8]byte
+				unix.Read(l.wakefd, b[:])
+				l.woken.Store(false)
 			case fd < len(l.conns) && l.conns[fd] != nil:
 				l.event(l.conns[fd], ev.Events)
 			case slices.Contains(l.lns, fd):
@@ -200,6 +204,9 @@ func (l *loop) run() error {
 					return err
 				}
 			}
+		}
+		if l.nback.Load() > 0 {
+			l.takeBack()
 		}
 		l.dispatch()
 		if !l.now.Before(l.scanAt) {
@@ -220,6 +227,13 @@ func (l *loop) maybeYield() {
 // rawRead); when busy (the last round had events), the loop polls that way
 // first, since a client has usually answered meanwhile.
 func (l *loop) wait(msec int) (int, error) {
+	if msec != 0 {
+		// Runners give connections back without a wake unless the loop sleeps.
+		l.sleeping.Store(true)
+		if l.nback.Load() > 0 {
+			msec = 0
+		}
+	}
 	if msec == 0 || l.busy {
 		r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
 		if e != 0 {
@@ -227,10 +241,12 @@ func (l *loop) wait(msec int) (int, error) {
 		}
 		l.busy = r > 0
 		if r > 0 || msec == 0 {
+			l.sleeping.Store(false)
 			return int(r), nil
 		}
 	}
 	n, err := unix.EpollWait(l.epfd, l.events[:], msec)
+	l.sleeping.Store(false)
 	l.busy = n > 0
 	return n, err
 }
@@ -257,20 +273,23 @@ func (l *loop) timeout() int {
 	return int((d + time.Millisecond - 1) / time.Millisecond)
 }
 
-// woke handles a wake: connections back from runners, a drain, a cut.
-func (l *loop) woke() {
-	var b [8]byte
-	unix.Read(l.wakefd, b[:])
-	l.woken.Store(false)
+// takeBack takes the connections runners are done with.
+func (l *loop) takeBack() {
 	l.mu.Lock()
 	back := l.back
 	l.back = nil
+	l.nback.Store(0)
 	l.mu.Unlock()
 	for _, c := range back {
 		c.busy = false
-		if c.closing {
+		switch {
+		case c.closing:
 			l.finish(c)
-		} else {
+		case c.edged: // bytes came while the runner had it
+			c.edged = false
+			c.nc.drained = false
+			l.advance(c)
+		default:
 			l.park(c)
 		}
 	}
@@ -334,8 +353,8 @@ func (l *loop) accept(fd int) error {
 // event handles readiness of c's socket.
 func (l *loop) event(c *conn, ev uint32) {
 	if c.busy {
-		// Queued: this edge is not repeated, so remember to read.
-		c.nc.drained = false
+		// Queued or running: this edge is not repeated, so remember to read.
+		c.edged = true
 		return
 	}
 	if c.events&unix.EPOLLOUT != 0 {
@@ -446,10 +465,7 @@ func (l *loop) note(t time.Time) {
 
 // enqueue queues c's parsed request for a Python thread.
 func (l *loop) enqueue(c *conn) {
-	c.busy = true
-	if l.e.cfg.Threads > 1 {
-		l.watch(c, 0) // a runner has it: readable must not wake the loop
-	}
+	c.busy = true // it stays in the epoll set: edges only mark it (event)
 	l.e.stats.waiting.Add(1)
 	l.mu.Lock()
 	l.ready.push(c)
@@ -521,6 +537,10 @@ func (l *loop) serveInline(c *conn) {
 			l.finish(c)
 			return
 		}
+		if c.edged {
+			c.edged = false
+			c.nc.drained = false
+		}
 		s := c.next()
 		if s == stepReady && l.ready.len() == 0 {
 			continue // responses go out together
@@ -565,6 +585,7 @@ func (l *loop) runner(slot int, c *conn) {
 		}
 		l.mu.Lock()
 		l.back = append(l.back, c)
+		l.nback.Add(1)
 		c = nil
 		if l.ready.len() > 0 {
 			c = l.popReady()
@@ -573,7 +594,9 @@ func (l *loop) runner(slot int, c *conn) {
 			l.runners--
 		}
 		l.mu.Unlock()
-		l.wake()
+		if l.sleeping.Load() {
+			l.wake()
+		}
 		if c == nil {
 			return
 		}
