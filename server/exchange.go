@@ -39,8 +39,8 @@ const (
 var ErrClientGone = errors.New("client disconnected")
 
 // Exchange is one request in flight, handed to a Python thread. The worker
-// calls its methods from that thread; the connection's goroutine waits meanwhile,
-// so nothing here needs a lock.
+// calls its methods from that thread, which owns the connection until the
+// request ends, so nothing here needs a lock.
 type Exchange struct {
 	Req *http1.Request
 	Env Environ

@@ -27,13 +27,15 @@ import (
 // of those is a context switch, expensive on a VM (about 0.8 per Django
 // request). With GOMAXPROCS 2 instead, the idle P keeps the one in the cgo
 // call from being retaken, but then every request arriving during a call
-// woke a second thread. Here, nothing but the loop runs while serving: no
-// netpoller waiter is woken by client sockets, the idle P keeps sysmon asleep
-// (the worker runs with GOMAXPROCS >= 2), and with one Python thread the
-// loop runs the request itself, so a request costs no thread switch at all.
+// woke a second thread. Here, nothing but the loop runs while serving: client
+// sockets wake no netpoller thread, the idle P keeps sysmon from retaking
+// the loop's P (the worker runs with GOMAXPROCS >= 2; sysmon then ticks every
+// 10 ms), and with one Python thread the loop runs the request itself, so a
+// request costs no thread switch at all.
 //
 // With Threads > 1, parsed requests go to runner goroutines (one per busy
-// slot), which give the connection back to the loop when it must wait.
+// slot), which run them one after the other while any is queued and give
+// each connection back to the loop when it must wait.
 type loop struct {
 	e      *Engine
 	epfd   int
