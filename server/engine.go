@@ -121,9 +121,9 @@ func (e *Engine) run(slot int, x *Exchange, start time.Time) time.Time {
 	e.app.Serve(slot, x)
 	e.board.End(slot)
 	e.stats.inflight.Add(-1)
-	end := time.Now()
-	e.stats.observe(x.Req.Method, x.Status, end.Sub(start))
-	return end
+	d := time.Since(start) // the monotonic clock only: one clock read, not two
+	e.stats.observe(x.Req.Method, x.Status, d)
+	return start.Add(d)
 }
 
 func (e *Engine) logf(level slog.Level, format string, a ...any) {

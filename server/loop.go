@@ -184,7 +184,7 @@ func (l *loop) run() error {
 			l.listen(true)
 		}
 		n, err := l.wait(l.timeout())
-		l.now = time.Now()
+		l.now = l.now.Add(time.Since(l.now)) // deadlines need the monotonic clock only
 		if err != nil {
 			if err != unix.EINTR {
 				return fmt.Errorf("epoll_wait: %w", err)
