@@ -203,15 +203,23 @@ func BenchmarkEngineKeepAlive(b *testing.B) {
 	}
 }
 
-// getOK sends a GET on a new connection and checks the static answer.
-func getOK(t *testing.T, addr string) {
+// dialEngine connects to addr; the connection closes with the test, and
+// gives up after 10 s (a hang, not an oracle).
+func dialEngine(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c
+}
+
+// getOK sends a GET on a new connection and checks the static answer.
+func getOK(t *testing.T, addr string) {
+	t.Helper()
+	c := dialEngine(t, addr)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 	b, err := io.ReadAll(c)
 	if err != nil || !bytes.HasPrefix(b, []byte("HTTP/1.1 200 OK\r\n")) || !bytes.HasSuffix(b, staticBody) {
@@ -226,12 +234,7 @@ func TestEngineTrickledHead(t *testing.T) {
 	for _, threads := range []int{1, 2} {
 		t.Run(fmt.Sprintf("threads-%d", threads), func(t *testing.T) {
 			addr := startEngine(t, StaticApp{}, threads)
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(10 * time.Second))
+			c := dialEngine(t, addr)
 			req := "GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + strings.Repeat("p", 40) + "\r\n\r\n"
 			for i := range len(req) {
 				if _, err := io.WriteString(c, req[i:i+1]); err != nil {
@@ -264,12 +267,7 @@ func (sinkApp) Serve(slot int, x *Exchange) {
 // connection then serves its next request.
 func TestEngineDiscardsUnreadBody(t *testing.T) {
 	addr := startEngine(t, sinkApp{}, 1)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dialEngine(t, addr)
 	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345")
 	br := bufio.NewReader(c)
 	r, err := http.ReadResponse(br, nil)
@@ -278,12 +276,7 @@ func TestEngineDiscardsUnreadBody(t *testing.T) {
 	}
 	io.ReadAll(r.Body)
 	// Half the body is still due: another client is served meanwhile.
-	other, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	other.SetDeadline(time.Now().Add(10 * time.Second))
+	other := dialEngine(t, addr)
 	io.WriteString(other, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	if r, err := http.ReadResponse(bufio.NewReader(other), nil); err != nil || r.StatusCode != 200 {
 		t.Fatalf("other client: %v", err)
