@@ -1,39 +1,62 @@
 package server
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/wsgikit/wsgikit/server/http1"
 )
 
-var syscallEMFILE = syscall.EMFILE
+// phase is what a connection waits for while no request of it runs.
+type phase uint8
 
-// conn is one client connection: a goroutine reading requests, handing each
-// to a Python thread and waiting for it, then flushing responses (pipelined
-// responses are flushed together).
+const (
+	phHead    phase = iota // (the rest of) a request head
+	phDiscard              // the rest of a body the application left unread
+	phProxy                // a PROXY protocol header
+)
+
+// step is where pump left a connection.
+type step uint8
+
+const (
+	stepReady step = iota // c.req holds a request to run
+	stepWait              // waiting for bytes (or for the socket to take ours)
+	stepClose             // finished: flush what is pending, then close
+)
+
+// conn is one client connection. The event loop reads and parses its
+// requests without blocking; a parsed request runs on a Python thread, which
+// writes the response into the connection's buffer (pipelined responses are
+// flushed together).
 type conn struct {
 	e    *Engine
-	nc   net.Conn
+	nc   *fdConn
 	r    *http1.Reader
-	bw   *bufio.Writer
+	out  *outBuf // pending response bytes; nil when there are none
 	req  http1.Request
 	x    Exchange
 	ci   ConnInfo
 	hbuf []byte
 
-	idle  atomic.Bool // between requests, after the first: safe to close on shutdown
-	err   error       // first write error: the client is gone
-	abort bool        // end without flushing (an error after the head was sent)
+	first    bool      // no request read yet
+	readyAt  time.Time // when the current request was parsed (the access log counts the wait)
+	phase    phase     // what the loop waits for
+	deadline time.Time // when that wait ends
+	wdead    time.Time // when waiting for the socket to take pending output ends
+	events   uint32    // what the loop's epoll watches for (0: nothing)
+	busy     bool      // a request of it is queued or running (N > 1: off the loop)
+	edged    bool      // the socket had an edge while busy (the loop's to know)
+	closing  bool      // close once the output is flushed
+	pbuf     []byte    // PROXY header bytes so far
+
+	err   error // first write error: the client is gone
+	abort bool  // end without flushing (an error after the head was sent)
 
 	continueSent bool
 	sendContinue func() error
@@ -44,21 +67,25 @@ type conn struct {
 
 var connPool sync.Pool
 
-// writerPool holds response buffers: a connection holds one only while it
-// has a response to write, so idle keep-alive connections cost little memory.
-var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 16<<10) }}
+// outBuf holds response bytes until they are flushed; pooled, so idle
+// keep-alive connections hold none.
+type outBuf struct{ b []byte }
+
+const outBufSize = 16 << 10
+
+var outPool = sync.Pool{New: func() any { return &outBuf{b: make([]byte, 0, outBufSize)} }}
 
 // releaseWriter returns the buffer when it is empty (or, with force, drops
 // what it holds: the connection is finished).
 func (c *conn) releaseWriter(force bool) {
-	if c.bw != nil && (force || c.bw.Buffered() == 0 || c.err != nil) {
-		c.bw.Reset(nil)
-		writerPool.Put(c.bw)
-		c.bw = nil
+	if c.out != nil && (force || len(c.out.b) == 0 || c.err != nil) {
+		c.out.b = c.out.b[:0]
+		outPool.Put(c.out)
+		c.out = nil
 	}
 }
 
-func newConn(e *Engine, nc net.Conn) *conn {
+func newConn(e *Engine, nc *fdConn) *conn {
 	c, _ := connPool.Get().(*conn)
 	if c == nil {
 		c = &conn{hbuf: make([]byte, 0, 512)}
@@ -68,36 +95,78 @@ func newConn(e *Engine, nc net.Conn) *conn {
 	c.e, c.nc = e, nc
 	c.r.Reset(nc)
 	c.err, c.abort = nil, false
+	c.first, c.phase, c.busy, c.edged, c.closing, c.events = true, phHead, false, false, false, 0
+	c.wdead = time.Time{}
+	c.pbuf = c.pbuf[:0]
 	c.ci.ServerName, c.ci.ServerPort = splitAddr(nc.LocalAddr())
 	c.ci.RemoteAddr, c.ci.RemotePort = splitAddr(nc.RemoteAddr())
 	c.ci.Proxies = nil
 	if e.cfg.ForwardedAllow.Contains(c.ci.RemoteAddr) {
 		c.ci.Proxies = e.cfg.ForwardedAllow
 	}
+	if e.cfg.ProxyProtocol != "" && e.cfg.ProxyAllow.Contains(c.ci.RemoteAddr) {
+		c.phase = phProxy
+	}
 	return c
 }
 
+// write buffers p; what does not fit goes out now, waiting for the client
+// (this happens while the application runs: a large or streamed response).
 func (c *conn) write(p []byte) {
 	if c.err != nil {
 		return
 	}
-	if c.bw == nil {
-		c.bw = writerPool.Get().(*bufio.Writer)
-		c.bw.Reset(c.nc)
+	if c.out == nil {
+		c.out = outPool.Get().(*outBuf)
 	}
-	if _, err := c.bw.Write(p); err != nil {
-		c.err = err
-	}
-}
-
-func (c *conn) flush() {
-	if c.err != nil || c.bw == nil || c.bw.Buffered() == 0 {
+	o := c.out
+	if len(o.b)+len(p) <= cap(o.b) {
+		o.b = append(o.b, p...)
 		return
 	}
-	c.nc.SetWriteDeadline(time.Now().Add(c.e.cfg.IOTimeout))
-	if err := c.bw.Flush(); err != nil {
+	if len(o.b) > 0 {
+		if _, err := c.nc.Write(o.b); err != nil {
+			c.err = err
+			return
+		}
+		o.b = o.b[:0]
+	}
+	if len(p) >= cap(o.b) {
+		if _, err := c.nc.Write(p); err != nil {
+			c.err = err
+		}
+		return
+	}
+	o.b = append(o.b, p...)
+}
+
+// flush sends what is buffered, waiting for the client (up to the I/O timeout).
+func (c *conn) flush() {
+	if c.err != nil || c.out == nil || len(c.out.b) == 0 {
+		return
+	}
+	if _, err := c.nc.Write(c.out.b); err != nil {
 		c.err = err
 	}
+	c.out.b = c.out.b[:0]
+}
+
+// flushNow sends what the socket takes without waiting; it reports whether
+// output is still pending (the loop then waits for the socket).
+func (c *conn) flushNow() (pending bool) {
+	if c.err != nil || c.out == nil || len(c.out.b) == 0 {
+		return false
+	}
+	n, err := c.nc.write(c.out.b, true)
+	if err == http1.ErrWouldBlock {
+		c.out.b = c.out.b[:copy(c.out.b, c.out.b[n:])]
+		return true
+	}
+	if err != nil {
+		c.err = err
+	}
+	c.out.b = c.out.b[:0]
+	return false
 }
 
 func (c *conn) writeContinue() error {
@@ -112,77 +181,92 @@ func (c *conn) writeContinue() error {
 
 var continueLine = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 
-// wakeIdle makes a connection waiting for a request give up now (shutdown).
-func (c *conn) wakeIdle() {
-	if c.idle.Load() {
-		c.nc.SetReadDeadline(time.Now())
+// pump moves c forward without blocking: it reads a PROXY header, discards
+// an unread body, reads and parses the next request head.
+func (c *conn) pump() step {
+	e := c.e
+	c.nc.nonblock = true
+	defer func() { c.nc.nonblock = false }()
+	for {
+		switch c.phase {
+		case phProxy:
+			if s := c.readProxy(); s != stepReady {
+				return s
+			}
+			c.phase = phHead
+		case phDiscard:
+			err := c.r.Body().Discard(e.cfg.MaxDiscard)
+			if err == http1.ErrWouldBlock {
+				return stepWait
+			}
+			if err != nil {
+				return stepClose
+			}
+			c.phase = phHead
+			c.deadline = time.Now().Add(e.cfg.KeepAlive)
+		case phHead:
+			if !c.first && e.draining.Load() && c.r.Buffered() == 0 {
+				return stepClose
+			}
+			err := c.r.ReadRequest(&c.req)
+			if err == http1.ErrWouldBlock {
+				return stepWait
+			}
+			c.first = false
+			if err != nil {
+				c.readFailed(err)
+				return stepClose
+			}
+			if e.cfg.AccessLog != nil {
+				c.readyAt = time.Now()
+			}
+			return stepReady
+		}
 	}
 }
 
-func (c *conn) serve() {
-	e := c.e
-	defer func() {
-		if !c.abort {
-			c.flush()
-		}
-		if tc, ok := c.nc.(*net.TCPConn); ok && c.abort {
-			tc.SetLinger(0) // reset: the client must not take a cut body as complete
-		}
-		c.nc.Close()
-		e.forget(c)
-		c.nc = nil
-		c.r.Reset(nil)
-		c.releaseWriter(true)
-		connPool.Put(c)
-	}()
-	if e.cfg.ProxyProtocol != "" && e.cfg.ProxyAllow.Contains(c.ci.RemoteAddr) {
-		addr, port, rest, err := readProxyHeader(c.nc, e.cfg.ProxyProtocol, e.cfg.HeaderTimeout)
-		if err != nil {
-			e.logf(slog.LevelDebug, "connection from %s: %v; closing", c.nc.RemoteAddr(), err)
-			return
-		}
-		if addr != nil {
-			c.ci.RemoteAddr, c.ci.RemotePort = addr, port
-		}
-		if len(rest) > 0 {
-			c.r.Reset(io.MultiReader(bytes.NewReader(rest), c.nc))
-		}
+// next is pump after a request: with nothing buffered and nothing left in
+// the socket, the next request is not read for (the client usually waits
+// for the response before sending it); the loop's epoll says when it comes.
+func (c *conn) next() step {
+	if c.phase != phHead || c.r.Buffered() > 0 || !c.nc.drained {
+		return c.pump()
 	}
-	first := true
+	if c.e.draining.Load() {
+		return stepClose
+	}
+	return stepWait
+}
+
+// readProxy reads the PROXY protocol header a trusted proxy must send first.
+func (c *conn) readProxy() step {
 	for {
-		if !first && e.draining.Load() && c.r.Buffered() == 0 {
-			return
+		if len(c.pbuf) == cap(c.pbuf) {
+			c.pbuf = append(c.pbuf, make([]byte, max(256, len(c.pbuf)))...)[:len(c.pbuf)]
 		}
-		if c.r.Buffered() == 0 {
-			c.flush()
-			if c.err != nil {
-				return
-			}
-			c.releaseWriter(false)
+		n, err := c.nc.Read(c.pbuf[len(c.pbuf):cap(c.pbuf)])
+		if err == http1.ErrWouldBlock {
+			return stepWait
 		}
-		wait := e.cfg.KeepAlive
-		if first {
-			wait = e.cfg.HeaderTimeout
-		}
-		c.nc.SetReadDeadline(time.Now().Add(wait))
-		// A connection that has not sent its first request yet is not idle:
-		// its client just connected and a request is on its way, so a
-		// graceful stop must serve it (with Connection: close), not drop it.
-		if !first {
-			c.idle.Store(true)
-			if e.draining.Load() { // raced with Drain's wakeIdle
-				c.nc.SetReadDeadline(time.Now())
-			}
-		}
-		err := c.r.ReadRequest(&c.req)
-		c.idle.Store(false)
-		first = false
 		if err != nil {
-			c.readFailed(err)
-			return
+			return stepClose
 		}
-		if !c.handle() {
-			return
+		c.pbuf = c.pbuf[:len(c.pbuf)+n]
+		addr, port, hl, err := parseProxyHeader(c.pbuf, c.e.cfg.ProxyProtocol)
+		if err == nil && hl == 0 && len(c.pbuf) >= maxProxyHeader {
+			err = errProxyHeader
+		}
+		if err != nil {
+			c.e.logf(slog.LevelDebug, "connection from %s: %v; closing", c.nc.RemoteAddr(), err)
+			return stepClose
+		}
+		if hl > 0 {
+			if addr != nil {
+				c.ci.RemoteAddr, c.ci.RemotePort = addr, port
+			}
+			c.r.Preload(c.pbuf[hl:])
+			c.pbuf = c.pbuf[:0]
+			return stepReady
 		}
 	}
 }
@@ -207,21 +291,23 @@ func (c *conn) readFailed(err error) {
 	}
 }
 
-// handle runs one request; it reports whether the connection stays open.
-func (c *conn) handle() bool {
+// handle runs the request in c.req holding slot; it reports whether the
+// connection stays open, and when the request ended (if it ran). An unread
+// body is left for pump to discard.
+func (c *conn) handle(slot int) (bool, time.Time) {
 	e := c.e
 	x := &c.x
 	x.reset(c, &c.req)
 	c.continueSent = false
 	if err := BuildEnviron(&x.Env, &c.req, &c.ci, e.script); err != nil {
 		c.readFailed(err)
-		return false
+		return false, time.Now()
 	}
 	if c.req.ExpectOther {
 		// RFC 9110 §10.1.1: an expectation the server cannot meet.
 		c.hbuf = http1.AppendError(c.hbuf[:0], 417)
 		c.write(c.hbuf)
-		return false
+		return false, time.Now()
 	}
 	al := e.cfg.AccessLog
 	if al != nil {
@@ -235,31 +321,31 @@ func (c *conn) handle() bool {
 		} else {
 			body.SetOnFirstRead(nil)
 		}
-		c.nc.SetReadDeadline(time.Now().Add(e.cfg.IOTimeout))
 	}
-	var start time.Time // the access log's %(D)s includes the wait for a Python thread
-	if al != nil {
-		start = time.Now()
+	start := time.Now()
+	x.start = start // the Date field: the response is made within the second
+	if hasBody {
+		c.nc.SetReadDeadline(start.Add(e.cfg.IOTimeout))
 	}
-	e.run(x)
+	end := e.run(slot, x, start)
 	if e.Served.Add(1) == e.cfg.MaxRequests {
 		close(e.LimitReached)
 	}
 	if al != nil {
-		c.logbuf = al.line(c.logbuf[:0], &c.rc, c.ci.RemoteAddr, x.Status, x.written, start, time.Since(start))
+		// %(D)s includes the wait for a Python thread.
+		c.logbuf = al.line(c.logbuf[:0], &c.rc, c.ci.RemoteAddr, x.Status, x.written, c.readyAt, end.Sub(c.readyAt))
 		al.write(c.logbuf)
 	}
 	if c.err != nil || x.close || c.abort {
-		return false
+		return false, end
 	}
+	c.deadline = end.Add(e.cfg.KeepAlive)
 	if hasBody && !body.Done() {
 		if c.req.Expect100 && !c.continueSent {
-			return false // the client may or may not send the body now: ambiguous
+			return false, end // the client may or may not send the body now: ambiguous
 		}
-		c.nc.SetReadDeadline(time.Now().Add(e.cfg.IOTimeout))
-		if err := body.Discard(e.cfg.MaxDiscard); err != nil {
-			return false
-		}
+		c.phase = phDiscard
+		c.deadline = end.Add(e.cfg.IOTimeout)
 	}
-	return true
+	return true, end
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/wsgikit/wsgikit/server/http1"
@@ -72,22 +72,23 @@ func (c *EngineConfig) defaults() {
 }
 
 // Engine accepts connections and runs their requests in Python, at most
-// Threads at a time. Connections are goroutines (parsing, limits, slow
-// clients); only a parsed request takes a slot, so a slow client never holds
-// one, and no more goroutines than slots ever wait for the GIL. A request
-// runs in one cgo call, on the connection goroutine's OS thread, from
-// environ to close(): the worker keeps one persistent Python thread state per
-// OS thread, so there is no hand-off between threads per request.
+// Threads at a time. One event loop (loop.go) owns every socket: it accepts,
+// reads and parses request heads without blocking, so a slow client never
+// holds a Python thread, and hands each parsed request to a Python thread.
+// With one thread the loop runs the request itself, in one cgo call from
+// environ to close(): nothing else wakes up per request, like a C server's
+// loop. The worker keeps one persistent Python thread state per OS thread.
 type Engine struct {
-	cfg   EngineConfig
-	app   App
-	slots chan int
+	cfg  EngineConfig
+	app  App
+	loop *loop
 
 	draining atomic.Bool
+	cutting  atomic.Bool // the graceful stop ran out: every connection is being cut
+	started  atomic.Bool // Serve ran: done will close
+	done     chan struct{}
 	mu       sync.Mutex
-	conns    map[*conn]struct{}
-	connWG   sync.WaitGroup
-	acceptWG sync.WaitGroup
+	conns    map[*conn]struct{} // open connections, for cutting them from Shutdown
 
 	Served atomic.Uint64 // requests answered, for tests and recycling
 	script []byte
@@ -97,42 +98,32 @@ type Engine struct {
 	// LimitReached is closed when the engine has served MaxRequests: the
 	// worker asks the master for a replacement and keeps serving meanwhile.
 	LimitReached chan struct{}
-
-	connTokens chan struct{} // --max-connections
 }
 
 // NewEngine returns an engine running app with cfg.Threads slots.
 func NewEngine(cfg EngineConfig, app App) *Engine {
 	cfg.defaults()
-	e := &Engine{cfg: cfg, app: app, slots: make(chan int, cfg.Threads), conns: make(map[*conn]struct{}), script: []byte(cfg.ScriptName)}
+	e := &Engine{cfg: cfg, app: app, conns: make(map[*conn]struct{}), script: []byte(cfg.ScriptName), done: make(chan struct{})}
 	e.LimitReached = make(chan struct{})
-	if cfg.MaxConnections > 0 {
-		e.connTokens = make(chan struct{}, cfg.MaxConnections)
-	}
 	e.board = cfg.Board
 	if e.board == nil || e.board.Slots() < cfg.Threads {
 		e.board = anonymousScoreboard(cfg.Threads)
 	}
 	e.stats = e.board.Stats()
-	for i := 0; i < cfg.Threads; i++ {
-		e.slots <- i
-	}
 	return e
 }
 
-// run runs x holding a slot: admission is decided here, in Go.
-func (e *Engine) run(x *Exchange) {
-	e.stats.waiting.Add(1)
-	slot := <-e.slots
-	e.stats.waiting.Add(-1)
+// run runs x on slot (a Python thread of its own); start is now. It returns
+// when the request ended.
+func (e *Engine) run(slot int, x *Exchange, start time.Time) time.Time {
 	e.stats.inflight.Add(1)
-	start := time.Now()
 	e.board.Begin(slot, start.UnixNano(), x.Req.Method, x.Req.Target, x.Req.Minor)
 	e.app.Serve(slot, x)
 	e.board.End(slot)
-	e.slots <- slot
 	e.stats.inflight.Add(-1)
-	e.stats.observe(x.Req.Method, x.Status, time.Since(start))
+	d := time.Since(start) // the monotonic clock only: one clock read, not two
+	e.stats.observe(x.Req.Method, x.Status, d)
+	return start.Add(d)
 }
 
 func (e *Engine) logf(level slog.Level, format string, a ...any) {
@@ -141,93 +132,81 @@ func (e *Engine) logf(level slog.Level, format string, a ...any) {
 	}
 }
 
-// Serve accepts on ln until Shutdown. It returns nil after a shutdown.
-func (e *Engine) Serve(ln net.Listener) error {
-	e.acceptWG.Add(1)
-	defer e.acceptWG.Done()
-	var delay time.Duration
-	for {
-		if e.connTokens != nil {
-			e.connTokens <- struct{}{} // wait for a free connection slot before accepting
+// Serve accepts on lns until Shutdown; it returns nil after a shutdown. The
+// listeners stay the caller's (the engine accepts on copies of them).
+func (e *Engine) Serve(lns ...net.Listener) error {
+	var fds []int
+	for _, ln := range lns {
+		sc, ok := ln.(syscall.Conn)
+		if !ok {
+			closeFDs(fds)
+			return fmt.Errorf("listener %v: not a socket", ln.Addr())
 		}
-		nc, err := ln.Accept()
+		fd, err := dupSocket(sc)
 		if err != nil {
-			if e.connTokens != nil {
-				<-e.connTokens
-			}
-			if e.draining.Load() {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscallEMFILE) {
-				// Out of descriptors: back off rather than spin.
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				e.logf(slog.LevelError, "accept: %v; retrying in %v", err, delay)
-				time.Sleep(delay)
-				continue
-			}
-			return fmt.Errorf("accept: %w", err)
+			closeFDs(fds)
+			return fmt.Errorf("listener %v: %w", ln.Addr(), err)
 		}
-		delay = 0
-		// Accepted during a stop too: the client's request is on its way and
-		// gets served (with Connection: close), never dropped.
-		c := newConn(e, nc)
-		e.mu.Lock()
-		e.conns[c] = struct{}{}
-		e.connWG.Add(1)
-		e.mu.Unlock()
-		go c.serve()
+		fds = append(fds, fd)
 	}
+	return e.ServeFDs(fds)
 }
 
-// Shutdown stops accepting (the caller closes the listeners first), closes
-// idle connections, lets in-flight requests finish until ctx ends, then cuts
-// the rest.
+// ServeFDs is Serve on listening sockets given as descriptors, which the
+// engine owns from then on (it closes them when it stops accepting).
+func (e *Engine) ServeFDs(fds []int) error {
+	e.started.Store(true)
+	defer close(e.done)
+	l, err := newLoop(e, fds)
+	if err != nil {
+		closeFDs(fds)
+		return err
+	}
+	defer l.close()
+	return l.run()
+}
+
+// Shutdown stops accepting, closes idle connections, lets in-flight requests
+// finish until ctx ends, then cuts the rest.
 func (e *Engine) Shutdown(ctx context.Context) error {
 	e.Drain()
-	done := make(chan struct{})
-	go func() {
-		e.acceptWG.Wait() // no connection is registered after this
-		e.Drain()         // those accepted meanwhile that are idle already
-		e.connWG.Wait()
-		close(done)
-	}()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = fmt.Errorf("graceful stop: %w; cutting remaining connections", ctx.Err())
-		e.mu.Lock()
-		for c := range e.conns {
-			c.nc.Close()
-		}
-		e.mu.Unlock()
-		// Requests still in Python cannot be interrupted; their connections are
-		// gone, so they end at their next write.
-		<-done
+	if !e.started.Load() {
+		return nil
 	}
-	return err
-}
-
-// Drain starts a graceful stop: idle connections close now, busy ones after
-// their current response (which says "Connection: close"). Shutdown waits.
-func (e *Engine) Drain() {
-	e.draining.Store(true)
+	select {
+	case <-e.done:
+		return nil
+	case <-ctx.Done():
+	}
+	e.cutting.Store(true)
 	e.mu.Lock()
 	for c := range e.conns {
-		c.wakeIdle()
+		c.nc.cut()
 	}
 	e.mu.Unlock()
+	e.wake()
+	// Requests still in Python cannot be interrupted; their connections are
+	// gone, so they end at their next write.
+	<-e.done
+	return fmt.Errorf("graceful stop: %w; cut the remaining connections", ctx.Err())
 }
 
-func (e *Engine) forget(c *conn) {
+// Drain starts a graceful stop: the engine stops accepting, idle connections
+// close now, busy ones after their current response (which says
+// "Connection: close"). Shutdown waits.
+func (e *Engine) Drain() {
+	e.draining.Store(true)
+	e.wake()
+}
+
+// wake makes the loop look at the engine's state.
+func (e *Engine) wake() {
 	e.mu.Lock()
-	delete(e.conns, c)
+	l := e.loop
 	e.mu.Unlock()
-	if e.connTokens != nil {
-		<-e.connTokens
+	if l != nil {
+		l.wake()
 	}
-	e.connWG.Done()
 }
 
 // splitAddr gives the host and port of an address as bytes (once per connection).

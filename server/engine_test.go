@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -198,5 +200,144 @@ func BenchmarkEngineKeepAlive(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		c.Write(req)
 		io.ReadFull(c, resp[:n])
+	}
+}
+
+// dialEngine connects to addr; the connection closes with the test, and
+// gives up after 10 s (a hang, not an oracle).
+func dialEngine(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c
+}
+
+// getOK sends a GET on a new connection and checks the static answer.
+func getOK(t *testing.T, addr string) {
+	t.Helper()
+	c := dialEngine(t, addr)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	b, err := io.ReadAll(c)
+	if err != nil || !bytes.HasPrefix(b, []byte("HTTP/1.1 200 OK\r\n")) || !bytes.HasSuffix(b, staticBody) {
+		t.Fatalf("response %q (%v)", b, err)
+	}
+}
+
+// TestEngineTrickledHead: a head that arrives a byte at a time is parsed
+// once complete, and other connections are served meanwhile (the loop never
+// waits on one client).
+func TestEngineTrickledHead(t *testing.T) {
+	for _, threads := range []int{1, 2} {
+		t.Run(fmt.Sprintf("threads-%d", threads), func(t *testing.T) {
+			addr := startEngine(t, StaticApp{}, threads)
+			c := dialEngine(t, addr)
+			req := "GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + strings.Repeat("p", 40) + "\r\n\r\n"
+			for i := range len(req) {
+				if _, err := io.WriteString(c, req[i:i+1]); err != nil {
+					t.Fatal(err)
+				}
+				if i == len(req)/2 {
+					getOK(t, addr) // half a head elsewhere holds nobody up
+				}
+				time.Sleep(time.Millisecond) // separate segments
+			}
+			br := bufio.NewReader(c)
+			status, err := br.ReadString('\n')
+			if status != "HTTP/1.1 200 OK\r\n" {
+				t.Fatalf("status %q (%v)", status, err)
+			}
+		})
+	}
+}
+
+// sinkApp answers without reading the request body.
+type sinkApp struct{}
+
+func (sinkApp) Serve(slot int, x *Exchange) {
+	h := Head{Status: []byte("200 OK"), Code: 200, AppCL: -1}
+	x.Complete(&h, []byte("ok"))
+}
+
+// TestEngineDiscardsUnreadBody: a body the application left unread is
+// discarded as it arrives, without holding up other connections, and the
+// connection then serves its next request.
+func TestEngineDiscardsUnreadBody(t *testing.T) {
+	addr := startEngine(t, sinkApp{}, 1)
+	c := dialEngine(t, addr)
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345")
+	br := bufio.NewReader(c)
+	r, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(r.Body)
+	// Half the body is still due: another client is served meanwhile.
+	other := dialEngine(t, addr)
+	io.WriteString(other, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if r, err := http.ReadResponse(bufio.NewReader(other), nil); err != nil || r.StatusCode != 200 {
+		t.Fatalf("other client: %v", err)
+	}
+	io.WriteString(c, "67890GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+	r, err = http.ReadResponse(br, nil)
+	if err != nil || r.StatusCode != 200 {
+		t.Fatalf("request after the discarded body: %v", err)
+	}
+}
+
+// echoApp answers with the request target.
+type echoApp struct{}
+
+func (echoApp) Serve(slot int, x *Exchange) {
+	h := Head{Status: []byte("200 OK"), Code: 200, AppCL: -1}
+	x.Complete(&h, append([]byte(nil), x.Req.Target...))
+}
+
+// TestEnginePipelinedConnections: connections pipelining many requests at
+// once each get every answer, in order, whether the loop runs them (one
+// thread) or runners take turns (three).
+func TestEnginePipelinedConnections(t *testing.T) {
+	for _, threads := range []int{1, 3} {
+		t.Run(fmt.Sprintf("threads-%d", threads), func(t *testing.T) {
+			addr := startEngine(t, echoApp{}, threads)
+			errs := make(chan error, 8)
+			for i := range 8 {
+				go func() {
+					errs <- func() error {
+						c, err := net.Dial("tcp", addr)
+						if err != nil {
+							return err
+						}
+						defer c.Close()
+						c.SetDeadline(time.Now().Add(20 * time.Second))
+						var reqs strings.Builder
+						for j := range 20 {
+							fmt.Fprintf(&reqs, "GET /%d/%d HTTP/1.1\r\nHost: x\r\n\r\n", i, j)
+						}
+						go io.WriteString(c, reqs.String())
+						br := bufio.NewReader(c)
+						for j := range 20 {
+							r, err := http.ReadResponse(br, nil)
+							if err != nil {
+								return err
+							}
+							b, _ := io.ReadAll(r.Body)
+							if want := fmt.Sprintf("/%d/%d", i, j); string(b) != want {
+								return fmt.Errorf("got %q, want %q", b, want)
+							}
+						}
+						return nil
+					}()
+				}()
+			}
+			for range 8 {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
 	}
 }

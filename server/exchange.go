@@ -39,8 +39,8 @@ const (
 var ErrClientGone = errors.New("client disconnected")
 
 // Exchange is one request in flight, handed to a Python thread. The worker
-// calls its methods from that thread; the connection's goroutine waits meanwhile,
-// so nothing here needs a lock.
+// calls its methods from that thread, which owns the connection until the
+// request ends, so nothing here needs a lock.
 type Exchange struct {
 	Req *http1.Request
 	Env Environ
@@ -52,6 +52,7 @@ type Exchange struct {
 	written   int64
 	close     bool // the connection must close after this response
 	Status    int  // for logs and metrics: the status sent
+	start     time.Time
 }
 
 func (x *Exchange) reset(c *conn, req *http1.Request) {
@@ -121,7 +122,7 @@ func (x *Exchange) writeHead(h *Head, total int64) {
 	b := c.hbuf[:0]
 	b = http1.AppendStatusLine(b, 1, 1, h.Status)
 	if !h.HasDate {
-		b = http1.AppendDate(b)
+		b = http1.AppendDateAt(b, x.start)
 	}
 	if !h.HasServer {
 		b = append(b, "Server: wsgikit\r\n"...)
@@ -221,8 +222,7 @@ func (x *Exchange) SendFile(h *Head, fd int, off, n int64) error {
 			c.err = err
 			return ErrClientGone
 		}
-		c.nc.SetWriteDeadline(time.Now().Add(c.e.cfg.IOTimeout))
-		sent, err := io.Copy(c.nc, io.LimitReader(f, n)) // TCPConn.ReadFrom: sendfile
+		sent, err := io.Copy(c.nc, io.LimitReader(f, n)) // fdConn.ReadFrom: sendfile
 		x.written += sent
 		if x.frame == frameLength {
 			x.remaining -= sent

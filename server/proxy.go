@@ -5,11 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // IPSet is a list of addresses and CIDR ranges ("*" matches everything), as
@@ -146,56 +144,47 @@ var errProxyHeader = errors.New("bad PROXY protocol header")
 
 var proxyV2Sig = []byte("\r\n\r\n\x00\r\nQUIT\n")
 
-// readProxyHeader reads a PROXY protocol header (v1 text or v2 binary, as
-// allowed by version "v1", "v2" or "auto") from c and returns the client's
-// address and port, plus bytes read past the header.
-func readProxyHeader(c net.Conn, version string, timeout time.Duration) (addr, port []byte, rest []byte, err error) {
-	c.SetReadDeadline(time.Now().Add(timeout))
-	buf := make([]byte, 0, 256)
-	need := 16
-	for len(buf) < need {
-		n, err := c.Read(buf[len(buf):cap(buf)])
-		if n == 0 && err != nil {
-			return nil, nil, nil, err
+// maxProxyHeader bounds a PROXY header: v2's 16-byte preamble and its
+// 16-bit length (v1 lines are at most 107 bytes).
+const maxProxyHeader = 16 + 65535
+
+// parseProxyHeader parses the PROXY protocol header (v1 text or v2 binary, as
+// version allows) at the start of buf. It returns the client's address and
+// port (nil for LOCAL/UNKNOWN: keep the peer's) and the header's length n;
+// n == 0 with no error means buf is a valid beginning: read more.
+func parseProxyHeader(buf []byte, version string) (addr, port []byte, n int, err error) {
+	if len(buf) >= 12 && bytes.Equal(buf[:12], proxyV2Sig) {
+		if version == "v1" {
+			return nil, nil, 0, errProxyHeader
 		}
-		buf = buf[:len(buf)+n]
-		if len(buf) >= 12 && bytes.Equal(buf[:12], proxyV2Sig) {
-			if version == "v1" {
-				return nil, nil, nil, errProxyHeader
-			}
-			if len(buf) >= 16 {
-				need = 16 + int(binary.BigEndian.Uint16(buf[14:16]))
-				if need > cap(buf) {
-					nb := make([]byte, len(buf), need)
-					copy(nb, buf)
-					buf = nb
-				}
-			}
-			continue
+		if len(buf) < 16 {
+			return nil, nil, 0, nil
 		}
-		if bytes.HasPrefix(buf, []byte("PROXY ")) {
-			if version == "v2" {
-				return nil, nil, nil, errProxyHeader
-			}
-			if i := bytes.Index(buf, []byte("\r\n")); i >= 0 {
-				a, p, err := parseProxyV1(buf[:i])
-				return a, p, buf[i+2:], err
-			}
-			if len(buf) > 107 {
-				return nil, nil, nil, errProxyHeader
-			}
-			need = len(buf) + 1
-			continue
-		}
-		if len(buf) >= 6 && !bytes.HasPrefix(proxyV2Sig, buf[:min(len(buf), 12)]) {
-			return nil, nil, nil, errProxyHeader
-		}
+		need := 16 + int(binary.BigEndian.Uint16(buf[14:16]))
 		if len(buf) < need {
-			continue
+			return nil, nil, 0, nil
 		}
+		a, p, err := parseProxyV2(buf[:need])
+		return a, p, need, err
 	}
-	a, p, err := parseProxyV2(buf[:need])
-	return a, p, buf[need:], err
+	if bytes.HasPrefix(buf, []byte("PROXY ")) {
+		if version == "v2" {
+			return nil, nil, 0, errProxyHeader
+		}
+		if i := bytes.Index(buf, []byte("\r\n")); i >= 0 {
+			a, p, err := parseProxyV1(buf[:i])
+			return a, p, i + 2, err
+		}
+		if len(buf) > 107 {
+			return nil, nil, 0, errProxyHeader
+		}
+		return nil, nil, 0, nil
+	}
+	// Neither yet: still a prefix of one of the two signatures?
+	if !bytes.HasPrefix(proxyV2Sig, buf[:min(len(buf), 12)]) && !bytes.HasPrefix([]byte("PROXY "), buf[:min(len(buf), 6)]) {
+		return nil, nil, 0, errProxyHeader
+	}
+	return nil, nil, 0, nil
 }
 
 func parseProxyV1(line []byte) (addr, port []byte, err error) {

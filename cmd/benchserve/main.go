@@ -52,6 +52,7 @@ func main() {
 	rounds := flag.Int("rounds", 2, "interleaved rounds")
 	conns := flag.Int("c", 32, "wrk connections")
 	only := flag.String("apps", "hello,json,flask,django", "scenarios to measure: hello, json (plain WSGI), flask, django (their JSON routes)")
+	servers := flag.String("servers", "", "rows to measure, by label prefix (e.g. wsgikit,granian,bjoern); empty: all")
 	flag.Parse()
 	if _, err := exec.LookPath("wrk"); err != nil {
 		fmt.Fprintln(os.Stderr, "benchserve: wrk not found; install it: apt-get install wrk (make setup does)")
@@ -81,6 +82,7 @@ func main() {
 				targets = append(targets, target{"nginx-static (no Python)", "", 1, app, nil})
 			}
 		}
+		targets = pick(targets, *servers)
 		results := map[string][]result{}
 		for r := 0; r < *rounds; r++ {
 			for i := range targets {
@@ -95,6 +97,24 @@ func main() {
 		}
 		report(app, targets, results)
 	}
+}
+
+// pick keeps the targets whose label starts with one of the comma-separated
+// prefixes in only (all when only is empty).
+func pick(targets []target, only string) []target {
+	if only == "" {
+		return targets
+	}
+	var kept []target
+	for _, t := range targets {
+		for _, pre := range strings.Split(only, ",") {
+			if pre != "" && strings.HasPrefix(t.label, pre) {
+				kept = append(kept, t)
+				break
+			}
+		}
+	}
+	return kept
 }
 
 // nginxStatic answers every request with a canned hello world from nginx

@@ -35,6 +35,7 @@ type Body struct {
 	excess    int64 // framing bytes beyond the allowance (see maxChunkOverhead)
 	err       error // sticky: framing errors and source failures
 	onFirst   func() error
+	discarded int64 // bytes Discard consumed so far
 }
 
 // start prepares b for req's body.
@@ -177,11 +178,13 @@ func (b *Body) ReadLine(p []byte) (int, error) {
 // max bytes; returns an error (and the caller closes) when more remains or framing is bad.
 // It does not run the OnFirstRead hook: a server that never read the body has not
 // asked for it, so it must not send "100 Continue" now.
+//
+// With a non-blocking source it returns ErrWouldBlock when it needs more; call
+// it again (with the same max: what was discarded before counts).
 func (b *Body) Discard(max int64) error {
 	b.started = true
-	var n int64
 	for {
-		if !b.done && !b.chunked && b.remaining > max-n {
+		if !b.done && !b.chunked && b.remaining > max-b.discarded {
 			return ErrDiscardLimit
 		}
 		a, err := b.avail()
@@ -191,10 +194,10 @@ func (b *Body) Discard(max int64) error {
 		if err != nil {
 			return err
 		}
-		if int64(len(a)) > max-n {
+		if int64(len(a)) > max-b.discarded {
 			return ErrDiscardLimit
 		}
-		n += int64(len(a))
+		b.discarded += int64(len(a))
 		b.r.r += len(a)
 		b.consumed(len(a))
 	}
@@ -259,7 +262,9 @@ func (b *Body) avail() ([]byte, error) {
 				}
 				return r.buf[r.r : r.r+int(n)], nil
 			}
-			b.fill()
+			if b.fill() {
+				return nil, ErrWouldBlock
+			}
 			continue
 		}
 		ok, err := b.step()
@@ -267,34 +272,39 @@ func (b *Body) avail() ([]byte, error) {
 			b.err = err
 			continue
 		}
-		if !ok {
-			b.fill()
+		if !ok && b.fill() {
+			return nil, ErrWouldBlock
 		}
 	}
 }
 
 // fill reads more from the source; a premature EOF becomes io.ErrUnexpectedEOF.
-// Errors stick in b.err.
-func (b *Body) fill() {
+// Errors stick in b.err, except ErrWouldBlock: fill then reports true and
+// nothing changed.
+func (b *Body) fill() (wouldBlock bool) {
 	r := b.r
 	if err := r.srcErr; err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
 		b.err = err
-		return
+		return false
 	}
 	n, err := r.fill()
+	if err == ErrWouldBlock && n == 0 {
+		return true
+	}
 	if err != nil {
 		if n > 0 {
 			r.srcErr = err // use the data first
-			return
+			return false
 		}
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
 		b.err = err
 	}
+	return false
 }
 
 // step advances chunked framing (not data) using only buffered bytes. It

@@ -82,6 +82,11 @@ var ErrBodyNotConsumed = errors.New("http1: previous request body not consumed")
 // remain; the caller must close the connection.
 var ErrDiscardLimit = errors.New("http1: request body larger than the discard limit")
 
+// ErrWouldBlock is what a non-blocking source returns (with no bytes) when
+// it has nothing for now. ReadRequest and Body.Discard pass it on and keep
+// their state: call them again when the source has more.
+var ErrWouldBlock = errors.New("http1: source would block")
+
 // Errors are package-level values so that refusing a request allocates nothing
 // (a flood of bad requests must not feed the garbage collector). Callers must
 // treat them as read-only.

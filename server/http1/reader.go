@@ -20,6 +20,11 @@ type Reader struct {
 	maxBuf int   // the buffer never grows past this
 	srcErr error // error from src not yet returned (io.EOF stays)
 	body   Body
+
+	// A ReadRequest that stopped at ErrWouldBlock resumes its scan here
+	// (offsets from r.r), so a head trickling in stays linear to parse.
+	resume             bool
+	scanOff, nextCheck int
 }
 
 // NewReader returns a Reader over src (normally a net.Conn) enforcing lim.
@@ -42,7 +47,23 @@ func (r *Reader) Reset(src io.Reader) {
 	r.src = src
 	r.r, r.w = 0, 0
 	r.srcErr = nil
+	r.resume = false
 	r.body = Body{r: r, done: true}
+}
+
+// Preload puts b (bytes read from the connection before the first request,
+// after a PROXY protocol header) in front of what the source gives.
+func (r *Reader) Preload(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	if r.buf == nil || len(r.buf)-r.w < len(b) {
+		nb := make([]byte, max(initialBufSize, r.w-r.r+len(b)))
+		r.w = copy(nb, r.buf[r.r:r.w])
+		r.r = 0
+		r.buf = nb
+	}
+	r.w += copy(r.buf[r.w:], b)
 }
 
 // Limits returns the limits r enforces (zero values replaced by the defaults).
@@ -59,6 +80,7 @@ func (r *Reader) Body() *Body { return &r.body }
 // peer closed cleanly before any byte of a new request (empty lines do not count);
 // io.ErrUnexpectedEOF when it closed in the middle of a head; *Error for a bad request;
 // any other error is from src (timeouts included: the caller sets deadlines on the conn).
+// ErrWouldBlock from src comes back as is: call again when more bytes can be read.
 // Precondition: the previous request's body was fully consumed (see Body / Discard),
 // else ErrBodyNotConsumed (or the body's own error).
 func (r *Reader) ReadRequest(req *Request) error {
@@ -79,6 +101,11 @@ func (r *Reader) ReadRequest(req *Request) error {
 	// crossed): a client trickling bytes cannot make the work quadratic.
 	force := true
 	scanned, nextCheck := r.w, 0
+	if r.resume {
+		// Everything buffered was looked at before the source ran dry.
+		force, scanned, nextCheck = false, r.r+r.scanOff, r.nextCheck
+		r.resume = false
+	}
 	for {
 		if r.w > r.r && (force || bytes.IndexByte(r.buf[scanned:r.w], '\n') >= 0 || r.w-r.r >= nextCheck) {
 			n, err := parse(r.buf[r.r:r.w], req, &r.lim)
@@ -112,6 +139,11 @@ func (r *Reader) ReadRequest(req *Request) error {
 		off := r.r
 		_, err := r.fill()
 		scanned -= off - r.r
+		if err == ErrWouldBlock {
+			r.srcErr = nil
+			r.resume, r.scanOff, r.nextCheck = true, scanned-r.r, nextCheck
+			return err
+		}
 		if err != nil {
 			r.srcErr = err
 			force = true // a last look at everything before giving up

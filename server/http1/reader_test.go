@@ -631,3 +631,86 @@ func TestChunkOverhead(t *testing.T) {
 		}
 	}
 }
+
+// blockingReader gives one byte per Read, with ErrWouldBlock before each
+// (a non-blocking socket whose bytes trickle in), then io.EOF.
+type blockingReader struct {
+	data    []byte
+	blocked bool
+	read    int
+}
+
+func (b *blockingReader) Read(p []byte) (int, error) {
+	if !b.blocked {
+		b.blocked = true
+		return 0, ErrWouldBlock
+	}
+	b.blocked = false
+	if len(b.data) == 0 {
+		return 0, io.EOF
+	}
+	p[0] = b.data[0]
+	b.data = b.data[1:]
+	b.read++
+	return 1, nil
+}
+
+// again calls f until it stops reporting ErrWouldBlock.
+func again(t *testing.T, f func() error) error {
+	t.Helper()
+	for range 1 << 20 {
+		if err := f(); err != ErrWouldBlock {
+			return err
+		}
+	}
+	t.Fatal("still ErrWouldBlock")
+	return nil
+}
+
+// TestWouldBlockResumes: ReadRequest and Discard stopped by a source that
+// would block resume where they were: the same requests come out as from a
+// blocking source, bodies are discarded across the stops, and a client
+// trickling a request line is still refused at the limit.
+func TestWouldBlockResumes(t *testing.T) {
+	in := "POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello" +
+		"POST /b HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n" +
+		"GET /c?q HTTP/1.1\r\nHost: c\r\n\r\n"
+	r := NewReader(&blockingReader{data: []byte(in)}, DefaultLimits())
+	var req Request
+	for _, want := range []string{"/a", "/b", "/c"} {
+		if err := again(t, func() error { return r.ReadRequest(&req) }); err != nil {
+			t.Fatalf("%s: %v", want, err)
+		}
+		if string(req.Path) != want {
+			t.Fatalf("got %s, want %s", dumpReq(&req), want)
+		}
+		if err := again(t, func() error { return r.Body().Discard(5) }); err != nil {
+			t.Fatalf("%s: Discard: %v", want, err)
+		}
+	}
+	if string(req.Query) != "q" || string(req.Host) != "c" {
+		t.Fatalf("last request: %s", dumpReq(&req))
+	}
+	if err := again(t, func() error { return r.ReadRequest(&req) }); err != io.EOF {
+		t.Fatalf("after the last request: %v, want io.EOF", err)
+	}
+
+	// Discard's limit counts across stops.
+	r = NewReader(&blockingReader{data: []byte("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n")}, DefaultLimits())
+	if err := again(t, func() error { return r.ReadRequest(&req) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := again(t, func() error { return r.Body().Discard(5) }); err != ErrDiscardLimit {
+		t.Fatalf("Discard(5) of 6 chunked bytes = %v, want ErrDiscardLimit", err)
+	}
+
+	lim := DefaultLimits()
+	src := &blockingReader{data: []byte("GET /" + strings.Repeat("a", 1<<16))}
+	r = NewReader(src, lim)
+	if err := again(t, func() error { return r.ReadRequest(&req) }); statusOf(err) != "414" {
+		t.Fatalf("trickled long line: %v, want 414", err)
+	}
+	if src.read > lim.MaxRequestLine+lim.MaxRequestLine/4+300 {
+		t.Fatalf("read %d bytes before refusing", src.read)
+	}
+}

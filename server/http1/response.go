@@ -41,8 +41,10 @@ var dateCache atomic.Pointer[dateLine]
 
 // AppendDate appends a cached "Date: <IMF-fixdate>\r\n" line (RFC 9110 §6.6.1),
 // re-rendered at most once a second; safe for concurrent use.
-func AppendDate(dst []byte) []byte {
-	now := time.Now()
+func AppendDate(dst []byte) []byte { return AppendDateAt(dst, time.Now()) }
+
+// AppendDateAt is AppendDate for a time the caller already read.
+func AppendDateAt(dst []byte, now time.Time) []byte {
 	sec := now.Unix()
 	d := dateCache.Load()
 	if d == nil || d.unix != sec {

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -190,23 +189,18 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 	if cfg.GOMAXPROCS > 0 {
 		runtime.GOMAXPROCS(cfg.GOMAXPROCS)
 	}
+	// At least two Ps, even on one CPU: while the event loop's thread is in
+	// Python (a cgo call), an idle P tells sysmon there is no need to take
+	// the loop's P away and hand it to another thread (server/loop.go).
+	if runtime.GOMAXPROCS(0) < 2 {
+		runtime.GOMAXPROCS(2)
+	}
 	if path := os.Getenv("WSGIKIT_CPUPROFILE"); path != "" {
 		// Development aid: a Go CPU profile of this worker until it stops.
 		if f, err := os.Create(fmt.Sprintf("%s.%d", path, os.Getpid())); err == nil {
 			pprof.StartCPUProfile(f)
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
 		}
-	}
-	var lns []net.Listener
-	for _, lfd := range cfg.ListenFDs {
-		f := os.NewFile(uintptr(lfd), "listener")
-		ln, err := net.FileListener(f)
-		f.Close()
-		if err != nil {
-			logger.Error(fmt.Sprintf("listener fd %d: %v", lfd, err))
-			return 2
-		}
-		lns = append(lns, ln)
 	}
 	ec := cfg.Engine()
 	ec.Logger = logger
@@ -273,10 +267,10 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 			}
 		}()
 	}
-	served := make(chan error, len(lns))
-	for _, ln := range lns {
-		go func(ln net.Listener) { served <- eng.Serve(ln) }(ln)
-	}
+	// The engine owns the inherited listeners from here (its loop accepts
+	// on them outside Go's netpoller).
+	served := make(chan error, 1)
+	go func() { served <- eng.ServeFDs(cfg.ListenFDs) }()
 	if cfg.StatusFD > 0 {
 		go heartbeat(os.NewFile(uintptr(cfg.StatusFD), "status"), eng, time.Duration(cfg.Heartbeat))
 	}
@@ -287,9 +281,6 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 	case err := <-served:
 		logger.Error(fmt.Sprintf("serve: %v", err))
 		rc = 1
-	}
-	for _, ln := range lns {
-		ln.Close()
 	}
 	eng.Drain()
 	logger.Info(fmt.Sprintf("stopping: in-flight requests get %v", grace))

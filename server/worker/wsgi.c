@@ -581,9 +581,16 @@ static PyObject *env_value(const wk_env_entry *e, const char *buf) {
 }
 
 static PyObject *build_environ(wk_slot *s, const char *buf, const wk_env_entry *ents, int nents) {
-	PyObject *env = PyDict_Copy(base_environ);
+	/* Sized for everything up front (and a few keys the app adds): a copy of
+	 * base_environ would be resized twice while the request's keys go in. */
+	PyObject *env = _PyDict_NewPresized(PyDict_GET_SIZE(base_environ) + nents + 5);
+	PyObject *bk, *bv;
+	Py_ssize_t pos = 0;
 	int i;
 	if (!env) return NULL;
+	while (PyDict_Next(base_environ, &pos, &bk, &bv)) {
+		if (PyDict_SetItem(env, bk, bv) < 0) goto fail;
+	}
 	for (i = 0; i < nents; i++) {
 		const wk_env_entry *e = &ents[i];
 		PyObject *k, *v;
