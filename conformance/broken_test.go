@@ -134,7 +134,8 @@ func TestServerDiesMidRun(t *testing.T) {
 		}
 	}
 	if len(lives.Results) != len(dies.Results) || len(atOnce.Results) != len(dies.Results) || len(gaps.Results) != len(dies.Results) {
-		t.Errorf("the run did not go on with the next server")
+		t.Errorf("the run did not go on with the next server: results dies %d (%s), dies-at-once %d (%s), gaps %d (%s), lives %d (%s)",
+			len(dies.Results), dies.Error, len(atOnce.Results), atOnce.Error, len(gaps.Results), gaps.Error, len(lives.Results), lives.Error)
 	}
 }
 

@@ -372,7 +372,7 @@ func (i *Instance) awaitReady(ctx context.Context, timeout time.Duration) (int, 
 		}
 		status, err := httpProbe(ctx, i.Addr, path, min(remaining, 5*time.Second))
 		if err == nil {
-			if owned, known := i.ownsListener(); known && !owned {
+			if i.impostor() {
 				return 0, fmt.Errorf("%w: another process answers on port %d", errPortTaken, i.Port)
 			}
 			return status, nil
@@ -391,14 +391,40 @@ func (i *Instance) awaitReady(ctx context.Context, timeout time.Duration) (int, 
 	}
 }
 
-// ownsListener reports whether a process of the instance holds the socket
-// listening on its port. known is false when /proc does not tell.
+// impostor reports whether the listener on the instance's port belongs to
+// another process. A server that exits right after answering (its socket
+// closing, its process finishing) looks like that for a moment, so the
+// verdict must hold for a bounded while: a listener that goes away is no
+// impostor (the server's death is reported by what uses it next); one that
+// outlives the instance's processes, or stays foreign, is.
+func (i *Instance) impostor() bool {
+	for tries := 0; ; tries++ {
+		_ = i.tree.sample(false)
+		if owned, known := i.ownsListener(); owned || !known {
+			return false
+		}
+		if tries == 10 {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// ownsListener reports whether a running process of the instance holds the
+// socket listening on its port. known is false when /proc does not tell, or
+// nothing listens on the port.
 func (i *Instance) ownsListener() (owned, known bool) {
 	inodes := listeningInodes(i.Port)
 	if len(inodes) == 0 {
 		return false, false
 	}
+	var buf []byte
+	var st procStat
 	for _, pid := range i.tree.livePIDs() {
+		var err error
+		if buf, err = readStat(pid, buf, &st); err != nil || st.state == 'Z' || st.state == 'X' {
+			continue // exited: its fds are gone while its socket may linger
+		}
 		fds, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
 		if err != nil {
 			return false, false
