@@ -590,18 +590,8 @@ func TestServeStartupErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(bin, tc.args...)
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-			done := make(chan struct{})
-			var out []byte
-			go func() { out, _ = cmd.CombinedOutput(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(30 * time.Second):
-				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-				t.Fatal("did not exit")
-			}
-			if code := cmd.ProcessState.ExitCode(); code != tc.code {
+			out, code := runToExit(t, exec.Command(bin, tc.args...))
+			if code != tc.code {
 				t.Errorf("exit code %d, want %d\n%s", code, tc.code, out)
 			}
 			if !strings.Contains(string(out), tc.msg) {
@@ -661,18 +651,8 @@ func TestServeNoBuildForInterpreter(t *testing.T) {
 		t.Run(strings.Join(append([]string{"serve"}, extra...), " "), func(t *testing.T) {
 			cmd := exec.Command(copyBin, append(args, "wkapp")...)
 			cmd.Env = env
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-			done := make(chan struct{})
-			var out []byte
-			go func() { out, _ = cmd.CombinedOutput(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(30 * time.Second):
-				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-				<-done
-				t.Fatalf("did not exit:\n%s", out)
-			}
-			if code := cmd.ProcessState.ExitCode(); code != 4 {
+			out, code := runToExit(t, cmd)
+			if code != 4 {
 				t.Errorf("exit code %d, want 4\n%s", code, out)
 			}
 			for _, want := range []string{"no _wsgikit build for Python " + version, "_wsgikit" + suffix, "make build PYTHON=" + py} {
@@ -838,4 +818,23 @@ func TestServeThreadsRunConcurrently(t *testing.T) {
 			t.Fatalf("request %d: %q; want all four inside the app at once", i, r)
 		}
 	}
+}
+
+// runToExit runs a command that must exit by itself (a refused start) and
+// returns its output and exit code; one still running after 30 s is killed
+// with its process group and fails the test.
+func runToExit(t *testing.T, cmd *exec.Cmd) ([]byte, int) {
+	t.Helper()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	done := make(chan struct{})
+	var out []byte
+	go func() { out, _ = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		t.Fatalf("did not exit:\n%s", out)
+	}
+	return out, cmd.ProcessState.ExitCode()
 }
