@@ -29,7 +29,7 @@ import (
 // waitLog waits until the server's log contains want.
 func (s *served) waitLog(want string) {
 	s.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(waitBound)
 	for !strings.Contains(s.Log(), want) {
 		if time.Now().After(deadline) {
 			s.t.Fatalf("log never showed %q:\n%s", want, s.Log())
@@ -70,7 +70,7 @@ func acceptQueue(t *testing.T, addr string) int {
 // queue and returns the last count seen.
 func (s *served) waitAcceptQueue(want int) int {
 	s.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(waitBound)
 	q := acceptQueue(s.t, s.addr)
 	for q < want && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -83,7 +83,7 @@ func (s *served) waitAcceptQueue(want int) int {
 // still be booting) and returns the body.
 func (s *served) getRetry(path string) string {
 	s.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(waitBound)
 	for time.Now().Before(deadline) {
 		c, err := net.Dial("tcp", s.addr)
 		if err == nil {
@@ -122,7 +122,7 @@ func TestProcessTimeoutKillsWorker(t *testing.T) {
 func TestProcessMaxRequestsRecycles(t *testing.T) {
 	s := serve(t, "wkapp", "--max-requests", "5", "--max-requests-jitter", "2")
 	pids := map[string]bool{}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(waitBound)
 	for len(pids) < 2 && time.Now().Before(deadline) {
 		// Strict: every request must succeed across the recycling.
 		r, _, _ := s.roundTrip("GET /pid HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
@@ -199,7 +199,7 @@ func TestProcessReloadUnderLoad(t *testing.T) {
 	os.WriteFile(vf, []byte("v2"), 0o644)
 	syscall.Kill(s.cmd.Process.Pid, syscall.SIGHUP)
 	s.waitLog("reload done")
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(waitBound)
 	for !sawV2.Load() && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -221,7 +221,7 @@ func TestProcessTTINTTOU(t *testing.T) {
 	s := serve(t, "wkapp")
 	syscall.Kill(s.cmd.Process.Pid, syscall.SIGTTIN)
 	s.waitLog("TTIN: 2 workers")
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(waitBound)
 	for strings.Count(s.Log(), "booting worker") < 2 {
 		if time.Now().After(deadline) {
 			t.Fatalf("no second worker:\n%s", s.Log())
@@ -303,7 +303,7 @@ func TestProcessBinds(t *testing.T) {
 
 func unixGet(t *testing.T, sock string) string {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(waitBound)
 	for time.Now().Before(deadline) {
 		c, err := net.Dial("unix", sock)
 		if err != nil {
@@ -335,7 +335,7 @@ func TestProcessAccessLogAndReopen(t *testing.T) {
 	io.ReadAll(c)
 	want := `127.0.0.1 "GET /?a=1 HTTP/1.1" 200 13 "probe/1" t1`
 	waitFile := func(path, want string) {
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(waitBound)
 		for {
 			b, _ := os.ReadFile(path)
 			if strings.Contains(string(b), want) {
@@ -352,7 +352,7 @@ func TestProcessAccessLogAndReopen(t *testing.T) {
 	os.Rename(logf, logf+".1")
 	syscall.Kill(s.cmd.Process.Pid, syscall.SIGUSR1)
 	s.waitLog("USR1: reopening log files")
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(waitBound)
 	for {
 		s.get("/") // the worker may still be reopening: retry until a line lands in the new file
 		if b, _ := os.ReadFile(logf); strings.Contains(string(b), `"GET / HTTP/1.1" 200`) {
@@ -393,7 +393,7 @@ func TestProcessMetrics(t *testing.T) {
 		`wsgikit_python_threads{state="idle"} 2`,
 		`wsgikit_workers 1`,
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(waitBound)
 	for {
 		r, err := http.Get(m[1])
 		body := ""
@@ -510,7 +510,7 @@ func TestProcessReloadOnChange(t *testing.T) {
 	}
 	write("two")
 	s.waitLog("changed: reloading (--reload)")
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(waitBound)
 	for s.getRetry("/") != "two" {
 		if time.Now().After(deadline) {
 			t.Fatalf("edited code never served:\n%s", s.Log())
@@ -621,7 +621,7 @@ func TestProcessReloadOnRSS(t *testing.T) {
 	first := s.getRetry("/pid")
 	s.get("/grow?mb=100")
 	s.waitLog("(--reload-on-rss 80): recycling it")
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(waitBound)
 	for s.getRetry("/pid") == first {
 		if time.Now().After(deadline) {
 			t.Fatalf("bloated worker still serving:\n%s", s.Log())
@@ -677,7 +677,7 @@ func TestProcessPidUserErrorLog(t *testing.T) {
 	}
 	s.get("/raise")
 	waitIn := func(path, want string) {
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(waitBound)
 		for {
 			b, _ := os.ReadFile(path)
 			if strings.Contains(string(b), want) {

@@ -298,3 +298,45 @@ func TestPromiseNoBuildExit4(t *testing.T) {
 		t.Fatalf("--python %s: exit %d, want 4 naming `make build PYTHON=...`:\n%s", py, code, out)
 	}
 }
+
+// TestPromiseKeepAliveIdleClose: --keep-alive is how long an idle
+// kept-alive connection stays open. Decided by order, not by a clock: two
+// servers; an idle connection to the one with --keep-alive 3600 is opened
+// first, then, one after the other, three to the one with --keep-alive 0.5,
+// each opened only when the server closed the one before by itself. The
+// first connection, idle through all three, must still answer: had both
+// servers the same keep-alive, it would have closed before the second
+// short one did. Each connection first answers two pipelined requests, so
+// it was kept alive between them.
+func TestPromiseKeepAliveIdleClose(t *testing.T) {
+	short := serve(t, "wkapp:application", "--keep-alive", "0.5")
+	long := serve(t, "wkapp:application", "--keep-alive", "3600")
+	const two = "GET / HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n"
+	open := func(s *served) (net.Conn, *bufio.Reader) {
+		c := s.dial()
+		if _, err := io.WriteString(c, two); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(c)
+		for i := 0; i < 2; i++ {
+			if r := readResp(t, br, "GET"); r.StatusCode != 200 || r.Close {
+				t.Fatalf("pipelined request %d: %d close=%v\n%s", i+1, r.StatusCode, r.Close, s.Log())
+			}
+		}
+		return c, br
+	}
+	longConn, longBr := open(long)
+	for i := 1; i <= 3; i++ {
+		c, br := open(short)
+		c.SetReadDeadline(time.Now().Add(waitBound))
+		if b, err := br.ReadByte(); err != io.EOF {
+			t.Fatalf("idle connection %d with --keep-alive 0.5: want EOF from the server, got %q, %v", i, b, err)
+		}
+	}
+	if _, err := io.WriteString(longConn, "GET / HTTP/1.1\r\nHost: t\r\n\r\n"); err != nil {
+		t.Fatalf("--keep-alive 3600 connection closed as early: %v", err)
+	}
+	if r := readResp(t, longBr, "GET"); r.StatusCode != 200 {
+		t.Fatalf("--keep-alive 3600 connection after the idle wait: %d", r.StatusCode)
+	}
+}

@@ -46,6 +46,11 @@ func testPython() string {
 	return "/usr/bin/python3"
 }
 
+// waitBound bounds every wait on an event (a log line, an answer, a file):
+// it only decides when to give up and show what was seen, never a verdict,
+// so it is long; the machines are shared and a loaded one stalls for seconds.
+const waitBound = time.Minute
+
 type served struct {
 	t       *testing.T
 	cmd     *exec.Cmd
@@ -109,7 +114,7 @@ func serveIn(t *testing.T, dir, app string, args ...string) *served {
 			s.logFile = args[i+1]
 		}
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(waitBound)
 	for time.Now().Before(deadline) {
 		if m := listenRE.FindStringSubmatch(s.Log()); m != nil && s.addr == "" {
 			s.addr = m[1]
@@ -146,7 +151,7 @@ func (s *served) dial() net.Conn {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	c.SetDeadline(time.Now().Add(15 * time.Second))
+	c.SetDeadline(time.Now().Add(waitBound))
 	s.t.Cleanup(func() { c.Close() })
 	return c
 }
@@ -193,7 +198,7 @@ func (s *served) eventLines() []string {
 // waitEvent waits for an event line (the app writes it before returning).
 func (s *served) waitEvent(ev string) {
 	s.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(waitBound)
 	want := strings.ReplaceAll(ev, " ", "_")
 	for time.Now().Before(deadline) {
 		for _, e := range s.eventLines() {
@@ -523,7 +528,7 @@ func TestServeGracefulStop(t *testing.T) {
 	syscall.Kill(s.cmd.Process.Pid, syscall.SIGTERM)
 	// The worker logs that it is stopping; only then is the gate opened, so
 	// the request is provably in flight during the stop.
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(waitBound)
 	for !strings.Contains(s.Log(), "stopping: in-flight") {
 		if time.Now().After(deadline) {
 			t.Fatalf("worker never began stopping:\n%s", s.Log())
@@ -554,7 +559,7 @@ func TestServeWorkerCrashIsReplaced(t *testing.T) {
 	c := s.dial()
 	io.WriteString(c, "GET /exit HTTP/1.1\r\nHost: t\r\n\r\n")
 	io.ReadAll(c)
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(waitBound)
 	for time.Now().Before(deadline) {
 		if c, err := net.Dial("tcp", s.addr); err == nil {
 			c.SetDeadline(time.Now().Add(5 * time.Second))
