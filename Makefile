@@ -35,7 +35,7 @@ EXT = $(BIN)/lib/_wsgikit$(EXT_SUFFIX)
 GO_SRC = $(shell find . -name '*.go' -not -path './out/*') go.mod go.sum
 WORKER_SRC = $(wildcard server/worker/*.go server/worker/*.c server/worker/*.h)
 
-.PHONY: all setup setup-debian setup-venvs lock build build-ext test run bench-serve check-update fuzz fuzz-parser fuzz-other vet clean
+.PHONY: all setup setup-debian setup-venvs lock build build-ext wheel test run bench-serve check-update fuzz fuzz-parser fuzz-other vet clean
 
 all: build
 
@@ -90,6 +90,14 @@ $(EXT): $(WORKER_SRC) $(GO_SRC)
 	CGO_ENABLED=1 CGO_CFLAGS="-I$(PY_INCLUDE) -O2 -g" $(GO) build -tags wsgikit_ext -buildmode=c-shared -trimpath -o $@ ./server/worker
 	@rm -f $(basename $@).h
 
+# pip-installable wheels, one per interpreter `make build` builds for: the Go
+# binary and that interpreter's extension (python/mkwheel.py, standard
+# library only), as $(DIST)/wsgikit-<version>-cpXY-cpXY-<platform>.whl.
+DIST := dist
+wheel: build
+	@rm -f $(DIST)/wsgikit-*.whl
+	@for py in $(BUILD_PYTHONS); do $$py python/mkwheel.py --binary $(BIN)/wsgikit --libdir $(BIN)/lib --out $(DIST) || exit 1; done
+
 vet:
 	$(GO) vet ./...
 	CGO_ENABLED=1 CGO_CFLAGS="-I$(PY_INCLUDE) -O2 -g" $(GO) vet -tags wsgikit_ext ./server/worker
@@ -98,8 +106,9 @@ vet:
 # install command; WSGIKIT_ALLOW_MISSING=1 makes those skips that say so.
 # The Ginkgo entry point (conformance/suite_test.go) runs too, against our
 # own server, strictly: no FAIL, no ERROR, no NON-STRICT.
-TEST_ENV = WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit WSGIKIT_PYTHON=$(VENV_PYTHON) WSGIKIT_ARTIFACTS=$(CURDIR)/$(OUT)/artifacts
-test: setup build vet
+TEST_ENV = WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit WSGIKIT_PYTHON=$(VENV_PYTHON) WSGIKIT_ARTIFACTS=$(CURDIR)/$(OUT)/artifacts \
+	WSGIKIT_WHEELS=$(CURDIR)/$(DIST)
+test: setup build wheel vet
 	$(TEST_ENV) $(GO) test -count=1 -timeout 20m ./...
 	$(TEST_ENV) $(GO) test -count=1 -timeout 10m ./conformance -run '^TestConformance$$' -args -wsgikit.server=wsgikit -wsgikit.strict
 	$(if $(OTHER_TAGS),@$(MAKE) --no-print-directory -O -j$(words $(OTHER_TAGS)) $(addprefix test-,$(OTHER_TAGS)))
@@ -150,4 +159,4 @@ bench-serve: setup build
 	WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit $(GO) run ./cmd/benchserve
 
 clean:
-	rm -rf $(BIN) $(OUT) $(VENV)
+	rm -rf $(BIN) $(OUT) $(VENV) $(DIST)
