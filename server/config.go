@@ -32,6 +32,7 @@ type Config struct {
 	LogJSON         bool
 	AccessLog       string // path, "-" for stdout, "" for none
 	AccessLogFormat string
+	CaptureOutput   bool // the workers' stdout goes to the error log too (Gunicorn's --capture-output)
 	Static          bool // answer hello world without calling Python: the engine's ceiling, for benchmarks
 
 	Timeout           time.Duration // a request running longer gets its worker killed and replaced (0: off)

@@ -313,6 +313,9 @@ func (m *Master) spawn() error {
 	if c.ErrorLog != nil {
 		cmd.Stderr = c.ErrorLog.File()
 	}
+	if c.CaptureOutput {
+		cmd.Stdout = cmd.Stderr
+	}
 	if m.cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Credential: m.cred}
 	}

@@ -340,3 +340,21 @@ func TestPromiseKeepAliveIdleClose(t *testing.T) {
 		t.Fatalf("--keep-alive 3600 connection after the idle wait: %d", r.StatusCode)
 	}
 }
+
+// TestPromiseGunicornFlags: a Gunicorn command line runs: -e reaches the
+// app's os.environ, --capture-output sends the app's prints to the error
+// log, --log-file is the error log, and -k gthread, --preload and
+// --worker-connections are accepted (what -k means here is logged).
+func TestPromiseGunicornFlags(t *testing.T) {
+	logf := filepath.Join(t.TempDir(), "error.log")
+	s := serve(t, "wkapp:application", "-k", "gthread", "--preload", "--worker-connections", "50",
+		"-e", "WK_GREETING=hello from -e", "--capture-output", "--log-file", logf, "--error-logfile", logf)
+	if r := s.get("/osenv?name=WK_GREETING"); string(r.body) != "hello from -e" {
+		t.Fatalf("-e: the app sees WK_GREETING=%q", r.body)
+	}
+	if r := s.get("/print?text=captured-by-the-error-log"); string(r.body) != "printed" {
+		t.Fatalf("/print: %d %q", r.StatusCode, r.body)
+	}
+	s.waitLog("captured-by-the-error-log")
+	s.waitLog("-k gthread: every wsgikit worker")
+}

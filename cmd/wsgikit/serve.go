@@ -24,6 +24,7 @@ func newServeCmd() *cobra.Command {
 	var pythonPath, logLevel, umask, configFile, virtualenv string
 	var checkConfig bool
 	var errorLog string
+	var gc gunicornCompat
 	cmd := &cobra.Command{
 		Use:   "serve [flags] module:callable",
 		Short: "Run the reference WSGI server",
@@ -42,8 +43,14 @@ engine as a CPython extension. The callable defaults to "application";
 			if len(args) == 1 {
 				cfg.App = args[0]
 			}
+			if strings.HasSuffix(configFile, ".py") {
+				return usageErr("%v", gunicornConfHint(configFile))
+			}
 			if err := applyConfig(c.Flags(), configFile, &cfg.App); err != nil {
 				return usageErr("%v", err)
+			}
+			for _, w := range unknownEnv(c.Flags(), os.Environ()) {
+				fmt.Fprintln(c.ErrOrStderr(), w)
 			}
 			if cfg.App == "" {
 				return usageErr("serve needs a module:callable (argument, \"app\" in the config file, or WSGIKIT_APP), e.g. wsgikit serve hello:application")
@@ -82,7 +89,15 @@ engine as a CPython extension. The callable defaults to "application";
 				return usageErr("%v", err)
 			}
 			cfg.LogLevel = logLevel
+			notes, err := gc.apply(c.Flags(), &cfg, &errorLog)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			cfg.MetricsBind = defaultHost(cfg.MetricsBind)
 			if err := cfg.Validate(); err != nil {
+				return usageErr("%v", err)
+			}
+			if err := checkAccessLog(cfg.AccessLog); err != nil {
 				return usageErr("%v", err)
 			}
 			var logw io.Writer = os.Stderr
@@ -94,6 +109,9 @@ engine as a CPython extension. The callable defaults to "application";
 				cfg.ErrorLog, logw = el, el
 			}
 			logger := server.NewLogger(logw, level, cfg.LogJSON)
+			for _, n := range notes {
+				logger.Info(n)
+			}
 			if checkConfig {
 				if err := server.CheckConfig(cfg); err != nil {
 					var ee *server.ExitError
@@ -146,7 +164,7 @@ engine as a CPython extension. The callable defaults to "application";
 	f.IntVar(&cfg.MaxRequestsJitter, "max-requests-jitter", 0, "add a random 0..N to --max-requests per worker")
 	f.Float64Var(&cfg.ReloadOnRSSMB, "reload-on-rss", 0, "recycle a worker gracefully when its RSS exceeds this many MB (0: never)")
 	f.IntVar(&cfg.Backlog, "backlog", 2048, "listen backlog: connections the kernel queues before accept")
-	f.StringVar(&cfg.MetricsBind, "metrics-bind", "", "serve Prometheus metrics, aggregated over the workers, at http://HOST:PORT/metrics")
+	f.StringVar(&cfg.MetricsBind, "metrics-bind", "", "serve Prometheus metrics, aggregated over the workers, at http://HOST:PORT/metrics (a bare PORT means 127.0.0.1:PORT)")
 	f.StringVar(&cfg.ForwardedAllowIPs, "forwarded-allow-ips", "127.0.0.1,::1", `proxies (IPs, CIDRs, "*") whose X-Forwarded-For/-Proto/-Host or Forwarded fields set REMOTE_ADDR, wsgi.url_scheme and the host`)
 	f.StringVar(&cfg.ProxyProtocol, "proxy-protocol", "", "expect a PROXY protocol header (v1, v2 or auto) from --proxy-allow-from peers")
 	f.StringVar(&cfg.ProxyAllowFrom, "proxy-allow-from", "127.0.0.1,::1", "peers (IPs, CIDRs) that send a PROXY protocol header")
@@ -155,9 +173,32 @@ engine as a CPython extension. The callable defaults to "application";
 	f.BoolVar(&cfg.LogJSON, "log-json", false, "write the error log (and the access log) as one JSON object per line")
 	f.StringVar(&cfg.AccessLog, "access-logfile", "", `access log file, "-" for stdout (default: none)`)
 	f.StringVar(&cfg.AccessLogFormat, "access-logformat", server.DefaultAccessLogFormat, "access log format, gunicorn's atoms: h l u t r m U q H s B b f a T D M L p {header}i {header}o {var}e")
-	f.BoolVar(&cfg.Static, "static", false, "answer hello world without calling the app (measures the engine's ceiling)")
-	f.MarkHidden("static")
+	f.BoolVar(&cfg.Static, "static", false, "benchmarks: answer hello world from the Go engine without calling the app (the engine's ceiling)")
+	gc.register(f)
 	return cmd
+}
+
+// defaultHost makes a bare port a loopback address: metrics are not for
+// the world unless a host says so.
+func defaultHost(addr string) string {
+	if _, err := strconv.Atoi(addr); err == nil {
+		return "127.0.0.1:" + addr
+	}
+	return addr
+}
+
+// checkAccessLog opens the access log file as the workers will (append,
+// create), so that a path that cannot be written stops the start with exit
+// 2 instead of killing every worker that tries.
+func checkAccessLog(path string) error {
+	if path == "" || path == "-" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("--access-logfile: %w", err)
+	}
+	return f.Close()
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

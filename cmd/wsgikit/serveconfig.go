@@ -42,7 +42,7 @@ func applyConfig(fs *pflag.FlagSet, file string, app *string) error {
 		if err != nil || f.Changed || f.Name == "config" {
 			return
 		}
-		env := "WSGIKIT_" + strings.ToUpper(strings.NewReplacer("-", "_").Replace(f.Name))
+		env := envName(f.Name)
 		if v, ok := os.LookupEnv(env); ok {
 			if e := setFlag(f, v); e != nil {
 				err = fmt.Errorf("%s=%q: %v", env, v, e)
@@ -72,6 +72,44 @@ func applyConfig(fs *pflag.FlagSet, file string, app *string) error {
 	return err
 }
 
+// envNotFlags are the WSGIKIT_* variables that are not serve settings: the
+// harness's, the tests' and the worker's own.
+var envNotFlags = map[string]bool{
+	"WSGIKIT_APP": true, "WSGIKIT_BIN": true, "WSGIKIT_APPS": true, "WSGIKIT_LIBDIR": true,
+	"WSGIKIT_CPUPROFILE": true, "WSGIKIT_SINK": true, "WSGIKIT_WORKER": true,
+	"WSGIKIT_ALLOW_MISSING": true, "WSGIKIT_ARTIFACTS": true, "WSGIKIT_WHEELS": true,
+	"WSGIKIT_TEST_DIE_AFTER_START": true,
+}
+
+// unknownEnv warns about WSGIKIT_* variables that set nothing (a typo
+// would otherwise be ignored in silence), naming the nearest setting.
+func unknownEnv(fs *pflag.FlagSet, environ []string) []string {
+	known := map[string]bool{}
+	var names []string
+	fs.VisitAll(func(f *pflag.Flag) {
+		known[envName(f.Name)] = true
+		names = append(names, envName(f.Name))
+	})
+	var warn []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, "WSGIKIT_") || envNotFlags[k] || known[k] {
+			continue
+		}
+		w := fmt.Sprintf("warning: %s is not a wsgikit setting; ignored", k)
+		if best, ok := closest(names, k); ok {
+			w += fmt.Sprintf(" (did you mean %s?)", best)
+		}
+		warn = append(warn, w)
+	}
+	return warn
+}
+
+// envName is the WSGIKIT_* variable that sets a flag.
+func envName(flag string) string {
+	return "WSGIKIT_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
 func setFlag(f *pflag.Flag, v string) error {
 	if f.Value.Type() == "stringArray" && strings.Contains(v, ",") && !strings.HasPrefix(f.Name, "bind") {
 		for _, p := range strings.Split(v, ",") {
@@ -90,8 +128,22 @@ func setFlag(f *pflag.Flag, v string) error {
 
 // suggest names the closest flag, for a one-line "did you mean".
 func suggest(fs *pflag.FlagSet, key string) string {
+	if best, ok := closestFlag(fs, key); ok {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return ""
+}
+
+// closestFlag is the flag name nearest to key, if one is near enough.
+func closestFlag(fs *pflag.FlagSet, key string) (string, bool) {
 	var names []string
 	fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+	return closest(names, key)
+}
+
+// closest is the name nearest to key, if one is near enough.
+func closest(names []string, key string) (string, bool) {
+	names = append([]string(nil), names...)
 	sort.Strings(names)
 	best, bestD := "", 1<<30
 	for _, n := range names {
@@ -99,8 +151,5 @@ func suggest(fs *pflag.FlagSet, key string) string {
 			best, bestD = n, d
 		}
 	}
-	if bestD <= 3 {
-		return fmt.Sprintf(" (did you mean %q?)", best)
-	}
-	return ""
+	return best, bestD <= 3
 }

@@ -191,6 +191,13 @@ def application(environ, start_response):
         return [("%s %s" % (sys.prefix, sys.executable)).encode()]
     if path == "/exit":
         os._exit(7)
+    if path == "/print":  # to the worker's stdout: --capture-output sends it to the error log
+        print(args.get("text", ""), flush=True)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"printed"]
+    if path == "/osenv":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [os.environ.get(args.get("name", ""), "").encode()]
     start_response("404 Not Found", [("Content-Type", "text/plain")])
     return [b"not found"]
 
