@@ -28,7 +28,7 @@ type gunicornCompat struct {
 
 func (g *gunicornCompat) register(f *pflag.FlagSet) {
 	f.StringVarP(&g.workerClass, "worker-class", "k", "", `Gunicorn's worker class: "sync" and "gthread" are accepted (every wsgikit worker runs its connections on a Go event loop and requests on --threads Python threads); others are refused`)
-	f.BoolVar(&g.preload, "preload", false, "Gunicorn's --preload: accepted; each worker imports the app (the master is Go), and an app that does not import still stops the start (exit 4)")
+	f.BoolVar(&g.preload, "preload", false, "Gunicorn's --preload: accepted; each worker imports the app (the master is Go), and an app that does not import still stops the start (exit 3)")
 	f.StringVar(&g.logFile, "log-file", "", "Gunicorn's name for --error-logfile")
 	f.StringArrayVarP(&g.env, "env", "e", nil, "KEY=VALUE set in the workers' environment (repeatable)")
 	f.IntVar(&g.workerConnections, "worker-connections", 0, "Gunicorn's name for --max-connections (simultaneous connections per worker)")
