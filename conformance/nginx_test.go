@@ -8,6 +8,7 @@ import (
 
 	"github.com/wsgikit/wsgikit/conformance/framework"
 	"github.com/wsgikit/wsgikit/internal/harness"
+	"github.com/wsgikit/wsgikit/internal/testenv"
 )
 
 // TestBehindNginx runs the whole suite through the recommended deployment,
@@ -31,7 +32,7 @@ func TestBehindNginx(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := p.Version(); errors.Is(err, harness.ErrNotInstalled) {
-			t.Skipf("%v (make setup; make build)", err)
+			testenv.Missing(t, "%v (make setup; make build)", err)
 		}
 	}
 	start := time.Now()

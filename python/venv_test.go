@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wsgikit/wsgikit/internal/testenv"
 )
 
 const python3 = "/usr/bin/python3" // what the Makefile runs venv.py with by default
@@ -19,7 +21,7 @@ const python3 = "/usr/bin/python3" // what the Makefile runs venv.py with by def
 func lockCopies(t *testing.T) (in, lock string) {
 	t.Helper()
 	if _, err := os.Stat(python3); err != nil {
-		t.Skipf("no %s", python3)
+		testenv.Missing(t, "no %s: run make setup (apt-get install python3)", python3)
 	}
 	dir := t.TempDir()
 	for _, name := range []string{"peers.in", "peers.lock"} {

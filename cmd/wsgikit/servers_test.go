@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/wsgikit/wsgikit/internal/harness"
+	"github.com/wsgikit/wsgikit/internal/testenv"
 )
 
 func TestServersJSON(t *testing.T) {
@@ -90,7 +91,7 @@ func TestServersUnsupported(t *testing.T) {
 	}
 	pys, _ := filepath.Glob("../../.venv/py3.*/bin/python")
 	if len(pys) == 0 {
-		t.Skip("no peers venvs (make setup)")
+		testenv.Missing(t, "no peers venvs: run make setup")
 	}
 	for _, py := range pys {
 		abs, _ := filepath.Abs(py)

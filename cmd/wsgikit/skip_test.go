@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/wsgikit/wsgikit/internal/harness"
+	"github.com/wsgikit/wsgikit/internal/testenv"
 	"github.com/wsgikit/wsgikit/reports"
 )
 
@@ -23,7 +24,7 @@ const pipReason = "error: ghost.h: No such file or directory"
 func fakeVenv(t *testing.T, dists ...string) {
 	t.Helper()
 	if _, err := os.Stat(harness.DefaultPython); err != nil {
-		t.Skipf("no %s", harness.DefaultPython)
+		testenv.Missing(t, "no %s: run make setup (apt-get install python3)", harness.DefaultPython)
 	}
 	venv := filepath.Join(t.TempDir(), "venv")
 	if err := os.MkdirAll(filepath.Join(venv, "bin"), 0o755); err != nil {

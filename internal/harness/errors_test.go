@@ -296,7 +296,7 @@ func TestNotInstalled(t *testing.T) {
 // distribution, instead of a start that fails on an unknown option.
 func TestUWSGINeedsPipsBuild(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/uwsgi"); err != nil {
-		t.Skip("no Debian uWSGI at /usr/bin/uwsgi")
+		testenv.Missing(t, "no Debian uWSGI at /usr/bin/uwsgi: run make setup (apt-get install uwsgi)")
 	}
 	if _, err := run(DefaultPython, "-c", "import importlib.metadata as m; m.version('uWSGI')"); err == nil {
 		t.Skipf("%s has pip's uWSGI", DefaultPython)
@@ -656,7 +656,7 @@ func TestModWSGIUnsupportedInterpreter(t *testing.T) {
 func TestWsgikitWithoutBuild(t *testing.T) {
 	bin, err := WsgikitBin()
 	if err != nil {
-		t.Skipf("%v", err)
+		testenv.Missing(t, "%v", err)
 	}
 	b, err := os.ReadFile(bin)
 	if err != nil {
