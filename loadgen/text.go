@@ -13,7 +13,7 @@ import (
 // WriteText prints the summary (medians with CIs, benchstat-style), the
 // comparisons ("~" when not significant), errors and client-bound runs,
 // and any regressions.
-func WriteText(w io.Writer, out *Output) {
+func WriteText(w io.Writer, out *reports.Bench) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	rpsHead := "req/s"
 	if out.Settings != nil && out.Settings.Mode == ModeCapacity {
