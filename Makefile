@@ -146,8 +146,9 @@ run: setup build
 check-update: setup build
 	WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit $(GO) test -count=1 ./conformance -run 'TestRegistry|TestGoldenVerdicts|TestOutputsGolden' -args -update
 
+# BENCH_SERVE_ARGS narrows it, e.g. '-servers wsgikit,bjoern -apps hello -rounds 1'.
 bench-serve: setup build
-	WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit $(GO) run ./cmd/benchserve
+	WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit $(GO) run ./cmd/benchserve -o $(OUT)/bench-serve $(BENCH_SERVE_ARGS)
 
 clean:
 	rm -rf $(BIN) $(OUT) $(VENV)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os/exec"
 	"time"
 
 	"github.com/wsgikit/wsgikit/internal/harness"
@@ -174,6 +175,9 @@ func (p *Plan) checkClient() error {
 			if err := wrkScenario(s); err != nil {
 				return fmt.Errorf("--transport wrk: %w; use lean or stock for it", err)
 			}
+		}
+		if _, err := exec.LookPath(p.WrkPath); err != nil {
+			return fmt.Errorf("--transport wrk: %s not found; install it: apt-get install wrk (make setup does)", p.WrkPath)
 		}
 	default:
 		return fmt.Errorf("--transport %q: want lean, stock or wrk", p.Transport)

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,9 @@ func TestPlanValidate(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := valid(tc.edit)
+			if _, err := exec.LookPath("wrk"); err != nil && tc.name == "wrk" {
+				t.Skip("wrk not installed")
+			}
 			err := p.Validate()
 			if tc.want == "" {
 				if err != nil || p.Mode != tc.mode || len(p.Concurrency) != len(tc.conc) || p.Concurrency[0] != tc.conc[0] {
