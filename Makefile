@@ -128,7 +128,7 @@ FUZZTIME ?= 60s
 # "context deadline exceeded"); `make fuzz` gives each FUZZTIME.
 PARSER_FUZZ := server/http1:FuzzParse server/http1:FuzzBody
 OTHER_FUZZ := server/http1:FuzzValidators conformance/framework:FuzzReadResponse loadgen:FuzzResponse loadgen:FuzzScenarioTOML \
-	loadgen:FuzzVegetaTargets reports:FuzzRender internal/harness:FuzzParseStat internal/harness:FuzzExpand \
+	loadgen:FuzzVegetaTargets loadgen:FuzzParseWrk reports:FuzzRender internal/harness:FuzzParseStat internal/harness:FuzzExpand \
 	internal/harness:FuzzSplitCommand internal/harness:FuzzProfileTOML server:FuzzProxyHeader server:FuzzForwarded \
 	server:FuzzAccessLog cmd/wsgikit:FuzzServeConfig
 
@@ -155,8 +155,9 @@ run: setup build
 check-update: setup build
 	WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit $(GO) test -count=1 ./conformance -run 'TestRegistry|TestGoldenVerdicts|TestWsgikitStrict|TestOutputsGolden' -args -update
 
+# BENCH_SERVE_ARGS narrows it, e.g. '-servers wsgikit,bjoern -apps hello -rounds 1'.
 bench-serve: setup build
-	WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit $(GO) run ./cmd/benchserve
+	WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit $(GO) run ./cmd/benchserve -o $(OUT)/bench-serve $(BENCH_SERVE_ARGS)
 
 clean:
 	rm -rf $(BIN) $(OUT) $(VENV) $(DIST)

@@ -164,10 +164,10 @@ type recordingStarter struct {
 	fail  int
 	mu    sync.Mutex
 	calls int
-	srvs  []Server
+	srvs  []*harness.Instance
 }
 
-func (r *recordingStarter) Start(ctx context.Context, name string, env []string) (Server, error) {
+func (r *recordingStarter) Start(ctx context.Context, name string, env []string) (*harness.Instance, error) {
 	r.mu.Lock()
 	r.calls++
 	n := r.calls
@@ -214,8 +214,8 @@ func TestInstancesShareSpecs(t *testing.T) {
 	// Each request names the instance it went to in its Host header.
 	ranOn := func(r reports.CheckResult) string {
 		for _, srv := range rec.srvs {
-			if strings.Contains(r.Transcript, "Host: "+srv.Addr()+`\r\n`) {
-				return srv.Addr()
+			if strings.Contains(r.Transcript, "Host: "+srv.Addr+`\r\n`) {
+				return srv.Addr
 			}
 		}
 		return ""
@@ -240,7 +240,7 @@ func TestInstancesShareSpecs(t *testing.T) {
 		select {
 		case <-srv.Exited():
 		default:
-			t.Errorf("instance %s still running after Run", srv.Addr())
+			t.Errorf("instance %s still running after Run", srv.Addr)
 		}
 	}
 }
@@ -268,7 +268,7 @@ func TestInstanceStartFails(t *testing.T) {
 		select {
 		case <-srv.Exited():
 		default:
-			t.Errorf("instance %s still running after Run", srv.Addr())
+			t.Errorf("instance %s still running after Run", srv.Addr)
 		}
 	}
 }

@@ -24,33 +24,15 @@ import (
 	"github.com/wsgikit/wsgikit/reports"
 )
 
-// Server is one running instance under test.
-type Server interface {
-	Addr() string
-	Version() string
-	Exited() <-chan struct{}
-	LogTail(n int) string
-	Stop() error
-}
-
-// Proxied is a Server with a reverse proxy in front (behind-nginx:<profile>):
-// specs credit the proxy with what it rewrites.
-type Proxied interface {
-	Proxy() *framework.Proxy
-}
-
 // newTarget is the specs' view of a running server.
-func newTarget(name string, srv Server, sink *framework.Sink) *framework.Target {
-	tg := &framework.Target{Name: name, Version: srv.Version(), Addr: srv.Addr(), Sink: sink, Exited: srv.Exited(), LogTail: srv.LogTail}
-	if p, ok := srv.(Proxied); ok {
-		tg.Proxy = p.Proxy()
-	}
-	return tg
+func newTarget(name string, srv *harness.Instance, sink *framework.Sink) *framework.Target {
+	return &framework.Target{Name: name, Version: srv.Version, Addr: srv.Addr, Sink: sink, Exited: srv.Exited(),
+		LogTail: srv.LogTail, Proxy: proxyOf(srv)}
 }
 
 // Starter starts the named server serving apps/probe.py with env added to
 // its environment (WSGIKIT_SINK=…).
-type Starter func(ctx context.Context, name string, env []string) (Server, error)
+type Starter func(ctx context.Context, name string, env []string) (*harness.Instance, error)
 
 // Options selects what Run does.
 type Options struct {
@@ -160,7 +142,7 @@ type instance struct {
 	start    Starter
 	sink     *framework.Sink
 	env      []string
-	srv      Server
+	srv      *harness.Instance
 	tg       *framework.Target
 	restarts int
 }

@@ -22,17 +22,11 @@ type HarnessConfig struct {
 	LogDir string
 }
 
-type harnessServer struct{ i *harness.Instance }
-
-func (s harnessServer) Addr() string            { return s.i.Addr }
-func (s harnessServer) Version() string         { return s.i.Version }
-func (s harnessServer) Exited() <-chan struct{} { return s.i.Exited() }
-func (s harnessServer) LogTail(n int) string    { return s.i.LogTail(n) }
-func (s harnessServer) Stop() error             { return s.i.Stop() }
-
-// Proxy describes the generated nginx in front of a behind-nginx instance.
-func (s harnessServer) Proxy() *framework.Proxy {
-	in := s.i.Inner()
+// proxyOf describes the generated nginx in front of a behind-nginx
+// instance (nil for any other): specs credit the proxy with what it
+// rewrites.
+func proxyOf(inst *harness.Instance) *framework.Proxy {
+	in := inst.Inner()
 	if in == nil {
 		return nil
 	}
@@ -46,7 +40,7 @@ func (s harnessServer) Proxy() *framework.Proxy {
 // HarnessStarter starts servers through internal/harness, serving
 // apps/probe.py.
 func HarnessStarter(cfg HarnessConfig) Starter {
-	return func(ctx context.Context, name string, env []string) (Server, error) {
+	return func(ctx context.Context, name string, env []string) (*harness.Instance, error) {
 		p, err := harness.Lookup(name, cfg.User)
 		if err != nil {
 			return nil, err
@@ -65,7 +59,7 @@ func HarnessStarter(cfg HarnessConfig) Starter {
 		if err != nil {
 			return nil, err
 		}
-		return harnessServer{inst}, nil
+		return inst, nil
 	}
 }
 

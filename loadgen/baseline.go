@@ -11,7 +11,7 @@ import (
 
 // SaveBaseline writes the output as a baseline file (the same format as
 // bench.json: a bench.json from an earlier run is a valid baseline too).
-func SaveBaseline(path string, out *Output) error {
+func SaveBaseline(path string, out *reports.Bench) error {
 	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
 		return err
@@ -23,19 +23,15 @@ func SaveBaseline(path string, out *Output) error {
 }
 
 // LoadBaseline reads a baseline (or any bench.json).
-func LoadBaseline(path string) (*Output, error) {
-	b, err := os.ReadFile(path)
+func LoadBaseline(path string) (*reports.Bench, error) {
+	in, err := reports.Load(path)
 	if err != nil {
 		return nil, fmt.Errorf("read baseline: %w", err)
 	}
-	var out Output
-	if err := json.Unmarshal(b, &out); err != nil {
-		return nil, fmt.Errorf("read baseline %s: %w", path, err)
+	if len(in.Benches) != 1 {
+		return nil, fmt.Errorf("baseline %s: schema %q, want %q", path, reports.CheckSchema, reports.BenchSchema)
 	}
-	if out.Schema != reports.BenchSchema {
-		return nil, fmt.Errorf("baseline %s: schema %q, want %q", path, out.Schema, reports.BenchSchema)
-	}
-	return &out, nil
+	return in.Benches[0], nil
 }
 
 // gateMetrics are judged against a baseline; higher is better for rps.
@@ -48,9 +44,9 @@ var gateMetrics = []struct {
 // scenario, mode, concurrency) and metric. A regression is a change for the
 // worse beyond threshold (a fraction, 0.05 = 5%) that is also significant
 // under the U test. Medians are compared; the test uses per-run values.
-func Gate(cur, base *Output, threshold float64) []reports.Regression {
-	index := func(runs []RunOut) map[sumKey][]RunOut {
-		m := map[sumKey][]RunOut{}
+func Gate(cur, base *reports.Bench, threshold float64) []reports.Regression {
+	index := func(runs []reports.BenchRun) map[sumKey][]reports.BenchRun {
+		m := map[sumKey][]reports.BenchRun{}
 		for _, r := range runs {
 			k := sumKey{r.Server, r.Scenario, r.Mode, r.Concurrency}
 			m[k] = append(m[k], r)

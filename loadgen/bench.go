@@ -4,15 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -20,166 +15,14 @@ import (
 	"github.com/wsgikit/wsgikit/reports"
 )
 
-// Instance is a started server: what Run watches, plus how to stop it.
-type Instance interface {
-	Server
-	Stop() error
-}
-
-// StartFunc starts the named server profile running app (a builtin app name
-// or "file.py:callable"); the command wires it to internal/harness.
-type StartFunc func(ctx context.Context, server, app string) (inst Instance, version string, err error)
-
-// Modes of a bench.
-const (
-	ModeClosed   = "closed"
-	ModeOpen     = "open"
-	ModeSweep    = "sweep"
-	ModeCapacity = "capacity"
-)
-
-// Plan is everything one `wsgikit bench` does.
-type Plan struct {
-	Servers   []string
-	Scenarios []*Scenario
-	Mode      string
-	// Concurrency: closed, one value; sweep, the levels; open and capacity,
-	// the bound on requests in flight (one value).
-	Concurrency []int
-	Rate        float64 // open model
-	SLO         SLO     // capacity
-	CapStart    float64 // capacity: first rate (0: from a closed probe)
-	CapProbes   int     // capacity: most probes per search (0: 16)
-	Rounds      int
-	Duration    time.Duration
-	Warmup      time.Duration
-	Timeout     time.Duration
-	MaxRequests uint64 // per run
-	Stock       bool   // vegeta's net/http transport instead of the lean one
-	Pin         *Pinning
-	OutDir      string // result files; "" keeps none
-	AllowRemote bool
-	CrossCheck  string // "wrk" or ""
-	WrkPath     string // default /usr/bin/wrk
-	Start       StartFunc
-	Progress    Progress
-	Log         io.Writer // plain progress lines and notes (default io.Discard)
-	Command     string    // recorded in the output
-}
-
-// RunOut is one run as written to bench.json: the contract's fields, plus
-// more that the lead may fold into reports.BenchRun.
-type RunOut struct {
-	reports.BenchRun
-	Transport    string            `json:"transport"`
-	SendRate     float64           `json:"send_rate,omitempty"`
-	LatenessP99  float64           `json:"lateness_p99_ms,omitempty"`
-	ClientWhy    string            `json:"client_bound_reason,omitempty"`
-	ReqPerCPU    float64           `json:"req_per_cpu_s,omitempty"`
-	ErrorTexts   map[string]uint64 `json:"error_texts,omitempty"`
-	ConnsOpened  uint64            `json:"connections_opened,omitempty"`
-	BytesIn      uint64            `json:"bytes_in,omitempty"`
-	BytesOut     uint64            `json:"bytes_out,omitempty"`
-	ResultsFile  string            `json:"results_file,omitempty"`
-	Capacity     *CapacityOut      `json:"capacity,omitempty"`
-	ServerVer    string            `json:"server_version,omitempty"`
-	ClientCPUs   float64           `json:"client_cpus,omitempty"`
-	MachineIdle  *float64          `json:"machine_idle_pct,omitempty"`
-	ServerProcs  int               `json:"server_procs,omitempty"`
-	WarmupSecond float64           `json:"warmup_s,omitempty"`
-}
-
-// CapacityOut is one capacity search as written to bench.json.
-type CapacityOut struct {
-	SLO    string  `json:"slo"`
-	Rate   float64 `json:"rate"`
-	Lo     float64 `json:"bracket_lo"`
-	Hi     float64 `json:"bracket_hi"` // 0 when the capacity is above the largest rate tried
-	Probes []Probe `json:"probes"`
-}
-
-// SumOut is one summary row: the contract's fields plus CIs of the others.
-type SumOut struct {
-	reports.BenchSum
-	ReqPerCPUCI [2]float64 `json:"req_per_cpu_s_ci,omitempty"`
-	Errors      uint64     `json:"errors"`
-	Failed      int        `json:"failed_runs,omitempty"`
-	CIFinite    bool       `json:"ci_finite"` // false: too few rounds, the CI is the sample range
-	// P99Uncorrected is the open model's median p99 from the actual send
-	// time (service time); P99Median is from the intended send time.
-	P99Uncorrected float64 `json:"p99_uncorrected_ms_median,omitempty"`
-}
-
-// CmpOut is one comparison with its U statistic.
-type CmpOut struct {
-	reports.Comparison
-	Mode        string  `json:"mode,omitempty"`
-	Concurrency int     `json:"concurrency,omitempty"`
-	U           float64 `json:"u"`
-	N           [2]int  `json:"n"`
-	MedianA     float64 `json:"median_a"`
-	MedianB     float64 `json:"median_b"`
-	Delta       string  `json:"delta"` // benchstat style: "~" or "+12.34%"
-}
-
-// CrossCheck is a wrk run next to ours.
-type CrossCheck struct {
-	Server      string  `json:"server"`
-	Scenario    string  `json:"scenario"`
-	Concurrency int     `json:"concurrency"`
-	VegetaRPS   float64 `json:"vegeta_rps"`
-	WrkRPS      float64 `json:"wrk_rps"`
-	Error       string  `json:"error,omitempty"`
-}
-
-// Settings records how the numbers were made.
-type Settings struct {
-	Mode        string   `json:"mode"`
-	Rounds      int      `json:"rounds"`
-	DurationS   float64  `json:"duration_s"`
-	WarmupS     float64  `json:"warmup_s"`
-	Concurrency []int    `json:"concurrency,omitempty"`
-	Rate        float64  `json:"rate,omitempty"`
-	SLO         string   `json:"slo,omitempty"`
-	Transport   string   `json:"transport"`
-	Pin         string   `json:"pin,omitempty"`
-	Command     string   `json:"command,omitempty"`
-	Servers     []string `json:"servers"`
-	Scenarios   []string `json:"scenarios"`
-}
-
-// Output is bench.json: a superset of reports.Bench (same field names, more
-// fields), so the renderer reads it as reports.Bench.
-type Output struct {
-	Schema      string               `json:"schema"`
-	Generated   time.Time            `json:"generated,omitempty"`
-	Machine     *reports.Machine     `json:"machine,omitempty"`
-	Servers     []reports.BenchServ  `json:"servers,omitempty"`
-	Runs        []RunOut             `json:"runs"`
-	Summary     []SumOut             `json:"summary"`
-	Comparisons []CmpOut             `json:"comparisons"`
-	Regressions []reports.Regression `json:"regressions,omitempty"`
-	Settings    *Settings            `json:"settings,omitempty"`
-	CrossChecks []CrossCheck         `json:"cross_checks,omitempty"`
-	Notes       []string             `json:"notes,omitempty"`
-	// Skipped are servers named but not installed, with why.
-	Skipped []reports.SkippedServer `json:"skipped,omitempty"`
-}
-
 // Bench runs the plan: rounds interleave the servers in rotated order, each
 // round starts each server afresh, and every run is reduced to one value per
 // metric before any statistics.
-func Bench(ctx context.Context, p Plan) (*Output, error) {
-	if err := p.check(); err != nil {
+func Bench(ctx context.Context, p Plan) (*reports.Bench, error) {
+	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	if p.Log == nil {
-		p.Log = io.Discard
-	}
-	if p.Progress == nil {
-		p.Progress = NewPlainProgress(p.Log)
-	}
-	out := &Output{Schema: reports.BenchSchema, Generated: time.Now().UTC(), Machine: harness.Machine(),
+	out := &reports.Bench{Schema: reports.BenchSchema, Generated: time.Now().UTC(), Machine: harness.Machine(),
 		Settings: p.settings()}
 	if p.Pin != nil && len(p.Pin.Client) > 0 {
 		if err := PinSelf(p.Pin.Client); err != nil {
@@ -191,10 +34,8 @@ func Bench(ctx context.Context, p Plan) (*Output, error) {
 			return nil, fmt.Errorf("output dir: %w", err)
 		}
 	}
-	versions := map[string]string{}
-	crossDone := map[string]bool{}
-	total := p.Rounds * len(p.Servers) * len(p.Scenarios) * max(len(p.points()), 1)
-	p.Progress.Plan(total)
+	r := &runner{Plan: &p, out: out, versions: map[string]string{}, crossDone: map[string]bool{}}
+	p.Progress.Plan(p.Rounds * len(p.Servers) * len(p.Scenarios) * max(len(p.points()), 1))
 	for round := 1; round <= p.Rounds; round++ {
 		for i := range p.Servers {
 			server := p.Servers[(i+round-1)%len(p.Servers)]
@@ -202,127 +43,16 @@ func Bench(ctx context.Context, p Plan) (*Output, error) {
 				if err := ctx.Err(); err != nil {
 					return out, err
 				}
-				runs := p.benchServer(ctx, server, group, round, versions, out, crossDone)
-				out.Runs = append(out.Runs, runs...)
+				r.serverGroup(ctx, server, group, round)
 			}
 		}
 	}
 	for _, s := range p.Servers {
-		out.Servers = append(out.Servers, reports.BenchServ{Name: s, Version: versions[s]})
+		out.Servers = append(out.Servers, reports.BenchServ{Name: s, Version: r.versions[s]})
 	}
 	out.Summary, out.Comparisons = SummarizeRuns(out.Runs, p.Servers)
 	p.Progress.Close()
 	return out, nil
-}
-
-func (p *Plan) check() error {
-	if len(p.Servers) == 0 || len(p.Scenarios) == 0 {
-		return errors.New("bench needs at least one server and one scenario")
-	}
-	if p.Start == nil {
-		return errors.New("bench: no way to start servers")
-	}
-	if p.Rounds < 1 {
-		p.Rounds = 1
-	}
-	if p.Duration <= 0 {
-		return errors.New("bench: duration must be positive")
-	}
-	if p.Duration > time.Hour || p.Warmup > time.Hour {
-		return errors.New("bench: duration and warm-up are bounded to 1h each")
-	}
-	if len(p.Concurrency) == 0 {
-		p.Concurrency = []int{32}
-	}
-	for _, c := range p.Concurrency {
-		if c < 1 || c > 10000 {
-			return fmt.Errorf("bench: concurrency %d out of 1..10000", c)
-		}
-	}
-	switch p.Mode {
-	case ModeClosed, ModeSweep:
-	case ModeOpen:
-		if p.Rate <= 0 {
-			return errors.New("open model needs --rate")
-		}
-	case ModeCapacity:
-		if p.SLO.Max <= 0 {
-			return errors.New("capacity search needs --slo, e.g. p99=20ms")
-		}
-	default:
-		return fmt.Errorf("unknown mode %q", p.Mode)
-	}
-	if !p.AllowRemote {
-		for _, s := range p.Scenarios {
-			for _, h := range s.remoteHosts() {
-				if !isLoopbackHost(h) {
-					return fmt.Errorf("scenario %q targets %s, not loopback; pass --allow-remote to allow it", s.Name, h)
-				}
-			}
-		}
-	}
-	if p.WrkPath == "" {
-		p.WrkPath = "/usr/bin/wrk"
-	}
-	return nil
-}
-
-// isLoopbackHost accepts loopback IPs and "localhost" only.
-func isLoopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
-}
-
-// CheckLoopback refuses a base URL that is not on this machine.
-func CheckLoopback(base string) error {
-	u, err := url.Parse(base)
-	if err != nil {
-		return err
-	}
-	if !isLoopbackHost(u.Hostname()) {
-		return fmt.Errorf("target %s is not loopback; pass --allow-remote to allow it", u.Host)
-	}
-	return nil
-}
-
-func (p *Plan) settings() *Settings {
-	s := &Settings{Mode: p.Mode, Rounds: p.Rounds, DurationS: p.Duration.Seconds(), WarmupS: p.Warmup.Seconds(),
-		Concurrency: p.Concurrency, Rate: p.Rate, Transport: "lean", Command: p.Command, Servers: p.Servers}
-	if p.Stock {
-		s.Transport = "stock"
-	}
-	if p.Mode == ModeCapacity {
-		s.SLO = p.SLO.String()
-	}
-	if p.Pin != nil {
-		s.Pin = fmt.Sprintf("server=%v client=%v", p.Pin.Server, p.Pin.Client)
-	}
-	for _, sc := range p.Scenarios {
-		s.Scenarios = append(s.Scenarios, sc.Name)
-	}
-	return s
-}
-
-// points are the loads run per scenario.
-func (p *Plan) points() []Load {
-	switch p.Mode {
-	case ModeClosed:
-		return []Load{{Mode: Closed, Concurrency: p.Concurrency[0]}}
-	case ModeSweep:
-		var ls []Load
-		for _, c := range p.Concurrency {
-			ls = append(ls, Load{Mode: Closed, Concurrency: c})
-		}
-		return ls
-	case ModeOpen:
-		return []Load{{Mode: Open, Concurrency: p.Concurrency[0], Rate: p.Rate}}
-	case ModeCapacity:
-		return []Load{{Mode: Open, Concurrency: p.Concurrency[0]}}
-	}
-	return nil
 }
 
 func groupByApp(scs []*Scenario) [][]*Scenario {
@@ -341,94 +71,109 @@ func groupByApp(scs []*Scenario) [][]*Scenario {
 	return out
 }
 
-// benchServer runs every scenario of one app group on one fresh instance of
+// runner is one Bench under way: the plan, the output it fills, and what
+// it learns on the way.
+type runner struct {
+	*Plan
+	out       *reports.Bench
+	versions  map[string]string // server → version, from its last start
+	crossDone map[string]bool   // server|scenario|c already cross-checked with wrk
+}
+
+// serverGroup runs every scenario of one app group on one fresh instance of
 // server. A crash fails the run it happened in; the instance is restarted
 // for the next one.
-func (p *Plan) benchServer(ctx context.Context, server string, scs []*Scenario, round int,
-	versions map[string]string, out *Output, crossDone map[string]bool) []RunOut {
-	var runs []RunOut
-	var inst Instance
-	stop := func() {
-		if inst != nil {
-			if err := inst.Stop(); err != nil {
-				out.Notes = append(out.Notes, fmt.Sprintf("stop %s: %v", server, err))
-			}
-			inst = nil
-		}
-	}
-	defer stop()
-	start := func() error {
-		stop()
-		i, ver, err := p.Start(ctx, server, scs[0].App)
-		if err != nil {
-			return err
-		}
-		inst = i
-		if ver != "" {
-			versions[server] = ver
-		}
-		if err := CheckLoopback(inst.URL()); err != nil && !p.AllowRemote {
-			return err
-		}
-		if p.Pin != nil && len(p.Pin.Server) > 0 {
-			if err := PinProcesses(inst.PIDs(), p.Pin.Server); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+func (r *runner) serverGroup(ctx context.Context, server string, scs []*Scenario, round int) {
+	var srv harness.Server
+	defer func() { r.stop(server, srv) }()
 	for _, sc := range scs {
-		for _, load := range p.points() {
-			base := RunOut{BenchRun: reports.BenchRun{Server: server, Scenario: sc.Name, Mode: p.Mode,
-				Concurrency: load.Concurrency, Rate: load.Rate, Round: round}, Transport: p.settings().Transport}
-			label := fmt.Sprintf("round %d/%d  %-18s %-8s %s", round, p.Rounds, server, sc.Name, load)
-			if p.Mode == ModeCapacity {
-				label = fmt.Sprintf("round %d/%d  %-18s %-8s capacity %s", round, p.Rounds, server, sc.Name, p.SLO)
+		for _, load := range r.points() {
+			row := reports.BenchRun{Server: server, Scenario: sc.Name, Mode: r.Mode,
+				Concurrency: load.Concurrency, Rate: load.Rate, Round: round, Transport: r.Transport}
+			label := fmt.Sprintf("round %d/%d  %-18s %-8s %s", round, r.Rounds, server, sc.Name, load)
+			if r.Mode == ModeCapacity {
+				label = fmt.Sprintf("round %d/%d  %-18s %-8s capacity %s", round, r.Rounds, server, sc.Name, r.SLO)
 			}
-			alive := inst != nil
-			if alive {
-				select {
-				case <-inst.Exited():
-					alive = false
-				default:
-				}
-			}
-			if !alive {
-				if err := start(); err != nil {
-					base.Failed = fmt.Sprintf("start %s: %v", server, err)
-					p.Progress.Failed(label, base.Failed)
-					runs = append(runs, base)
+			if srv == nil || exited(srv) {
+				r.stop(server, srv)
+				var err error
+				if srv, err = r.start(ctx, server, sc.App); err != nil {
+					row.Failed = fmt.Sprintf("start %s: %v", server, err)
+					r.Progress.Failed(label, row.Failed)
+					r.out.Runs = append(r.out.Runs, row)
 					continue
 				}
 			}
-			base.ServerVer = versions[server]
-			r := p.measure(ctx, inst, sc, load, base, label, out)
-			runs = append(runs, r)
-			if p.CrossCheck == "wrk" && r.Failed == "" && load.Mode == Closed {
-				key := fmt.Sprintf("%s|%s|%d", server, sc.Name, load.Concurrency)
-				if !crossDone[key] {
-					crossDone[key] = true
-					cc := p.crossCheckWrk(ctx, inst.URL(), sc, load.Concurrency)
-					cc.Server, cc.Scenario, cc.Concurrency, cc.VegetaRPS = server, sc.Name, load.Concurrency, r.RPS
-					out.CrossChecks = append(out.CrossChecks, cc)
-				}
+			row.ServerVer = r.versions[server]
+			row = r.measure(ctx, srv, sc, load, row, label)
+			r.out.Runs = append(r.out.Runs, row)
+			if r.CrossCheck == "wrk" && row.Failed == "" && load.Mode == Closed {
+				r.crossCheck(ctx, server, srv.URL(), sc, load.Concurrency, row.RPS)
 			}
 		}
 	}
-	return runs
+}
+
+// start starts server running app, on loopback and pinned as the plan
+// says; an instance that fails those checks is stopped again.
+func (r *runner) start(ctx context.Context, server, app string) (harness.Server, error) {
+	srv, ver, err := r.Start(ctx, server, app)
+	if err != nil {
+		return nil, err
+	}
+	if ver != "" {
+		r.versions[server] = ver
+	}
+	err = CheckLoopback(srv.URL())
+	if r.AllowRemote {
+		err = nil
+	}
+	if err == nil && r.Pin != nil && len(r.Pin.Server) > 0 {
+		err = PinProcesses(srv.PIDs(), r.Pin.Server)
+	}
+	if err != nil {
+		r.stop(server, srv)
+		return nil, err
+	}
+	return srv, nil
+}
+
+// stop stops srv (nil: nothing to do); a failure becomes a note.
+func (r *runner) stop(server string, srv harness.Server) {
+	if srv == nil {
+		return
+	}
+	if err := srv.Stop(); err != nil {
+		r.out.Notes = append(r.out.Notes, fmt.Sprintf("stop %s: %v", server, err))
+	}
+}
+
+// crossCheck runs wrk once per (server, scenario, concurrency) of a bench.
+func (r *runner) crossCheck(ctx context.Context, server, base string, sc *Scenario, conc int, rps float64) {
+	key := fmt.Sprintf("%s|%s|%d", server, sc.Name, conc)
+	if r.crossDone[key] {
+		return
+	}
+	r.crossDone[key] = true
+	cc := r.crossCheckWrk(ctx, base, sc, conc)
+	cc.Server, cc.Scenario, cc.Concurrency, cc.VegetaRPS = server, sc.Name, conc, rps
+	r.out.CrossChecks = append(r.out.CrossChecks, cc)
 }
 
 // measure runs one load point (or one capacity search) and fills the row.
-func (p *Plan) measure(ctx context.Context, inst Instance, sc *Scenario, load Load, row RunOut, label string, out *Output) RunOut {
-	cfg := RunConfig{BaseURL: inst.URL(), Scenario: sc, Load: load, Warmup: p.Warmup, Duration: p.Duration,
-		MaxRequests: p.MaxRequests, Timeout: p.Timeout, Stock: p.Stock, Server: inst,
-		PinnedApart: p.Pin.Apart(), KeepRecords: p.OutDir != ""}
+func (r *runner) measure(ctx context.Context, srv harness.Server, sc *Scenario, load Load, row reports.BenchRun, label string) reports.BenchRun {
+	cfg := RunConfig{BaseURL: srv.URL(), Scenario: sc, Load: load, Warmup: r.Warmup, Duration: r.Duration,
+		MaxRequests: r.MaxRequests, Timeout: r.Timeout, Stock: r.Transport == TransportStock, Server: srv,
+		PinnedApart: r.Pin.Apart(), KeepRecords: r.OutDir != ""}
+	if r.Transport == TransportWrk {
+		cfg.Wrk = r.WrkPath
+	}
 	var res *RunResult
 	var err error
-	if p.Mode == ModeCapacity {
-		res, row.Capacity, err = p.capacity(ctx, cfg, label)
+	if r.Mode == ModeCapacity {
+		res, row.Capacity, err = r.capacity(ctx, cfg, label)
 	} else {
-		bar := p.Progress.Run(label, p.Warmup+p.Duration)
+		bar := r.Progress.Run(label, r.Warmup+r.Duration)
 		cfg.Progress = bar.Update
 		res, err = Run(cfg)
 		bar.Done(resultLine(res, err))
@@ -438,22 +183,28 @@ func (p *Plan) measure(ctx context.Context, inst Instance, sc *Scenario, load Lo
 		return row
 	}
 	fillRow(&row, res)
-	if p.Mode == ModeCapacity && row.Capacity != nil {
+	if r.Mode == ModeCapacity && row.Capacity != nil {
 		row.Rate = row.Capacity.Rate
 	}
-	if p.OutDir != "" && len(res.Records) > 0 {
-		name := fmt.Sprintf("%s_%s_%s_c%d_r%d.bin", safeName(row.Server), safeName(row.Scenario), row.Mode, row.Concurrency, row.Round)
-		path := filepath.Join(p.OutDir, "results", name)
-		if res.RecordsDropped > 0 {
-			out.Notes = append(out.Notes, fmt.Sprintf("%s: result file holds the first %d requests of %d", name, len(res.Records), res.Requests))
-		}
-		if err := writeResultsFile(path, res, strings.TrimSuffix(name, ".bin")); err != nil {
-			out.Notes = append(out.Notes, err.Error())
-		} else {
-			row.ResultsFile = filepath.Join("results", name)
-		}
+	if r.OutDir != "" && len(res.Records) > 0 {
+		r.writeResults(&row, res)
 	}
 	return row
+}
+
+// writeResults writes the run's vegeta result file under OutDir/results
+// and names it in the row; a failure becomes a note.
+func (r *runner) writeResults(row *reports.BenchRun, res *RunResult) {
+	name := fmt.Sprintf("%s_%s_%s_c%d_r%d.bin", safeName(row.Server), safeName(row.Scenario), row.Mode, row.Concurrency, row.Round)
+	path := filepath.Join(r.OutDir, "results", name)
+	if res.RecordsDropped > 0 {
+		r.out.Notes = append(r.out.Notes, fmt.Sprintf("%s: result file holds the first %d requests of %d", name, len(res.Records), res.Requests))
+	}
+	if err := writeResultsFile(path, res, strings.TrimSuffix(name, ".bin")); err != nil {
+		r.out.Notes = append(r.out.Notes, err.Error())
+	} else {
+		row.ResultsFile = filepath.Join("results", name)
+	}
 }
 
 func writeResultsFile(path string, res *RunResult, attack string) error {
@@ -473,7 +224,7 @@ var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 func safeName(s string) string { return unsafeChars.ReplaceAllString(s, "-") }
 
 // capacity runs one search; the row describes the highest passing probe.
-func (p *Plan) capacity(ctx context.Context, cfg RunConfig, label string) (*RunResult, *CapacityOut, error) {
+func (p *Plan) capacity(ctx context.Context, cfg RunConfig, label string) (*RunResult, *reports.CapacitySearch, error) {
 	start := p.CapStart
 	if start <= 0 {
 		// A short closed-model probe tells roughly where the knee is; start
@@ -520,7 +271,7 @@ func (p *Plan) capacity(ctx context.Context, cfg RunConfig, label string) (*RunR
 	if capRes == nil {
 		return nil, nil, err
 	}
-	co := &CapacityOut{SLO: p.SLO.String(), Rate: capRes.Rate, Lo: capRes.Lo, Hi: capRes.Hi, Probes: capRes.Probes}
+	co := &reports.CapacitySearch{SLO: p.SLO.String(), Rate: capRes.Rate, Lo: capRes.Lo, Hi: capRes.Hi, Probes: capRes.Probes}
 	if math.IsInf(co.Hi, 0) {
 		co.Hi = 0
 	}
@@ -556,7 +307,7 @@ func resultLine(r *RunResult, err error) string {
 }
 
 // fillRow copies a run's reductions into the output row.
-func fillRow(row *RunOut, r *RunResult) {
+func fillRow(row *reports.BenchRun, r *RunResult) {
 	row.Requests = r.Requests
 	row.Errors = r.Errors
 	row.RPS = r.RPS
@@ -593,148 +344,8 @@ func fillRow(row *RunOut, r *RunResult) {
 	row.BytesIn, row.BytesOut = r.Transport.BytesIn, r.Transport.BytesOut
 	if r.Server.CPUSeconds > 0 {
 		row.ReqPerCPU = float64(r.Successes) / r.Server.CPUSeconds
-	}
-}
-
-type sumKey struct {
-	server, scenario, mode string
-	conc                   int
-}
-
-// SummarizeRuns reduces runs to one summary row per (server, scenario, mode,
-// concurrency) and compares every pair of servers on rps and p99 with the
-// Mann–Whitney U test. Failed runs are left out of the statistics and
-// counted.
-func SummarizeRuns(runs []RunOut, servers []string) ([]SumOut, []CmpOut) {
-	groups := map[sumKey][]RunOut{}
-	var keys []sumKey
-	for _, r := range runs {
-		k := sumKey{r.Server, r.Scenario, r.Mode, r.Concurrency}
-		if _, ok := groups[k]; !ok {
-			keys = append(keys, k)
-		}
-		groups[k] = append(groups[k], r)
-	}
-	order := map[string]int{}
-	for i, s := range servers {
-		order[s] = i
-	}
-	sort.SliceStable(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
-		if a.scenario != b.scenario {
-			return a.scenario < b.scenario
-		}
-		if a.conc != b.conc {
-			return a.conc < b.conc
-		}
-		return order[a.server] < order[b.server]
-	})
-	var sums []SumOut
-	for _, k := range keys {
-		sums = append(sums, summarizeGroup(k, groups[k]))
-	}
-	var cmps []CmpOut
-	for _, k := range keys {
-		for _, k2 := range keys {
-			if k2.scenario != k.scenario || k2.mode != k.mode || k2.conc != k.conc || order[k2.server] <= order[k.server] {
-				continue
-			}
-			a, b := groups[k], groups[k2]
-			for _, m := range []string{"rps", "p99_ms"} {
-				va, vb := metricValues(a, m), metricValues(b, m)
-				if len(va) == 0 || len(vb) == 0 {
-					continue
-				}
-				t := Compare(va, vb)
-				ma, mb := Summarize(va).Median, Summarize(vb).Median
-				c := CmpOut{Comparison: reports.Comparison{A: k.server, B: k2.server, Scenario: k.scenario, Metric: m,
-					P: t.P, Significant: t.Significant}, Mode: k.mode, Concurrency: k.conc, U: t.U,
-					N: [2]int{t.N1, t.N2}, MedianA: ma, MedianB: mb, Delta: t.Delta(mb, ma)}
-				if mb != 0 {
-					c.Ratio = ma / mb
-				}
-				cmps = append(cmps, c)
-			}
+		if r.Requests > 0 {
+			row.CPUPerReq = r.Server.CPUSeconds * 1e6 / float64(r.Requests)
 		}
 	}
-	return sums, cmps
-}
-
-// metricValues: one value per successful run. "rps" is the capacity rate in
-// capacity mode.
-func metricValues(runs []RunOut, metric string) []float64 {
-	var v []float64
-	for _, r := range runs {
-		if r.Failed != "" || r.Requests == 0 {
-			continue
-		}
-		switch metric {
-		case "rps":
-			if r.Mode == ModeCapacity {
-				v = append(v, r.Rate)
-			} else {
-				v = append(v, r.RPS)
-			}
-		case "p99_ms":
-			v = append(v, r.Latency.P99)
-		case "p99_uncorrected_ms":
-			if r.Uncorrected != nil {
-				v = append(v, r.Uncorrected.P99)
-			}
-		case "req_per_cpu_s":
-			if r.ReqPerCPU > 0 {
-				v = append(v, r.ReqPerCPU)
-			}
-		case "rss_mb":
-			v = append(v, r.ServerRSS)
-		}
-	}
-	return v
-}
-
-func summarizeGroup(k sumKey, runs []RunOut) SumOut {
-	s := SumOut{BenchSum: reports.BenchSum{Server: k.server, Scenario: k.scenario, Mode: k.mode, Concurrency: k.conc}}
-	for _, r := range runs {
-		s.Errors += r.Errors
-		if r.Failed != "" {
-			s.Failed++
-		}
-		if r.ClientBound {
-			s.ClientBound = true
-		}
-	}
-	rps := metricValues(runs, "rps")
-	s.Rounds = len(rps)
-	if len(rps) == 0 {
-		return s
-	}
-	sr := Summarize(rps)
-	s.RPSMedian = sr.Median
-	s.RPSCI, s.CIFinite = sr.CI(rps)
-	p99 := metricValues(runs, "p99_ms")
-	sp := Summarize(p99)
-	s.P99Median = sp.Median
-	s.P99CI, _ = sp.CI(p99)
-	if u := metricValues(runs, "p99_uncorrected_ms"); len(u) > 0 {
-		s.P99Uncorrected = Summarize(u).Median
-	}
-	if rc := metricValues(runs, "req_per_cpu_s"); len(rc) > 0 {
-		sc := Summarize(rc)
-		s.ReqPerCPU = sc.Median
-		s.ReqPerCPUCI, _ = sc.CI(rc)
-	}
-	if rss := metricValues(runs, "rss_mb"); len(rss) > 0 {
-		s.RSSMB = Summarize(rss).Median
-	}
-	return s
-}
-
-// SortedKeys is a helper for stable text output.
-func SortedKeys[M ~map[string]V, V any](m M) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+	"github.com/wsgikit/wsgikit/internal/harness"
 	"github.com/wsgikit/wsgikit/reports"
 )
 
@@ -44,9 +45,11 @@ func (g *goInstance) crash() {
 		close(g.exited)
 	})
 }
-func (g *goInstance) URL() string             { return g.url }
-func (g *goInstance) PIDs() []int             { return nil }
-func (g *goInstance) Usage() Usage            { return Usage{CPUSeconds: 0.5, PeakRSSMB: 10, Procs: 1} }
+func (g *goInstance) URL() string { return g.url }
+func (g *goInstance) PIDs() []int { return nil }
+func (g *goInstance) Usage() harness.Usage {
+	return harness.Usage{CPUSeconds: 0.5, PeakRSSMB: 10, Procs: 1}
+}
 func (g *goInstance) Exited() <-chan struct{} { return g.exited }
 func (g *goInstance) LogTail(int) string      { return "Traceback: boom" }
 func (g *goInstance) Stop() error             { g.crash(); return nil }
@@ -69,7 +72,7 @@ func TestBenchRotatesServersAndSummarizes(t *testing.T) {
 	p := Plan{
 		Servers: []string{"a", "b", "c"}, Scenarios: scenarios(t, "hello"), Mode: ModeClosed,
 		Concurrency: []int{2}, Rounds: 3, Duration: 300 * time.Millisecond, Warmup: 100 * time.Millisecond,
-		Start: func(ctx context.Context, server, app string) (Instance, string, error) {
+		Start: func(ctx context.Context, server, app string) (harness.Server, string, error) {
 			mu.Lock()
 			starts = append(starts, server)
 			mu.Unlock()
@@ -88,7 +91,7 @@ func TestBenchRotatesServersAndSummarizes(t *testing.T) {
 	}
 	for _, r := range out.Runs {
 		if r.Failed != "" || r.Requests == 0 || r.Errors != 0 || r.RPS <= 0 || r.Latency.P99 <= 0 {
-			t.Fatalf("run %+v", r.BenchRun)
+			t.Fatalf("run %+v", r)
 		}
 		if r.ServerCPU != 0 { // Usage is constant: the delta is zero
 			t.Fatalf("server CPU %v from a constant usage", r.ServerCPU)
@@ -117,7 +120,7 @@ func TestBenchServerCrashFailsOnlyThatRun(t *testing.T) {
 	p := Plan{
 		Servers: []string{"crashy", "steady"}, Scenarios: scenarios(t, "hello", "json"), Mode: ModeClosed,
 		Concurrency: []int{2}, Rounds: 1, Duration: 500 * time.Millisecond,
-		Start: func(ctx context.Context, server, app string) (Instance, string, error) {
+		Start: func(ctx context.Context, server, app string) (harness.Server, string, error) {
 			if server == "steady" {
 				return startGoInstance(t, fixtureHandler()), "", nil
 			}
@@ -137,7 +140,7 @@ func TestBenchServerCrashFailsOnlyThatRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byKey := map[string]RunOut{}
+	byKey := map[string]reports.BenchRun{}
 	for _, r := range out.Runs {
 		byKey[r.Server+"/"+r.Scenario] = r
 	}
@@ -146,7 +149,7 @@ func TestBenchServerCrashFailsOnlyThatRun(t *testing.T) {
 	}
 	for _, k := range []string{"crashy/json", "steady/hello", "steady/json"} {
 		if r := byKey[k]; r.Failed != "" || r.Requests == 0 {
-			t.Fatalf("%s should have run: %+v", k, r.BenchRun)
+			t.Fatalf("%s should have run: %+v", k, r)
 		}
 	}
 	if starts.Load() != 2 {
@@ -163,7 +166,7 @@ func TestBenchStartFailureIsReported(t *testing.T) {
 	p := Plan{
 		Servers: []string{"broken"}, Scenarios: scenarios(t, "hello"), Mode: ModeClosed, Concurrency: []int{1},
 		Rounds: 1, Duration: 100 * time.Millisecond,
-		Start: func(ctx context.Context, server, app string) (Instance, string, error) {
+		Start: func(ctx context.Context, server, app string) (harness.Server, string, error) {
 			return nil, "", fmt.Errorf("ModuleNotFoundError: No module named 'flask'")
 		},
 	}
@@ -178,8 +181,8 @@ func TestBenchStartFailureIsReported(t *testing.T) {
 
 func TestBenchRefusesRemoteTargets(t *testing.T) {
 	sc := &Scenario{Name: "far", App: "bench", Requests: []Request{{Method: "GET", Path: "http://10.1.2.3/"}}}
-	p := Plan{Servers: []string{"x"}, Scenarios: []*Scenario{sc}, Mode: ModeClosed, Duration: time.Second,
-		Start: func(context.Context, string, string) (Instance, string, error) { panic("must not start") }}
+	p := Plan{Servers: []string{"x"}, Scenarios: []*Scenario{sc}, Mode: ModeClosed, Rounds: 1, Duration: time.Second,
+		Start: func(context.Context, string, string) (harness.Server, string, error) { panic("must not start") }}
 	if _, err := Bench(context.Background(), p); err == nil || !strings.Contains(err.Error(), "--allow-remote") {
 		t.Fatalf("err %v, want a refusal naming --allow-remote", err)
 	}
@@ -196,7 +199,7 @@ func TestBenchWritesResultFiles(t *testing.T) {
 	p := Plan{
 		Servers: []string{"go"}, Scenarios: scenarios(t, "hello"), Mode: ModeOpen, Rate: 200, Concurrency: []int{16},
 		Rounds: 1, Duration: 500 * time.Millisecond, OutDir: dir,
-		Start: func(ctx context.Context, server, app string) (Instance, string, error) {
+		Start: func(ctx context.Context, server, app string) (harness.Server, string, error) {
 			return startGoInstance(t, fixtureHandler()), "", nil
 		},
 	}
@@ -333,18 +336,18 @@ headers = { "Content-Type" = "application/octet-stream" }
 }
 
 func TestGate(t *testing.T) {
-	mk := func(vals ...float64) *Output {
-		o := &Output{Schema: reports.BenchSchema}
+	mk := func(vals ...float64) *reports.Bench {
+		o := &reports.Bench{Schema: reports.BenchSchema}
 		for i, v := range vals {
-			o.Runs = append(o.Runs, RunOut{BenchRun: reports.BenchRun{Server: "s", Scenario: "hello", Mode: ModeClosed,
-				Concurrency: 8, Round: i + 1, Requests: 100, RPS: v, Latency: reports.Latency{P99: 1000 / v}}})
+			o.Runs = append(o.Runs, reports.BenchRun{Server: "s", Scenario: "hello", Mode: ModeClosed,
+				Concurrency: 8, Round: i + 1, Requests: 100, RPS: v, Latency: reports.Latency{P99: 1000 / v}})
 		}
 		return o
 	}
 	base := mk(1000, 1010, 990, 1005, 995, 1002)
 	tests := []struct {
 		name      string
-		cur       *Output
+		cur       *reports.Bench
 		regressed bool
 	}{
 		{"20% slower, significant", mk(800, 810, 790, 805, 795, 802), true},

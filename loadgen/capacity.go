@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wsgikit/wsgikit/reports"
 )
 
 // SLO is a latency objective on one percentile: "p99=20ms".
@@ -45,22 +47,12 @@ type CapacityConfig struct {
 	MaxProbes int     // default 16
 }
 
-// Probe is one fixed-rate run of the search.
-type Probe struct {
-	Rate     float64 `json:"rate"`
-	Latency  float64 `json:"latency_ms"` // at the SLO's percentile, CO-corrected
-	Errors   uint64  `json:"errors"`
-	SendRate float64 `json:"send_rate"`
-	Pass     bool    `json:"pass"`
-	Why      string  `json:"why,omitempty"`
-}
-
 // Capacity is the result of one search: the highest rate that passed, and
 // the bracket around the true capacity (Lo passed, Hi failed).
 type Capacity struct {
 	Rate   float64 `json:"rate"`
 	Lo, Hi float64
-	Probes []Probe `json:"probes"`
+	Probes []reports.CapacityProbe `json:"probes"`
 	// Last is the run at Rate (the highest passing probe), for reporting.
 	Last *RunResult `json:"-"`
 }
@@ -70,8 +62,8 @@ type ProbeFunc func(rate float64) (*RunResult, error)
 
 // judge decides whether a run meets the SLO: percentile under the bound,
 // no errors, and the asked rate actually sent.
-func (c CapacityConfig) judge(rate float64, r *RunResult) Probe {
-	p := Probe{Rate: rate, Errors: r.Errors, SendRate: r.SendRate}
+func (c CapacityConfig) judge(rate float64, r *RunResult) reports.CapacityProbe {
+	p := reports.CapacityProbe{Rate: rate, Errors: r.Errors, SendRate: r.SendRate}
 	p.Latency = msAt(r.Latency, c.SLO.Quantile)
 	limit := float64(c.SLO.Max) / float64(time.Millisecond)
 	switch {

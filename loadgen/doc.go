@@ -9,11 +9,15 @@
 // request's intended send time, so that a stalled server or client cannot
 // hide its queue (coordinated omission); the service time from the actual
 // send is reported next to it. SearchCapacity finds the highest rate that
-// meets a latency objective by bracketing and bisection.
+// meets a latency objective by bracketing and bisection. With Wrk set, a
+// run is measured by Debian's wrk instead (closed model, one plain GET),
+// read back through a Lua script as its exact latency histogram.
 //
-// Bench runs a Plan: rounds that start every server afresh in rotated order,
-// each run reduced to one value per metric, then medians with confidence
-// intervals from order statistics and Mann–Whitney U tests between servers
+// Bench runs a Plan (checked by Plan.Validate, the one place a bench's
+// settings are judged) into a reports.Bench, bench.json's one schema:
+// rounds that start every server afresh in rotated order, each run reduced
+// to one value per metric, then medians with confidence intervals from
+// order statistics and Mann–Whitney U tests between servers
 // (golang.org/x/perf/benchmath), never on pooled per-request samples. Gate
 // judges a run against a saved baseline: a regression must be both beyond
 // the threshold and significant.

@@ -125,3 +125,19 @@ func FuzzVegetaTargets(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseWrk: whatever wrk prints is read or refused, never read into
+// more successes than requests or errors that do not add up.
+func FuzzParseWrk(f *testing.F) {
+	f.Add("wsgikit-wrk summary 1000 2000000 50000 0 0 0 0 0\nwsgikit-wrk latency 900 400\n")
+	f.Add("wsgikit-wrk summary 5 1 0 1 1 1 9 1\nwsgikit-wrk latency 99999999999 1\n")
+	f.Fuzz(func(t *testing.T, out string) {
+		res := &RunResult{Latency: newHist()}
+		if err := parseWrk([]byte(out), res); err != nil {
+			return
+		}
+		if res.Successes > res.Requests || res.Errors != res.Requests-res.Successes {
+			t.Fatalf("requests %d, successes %d, errors %d", res.Requests, res.Successes, res.Errors)
+		}
+	})
+}

@@ -10,15 +10,8 @@ import (
 
 	"github.com/wsgikit/wsgikit/internal/harness"
 	"github.com/wsgikit/wsgikit/internal/testenv"
+	"github.com/wsgikit/wsgikit/reports"
 )
-
-// harnessInst adapts a harness instance, as the command does.
-type harnessInst struct{ *harness.Instance }
-
-func (h harnessInst) Usage() Usage {
-	u := h.Instance.Usage()
-	return Usage{CPUSeconds: u.CPUSeconds, PeakRSSMB: u.PeakRSSMB, PeakPSSMB: u.PeakPSSMB, Procs: u.Procs}
-}
 
 // installed returns names, all installed here: a missing one fails the
 // test with its install command, unless WSGIKIT_ALLOW_MISSING lets the test
@@ -45,7 +38,7 @@ func installed(t *testing.T, names ...string) []string {
 	return out
 }
 
-func harnessStart(ctx context.Context, server, app string) (Instance, string, error) {
+func harnessStart(ctx context.Context, server, app string) (harness.Server, string, error) {
 	p, err := harness.Lookup(server, nil)
 	if err != nil {
 		return nil, "", err
@@ -58,12 +51,12 @@ func harnessStart(ctx context.Context, server, app string) (Instance, string, er
 	if err != nil {
 		return nil, "", err
 	}
-	return harnessInst{inst}, inst.Version, nil
+	return inst, inst.Version, nil
 }
 
 // checkRuns asserts every run went through against a real server, with its
 // cost measured.
-func checkRuns(t *testing.T, out *Output, want int) {
+func checkRuns(t *testing.T, out *reports.Bench, want int) {
 	t.Helper()
 	if len(out.Runs) != want {
 		t.Fatalf("%d runs, want %d", len(out.Runs), want)
@@ -173,7 +166,7 @@ func TestRealServersEveryMode(t *testing.T) {
 		}
 		r := out.Runs[0]
 		if r.Failed != "" || r.Capacity == nil || len(r.Capacity.Probes) == 0 || len(r.Capacity.Probes) > 6 {
-			t.Fatalf("capacity run %+v %+v", r.BenchRun, r.Capacity)
+			t.Fatalf("capacity run %+v %+v", r, r.Capacity)
 		}
 		t.Logf("waitress capacity at p99≤50ms: %.0f req/s, bracket [%.0f, %.0f], %d probes",
 			r.Capacity.Rate, r.Capacity.Lo, r.Capacity.Hi, len(r.Capacity.Probes))
@@ -186,8 +179,8 @@ func TestRealServersEveryMode(t *testing.T) {
 		// The server is killed as the first run's measurement begins
 		// (its progress bar hears of it first): that run fails with the
 		// log tail, the next scenario gets a fresh server.
-		var victim Instance
-		start := func(ctx context.Context, server, app string) (Instance, string, error) {
+		var victim harness.Server
+		start := func(ctx context.Context, server, app string) (harness.Server, string, error) {
 			inst, v, err := harnessStart(ctx, server, app)
 			if err == nil && victim == nil {
 				victim = inst
@@ -211,7 +204,7 @@ func TestRealServersEveryMode(t *testing.T) {
 			t.Fatalf("first run: %q", out.Runs[0].Failed)
 		}
 		if out.Runs[1].Failed != "" || out.Runs[1].Requests == 0 {
-			t.Fatalf("second run after the crash: %+v", out.Runs[1].BenchRun)
+			t.Fatalf("second run after the crash: %+v", out.Runs[1])
 		}
 	})
 }

@@ -6,37 +6,16 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"os"
-	"runtime"
 	"sort"
 	"strconv"
-	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+	"github.com/wsgikit/wsgikit/internal/harness"
 	"github.com/wsgikit/wsgikit/reports"
 )
-
-// Server is a running server under test, as internal/harness provides it
-// (harness.Instance satisfies it through an adapter in the command).
-type Server interface {
-	URL() string
-	PIDs() []int
-	Usage() Usage
-	Exited() <-chan struct{}
-	LogTail(n int) string
-}
-
-// Usage is the server's cumulative cost since it started.
-type Usage struct {
-	CPUSeconds float64 // user+sys of the whole process tree
-	PeakRSSMB  float64
-	PeakPSSMB  float64
-	Procs      int
-}
 
 // Load modes.
 const (
@@ -71,9 +50,12 @@ type RunConfig struct {
 	Timeout     time.Duration // per request (0: 10s)
 	// Stock uses vegeta's own net/http transport instead of the lean one.
 	Stock bool
+	// Wrk, when set, is the path of wrk, which then measures the run
+	// instead of vegeta (closed model, one GET request).
+	Wrk string
 	// Server, when set, is watched: its cost is measured and a crash stops
 	// the run and marks it failed.
-	Server Server
+	Server harness.Server
 	// PinnedApart says the client and server run on disjoint CPUs; otherwise
 	// the client's CPU budget is what the server leaves of ours.
 	PinnedApart bool
@@ -122,10 +104,10 @@ type RunResult struct {
 	Latency, Service *hdrhistogram.Histogram
 	LatenessP99      float64 // ms: how late the generator sent, open model
 	Timeline         []reports.TimePoint
-	ClientCPU        float64 // seconds of this process
-	ClientCPUs       float64 // CPUs the client could use
-	MachineIdle      float64 // idle fraction of all CPUs during the run (-1: unknown)
-	Server           Usage   // cost during the measurement (CPU delta; peaks since start)
+	ClientCPU        float64       // seconds of this process
+	ClientCPUs       float64       // CPUs the client could use
+	MachineIdle      float64       // idle fraction of all CPUs during the run (-1: unknown)
+	Server           harness.Usage // cost during the measurement (CPU delta; peaks since start)
 	ClientBound      bool
 	ClientWhy        string
 	Failed           string
@@ -138,13 +120,37 @@ type RunResult struct {
 }
 
 // Run performs the warm-up and one measurement on a new vegeta Attacker each
-// (an Attacker is single use), with MaxWorkers always bounded.
+// (an Attacker is single use), with MaxWorkers always bounded; with Wrk set,
+// wrk performs both instead.
 func Run(cfg RunConfig) (*RunResult, error) {
-	if err := cfg.Load.validate(); err != nil {
+	if err := cfg.check(); err != nil {
 		return nil, err
 	}
+	if exited(cfg.Server) {
+		return cfg.serverExited("before the run"), nil
+	}
+	if cfg.Wrk != "" {
+		return runWrk(cfg)
+	}
+	a := &attack{cfg: cfg, tgts: cfg.Scenario.targets(cfg.BaseURL),
+		lean: &Transport{Timeout: cfg.Timeout, MaxConnsPerHost: cfg.Load.Concurrency}}
+	defer a.lean.CloseIdleConnections()
+	if cfg.Warmup > 0 {
+		a.warmUp()
+		if exited(cfg.Server) {
+			return cfg.serverExited("during warm-up"), nil
+		}
+	}
+	return a.measure(), nil
+}
+
+// check validates the load and fills the defaults.
+func (cfg *RunConfig) check() error {
+	if err := cfg.Load.validate(); err != nil {
+		return err
+	}
 	if cfg.Duration <= 0 {
-		return nil, errors.New("run: duration must be positive")
+		return errors.New("run: duration must be positive")
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
@@ -152,287 +158,98 @@ func Run(cfg RunConfig) (*RunResult, error) {
 	if cfg.MaxRequests == 0 {
 		cfg.MaxRequests = DefaultMaxRequests
 	}
-	tgts := cfg.Scenario.targets(cfg.BaseURL)
-	lean := &Transport{Timeout: cfg.Timeout, MaxConnsPerHost: cfg.Load.Concurrency}
-	defer lean.CloseIdleConnections()
-	opts := func() []func(*vegeta.Attacker) {
-		workers := uint64(cfg.Load.Concurrency)
-		if cfg.Load.Mode == Open {
-			workers = min(workers, 16)
-		}
-		o := []func(*vegeta.Attacker){
-			vegeta.Workers(workers),
-			vegeta.MaxWorkers(uint64(cfg.Load.Concurrency)),
-			vegeta.MaxBody(0),
-		}
-		if cfg.Stock {
-			// vegeta's own client: its net/http Transport and dialer, as
-			// the vegeta CLI configures them.
-			o = append(o, vegeta.Connections(cfg.Load.Concurrency), vegeta.MaxConnections(cfg.Load.Concurrency),
-				vegeta.Timeout(cfg.Timeout), vegeta.KeepAlive(true), vegeta.Proxy(nil))
-		} else {
-			// Timeout zero here: the lean transport enforces it with a
-			// connection deadline, without a timer goroutine per request.
-			o = append(o, vegeta.Client(&http.Client{Transport: lean}))
-		}
-		return append(o, vegeta.Redirects(vegeta.NoFollow))
-	}
+	return nil
+}
 
-	crashed := func() bool {
-		if cfg.Server == nil {
-			return false
-		}
-		select {
-		case <-cfg.Server.Exited():
-			return true
-		default:
-			return false
-		}
+// exited says whether the server (if any) has exited.
+func exited(s harness.Server) bool {
+	if s == nil {
+		return false
 	}
-	failed := func(when string) *RunResult {
-		msg := "server exited " + when
-		if tail := cfg.Server.LogTail(20); tail != "" {
-			msg += "; log tail:\n" + tail
-		}
-		return &RunResult{Load: cfg.Load, Failed: msg}
+	select {
+	case <-s.Exited():
+		return true
+	default:
+		return false
 	}
-	if crashed() {
-		return failed("before the run"), nil
-	}
+}
 
-	if cfg.Warmup > 0 {
-		p := newPacer(cfg.Load, uint64(math.Ceil(float64(cfg.MaxRequests)*cfg.Warmup.Seconds()/cfg.Duration.Seconds())))
-		atk := vegeta.NewAttacker(opts()...)
-		stop := watch(cfg.Server, atk)
-		for range atk.Attack(roundRobin(tgts), p, cfg.Warmup, "") {
-		}
-		stop()
-		if crashed() {
-			return failed("during warm-up"), nil
-		}
+// serverExited is the result of a run whose server exited when, with the
+// end of its log.
+func (cfg *RunConfig) serverExited(when string) *RunResult {
+	msg := "server exited " + when
+	if tail := cfg.Server.LogTail(20); tail != "" {
+		msg += "; log tail:\n" + tail
 	}
+	return &RunResult{Load: cfg.Load, Failed: msg}
+}
 
-	res := &RunResult{
-		Load: cfg.Load, Status: map[string]uint64{}, ErrorsByText: map[string]uint64{},
-		Latency: newHist(), Service: newHist(), Targets: tgts,
+// attack is one run's vegeta side: the targets, and the lean transport
+// that warm-up and measurement share, so the measurement starts on warm
+// connections.
+type attack struct {
+	cfg  RunConfig
+	tgts []vegeta.Target
+	lean *Transport
+}
+
+func (a *attack) options() []func(*vegeta.Attacker) {
+	cfg := a.cfg
+	workers := uint64(cfg.Load.Concurrency)
+	if cfg.Load.Mode == Open {
+		workers = min(workers, 16)
 	}
-	lateness := newHist()
-	open := cfg.Load.Mode == Open
-	if !open {
-		res.Latency = res.Service // the closed model has no intended send times
+	o := []func(*vegeta.Attacker){
+		vegeta.Workers(workers),
+		vegeta.MaxWorkers(uint64(cfg.Load.Concurrency)),
+		vegeta.MaxBody(0),
 	}
-	var before Usage
-	if cfg.Server != nil {
-		before = cfg.Server.Usage()
+	if cfg.Stock {
+		// vegeta's own client: its net/http Transport and dialer, as
+		// the vegeta CLI configures them.
+		o = append(o, vegeta.Connections(cfg.Load.Concurrency), vegeta.MaxConnections(cfg.Load.Concurrency),
+			vegeta.Timeout(cfg.Timeout), vegeta.KeepAlive(true), vegeta.Proxy(nil))
+	} else {
+		// Timeout zero here: the lean transport enforces it with a
+		// connection deadline, without a timer goroutine per request.
+		o = append(o, vegeta.Client(&http.Client{Transport: a.lean}))
 	}
-	tstats := lean.Stats()
-	cpu0 := processCPU()
-	tot0, idle0, statOK := cpuTimes()
-	p := newPacer(cfg.Load, cfg.MaxRequests)
-	atk := vegeta.NewAttacker(opts()...)
+	return append(o, vegeta.Redirects(vegeta.NoFollow))
+}
+
+// warmUp runs the same load for the warm-up time, bounded to its share of
+// MaxRequests, and discards the results.
+func (a *attack) warmUp() {
+	cfg := a.cfg
+	p := newPacer(cfg.Load, uint64(math.Ceil(float64(cfg.MaxRequests)*cfg.Warmup.Seconds()/cfg.Duration.Seconds())))
+	atk := vegeta.NewAttacker(a.options()...)
 	stop := watch(cfg.Server, atk)
-	start := time.Now()
-	res.Began = start
+	for range atk.Attack(roundRobin(a.tgts), p, cfg.Warmup, "") {
+	}
+	stop()
+}
+
+// measure runs the measured attack and reduces it.
+func (a *attack) measure() *RunResult {
+	cfg := a.cfg
+	tstats := a.lean.Stats()
+	m := startMeter(cfg.Server)
+	p := newPacer(cfg.Load, cfg.MaxRequests)
+	atk := vegeta.NewAttacker(a.options()...)
+	stop := watch(cfg.Server, atk)
+	rec := newRecorder(cfg, a.tgts, p)
 	if cfg.Progress != nil {
 		cfg.Progress(0) // the measured part starts
 	}
-
-	bucket := timelineBucket(cfg.Duration)
-	type tbin struct {
-		n uint64
-		h *hdrhistogram.Histogram
-	}
-	var bins []tbin
-	errIndex := map[string]int32{}
-	var done atomic.Uint64
-	var lastProgress time.Time
-	var firstSend, lastSend, lastEnd time.Time
-	var codes [1000]uint64 // by status code; 0: no response
-
-	for r := range atk.Attack(roundRobin(tgts), p, cfg.Duration, "") {
-		res.Requests++
-		done.Add(1)
-		if firstSend.IsZero() || r.Timestamp.Before(firstSend) {
-			firstSend = r.Timestamp
-		}
-		if r.Timestamp.After(lastSend) {
-			lastSend = r.Timestamp
-		}
-		end := r.Timestamp.Add(r.Latency)
-		if end.After(lastEnd) {
-			lastEnd = end
-		}
-		lat := r.Latency
-		record(res.Service, lat)
-		if open {
-			if due, ok := p.intended(r.Seq); ok {
-				lat = end.Sub(due)
-				record(lateness, r.Timestamp.Sub(due))
-			}
-			record(res.Latency, lat)
-		}
-		ok := r.Code >= 200 && r.Code < 300
-		if ok {
-			res.Successes++
-		} else {
-			res.Errors++
-		}
-		codes[min(int(r.Code), len(codes)-1)]++
-		ei := int32(-1)
-		if r.Code == 0 && r.Error != "" {
-			txt := r.Error
-			if len(res.ErrorsByText) >= 20 && res.ErrorsByText[txt] == 0 {
-				txt = "other errors"
-			}
-			res.ErrorsByText[txt]++
-			if cfg.KeepRecords {
-				i, seen := errIndex[txt]
-				if !seen {
-					i = int32(len(res.errStrings))
-					res.errStrings = append(res.errStrings, txt)
-					errIndex[txt] = i
-				}
-				ei = i
-			}
-		}
-		bi := int(end.Sub(start) / bucket)
-		if bi >= 0 && bi < 10000 {
-			for len(bins) <= bi {
-				bins = append(bins, tbin{h: hdrhistogram.New(histMinUS, histMaxUS, 2)})
-			}
-			bins[bi].n++
-			record(bins[bi].h, lat)
-		}
-		if cfg.KeepRecords && len(res.Records) >= MaxRecords {
-			res.RecordsDropped++
-		} else if cfg.KeepRecords {
-			res.Records = append(res.Records, Record{
-				Seq: r.Seq, Code: r.Code, Target: targetIndex(tgts, r),
-				Timestamp: int64(r.Timestamp.Sub(start)), Latency: int64(r.Latency), Err: ei,
-			})
-		}
-		if cfg.Progress != nil && res.Requests%256 == 0 {
-			if now := time.Now(); now.Sub(lastProgress) > 100*time.Millisecond {
-				lastProgress = now
-				cfg.Progress(res.Requests)
-			}
-		}
+	for r := range atk.Attack(roundRobin(a.tgts), p, cfg.Duration, "") {
+		rec.add(r)
 	}
 	stop()
-	res.ClientCPU = processCPU() - cpu0
-	res.MachineIdle = -1
-	if tot1, idle1, ok := cpuTimes(); ok && statOK && tot1 > tot0 {
-		res.MachineIdle = float64(idle1-idle0) / float64(tot1-tot0)
-	}
-	for c, n := range codes {
-		if n == 0 {
-			continue
-		}
-		k := "error"
-		if c > 0 {
-			k = strconv.Itoa(c)
-		}
-		res.Status[k] += n
-	}
-	wall := time.Since(start).Seconds()
-	if cfg.Progress != nil {
-		cfg.Progress(res.Requests)
-	}
-	ts := lean.Stats()
+	res := rec.finish()
+	ts := a.lean.Stats()
 	res.Transport = TransportStats{ts.Dials - tstats.Dials, ts.Reuses - tstats.Reuses, ts.BytesIn - tstats.BytesIn, ts.BytesOut - tstats.BytesOut}
-	if res.Requests > 0 {
-		res.Seconds = lastEnd.Sub(firstSend).Seconds()
-		res.RPS = float64(res.Successes) / res.Seconds
-		res.SendRate = float64(res.Requests) / res.Seconds
-	}
-	if cfg.Load.Mode == Open {
-		res.LatenessP99 = msAt(lateness, 99)
-		// Achieved offered load: sends over the sending window, from the
-		// attack's start to the last send (request n is due at n/rate).
-		if b := p.began.Load(); b != 0 && lastSend.After(time.Unix(0, b)) {
-			res.SendRate = float64(res.Requests) / lastSend.Sub(time.Unix(0, b)).Seconds()
-		}
-	}
-	for i, b := range bins {
-		res.Timeline = append(res.Timeline, reports.TimePoint{
-			T: float64(i+1) * bucket.Seconds(), RPS: float64(b.n) / bucket.Seconds(),
-			P50: msAt(b.h, 50), P99: msAt(b.h, 99),
-		})
-	}
-	if cfg.Server != nil {
-		after := cfg.Server.Usage()
-		res.Server = Usage{CPUSeconds: after.CPUSeconds - before.CPUSeconds, PeakRSSMB: after.PeakRSSMB, PeakPSSMB: after.PeakPSSMB, Procs: after.Procs}
-		if crashed() {
-			f := failed("during the run")
-			res.Failed = f.Failed
-		}
-	}
-	res.ClientCPUs = float64(clientCPUs())
-	res.judgeClient(cfg, wall)
-	return res, nil
-}
-
-// judgeClient sets ClientBound when the numbers describe the client rather
-// than the server: it used >= 80% of the CPU it had, or (open model) it sent
-// fewer requests than asked.
-func (r *RunResult) judgeClient(cfg RunConfig, wall float64) {
-	if wall <= 0 {
-		return
-	}
-	var why []string
-	budget := math.Min(r.ClientCPUs, float64(runtime.GOMAXPROCS(0)))
-	if !cfg.PinnedApart && cfg.Server != nil {
-		budget = math.Max(budget-r.Server.CPUSeconds/wall, 0.5)
-	}
-	used := r.ClientCPU / wall
-	if used >= 0.8*budget {
-		why = append(why, fmt.Sprintf("client used %.2f of the %.2f CPUs left to it", used, budget))
-	}
-	// Little's law in the closed model: c workers each busy for the mean
-	// latency per request give X·R̄ = c. Far less means the workers spent
-	// their time waiting on the client's own pacer or consumer.
-	if cfg.Load.Mode == Closed && r.Requests > 100 && r.Seconds > 0 {
-		busy := float64(r.Requests) / r.Seconds * r.Service.Mean() / 1e6 / float64(cfg.Load.Concurrency)
-		if busy < 0.75 {
-			why = append(why, fmt.Sprintf("workers waited on a request only %.0f%% of the time (Little's law)", busy*100))
-		}
-	}
-	if r.MachineIdle >= 0 && r.MachineIdle < 0.05 && used >= 0.5 {
-		why = append(why, fmt.Sprintf("machine had %.0f%% idle CPU while the client used %.2f CPUs", r.MachineIdle*100, used))
-	}
-	if cfg.Load.Mode == Open && r.SendRate < 0.97*cfg.Load.Rate {
-		why = append(why, fmt.Sprintf("sent %.0f req/s of the %.0f asked", r.SendRate, cfg.Load.Rate))
-	}
-	if len(why) > 0 {
-		r.ClientBound = true
-		r.ClientWhy = strings.Join(why, "; ")
-	}
-}
-
-// cpuTimes reads the machine's total and idle (idle+iowait) jiffies.
-func cpuTimes() (total, idle uint64, ok bool) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, 0, false
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 6 || f[0] != "cpu" {
-		return 0, 0, false
-	}
-	for i, v := range f[1:] {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			return 0, 0, false
-		}
-		if i < 8 { // user..steal; guest time is already in user
-			total += n
-		}
-		if i == 3 || i == 4 {
-			idle += n
-		}
-	}
-	return total, idle, true
+	m.finish(cfg, res, 0)
+	return res
 }
 
 func (l Load) validate() error {
@@ -457,28 +274,8 @@ func (l Load) validate() error {
 	return nil
 }
 
-func targetIndex(tgts []vegeta.Target, r *vegeta.Result) int32 {
-	if len(tgts) == 1 {
-		return 0
-	}
-	for i := range tgts {
-		if tgts[i].URL == r.URL && tgts[i].Method == r.Method {
-			return int32(i)
-		}
-	}
-	return 0
-}
-
-// timelineBucket picks about 20 buckets per run, 100 ms to 5 s wide.
-func timelineBucket(d time.Duration) time.Duration {
-	b := d / 20
-	b = max(b, 100*time.Millisecond)
-	b = min(b, 5*time.Second)
-	return b.Round(100 * time.Millisecond)
-}
-
 // watch stops the attack when the server exits.
-func watch(s Server, atk *vegeta.Attacker) (stop func()) {
+func watch(s harness.Server, atk *vegeta.Attacker) (stop func()) {
 	if s == nil {
 		return func() {}
 	}
@@ -491,16 +288,6 @@ func watch(s Server, atk *vegeta.Attacker) (stop func()) {
 		}
 	}()
 	return func() { close(done) }
-}
-
-// processCPU is this process's user+system CPU time in seconds
-// (getrusage RUSAGE_SELF: children such as started servers not included).
-func processCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // pacer drives both models and bounds the number of requests. In the open

@@ -120,6 +120,20 @@ func closeMatches(name string, known []string) []string {
 	return out
 }
 
+// ResolveApp maps a scenario's app to a harness App: a builtin name, or
+// "path/to/file.py:callable" / "module:callable" (from the working directory).
+func ResolveApp(spec string) (harness.App, error) {
+	if !strings.Contains(spec, ":") {
+		return harness.BuiltinApp(spec)
+	}
+	mod, call, _ := strings.Cut(spec, ":")
+	if strings.HasSuffix(mod, ".py") {
+		dir := filepath.Dir(mod)
+		return harness.ParseApp(strings.TrimSuffix(filepath.Base(mod), ".py")+":"+call, dir)
+	}
+	return harness.ParseApp(spec, "")
+}
+
 // scenarioFile is the TOML form of user scenarios:
 //
 //	[[scenario]]

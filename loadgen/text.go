@@ -13,7 +13,7 @@ import (
 // WriteText prints the summary (medians with CIs, benchstat-style), the
 // comparisons ("~" when not significant), errors and client-bound runs,
 // and any regressions.
-func WriteText(w io.Writer, out *Output) {
+func WriteText(w io.Writer, out *reports.Bench) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	rpsHead := "req/s"
 	if out.Settings != nil && out.Settings.Mode == ModeCapacity {
@@ -41,11 +41,11 @@ func WriteText(w io.Writer, out *Output) {
 	}
 	tw.Flush()
 	if len(out.Comparisons) > 0 {
-		fmt.Fprintln(w, "\ncomparisons (A vs B, medians of per-run values; Mann–Whitney U, α=0.05):")
+		fmt.Fprintln(w, "\ncomparisons (A vs B, medians of per-run values, A÷B; Mann–Whitney U, α=0.05):")
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, c := range out.Comparisons {
-			fmt.Fprintf(tw, "%s\t%s c=%d\t%s vs %s\t%s\t%s\t(p=%.3f n=%d+%d)\n", c.Scenario, c.Mode, c.Concurrency,
-				c.A, c.B, c.Metric, c.Delta, c.P, c.N[0], c.N[1])
+			fmt.Fprintf(tw, "%s\t%s c=%d\t%s vs %s\t%s\t%s\t%.2f×\t(p=%.3f n=%d+%d)\n", c.Scenario, c.Mode, c.Concurrency,
+				c.A, c.B, c.Metric, c.Delta, c.Ratio, c.P, c.N[0], c.N[1])
 		}
 		tw.Flush()
 		for _, c := range out.Comparisons {

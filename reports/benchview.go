@@ -532,7 +532,7 @@ func rateChart(names []string, runsBy map[string][]BenchRun, colors Colors) (Cha
 		}
 		sort.Float64s(rates)
 		for _, rate := range rates {
-			sr.X, sr.Y = append(sr.X, rate), append(sr.Y, median(byRate[rate]))
+			sr.X, sr.Y = append(sr.X, rate), append(sr.Y, Median(byRate[rate]))
 		}
 		ss = append(ss, sr)
 	}
@@ -572,7 +572,10 @@ func probesSpread(runs []BenchRun) bool {
 	return false
 }
 
-func median(v []float64) float64 {
+// Median is the middle of v (the mean of the two middle values for an even
+// count; 0 for none). It is the one plain median of the module: loadgen's
+// summaries get theirs, with a confidence interval, from benchmath.
+func Median(v []float64) float64 {
 	s := append([]float64(nil), v...)
 	sort.Float64s(s)
 	n := len(s)

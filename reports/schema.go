@@ -74,14 +74,45 @@ type CheckResult struct {
 
 // Bench is the whole of bench.json.
 type Bench struct {
-	Schema      string       `json:"schema"`
-	Generated   time.Time    `json:"generated,omitempty"`
-	Machine     *Machine     `json:"machine,omitempty"`
-	Servers     []BenchServ  `json:"servers,omitempty"`
-	Runs        []BenchRun   `json:"runs"`
-	Summary     []BenchSum   `json:"summary"`
-	Comparisons []Comparison `json:"comparisons"`
-	Regressions []Regression `json:"regressions,omitempty"`
+	Schema      string         `json:"schema"`
+	Generated   time.Time      `json:"generated,omitempty"`
+	Machine     *Machine       `json:"machine,omitempty"`
+	Servers     []BenchServ    `json:"servers,omitempty"`
+	Runs        []BenchRun     `json:"runs"`
+	Summary     []BenchSum     `json:"summary"`
+	Comparisons []Comparison   `json:"comparisons"`
+	Regressions []Regression   `json:"regressions,omitempty"`
+	Settings    *BenchSettings `json:"settings,omitempty"`
+	CrossChecks []CrossCheck   `json:"cross_checks,omitempty"`
+	Notes       []string       `json:"notes,omitempty"`
+	// Skipped are servers named but not installed, with why.
+	Skipped []SkippedServer `json:"skipped,omitempty"`
+}
+
+// BenchSettings records how the numbers were made.
+type BenchSettings struct {
+	Mode        string   `json:"mode"`
+	Rounds      int      `json:"rounds"`
+	DurationS   float64  `json:"duration_s"`
+	WarmupS     float64  `json:"warmup_s"`
+	Concurrency []int    `json:"concurrency,omitempty"`
+	Rate        float64  `json:"rate,omitempty"`
+	SLO         string   `json:"slo,omitempty"`
+	Transport   string   `json:"transport"`
+	Pin         string   `json:"pin,omitempty"`
+	Command     string   `json:"command,omitempty"`
+	Servers     []string `json:"servers"`
+	Scenarios   []string `json:"scenarios"`
+}
+
+// CrossCheck is a wrk run next to the driver's, on the same server.
+type CrossCheck struct {
+	Server      string  `json:"server"`
+	Scenario    string  `json:"scenario"`
+	Concurrency int     `json:"concurrency"`
+	VegetaRPS   float64 `json:"vegeta_rps"`
+	WrkRPS      float64 `json:"wrk_rps"`
+	Error       string  `json:"error,omitempty"`
 }
 
 // BenchServ names a server and its version as benchmarked.
@@ -121,6 +152,42 @@ type BenchRun struct {
 	StatusCounts map[string]uint64 `json:"status_counts,omitempty"`
 	Timeline     []TimePoint       `json:"timeline,omitempty"` // latency over time
 	Percentiles  []PctPoint        `json:"percentiles,omitempty"`
+
+	Transport   string            `json:"transport"` // lean, stock (vegeta's net/http) or wrk
+	SendRate    float64           `json:"send_rate,omitempty"`
+	LatenessP99 float64           `json:"lateness_p99_ms,omitempty"` // open model: how late the generator sent
+	ClientWhy   string            `json:"client_bound_reason,omitempty"`
+	ReqPerCPU   float64           `json:"req_per_cpu_s,omitempty"`         // 2xx answers per server CPU-second
+	CPUPerReq   float64           `json:"server_cpu_us_per_req,omitempty"` // server CPU µs per request answered
+	ErrorTexts  map[string]uint64 `json:"error_texts,omitempty"`
+	ConnsOpened uint64            `json:"connections_opened,omitempty"`
+	BytesIn     uint64            `json:"bytes_in,omitempty"`
+	BytesOut    uint64            `json:"bytes_out,omitempty"`
+	ResultsFile string            `json:"results_file,omitempty"` // vegeta gob file, relative to bench.json
+	Capacity    *CapacitySearch   `json:"capacity,omitempty"`
+	ServerVer   string            `json:"server_version,omitempty"`
+	ClientCPUs  float64           `json:"client_cpus,omitempty"`
+	MachineIdle *float64          `json:"machine_idle_pct,omitempty"`
+	ServerProcs int               `json:"server_procs,omitempty"`
+}
+
+// CapacitySearch is one capacity search of a run.
+type CapacitySearch struct {
+	SLO    string          `json:"slo"`
+	Rate   float64         `json:"rate"`
+	Lo     float64         `json:"bracket_lo"`
+	Hi     float64         `json:"bracket_hi"` // 0 when the capacity is above the largest rate tried
+	Probes []CapacityProbe `json:"probes"`
+}
+
+// CapacityProbe is one fixed-rate run of a capacity search.
+type CapacityProbe struct {
+	Rate     float64 `json:"rate"`
+	Latency  float64 `json:"latency_ms"` // at the SLO's percentile, CO-corrected
+	Errors   uint64  `json:"errors"`
+	SendRate float64 `json:"send_rate"`
+	Pass     bool    `json:"pass"`
+	Why      string  `json:"why,omitempty"`
 }
 
 // TimePoint is one bucket of latency over time.
@@ -151,6 +218,15 @@ type BenchSum struct {
 	RSSMB       float64    `json:"rss_mb,omitempty"`
 	Rounds      int        `json:"rounds,omitempty"`
 	ClientBound bool       `json:"client_bound,omitempty"`
+
+	ReqPerCPUCI [2]float64 `json:"req_per_cpu_s_ci,omitempty"`
+	Errors      uint64     `json:"errors"`
+	Failed      int        `json:"failed_runs,omitempty"`
+	CIFinite    bool       `json:"ci_finite"` // false: too few rounds, the CI is the sample range
+	// P99Uncorrected is the open model's median p99 from the actual send
+	// time (service time); P99Median is from the intended send time.
+	P99Uncorrected float64 `json:"p99_uncorrected_ms_median,omitempty"`
+	CPUPerReq      float64 `json:"server_cpu_us_per_req,omitempty"` // median of the runs'
 }
 
 // Comparison of server A against server B on one metric (ratio = A/B).
@@ -162,6 +238,14 @@ type Comparison struct {
 	Ratio       float64 `json:"ratio"`
 	P           float64 `json:"p"`
 	Significant bool    `json:"significant"`
+
+	Mode        string  `json:"mode,omitempty"`
+	Concurrency int     `json:"concurrency,omitempty"`
+	U           float64 `json:"u"`
+	N           [2]int  `json:"n"`
+	MedianA     float64 `json:"median_a"`
+	MedianB     float64 `json:"median_b"`
+	Delta       string  `json:"delta"` // benchstat style: "~" or "+12.34%"
 }
 
 // Regression is one metric judged against a saved baseline.

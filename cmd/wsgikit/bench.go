@@ -106,7 +106,7 @@ is not installed is skipped with one warning line; 2 if none is.`,
 	fl.IntVarP(&f.workers, "workers", "w", 1, "server worker processes")
 	fl.IntVar(&f.threads, "threads", 4, "server threads per worker")
 	fl.StringVar(&f.pin, "pin", "", `CPU pinning, taskset lists: "server=0 client=1"`)
-	fl.StringVar(&f.transport, "transport", "lean", "lean (ours) or stock (vegeta's net/http)")
+	fl.StringVar(&f.transport, "transport", "lean", "lean (ours), stock (vegeta's net/http), or wrk (Debian's wrk measures each run: closed model, one plain GET)")
 	fl.StringVar(&f.crossCheck, "cross-check", "", "wrk: also run wrk on each server (closed model) and print both throughputs")
 	fl.StringVar(&f.saveBaseline, "save-baseline", "", "write this run as a baseline file")
 	fl.StringVar(&f.baseline, "baseline", "", "compare with a baseline (or an earlier bench.json); exit 1 on a significant regression")
@@ -134,7 +134,7 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	if err != nil {
 		return usageErr("--threshold: %v", err)
 	}
-	var base *loadgen.Output
+	var base *reports.Bench
 	if f.baseline != "" {
 		if base, err = loadgen.LoadBaseline(f.baseline); err != nil {
 			return usageErr("%v", err)
@@ -165,26 +165,8 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 		out.Regressions = loadgen.Gate(out, base, threshold)
 		regressed = loadgen.WriteGate(stdout, out.Regressions, threshold)
 	}
-	if f.outDir != "" {
-		if werr := writeJSON(filepath.Join(f.outDir, "bench.json"), out); werr != nil {
-			return werr
-		}
-		fmt.Fprintf(stdout, "\nwrote %s\n", filepath.Join(f.outDir, "bench.json"))
-		// The report too, by default, from the file as users' CI reads it.
-		in, lerr := reports.Load(filepath.Join(f.outDir, "bench.json"))
-		if lerr == nil {
-			lerr = reports.WriteDir(f.outDir, in.Checks, in.Benches)
-		}
-		if lerr != nil {
-			return fmt.Errorf("render report: %w", lerr)
-		}
-		fmt.Fprintf(stdout, "report: %s\n", filepath.Join(f.outDir, "index.html"))
-	}
-	if f.saveBaseline != "" {
-		if werr := loadgen.SaveBaseline(f.saveBaseline, out); werr != nil {
-			return werr
-		}
-		fmt.Fprintf(stdout, "saved baseline %s\n", f.saveBaseline)
+	if werr := f.write(stdout, out); werr != nil {
+		return werr
 	}
 	if err != nil {
 		return err
@@ -192,190 +174,52 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	if regressed > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("%d significant regression(s) beyond %s against %s", regressed, f.threshold, f.baseline)}
 	}
-	ok := 0
 	for _, r := range out.Runs {
 		if r.Failed == "" {
-			ok++
+			return nil
 		}
 	}
-	if ok == 0 {
-		return fmt.Errorf("every run failed; see the FAILED lines above")
+	return fmt.Errorf("every run failed; see the FAILED lines above")
+}
+
+// write writes bench.json and the report rendered from it into --output,
+// and the baseline file.
+func (f *benchFlags) write(stdout io.Writer, out *reports.Bench) error {
+	if f.outDir != "" {
+		path := filepath.Join(f.outDir, "bench.json")
+		if err := writeJSON(path, out); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\nwrote %s\n", path)
+		if err := reports.WriteDir(f.outDir, nil, []*reports.Bench{out}); err != nil {
+			return fmt.Errorf("render report: %w", err)
+		}
+		fmt.Fprintf(stdout, "report: %s\n", filepath.Join(f.outDir, "index.html"))
+	}
+	if f.saveBaseline != "" {
+		if err := loadgen.SaveBaseline(f.saveBaseline, out); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "saved baseline %s\n", f.saveBaseline)
 	}
 	return nil
 }
 
-// plan turns the flags into a loadgen.Plan.
+// plan maps the flags to a loadgen.Plan, which checks them: its errors
+// become usage errors.
 func (f *benchFlags) plan(cmd *cobra.Command, stdout io.Writer) (*loadgen.Plan, error) {
-	p := &loadgen.Plan{Rounds: f.rounds, Duration: f.duration, Warmup: f.warmup, Timeout: f.timeout,
-		MaxRequests: f.maxRequests, AllowRemote: f.allowRemote, OutDir: f.outDir, CrossCheck: f.crossCheck,
-		Rate: f.rate, CapStart: f.capStart, Command: "wsgikit bench " + strings.Join(os.Args[min(2, len(os.Args)):], " "),
-		Log: stdout}
-	if f.rounds < 1 || f.rounds > 1000 {
-		return nil, usageErr("--rounds must be 1..1000")
+	p := &loadgen.Plan{Mode: f.mode, Rounds: f.rounds, Duration: f.duration, Warmup: f.warmup, Timeout: f.timeout,
+		MaxRequests: f.maxRequests, Transport: f.transport, AllowRemote: f.allowRemote, OutDir: f.outDir,
+		CrossCheck: f.crossCheck, Rate: f.rate, CapStart: f.capStart, Log: stdout,
+		Command: "wsgikit bench " + strings.Join(os.Args[min(2, len(os.Args)):], " ")}
+	if err := f.load(cmd, p); err != nil {
+		return nil, err
 	}
-	if f.duration <= 0 || f.duration > time.Hour {
-		return nil, usageErr("--duration must be in (0, 1h]")
+	if err := f.scenarioList(cmd, p); err != nil {
+		return nil, err
 	}
-	if f.warmup < 0 || f.warmup > time.Hour {
-		return nil, usageErr("--warmup must be in [0, 1h]")
-	}
-	switch f.transport {
-	case "lean":
-	case "stock":
-		p.Stock = true
-	default:
-		return nil, usageErr("--transport %q: want lean or stock", f.transport)
-	}
-	if f.crossCheck != "" && f.crossCheck != "wrk" {
-		return nil, usageErr("--cross-check %q: only wrk is supported", f.crossCheck)
-	}
-	for _, s := range strings.Split(f.conc, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 || n > 10000 {
-			return nil, usageErr("-c %q: want concurrency 1..10000, or a list like 1,8,32", f.conc)
-		}
-		p.Concurrency = append(p.Concurrency, n)
-	}
-	if f.slo != "" {
-		slo, err := loadgen.ParseSLO(f.slo)
-		if err != nil {
-			return nil, usageErr("--slo: %v", err)
-		}
-		p.SLO = slo
-	}
-	p.Mode = f.mode
-	if p.Mode == "" {
-		switch {
-		case f.slo != "":
-			p.Mode = loadgen.ModeCapacity
-		case f.rate > 0:
-			p.Mode = loadgen.ModeOpen
-		case len(p.Concurrency) > 1:
-			p.Mode = loadgen.ModeSweep
-		default:
-			p.Mode = loadgen.ModeClosed
-		}
-	}
-	switch p.Mode {
-	case loadgen.ModeClosed, loadgen.ModeSweep, loadgen.ModeOpen, loadgen.ModeCapacity:
-	default:
-		return nil, usageErr("--mode %q: want closed, sweep, open or capacity", p.Mode)
-	}
-	if p.Mode != loadgen.ModeSweep && len(p.Concurrency) > 1 {
-		return nil, usageErr("-c takes a list only for a sweep")
-	}
-	if p.Mode == loadgen.ModeOpen && f.rate <= 0 {
-		return nil, usageErr("open model needs --rate")
-	}
-	if p.Mode == loadgen.ModeCapacity && f.slo == "" {
-		return nil, usageErr("capacity search needs --slo, e.g. p99=20ms")
-	}
-	if (p.Mode == loadgen.ModeOpen || p.Mode == loadgen.ModeCapacity) && f.conc == "32" {
-		p.Concurrency = []int{256} // in-flight bound: room for queueing without a worker spiral
-	}
-	if f.pin != "" {
-		pin, err := loadgen.ParsePinning(f.pin)
-		if err != nil {
-			return nil, usageErr("--pin: %v", err)
-		}
-		p.Pin = pin
-	}
-
-	// Scenarios.
-	var user []*loadgen.Scenario
-	if f.scenarioFile != "" {
-		var err error
-		if user, err = loadgen.LoadScenarios(f.scenarioFile, f.appSpec); err != nil {
-			return nil, usageErr("%v", err)
-		}
-		// A scenario file replaces the default list unless --scenario was given.
-		if !cmd.Flags().Changed("scenario") {
-			f.scenarios = nil
-			for _, s := range user {
-				f.scenarios = append(f.scenarios, s.Name)
-			}
-		}
-	}
-	for _, name := range f.scenarios {
-		s, err := loadgen.LookupScenario(strings.TrimSpace(name), user)
-		if err != nil {
-			return nil, usageErr("%v", err)
-		}
-		p.Scenarios = append(p.Scenarios, s)
-	}
-
-	// Servers: harness profiles, an ad-hoc --cmd, or running URLs.
-	var profiles []*harness.Profile
-	if f.profilesFile != "" {
-		var err error
-		if profiles, err = harness.LoadProfiles(f.profilesFile); err != nil {
-			return nil, usageErr("%v", err)
-		}
-	}
-	resolved := map[string]*harness.Profile{}
-	urls := map[string]string{}
-	for _, u := range f.urls {
-		name, raw, ok := strings.Cut(u, "=")
-		if !ok || name == "" {
-			return nil, usageErr("--url %q: want NAME=http://127.0.0.1:PORT", u)
-		}
-		if err := loadgen.CheckLoopback(raw); err != nil && !f.allowRemote {
-			return nil, usageErr("%v", err)
-		}
-		urls[name] = raw
-		p.Servers = append(p.Servers, name)
-	}
-	if f.cmdTmpl != "" {
-		prof, err := harness.FromCmd(f.cmdTmpl)
-		if err != nil {
-			return nil, usageErr("--cmd: %v", err)
-		}
-		resolved["cmd"] = prof
-		p.Servers = append(p.Servers, "cmd")
-	}
-	var names []string
-	for _, name := range f.servers {
-		name = strings.TrimSpace(name)
-		if _, err := harness.Lookup(name, profiles); err != nil {
-			return nil, usageErr("%v", err)
-		}
-		names = append(names, name)
-	}
-	names, f.skipped = skipMissing(cmd.ErrOrStderr(), "bench", names, profiles)
-	for _, name := range names {
-		prof, _ := harness.Lookup(name, profiles) // looked up above
-		if _, err := prof.Version(); err != nil {
-			return nil, usageErr("server %s: %v", name, err)
-		}
-		resolved[name] = prof
-		p.Servers = append(p.Servers, name)
-	}
-	if len(p.Servers) == 0 && len(f.skipped) > 0 {
-		return nil, usageErr("no server to bench is installed; install one or name another (see `wsgikit servers`)")
-	}
-	if len(p.Servers) == 0 {
-		return nil, usageErr("no server: give --server NAME[,NAME…] (see `wsgikit servers`), --cmd or --url")
-	}
-	opts := harness.Options{Workers: f.workers, Threads: f.threads}
-	if p.Pin != nil && len(p.Pin.Server) > 0 {
-		opts.CPUs = cpuList(p.Pin.Server)
-	}
-	p.Start = func(ctx context.Context, server, app string) (loadgen.Instance, string, error) {
-		if raw, ok := urls[server]; ok {
-			return &urlInstance{url: raw, exited: make(chan struct{})}, "", nil
-		}
-		prof := resolved[server]
-		a, err := resolveApp(app)
-		if err != nil {
-			return nil, "", err
-		}
-		sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		defer cancel()
-		inst, err := harness.Start(sctx, prof, a, opts)
-		if err != nil {
-			return nil, "", err
-		}
-		return harnessInstance{inst}, inst.Version, nil
+	if err := f.targets(cmd, p); err != nil {
+		return nil, err
 	}
 	switch f.progress {
 	case "tty":
@@ -391,21 +235,127 @@ func (f *benchFlags) plan(cmd *cobra.Command, stdout io.Writer) (*loadgen.Plan, 
 	default:
 		return nil, usageErr("--progress %q: want auto, tty or plain", f.progress)
 	}
+	if err := p.Validate(); err != nil {
+		return nil, usageErr("%v", err)
+	}
 	return p, nil
 }
 
-// resolveApp maps a scenario's app to a harness App: a builtin name, or
-// "path/to/file.py:callable" / "module:callable" (from the working directory).
-func resolveApp(spec string) (harness.App, error) {
-	if !strings.Contains(spec, ":") {
-		return harness.BuiltinApp(spec)
+// load parses -c, --slo and --pin (the plan's default concurrency
+// depends on the mode, so -c is passed only when given).
+func (f *benchFlags) load(cmd *cobra.Command, p *loadgen.Plan) error {
+	if cmd.Flags().Changed("concurrency") {
+		for _, s := range strings.Split(f.conc, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil {
+				return usageErr("-c %q: want concurrency 1..10000, or a list like 1,8,32", f.conc)
+			}
+			p.Concurrency = append(p.Concurrency, n)
+		}
 	}
-	mod, call, _ := strings.Cut(spec, ":")
-	if strings.HasSuffix(mod, ".py") {
-		dir := filepath.Dir(mod)
-		return harness.ParseApp(strings.TrimSuffix(filepath.Base(mod), ".py")+":"+call, dir)
+	if f.slo != "" {
+		slo, err := loadgen.ParseSLO(f.slo)
+		if err != nil {
+			return usageErr("--slo: %v", err)
+		}
+		p.SLO = slo
 	}
-	return harness.ParseApp(spec, "")
+	if f.pin != "" {
+		pin, err := loadgen.ParsePinning(f.pin)
+		if err != nil {
+			return usageErr("--pin: %v", err)
+		}
+		p.Pin = pin
+	}
+	return nil
+}
+
+// scenarioList looks up --scenario among the builtins and --scenarios.
+func (f *benchFlags) scenarioList(cmd *cobra.Command, p *loadgen.Plan) error {
+	var user []*loadgen.Scenario
+	if f.scenarioFile != "" {
+		var err error
+		if user, err = loadgen.LoadScenarios(f.scenarioFile, f.appSpec); err != nil {
+			return usageErr("%v", err)
+		}
+		// A scenario file replaces the default list unless --scenario was given.
+		if !cmd.Flags().Changed("scenario") {
+			f.scenarios = nil
+			for _, s := range user {
+				f.scenarios = append(f.scenarios, s.Name)
+			}
+		}
+	}
+	for _, name := range f.scenarios {
+		s, err := loadgen.LookupScenario(strings.TrimSpace(name), user)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		p.Scenarios = append(p.Scenarios, s)
+	}
+	return nil
+}
+
+// targets resolves the servers: running URLs, an ad-hoc --cmd, and
+// harness profiles (a profile that is not installed is skipped with a
+// warning).
+func (f *benchFlags) targets(cmd *cobra.Command, p *loadgen.Plan) error {
+	opts := harness.Options{Workers: f.workers, Threads: f.threads}
+	if p.Pin != nil && len(p.Pin.Server) > 0 {
+		opts.CPUs = cpuList(p.Pin.Server)
+	}
+	targets := map[string]loadgen.Target{}
+	for _, u := range f.urls {
+		name, raw, ok := strings.Cut(u, "=")
+		if !ok || name == "" {
+			return usageErr("--url %q: want NAME=http://127.0.0.1:PORT", u)
+		}
+		if err := loadgen.CheckLoopback(raw); err != nil && !f.allowRemote {
+			return usageErr("%v", err)
+		}
+		targets[name] = loadgen.Target{URL: raw}
+		p.Servers = append(p.Servers, name)
+	}
+	if f.cmdTmpl != "" {
+		prof, err := harness.FromCmd(f.cmdTmpl)
+		if err != nil {
+			return usageErr("--cmd: %v", err)
+		}
+		targets["cmd"] = loadgen.Target{Profile: prof, Options: opts}
+		p.Servers = append(p.Servers, "cmd")
+	}
+	var profiles []*harness.Profile
+	if f.profilesFile != "" {
+		var err error
+		if profiles, err = harness.LoadProfiles(f.profilesFile); err != nil {
+			return usageErr("%v", err)
+		}
+	}
+	var names []string
+	for _, name := range f.servers {
+		name = strings.TrimSpace(name)
+		if _, err := harness.Lookup(name, profiles); err != nil {
+			return usageErr("%v", err)
+		}
+		names = append(names, name)
+	}
+	names, f.skipped = skipMissing(cmd.ErrOrStderr(), "bench", names, profiles)
+	for _, name := range names {
+		prof, _ := harness.Lookup(name, profiles) // looked up above
+		if _, err := prof.Version(); err != nil {
+			return usageErr("server %s: %v", name, err)
+		}
+		targets[name] = loadgen.Target{Profile: prof, Options: opts}
+		p.Servers = append(p.Servers, name)
+	}
+	if len(p.Servers) == 0 && len(f.skipped) > 0 {
+		return usageErr("no server to bench is installed; install one or name another (see `wsgikit servers`)")
+	}
+	if len(p.Servers) == 0 {
+		return usageErr("no server: give --server NAME[,NAME…] (see `wsgikit servers`), --cmd or --url")
+	}
+	p.Start = loadgen.StartTargets(targets)
+	return nil
 }
 
 func cpuList(cpus []int) string {
@@ -442,24 +392,3 @@ func isTerminal(f *os.File) bool {
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
 }
-
-// harnessInstance adapts *harness.Instance to loadgen.Instance.
-type harnessInstance struct{ *harness.Instance }
-
-func (h harnessInstance) Usage() loadgen.Usage {
-	u := h.Instance.Usage()
-	return loadgen.Usage{CPUSeconds: u.CPUSeconds, PeakRSSMB: u.PeakRSSMB, PeakPSSMB: u.PeakPSSMB, Procs: u.Procs}
-}
-
-// urlInstance is a server someone else runs: no cost, no crash detection.
-type urlInstance struct {
-	url    string
-	exited chan struct{}
-}
-
-func (u *urlInstance) URL() string             { return strings.TrimSuffix(u.url, "/") }
-func (u *urlInstance) PIDs() []int             { return nil }
-func (u *urlInstance) Usage() loadgen.Usage    { return loadgen.Usage{} }
-func (u *urlInstance) Exited() <-chan struct{} { return u.exited }
-func (u *urlInstance) LogTail(int) string      { return "" }
-func (u *urlInstance) Stop() error             { return nil }

@@ -1,5 +1,8 @@
 //go:build ignore
 
+// genfixtures is one file over 600 lines on purpose: a `go run` generator of
+// hand-tuned data, one function per fixture file, read top to bottom.
+//
 // genfixtures writes the hand-tuned fixture results the report tests render:
 // plausible numbers for a 2-core machine, several servers, verdict mixes,
 // rounds, a sweep, a capacity search, a baseline comparison, one client-bound
@@ -598,15 +601,7 @@ func summarise(runs []reports.BenchRun) reports.BenchSum {
 			cb++
 		}
 	}
-	med := func(v []float64) float64 {
-		s := append([]float64(nil), v...)
-		sort.Float64s(s)
-		n := len(s)
-		if n%2 == 1 {
-			return s[n/2]
-		}
-		return (s[n/2-1] + s[n/2]) / 2
-	}
+	med := reports.Median
 	ci := func(v []float64) [2]float64 {
 		s := append([]float64(nil), v...)
 		sort.Float64s(s)
