@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wsgikit/wsgikit/server/http1"
+	"github.com/wsgikit/wsgikit/server/workerproto"
 )
 
 // Config is what `wsgikit serve` is asked to do (gunicorn's names where the
@@ -147,55 +148,8 @@ func (c *Config) Limits() http1.Limits {
 	return l
 }
 
-// WorkerConfig is handed from the master to each worker (JSON through the
-// environment); the worker turns it into an EngineConfig.
-type WorkerConfig struct {
-	Module          string       `json:"module"`
-	Callable        string       `json:"callable"`
-	Factory         bool         `json:"factory"`
-	Chdir           string       `json:"chdir"`
-	PythonPath      []string     `json:"pythonpath"`
-	LibDir          string       `json:"libdir"`
-	ListenFDs       []int        `json:"listen_fds"`
-	ControlFD       int          `json:"control_fd"` // EOF: the master is gone
-	StatusFD        int          `json:"status_fd"`  // worker -> master: ready, heartbeats
-	BoardFD         int          `json:"board_fd"`   // the shared scoreboard
-	Heartbeat       Duration     `json:"heartbeat"`
-	MaxRequests     uint64       `json:"max_requests"` // with this worker's jitter; 0: never
-	Threads         int          `json:"threads"`
-	Multiprocess    bool         `json:"multiprocess"`
-	KeepAlive       Duration     `json:"keepalive"`
-	HeaderTimeout   Duration     `json:"header_timeout"`
-	GracefulTimeout Duration     `json:"graceful_timeout"`
-	Limits          http1.Limits `json:"limits"`
-	ScriptName      string       `json:"script_name"`
-	GOMAXPROCS      int          `json:"gomaxprocs"`
-	LogLevel        string       `json:"log_level"`
-	LogJSON         bool         `json:"log_json"`
-	AccessLog       string       `json:"access_log"`
-	AccessLogFormat string       `json:"access_log_format"`
-	ForwardedAllow  string       `json:"forwarded_allow_ips"`
-	ProxyProtocol   string       `json:"proxy_protocol"`
-	ProxyAllowFrom  string       `json:"proxy_allow_from"`
-	MaxConnections  int          `json:"max_connections"`
-	CheckOnly       bool         `json:"check_only"`
-	ErrorLogPath    string       `json:"error_log"` // reopened onto stderr on USR1 // import the app and load the extension, then exit 0
-	Software        string       `json:"software"`
-	Static          bool         `json:"static"`
-}
-
-// Duration marshals as a Go duration string.
-type Duration time.Duration
-
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	*d = Duration(v)
-	return err
-}
-
-// Engine returns the engine settings of a worker.
-func (w *WorkerConfig) Engine() EngineConfig {
+// EngineConfigFor returns the engine settings of a worker.
+func EngineConfigFor(w *workerproto.Config) EngineConfig {
 	ec := EngineConfig{
 		Threads:         w.Threads,
 		KeepAlive:       time.Duration(w.KeepAlive),

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wsgikit/wsgikit/server/http1"
+	"github.com/wsgikit/wsgikit/server/workerproto"
 )
 
 // App runs requests in Python. The worker extension implements it; tests
@@ -35,13 +36,13 @@ type EngineConfig struct {
 	ScriptName      string
 	MaxDiscard      int64 // unread request body drained to keep a connection, beyond: close
 	Logger          *slog.Logger
-	Board           *Scoreboard // shared with the master; nil makes a private one
-	MaxRequests     uint64      // LimitReached closes after this many requests (0: never)
-	AccessLog       *AccessLog  // nil: no access log
-	ForwardedAllow  *IPSet      // peers whose X-Forwarded-*/Forwarded fields are believed
-	ProxyProtocol   string      // "", "v1", "v2" or "auto"
-	ProxyAllow      *IPSet      // peers that must send a PROXY header
-	MaxConnections  int         // 0: no limit; beyond, accepting pauses (the backlog or other workers take them)
+	Board           *workerproto.Scoreboard // shared with the master; nil makes a private one
+	MaxRequests     uint64                  // LimitReached closes after this many requests (0: never)
+	AccessLog       *AccessLog              // nil: no access log
+	ForwardedAllow  *IPSet                  // peers whose X-Forwarded-*/Forwarded fields are believed
+	ProxyProtocol   string                  // "", "v1", "v2" or "auto"
+	ProxyAllow      *IPSet                  // peers that must send a PROXY header
+	MaxConnections  int                     // 0: no limit; beyond, accepting pauses (the backlog or other workers take them)
 }
 
 func (c *EngineConfig) defaults() {
@@ -92,8 +93,8 @@ type Engine struct {
 
 	Served atomic.Uint64 // requests answered, for tests and recycling
 	script []byte
-	board  *Scoreboard
-	stats  *Stats // in the scoreboard
+	board  *workerproto.Scoreboard
+	stats  *workerproto.Stats // in the scoreboard
 
 	// LimitReached is closed when the engine has served MaxRequests: the
 	// worker asks the master for a replacement and keeps serving meanwhile.
@@ -107,7 +108,7 @@ func NewEngine(cfg EngineConfig, app App) *Engine {
 	e.LimitReached = make(chan struct{})
 	e.board = cfg.Board
 	if e.board == nil || e.board.Slots() < cfg.Threads {
-		e.board = anonymousScoreboard(cfg.Threads)
+		e.board = workerproto.PrivateScoreboard(cfg.Threads)
 	}
 	e.stats = e.board.Stats()
 	return e
@@ -116,13 +117,13 @@ func NewEngine(cfg EngineConfig, app App) *Engine {
 // run runs x on slot (a Python thread of its own); start is now. It returns
 // when the request ended.
 func (e *Engine) run(slot int, x *Exchange, start time.Time) time.Time {
-	e.stats.inflight.Add(1)
+	e.stats.Inflight.Add(1)
 	e.board.Begin(slot, start.UnixNano(), x.Req.Method, x.Req.Target, x.Req.Minor)
 	e.app.Serve(slot, x)
 	e.board.End(slot)
-	e.stats.inflight.Add(-1)
+	e.stats.Inflight.Add(-1)
 	d := time.Since(start) // the monotonic clock only: one clock read, not two
-	e.stats.observe(x.Req.Method, x.Status, d)
+	e.stats.Observe(x.Req.Method, x.Status, d)
 	return start.Add(d)
 }
 

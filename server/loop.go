@@ -468,7 +468,7 @@ func (l *loop) note(t time.Time) {
 // enqueue queues c's parsed request for a Python thread.
 func (l *loop) enqueue(c *conn) {
 	c.busy = true // it stays in the epoll set: edges only mark it (event)
-	l.e.stats.waiting.Add(1)
+	l.e.stats.Waiting.Add(1)
 	l.mu.Lock()
 	l.ready.push(c)
 	l.mu.Unlock()
@@ -498,7 +498,7 @@ func (l *loop) dispatch() {
 
 // popReady takes the oldest queued request (l.mu held).
 func (l *loop) popReady() *conn {
-	l.e.stats.waiting.Add(-1)
+	l.e.stats.Waiting.Add(-1)
 	return l.ready.pop()
 }
 
@@ -574,7 +574,7 @@ func (l *loop) runner(slot int, c *conn) {
 			if l.ready.len() > 0 { // take turns with the connections waiting
 				c.flushNow()
 				l.ready.push(c)
-				l.e.stats.waiting.Add(1)
+				l.e.stats.Waiting.Add(1)
 				c = l.popReady()
 			}
 			l.mu.Unlock()

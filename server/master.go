@@ -1,10 +1,7 @@
 package server
 
 import (
-	"bufio"
 	"context"
-	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,15 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
-)
 
-//go:embed boot.py
-var bootPy string
-
-// Worker exit codes that mean "restarting cannot help".
-const (
-	ExitImport = 3 // the application could not be imported
-	ExitNoExt  = 4 // no _wsgikit build for the interpreter
+	"github.com/wsgikit/wsgikit/server/workerproto"
 )
 
 // ExitError asks the caller to exit with Code.
@@ -82,7 +72,7 @@ type workerProc struct {
 	pid         int
 	cmd         *exec.Cmd
 	ctl         *os.File // write end of the control pipe: closing it stops the worker
-	board       *Scoreboard
+	board       *workerproto.Scoreboard
 	boardF      *os.File
 	gen         int
 	started     time.Time
@@ -116,10 +106,8 @@ func (m *Master) reload() {
 }
 
 type statusEvent struct {
-	pid     int
-	ready   bool
-	recycle bool // the worker reached its --max-requests
-	snap    *Snapshot
+	pid    int
+	status workerproto.Status
 }
 
 // NewMaster validates cfg and binds its listeners.
@@ -190,15 +178,13 @@ func CheckConfig(cfg Config) error {
 	if err != nil {
 		return err
 	}
-	wc := WorkerConfig{Module: spec.Module, Callable: spec.Callable, Factory: spec.Factory, Chdir: cfg.Chdir,
+	wc := workerproto.Config{Module: spec.Module, Callable: spec.Callable, Factory: spec.Factory, Chdir: cfg.Chdir,
 		PythonPath: cfg.PythonPath, LibDir: libdir, CheckOnly: true}
-	raw, _ := json.Marshal(wc)
-	cmd := exec.Command(python, "-c", bootPy)
-	cmd.Env = append(os.Environ(), "WSGIKIT_WORKER="+string(raw))
+	cmd := workerproto.Command(python, &wc)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		code := cmd.ProcessState.ExitCode()
-		if code == ExitImport || code == ExitNoExt {
+		if workerproto.Permanent(code) {
 			return &ExitError{Code: code, Err: fmt.Errorf("check failed (see above)")}
 		}
 		return fmt.Errorf("check: worker %s: %v", python, err)
@@ -253,9 +239,7 @@ func resolveLibDir(d string) (string, error) {
 	return filepath.Abs(d)
 }
 
-// spawn starts one worker. Its descriptors: 3.. the listeners, then the
-// control pipe (EOF: the master is gone), the status pipe (worker to
-// master) and the scoreboard.
+// spawn starts one worker, with the descriptors workerproto.Pass lays out.
 func (m *Master) spawn() error {
 	ctlR, ctlW, err := os.Pipe()
 	if err != nil {
@@ -267,7 +251,7 @@ func (m *Master) spawn() error {
 		ctlW.Close()
 		return fmt.Errorf("spawn worker: %w", err)
 	}
-	board, boardF, err := NewScoreboard(m.cfg.Threads)
+	board, boardF, err := workerproto.NewScoreboard(m.cfg.Threads)
 	if err != nil {
 		ctlR.Close()
 		ctlW.Close()
@@ -276,19 +260,17 @@ func (m *Master) spawn() error {
 		return err
 	}
 	c := m.cfg
-	var extra []*os.File
-	var lfds []int
+	var lfiles []*os.File
 	for _, l := range m.listeners {
-		lfds = append(lfds, 3+len(extra))
-		extra = append(extra, l.File)
+		lfiles = append(lfiles, l.File)
 	}
-	wc := WorkerConfig{
+	extra, fds := workerproto.Pass(lfiles, ctlR, stW, boardF)
+	wc := workerproto.Config{
 		Module: m.spec.Module, Callable: m.spec.Callable, Factory: m.spec.Factory,
-		Chdir: c.Chdir, PythonPath: c.PythonPath, LibDir: m.libdir,
-		ListenFDs: lfds, ControlFD: 3 + len(extra), StatusFD: 4 + len(extra), BoardFD: 5 + len(extra),
-		Heartbeat: Duration(c.Heartbeat), Threads: c.Threads, Multiprocess: c.Workers > 1,
-		KeepAlive: Duration(c.KeepAlive), HeaderTimeout: Duration(c.HeaderTimeout),
-		GracefulTimeout: Duration(c.GracefulTimeout), Limits: c.Limits(),
+		Chdir: c.Chdir, PythonPath: c.PythonPath, LibDir: m.libdir, FDs: fds,
+		Heartbeat: workerproto.Duration(c.Heartbeat), Threads: c.Threads, Multiprocess: c.Workers > 1,
+		KeepAlive: workerproto.Duration(c.KeepAlive), HeaderTimeout: workerproto.Duration(c.HeaderTimeout),
+		GracefulTimeout: workerproto.Duration(c.GracefulTimeout), Limits: c.Limits(),
 		ScriptName: c.ScriptName, LogLevel: c.LogLevel, LogJSON: c.LogJSON, AccessLog: c.AccessLog,
 		AccessLogFormat: c.AccessLogFormat, Software: Version, Static: c.Static,
 		ForwardedAllow: c.ForwardedAllowIPs, ProxyProtocol: c.ProxyProtocol, ProxyAllowFrom: c.ProxyAllowFrom,
@@ -305,10 +287,7 @@ func (m *Master) spawn() error {
 	if c.ErrorLog != nil {
 		wc.ErrorLogPath = c.ErrorLog.Path()
 	}
-	extra = append(extra, ctlR, stW, boardF)
-	raw, _ := json.Marshal(wc)
-	cmd := exec.Command(m.python, "-c", bootPy)
-	cmd.Env = append(os.Environ(), "WSGIKIT_WORKER="+string(raw))
+	cmd := workerproto.Command(m.python, &wc)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if c.ErrorLog != nil {
 		cmd.Stderr = c.ErrorLog.File()
@@ -343,20 +322,16 @@ func (m *Master) spawn() error {
 	return nil
 }
 
-// readStatus forwards a worker's status lines to the master loop.
+// readStatus forwards a worker's status messages to the master loop.
 func (m *Master) readStatus(pid int, r *os.File) {
 	defer r.Close()
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		var msg struct {
-			Ready   bool      `json:"ready"`
-			Recycle bool      `json:"recycle"`
-			Snap    *Snapshot `json:"snapshot"`
+	sr := workerproto.NewStatusReader(r)
+	for {
+		st, err := sr.Next()
+		if err != nil {
+			return
 		}
-		if json.Unmarshal(sc.Bytes(), &msg) == nil {
-			m.events <- statusEvent{pid: pid, ready: msg.Ready, recycle: msg.Recycle, snap: msg.Snap}
-		}
+		m.events <- statusEvent{pid: pid, status: st}
 	}
 }
 
@@ -471,7 +446,7 @@ func (m *Master) onStatus(ev statusEvent) {
 		return
 	}
 	w.lastBeat = time.Now()
-	if ev.ready && !w.ready {
+	if ev.status == workerproto.Ready && !w.ready {
 		w.ready = true
 		if !m.ready {
 			m.ready = true
@@ -493,7 +468,7 @@ func (m *Master) onStatus(ev statusEvent) {
 			}
 		}
 	}
-	if ev.recycle && w.retiring == "" {
+	if ev.status == workerproto.Recycle && w.retiring == "" {
 		m.log.Info(fmt.Sprintf("worker %d served %d requests (--max-requests): recycling it", w.pid, w.limit))
 		m.retire(w, CauseMaxRequests)
 	}
@@ -553,7 +528,7 @@ func (m *Master) onExit(ev exitEvent, backoff *time.Duration, respawnAt *time.Ti
 	m.metrics.update(ev.pid, w.board.Snapshot(), 0) // exact final counts: the board outlives the worker
 	m.metrics.exited(ev.pid)
 	code := ev.state.ExitCode()
-	if (code == ExitImport || code == ExitNoExt) && !w.ready {
+	if workerproto.Permanent(code) && !w.ready {
 		if w.gen > 0 && m.liveInGen(w.gen-1) > 0 {
 			// A reload whose new code does not import: keep serving the old.
 			m.log.Error(fmt.Sprintf("reload failed: worker %d could not start (exit code %d); the previous workers keep serving", ev.pid, code))
@@ -569,7 +544,7 @@ func (m *Master) onExit(ev exitEvent, backoff *time.Duration, respawnAt *time.Ti
 		}
 		m.stop(syscall.SIGTERM, m.cfg.GracefulTimeout)
 		what := "the application could not be imported (see the traceback above)"
-		if code == ExitNoExt {
+		if code == workerproto.ExitNoExt {
 			what = "the worker extension is missing for this interpreter (see above)"
 		}
 		return &ExitError{Code: code, Err: errors.New(what)}

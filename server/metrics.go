@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/wsgikit/wsgikit/server/workerproto"
 )
 
 // metrics aggregates the workers' snapshots in the master and serves them
@@ -18,9 +20,9 @@ import (
 // last snapshot moves into "retired" when it exits.
 type metrics struct {
 	mu       sync.Mutex
-	live     map[int]Snapshot
+	live     map[int]workerproto.Snapshot
 	rss      map[int]float64 // bytes, per live worker
-	retired  Snapshot
+	retired  workerproto.Snapshot
 	restarts map[string]uint64
 
 	descRequests, descLatency, descInflight, descQueued, descThreads, descRestarts, descRSS, descWorkers *prometheus.Desc
@@ -28,8 +30,8 @@ type metrics struct {
 
 func newMetrics() *metrics {
 	return &metrics{
-		live: map[int]Snapshot{}, rss: map[int]float64{}, restarts: map[string]uint64{},
-		retired:      Snapshot{Requests: map[string]uint64{}, Latency: make([]uint64, len(LatencyBuckets)+1)},
+		live: map[int]workerproto.Snapshot{}, rss: map[int]float64{}, restarts: map[string]uint64{},
+		retired:      workerproto.Snapshot{Requests: map[string]uint64{}, Latency: make([]uint64, len(workerproto.LatencyBuckets)+1)},
 		descRequests: prometheus.NewDesc("wsgikit_requests_total", "Requests answered, by method and status.", []string{"method", "status"}, nil),
 		descLatency:  prometheus.NewDesc("wsgikit_request_duration_seconds", "Time from a parsed request to the end of its response.", nil, nil),
 		descInflight: prometheus.NewDesc("wsgikit_requests_in_flight", "Requests running in Python now.", nil, nil),
@@ -41,7 +43,7 @@ func newMetrics() *metrics {
 	}
 }
 
-func (m *metrics) update(pid int, s Snapshot, rssBytes float64) {
+func (m *metrics) update(pid int, s workerproto.Snapshot, rssBytes float64) {
 	m.mu.Lock()
 	m.live[pid] = s
 	m.rss[pid] = rssBytes
@@ -64,7 +66,7 @@ func (m *metrics) restart(cause string) {
 	m.mu.Unlock()
 }
 
-func addSnapshot(dst *Snapshot, s Snapshot) {
+func addSnapshot(dst *workerproto.Snapshot, s workerproto.Snapshot) {
 	dst.Served += s.Served
 	for k, v := range s.Requests {
 		dst.Requests[k] += v
@@ -91,7 +93,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	total := Snapshot{Requests: map[string]uint64{}, Latency: make([]uint64, len(LatencyBuckets)+1)}
+	total := workerproto.Snapshot{Requests: map[string]uint64{}, Latency: make([]uint64, len(workerproto.LatencyBuckets)+1)}
 	addSnapshot(&total, m.retired)
 	total.Inflight, total.Waiting, total.Threads = 0, 0, 0 // gauges: live workers only
 	for _, s := range m.live {
@@ -108,11 +110,11 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	buckets := map[float64]uint64{}
 	var cum uint64
-	for i, ub := range LatencyBuckets {
+	for i, ub := range workerproto.LatencyBuckets {
 		cum += total.Latency[i]
 		buckets[ub] = cum
 	}
-	count := cum + total.Latency[len(LatencyBuckets)]
+	count := cum + total.Latency[len(workerproto.LatencyBuckets)]
 	ch <- prometheus.MustNewConstHistogram(m.descLatency, count, float64(total.LatencyNS)/1e9, buckets)
 	ch <- prometheus.MustNewConstMetric(m.descInflight, prometheus.GaugeValue, float64(total.Inflight))
 	ch <- prometheus.MustNewConstMetric(m.descQueued, prometheus.GaugeValue, float64(total.Waiting))

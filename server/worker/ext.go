@@ -13,7 +13,6 @@ import "C"
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,6 +25,7 @@ import (
 	"unsafe"
 
 	"github.com/wsgikit/wsgikit/server"
+	"github.com/wsgikit/wsgikit/server/workerproto"
 )
 
 func main() {} // required by c-shared; never runs
@@ -175,20 +175,18 @@ func wkEnvKey(i C.int, buf *C.char, n C.int) C.int {
 }
 
 // wkServe runs the engine on the inherited listeners until a stop signal,
-// the master's pipe closing, or a fatal accept error. It returns the exit code.
+// the master's pipe closing, or a fatal accept error. It returns the exit
+// code (workerproto's).
 //
 //export wkServe
-func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
-	var cfg server.WorkerConfig
-	if err := json.Unmarshal(C.GoBytes(unsafe.Pointer(cfgp), cfglen), &cfg); err != nil {
-		fmt.Fprintf(os.Stderr, "wsgikit worker: bad config: %v\n", err)
-		return 2
+func wkServe(cfgp *C.char, cfglen C.int) C.int {
+	cfg, err := workerproto.ParseConfig(C.GoBytes(unsafe.Pointer(cfgp), cfglen))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "wsgikit worker: %v\n", err)
+		return workerproto.ExitConfig
 	}
 	level, _ := server.ParseLevel(cfg.LogLevel)
 	logger = server.NewLogger(os.Stderr, level, cfg.LogJSON)
-	if cfg.GOMAXPROCS > 0 {
-		runtime.GOMAXPROCS(cfg.GOMAXPROCS)
-	}
 	// At least two Ps, even on one CPU: while the event loop's thread is in
 	// Python (a cgo call), an idle P tells sysmon there is no need to take
 	// the loop's P away and hand it to another thread (server/loop.go).
@@ -202,22 +200,22 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
 		}
 	}
-	ec := cfg.Engine()
+	ec := server.EngineConfigFor(&cfg)
 	ec.Logger = logger
 	if cfg.AccessLog != "" {
 		al, err := server.OpenAccessLog(cfg.AccessLog, cfg.AccessLogFormat, cfg.LogJSON)
 		if err != nil {
 			logger.Error(err.Error())
-			return 2
+			return workerproto.ExitConfig
 		}
 		defer al.Flush()
 		ec.AccessLog = al
 	}
-	if cfg.BoardFD > 0 {
-		b, err := server.OpenScoreboard(cfg.BoardFD, ec.Threads)
+	if cfg.Board > 0 {
+		b, err := workerproto.OpenScoreboard(cfg.Board, ec.Threads)
 		if err != nil {
 			logger.Error(err.Error())
-			return 2
+			return workerproto.ExitConfig
 		}
 		ec.Board = b
 	}
@@ -255,11 +253,11 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 			}
 		}
 	}()
-	if cfg.ControlFD > 0 {
+	if cfg.Control > 0 {
 		// The master holds the write end: EOF means it is gone, and a worker
 		// must never outlive its master.
 		go func() {
-			f := os.NewFile(uintptr(cfg.ControlFD), "control")
+			f := os.NewFile(uintptr(cfg.Control), "control")
 			io.Copy(io.Discard, f)
 			select {
 			case stop <- ec.GracefulTimeout:
@@ -270,17 +268,17 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 	// The engine owns the inherited listeners from here (its loop accepts
 	// on them outside Go's netpoller).
 	served := make(chan error, 1)
-	go func() { served <- eng.ServeFDs(cfg.ListenFDs) }()
-	if cfg.StatusFD > 0 {
-		go heartbeat(os.NewFile(uintptr(cfg.StatusFD), "status"), eng, time.Duration(cfg.Heartbeat))
+	go func() { served <- eng.ServeFDs(cfg.Listen) }()
+	if cfg.Status > 0 {
+		go heartbeat(os.NewFile(uintptr(cfg.Status), "status"), eng, time.Duration(cfg.Heartbeat))
 	}
-	rc := 0
+	rc := workerproto.ExitOK
 	grace := ec.GracefulTimeout
 	select {
 	case grace = <-stop:
 	case err := <-served:
 		logger.Error(fmt.Sprintf("serve: %v", err))
-		rc = 1
+		rc = workerproto.ExitFailed
 	}
 	eng.Drain()
 	logger.Info(fmt.Sprintf("stopping: in-flight requests get %v", grace))
@@ -298,8 +296,8 @@ func heartbeat(f *os.File, eng *server.Engine, every time.Duration) {
 	if every <= 0 {
 		every = time.Second
 	}
-	enc := json.NewEncoder(f)
-	if enc.Encode(map[string]bool{"ready": true}) != nil {
+	w := workerproto.NewStatusWriter(f)
+	if w.Send(workerproto.Ready) != nil {
 		return
 	}
 	tick := time.NewTicker(every)
@@ -307,12 +305,12 @@ func heartbeat(f *os.File, eng *server.Engine, every time.Duration) {
 	for {
 		select {
 		case <-tick.C:
-			if enc.Encode(map[string]bool{"beat": true}) != nil {
+			if w.Send(workerproto.Beat) != nil {
 				return
 			}
 		case <-limit:
 			limit = nil
-			if enc.Encode(map[string]bool{"recycle": true}) != nil {
+			if w.Send(workerproto.Recycle) != nil {
 				return
 			}
 		}

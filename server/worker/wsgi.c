@@ -821,12 +821,12 @@ static int slot_objects(int slot) {
 static int serving;
 
 static PyObject *wk_serve(PyObject *self, PyObject *args, PyObject *kw) {
-	static char *kwlist[] = {"app", "fd", "config", "threads", "multiprocess", "software", NULL};
+	static char *kwlist[] = {"app", "config", "threads", "multiprocess", "software", NULL};
 	PyObject *application;
-	int fd, threads = 1, multiprocess = 0;
+	int threads = 1, multiprocess = 0;
 	const char *cfg, *software = "wsgikit";
 	Py_ssize_t cfglen;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "Ois#|ips:serve", kwlist, &application, &fd, &cfg, &cfglen, &threads, &multiprocess, &software))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "Os#|ips:serve", kwlist, &application, &cfg, &cfglen, &threads, &multiprocess, &software))
 		return NULL;
 	if (!PyCallable_Check(application)) {
 		PyErr_SetString(PyExc_TypeError, "app must be callable");
@@ -878,15 +878,15 @@ static PyObject *wk_serve(PyObject *self, PyObject *args, PyObject *kw) {
 
 	int rc;
 	Py_BEGIN_ALLOW_THREADS
-	rc = wkServe(fd, (char *)cfg, (int)cfglen);
+	rc = wkServe((char *)cfg, (int)cfglen);
 	Py_END_ALLOW_THREADS
 	return PyLong_FromLong(rc);
 }
 
 static PyMethodDef module_methods[] = {
 	{"serve", (PyCFunction)(void (*)(void))wk_serve, METH_VARARGS | METH_KEYWORDS,
-	 "serve(app, fd, config, threads=1, multiprocess=False, software='wsgikit') -> exit code\n"
-	 "Run the Go HTTP/1.1 server on the listening socket fd until a stop signal."},
+	 "serve(app, config, threads=1, multiprocess=False, software='wsgikit') -> exit code\n"
+	 "Run the Go HTTP/1.1 server on the listening sockets the config names until a stop signal."},
 	{NULL}
 };
 

@@ -56,7 +56,7 @@ extern int wkSendFile(int slot, int fd, long long off, long long n);
 extern long long wkRead(int slot, void *p, size_t n, int line);
 extern int wkEnvKeyCount(void);
 extern int wkEnvKey(int i, char *buf, int n);
-extern int wkServe(int fd, char *cfg, int cfglen);
+extern int wkServe(char *cfg, int cfglen);
 extern void wkLogError(char *why, char *line, char *tb);
 
 #endif

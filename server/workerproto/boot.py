@@ -1,4 +1,5 @@
-# wsgikit worker bootstrap, run by the master as `<python> -c <this file>`.
+# wsgikit worker bootstrap, run by the master as `<python> -c <this file>`
+# (server/workerproto: Command; boot_test.go checks the names used here).
 # It imports the application first and _wsgikit (the Go engine) last: the Go
 # runtime starts at import, and nothing may fork after that.
 import importlib
@@ -70,7 +71,7 @@ def main():
         fail(EXIT_NO_EXT, "cannot load _wsgikit from %s: %s; rebuild with: make build PYTHON=%s" % (libdir, e, sys.executable))
     finally:
         sys.path.remove(libdir)
-    rc = _wsgikit.serve(app, cfg["listen_fds"][0], raw, threads=cfg["threads"],
+    rc = _wsgikit.serve(app, raw, threads=cfg["threads"],
                         multiprocess=cfg["multiprocess"], software=cfg["software"])
     sys.stdout.flush()
     sys.exit(rc)

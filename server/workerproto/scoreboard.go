@@ -1,4 +1,4 @@
-package server
+package workerproto
 
 import (
 	"fmt"
@@ -30,10 +30,9 @@ func (b *Scoreboard) Stats() *Stats {
 	return (*Stats)(unsafe.Pointer(&b.mem[b.n*recordSize]))
 }
 
-// Snapshot reads the counters and the busy slots.
+// Snapshot reads the counters.
 func (b *Scoreboard) Snapshot() Snapshot {
 	s := b.Stats().snapshot()
-	s.Busy = b.Busy()
 	s.Threads = b.n
 	return s
 }
@@ -70,8 +69,9 @@ func NewScoreboard(n int) (*Scoreboard, *os.File, error) {
 // OpenScoreboard maps a scoreboard passed by the master as fd.
 func OpenScoreboard(fd, n int) (*Scoreboard, error) { return mapBoard(fd, n) }
 
-// anonymousScoreboard is for an engine without a master (tests, embedding).
-func anonymousScoreboard(n int) *Scoreboard {
+// PrivateScoreboard is a scoreboard nobody else reads: for an engine without
+// a master (tests, embedding).
+func PrivateScoreboard(n int) *Scoreboard {
 	mem, err := syscall.Mmap(-1, 0, boardSize(n), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_SHARED)
 	if err != nil {
 		mem = make([]byte, boardSize(n)) // private memory works the same in one process
@@ -142,15 +142,4 @@ func (b *Scoreboard) Read(slot int) (startNS int64, line string, ok bool) {
 		}
 	}
 	return 0, "", false
-}
-
-// Busy lists the slots serving a request.
-func (b *Scoreboard) Busy() []Busy {
-	var out []Busy
-	for i := 0; i < b.n; i++ {
-		if st, l, ok := b.Read(i); ok {
-			out = append(out, Busy{Slot: i, StartNS: st, Line: l})
-		}
-	}
-	return out
 }

@@ -1,17 +1,9 @@
-package server
+package workerproto
 
 import (
 	"sync/atomic"
 	"time"
 )
-
-// Busy describes a request in progress on a slot, reported to the master so
-// it can enforce --timeout and name the request it kills.
-type Busy struct {
-	Slot    int    `json:"slot"`
-	StartNS int64  `json:"start_ns"` // Unix nanoseconds
-	Line    string `json:"line"`
-}
 
 // LatencyBuckets are the upper bounds (seconds) of the request-duration
 // histogram, Prometheus-style.
@@ -26,8 +18,8 @@ type Stats struct {
 	byMethodStatus [8][600]atomic.Uint64
 	latency        [14]atomic.Uint64 // len(LatencyBuckets)+1: the last is +Inf
 	latencySumNS   atomic.Uint64
-	inflight       atomic.Int64
-	waiting        atomic.Int64 // parsed requests waiting for a slot
+	Inflight       atomic.Int64 // requests running in Python
+	Waiting        atomic.Int64 // parsed requests waiting for a slot
 }
 
 func methodIndex(m []byte) int {
@@ -39,7 +31,8 @@ func methodIndex(m []byte) int {
 	return 7
 }
 
-func (s *Stats) observe(method []byte, status int, d time.Duration) {
+// Observe counts one answered request that took d.
+func (s *Stats) Observe(method []byte, status int, d time.Duration) {
 	if status < 100 || status >= 600 {
 		status = 0
 	}
@@ -53,23 +46,19 @@ func (s *Stats) observe(method []byte, status int, d time.Duration) {
 	s.latencySumNS.Add(uint64(d))
 }
 
-// Snapshot is a worker's state as sent to the master with each heartbeat.
+// Snapshot is a copy of a worker's counters, as the master's metrics use them.
 type Snapshot struct {
-	Served    uint64            `json:"served"`
-	Busy      []Busy            `json:"busy,omitempty"`
-	Inflight  int64             `json:"inflight"`
-	Waiting   int64             `json:"waiting"`
-	Threads   int               `json:"threads"`
-	Requests  map[string]uint64 `json:"requests,omitempty"` // "GET 200" -> count
-	Latency   []uint64          `json:"latency"`            // non-cumulative, per LatencyBuckets (+Inf last)
-	LatencyNS uint64            `json:"latency_sum_ns"`
+	Served    uint64
+	Inflight  int64
+	Waiting   int64
+	Threads   int
+	Requests  map[string]uint64 // "GET 200" -> count
+	Latency   []uint64          // non-cumulative, per LatencyBuckets (+Inf last)
+	LatencyNS uint64
 }
 
-// Snapshot reads the engine's counters and in-flight requests.
-func (e *Engine) Snapshot() Snapshot { return e.board.Snapshot() }
-
 func (st *Stats) snapshot() Snapshot {
-	s := Snapshot{Inflight: st.inflight.Load(), Waiting: st.waiting.Load()}
+	s := Snapshot{Inflight: st.Inflight.Load(), Waiting: st.Waiting.Load()}
 	s.Requests = map[string]uint64{}
 	for m := range st.byMethodStatus {
 		for code := range st.byMethodStatus[m] {
