@@ -120,8 +120,8 @@ FUZZTIME ?= 60s
 PARSER_FUZZ := server/http1:FuzzParse server/http1:FuzzBody
 OTHER_FUZZ := server/http1:FuzzValidators conformance/framework:FuzzReadResponse loadgen:FuzzResponse loadgen:FuzzScenarioTOML \
 	loadgen:FuzzVegetaTargets reports:FuzzRender internal/harness:FuzzParseStat internal/harness:FuzzExpand \
-	internal/harness:FuzzSplitCommand internal/harness:FuzzProfileTOML server:FuzzProxyHeader server:FuzzForwarded \
-	server:FuzzAccessLog cmd/wsgikit:FuzzServeConfig
+	internal/harness:FuzzSplitCommand internal/harness:FuzzProfileTOML server/engine:FuzzProxyHeader server/engine:FuzzForwarded \
+	server/accesslog:FuzzAccessLog cmd/wsgikit:FuzzServeConfig
 
 fuzz-parser:
 	@for t in $(PARSER_FUZZ); do \

@@ -6,8 +6,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wsgikit/wsgikit/server/accesslog"
+	"github.com/wsgikit/wsgikit/server/errorlog"
 	"github.com/wsgikit/wsgikit/server/http1"
-	"github.com/wsgikit/wsgikit/server/workerproto"
+	"github.com/wsgikit/wsgikit/server/ipset"
 )
 
 // Config is what `wsgikit serve` is asked to do (gunicorn's names where the
@@ -41,25 +43,25 @@ type Config struct {
 	ReloadOnRSSMB     float64       // recycle a worker whose RSS exceeds this (0: never)
 	Backlog           int
 	Umask             os.FileMode
-	Heartbeat         time.Duration // worker status period (default 1s)
-	MetricsBind       string        // HOST:PORT for Prometheus /metrics ("": off)
-	ForwardedAllowIPs string        // trusted proxies for X-Forwarded-*/Forwarded (IPs, CIDRs, "*")
-	ProxyProtocol     string        // "", v1, v2, auto
-	ProxyAllowFrom    string        // peers that must send a PROXY header
-	MaxConnections    int           // per worker; 0: no limit
-	Reload            bool          // development: reload workers when .py files change
-	PidFile           string        // the master's PID is written here
-	User, Group       string        // workers run as this user/group (names or numbers; the master needs root)
-	ErrorLog          *ErrorLog     // nil: stderr
+	Heartbeat         time.Duration  // worker status period (default 1s)
+	MetricsBind       string         // HOST:PORT for Prometheus /metrics ("": off)
+	ForwardedAllowIPs string         // trusted proxies for X-Forwarded-*/Forwarded (IPs, CIDRs, "*")
+	ProxyProtocol     string         // "", v1, v2, auto
+	ProxyAllowFrom    string         // peers that must send a PROXY header
+	MaxConnections    int            // per worker; 0: no limit
+	Reload            bool           // development: reload workers when .py files change
+	PidFile           string         // the master's PID is written here
+	User, Group       string         // workers run as this user/group (names or numbers; the master needs root)
+	ErrorLog          *errorlog.File // nil: stderr
 }
 
 // Validate checks what the master cannot discover later, with messages
 // that name the flag.
 func (c *Config) Validate() error {
-	if _, err := ParseIPSet(c.ForwardedAllowIPs); err != nil {
+	if _, err := ipset.Parse(c.ForwardedAllowIPs); err != nil {
 		return fmt.Errorf("--forwarded-allow-ips: %v", err)
 	}
-	if _, err := ParseIPSet(c.ProxyAllowFrom); err != nil {
+	if _, err := ipset.Parse(c.ProxyAllowFrom); err != nil {
 		return fmt.Errorf("--proxy-allow-from: %v", err)
 	}
 	switch c.ProxyProtocol {
@@ -68,11 +70,11 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--proxy-protocol %q: want v1, v2 or auto", c.ProxyProtocol)
 	}
 	if c.AccessLogFormat != "" {
-		if _, err := ParseAccessLogFormat(c.AccessLogFormat); err != nil {
+		if err := accesslog.CheckFormat(c.AccessLogFormat); err != nil {
 			return fmt.Errorf("--access-logformat: %v", err)
 		}
 	}
-	if _, err := ParseLevel(c.LogLevel); err != nil {
+	if _, err := errorlog.ParseLevel(c.LogLevel); err != nil {
 		return err
 	}
 	if _, err := ParseAppSpec(c.App); err != nil {
@@ -146,26 +148,4 @@ func (c *Config) Limits() http1.Limits {
 		l.MaxHeadBytes = max(l.MaxHeadBytes, l.MaxRequestLine+2+l.MaxHeaderFields*(l.MaxFieldSize+2)+2)
 	}
 	return l
-}
-
-// EngineConfigFor returns the engine settings of a worker.
-func EngineConfigFor(w *workerproto.Config) EngineConfig {
-	ec := EngineConfig{
-		Threads:         w.Threads,
-		KeepAlive:       time.Duration(w.KeepAlive),
-		HeaderTimeout:   time.Duration(w.HeaderTimeout),
-		GracefulTimeout: time.Duration(w.GracefulTimeout),
-		Limits:          w.Limits,
-		ScriptName:      w.ScriptName,
-		MaxRequests:     w.MaxRequests,
-		ProxyProtocol:   w.ProxyProtocol,
-		MaxConnections:  w.MaxConnections,
-	}
-	if w.ForwardedAllow != "" {
-		ec.ForwardedAllow, _ = ParseIPSet(w.ForwardedAllow) // validated by the master
-	}
-	if w.ProxyProtocol != "" {
-		ec.ProxyAllow, _ = ParseIPSet(w.ProxyAllowFrom)
-	}
-	return ec
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wsgikit/wsgikit/server"
+	"github.com/wsgikit/wsgikit/server/accesslog"
+	"github.com/wsgikit/wsgikit/server/errorlog"
 )
 
 func init() { verbs = append(verbs, newServeCmd) }
@@ -77,7 +79,7 @@ engine as a CPython extension. The callable defaults to "application";
 			if cfg.MaxRequests < 0 || cfg.MaxRequestsJitter < 0 || cfg.ReloadOnRSSMB < 0 || timeout < 0 {
 				return usageErr("--timeout, --max-requests, --max-requests-jitter and --reload-on-rss must not be negative")
 			}
-			level, err := server.ParseLevel(logLevel)
+			level, err := errorlog.ParseLevel(logLevel)
 			if err != nil {
 				return usageErr("%v", err)
 			}
@@ -87,13 +89,13 @@ engine as a CPython extension. The callable defaults to "application";
 			}
 			var logw io.Writer = os.Stderr
 			if errorLog != "" && errorLog != "-" {
-				el, err := server.OpenErrorLog(errorLog)
+				el, err := errorlog.OpenFile(errorLog)
 				if err != nil {
 					return usageErr("%v", err)
 				}
 				cfg.ErrorLog, logw = el, el
 			}
-			logger := server.NewLogger(logw, level, cfg.LogJSON)
+			logger := errorlog.New(logw, level, cfg.LogJSON)
 			if checkConfig {
 				if err := server.CheckConfig(cfg); err != nil {
 					var ee *server.ExitError
@@ -154,7 +156,7 @@ engine as a CPython extension. The callable defaults to "application";
 	f.StringVar(&logLevel, "log-level", "info", "error log level: debug (also every rejected request), info, warning, error, critical")
 	f.BoolVar(&cfg.LogJSON, "log-json", false, "write the error log (and the access log) as one JSON object per line")
 	f.StringVar(&cfg.AccessLog, "access-logfile", "", `access log file, "-" for stdout (default: none)`)
-	f.StringVar(&cfg.AccessLogFormat, "access-logformat", server.DefaultAccessLogFormat, "access log format, gunicorn's atoms: h l u t r m U q H s B b f a T D M L p {header}i {header}o {var}e")
+	f.StringVar(&cfg.AccessLogFormat, "access-logformat", accesslog.DefaultFormat, "access log format, gunicorn's atoms: h l u t r m U q H s B b f a T D M L p {header}i {header}o {var}e")
 	f.BoolVar(&cfg.Static, "static", false, "answer hello world without calling the app (measures the engine's ceiling)")
 	f.MarkHidden("static")
 	return cmd

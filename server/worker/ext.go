@@ -24,19 +24,21 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/wsgikit/wsgikit/server"
+	"github.com/wsgikit/wsgikit/server/accesslog"
+	"github.com/wsgikit/wsgikit/server/engine"
+	"github.com/wsgikit/wsgikit/server/errorlog"
 	"github.com/wsgikit/wsgikit/server/workerproto"
 )
 
 func main() {} // required by c-shared; never runs
 
-// pyApp implements server.App over the C layer.
+// pyApp implements engine.App over the C layer.
 type pyApp struct{}
 
 // current holds the exchange each Python thread is serving, for callbacks.
-var current []*server.Exchange
+var current []*engine.Exchange
 
-func (pyApp) Serve(slot int, x *server.Exchange) {
+func (pyApp) Serve(slot int, x *engine.Exchange) {
 	current[slot] = x
 	env := &x.Env
 	var buf *C.char
@@ -74,8 +76,8 @@ func cbytes(p *C.char, n C.Py_ssize_t) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))
 }
 
-func headOf(s *C.wk_slot) server.Head {
-	return server.Head{
+func headOf(s *C.wk_slot) engine.Head {
+	return engine.Head{
 		Status:    cbytes(s.status, s.status_len),
 		Code:      int(s.code),
 		Headers:   cbytes(s.hdr, s.hdr_len),
@@ -96,7 +98,7 @@ func wkSend(slot C.int, p unsafe.Pointer, n C.size_t, total C.longlong) C.int {
 	switch err {
 	case nil:
 		return 0
-	case server.ErrBodyComplete:
+	case engine.ErrBodyComplete:
 		return 2
 	default:
 		return 1
@@ -143,7 +145,7 @@ func wkRead(slot C.int, p unsafe.Pointer, n C.size_t, line C.int) C.longlong {
 }
 
 // logger is the worker's error log; app exceptions come here from C.
-var logger = server.NewLogger(os.Stderr, slog.LevelInfo, false)
+var logger = errorlog.New(os.Stderr, slog.LevelInfo, false)
 
 // wkLogError logs an application error with its request line and traceback.
 //
@@ -160,11 +162,11 @@ func wkLogError(why, line, tb *C.char) {
 }
 
 //export wkEnvKeyCount
-func wkEnvKeyCount() C.int { return C.int(len(server.EnvKeys)) }
+func wkEnvKeyCount() C.int { return C.int(len(engine.EnvKeys)) }
 
 //export wkEnvKey
 func wkEnvKey(i C.int, buf *C.char, n C.int) C.int {
-	k := server.EnvKeys[i]
+	k := engine.EnvKeys[i]
 	if len(k)+1 > int(n) {
 		return -1
 	}
@@ -185,11 +187,11 @@ func wkServe(cfgp *C.char, cfglen C.int) C.int {
 		fmt.Fprintf(os.Stderr, "wsgikit worker: %v\n", err)
 		return workerproto.ExitConfig
 	}
-	level, _ := server.ParseLevel(cfg.LogLevel)
-	logger = server.NewLogger(os.Stderr, level, cfg.LogJSON)
+	level, _ := errorlog.ParseLevel(cfg.LogLevel)
+	logger = errorlog.New(os.Stderr, level, cfg.LogJSON)
 	// At least two Ps, even on one CPU: while the event loop's thread is in
 	// Python (a cgo call), an idle P tells sysmon there is no need to take
-	// the loop's P away and hand it to another thread (server/loop.go).
+	// the loop's P away and hand it to another thread (server/engine/loop.go).
 	if runtime.GOMAXPROCS(0) < 2 {
 		runtime.GOMAXPROCS(2)
 	}
@@ -200,10 +202,10 @@ func wkServe(cfgp *C.char, cfglen C.int) C.int {
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
 		}
 	}
-	ec := server.EngineConfigFor(&cfg)
+	ec := engine.ConfigFor(&cfg)
 	ec.Logger = logger
 	if cfg.AccessLog != "" {
-		al, err := server.OpenAccessLog(cfg.AccessLog, cfg.AccessLogFormat, cfg.LogJSON)
+		al, err := accesslog.Open(cfg.AccessLog, cfg.AccessLogFormat, cfg.LogJSON)
 		if err != nil {
 			logger.Error(err.Error())
 			return workerproto.ExitConfig
@@ -219,12 +221,12 @@ func wkServe(cfgp *C.char, cfglen C.int) C.int {
 		}
 		ec.Board = b
 	}
-	var app server.App = pyApp{}
+	var app engine.App = pyApp{}
 	if cfg.Static {
-		app = server.StaticApp{}
+		app = engine.StaticApp{}
 	}
-	current = make([]*server.Exchange, ec.Threads)
-	eng := server.NewEngine(ec, app)
+	current = make([]*engine.Exchange, ec.Threads)
+	eng := engine.New(ec, app)
 
 	// Python signal handlers cannot run while the main thread is inside Go,
 	// so Go owns the stop signals while serving and gives them back after.
@@ -237,7 +239,7 @@ func wkServe(cfgp *C.char, cfglen C.int) C.int {
 			switch s {
 			case syscall.SIGUSR1:
 				if cfg.ErrorLogPath != "" {
-					if err := server.ReopenStderr(cfg.ErrorLogPath); err != nil {
+					if err := errorlog.ReopenStderr(cfg.ErrorLogPath); err != nil {
 						logger.Error(fmt.Sprintf("reopen %s: %v", cfg.ErrorLogPath, err))
 					}
 				}
@@ -292,7 +294,7 @@ func wkServe(cfgp *C.char, cfglen C.int) C.int {
 
 // heartbeat tells the master the worker is ready, then that it is alive
 // (counters are in the shared scoreboard); a write error means the master is gone.
-func heartbeat(f *os.File, eng *server.Engine, every time.Duration) {
+func heartbeat(f *os.File, eng *engine.Engine, every time.Duration) {
 	if every <= 0 {
 		every = time.Second
 	}

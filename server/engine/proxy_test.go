@@ -1,36 +1,18 @@
-package server
+package engine
 
 import (
 	"encoding/binary"
 	"testing"
 
 	"github.com/wsgikit/wsgikit/server/http1"
+	"github.com/wsgikit/wsgikit/server/ipset"
 )
 
-func TestIPSet(t *testing.T) {
-	s, err := ParseIPSet("127.0.0.1, 10.0.0.0/8,::1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for ip, want := range map[string]bool{"127.0.0.1": true, "10.2.3.4": true, "::1": true, "::ffff:10.0.0.1": true, "11.0.0.1": false, "junk": false} {
-		if got := s.Contains([]byte(ip)); got != want {
-			t.Errorf("%s: %v, want %v", ip, got, want)
-		}
-	}
-	if _, err := ParseIPSet("10.0.0.0/33"); err == nil {
-		t.Error("bad CIDR accepted")
-	}
-	all, _ := ParseIPSet("*")
-	if !all.Contains([]byte("8.8.8.8")) {
-		t.Error(`"*" does not match`)
-	}
-}
-
 func TestForwardedEnviron(t *testing.T) {
-	trusted, _ := ParseIPSet("127.0.0.1,10.0.0.0/8")
+	trusted, _ := ipset.Parse("127.0.0.1,10.0.0.0/8")
 	cases := []struct {
 		name, headers            string
-		proxies                  *IPSet
+		proxies                  *ipset.Set
 		addr, scheme, host, port string
 	}{
 		{"xff-rightmost-untrusted", "X-Forwarded-For: 6.6.6.6, 1.2.3.4, 10.0.0.2\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: example.com\r\n", trusted, "1.2.3.4", "https", "example.com", "443"},

@@ -1,18 +1,15 @@
-package server
+package engine
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/wsgikit/wsgikit/server/http1"
 	"github.com/wsgikit/wsgikit/server/workerproto"
 )
 
@@ -25,53 +22,6 @@ type App interface {
 	Serve(slot int, x *Exchange)
 }
 
-// EngineConfig holds the connection-level settings.
-type EngineConfig struct {
-	Threads         int           // Python threads: requests run at once
-	KeepAlive       time.Duration // idle time allowed between requests on a connection
-	HeaderTimeout   time.Duration // time allowed to send a whole request head
-	IOTimeout       time.Duration // body reads and response writes
-	GracefulTimeout time.Duration // in-flight requests get this long on a graceful stop
-	Limits          http1.Limits
-	ScriptName      string
-	MaxDiscard      int64 // unread request body drained to keep a connection, beyond: close
-	Logger          *slog.Logger
-	Board           *workerproto.Scoreboard // shared with the master; nil makes a private one
-	MaxRequests     uint64                  // LimitReached closes after this many requests (0: never)
-	AccessLog       *AccessLog              // nil: no access log
-	ForwardedAllow  *IPSet                  // peers whose X-Forwarded-*/Forwarded fields are believed
-	ProxyProtocol   string                  // "", "v1", "v2" or "auto"
-	ProxyAllow      *IPSet                  // peers that must send a PROXY header
-	MaxConnections  int                     // 0: no limit; beyond, accepting pauses (the backlog or other workers take them)
-}
-
-func (c *EngineConfig) defaults() {
-	if c.Threads <= 0 {
-		c.Threads = 1
-	}
-	if c.KeepAlive <= 0 {
-		c.KeepAlive = 5 * time.Second
-	}
-	if c.HeaderTimeout <= 0 {
-		c.HeaderTimeout = 10 * time.Second
-	}
-	if c.IOTimeout <= 0 {
-		c.IOTimeout = 30 * time.Second
-	}
-	if c.GracefulTimeout <= 0 {
-		c.GracefulTimeout = 30 * time.Second
-	}
-	if c.Limits == (http1.Limits{}) {
-		c.Limits = http1.DefaultLimits()
-	}
-	if c.MaxDiscard == 0 {
-		c.MaxDiscard = 1 << 20
-	}
-	if c.Logger == nil {
-		c.Logger = NewLogger(os.Stderr, slog.LevelInfo, false)
-	}
-}
-
 // Engine accepts connections and runs their requests in Python, at most
 // Threads at a time. One event loop (loop.go) owns every socket: it accepts,
 // reads and parses request heads without blocking, so a slow client never
@@ -80,7 +30,7 @@ func (c *EngineConfig) defaults() {
 // environ to close(): nothing else wakes up per request, like a C server's
 // loop. The worker keeps one persistent Python thread state per OS thread.
 type Engine struct {
-	cfg  EngineConfig
+	cfg  Config
 	app  App
 	loop *loop
 
@@ -101,8 +51,8 @@ type Engine struct {
 	LimitReached chan struct{}
 }
 
-// NewEngine returns an engine running app with cfg.Threads slots.
-func NewEngine(cfg EngineConfig, app App) *Engine {
+// New returns an engine running app with cfg.Threads slots.
+func New(cfg Config, app App) *Engine {
 	cfg.defaults()
 	e := &Engine{cfg: cfg, app: app, conns: make(map[*conn]struct{}), script: []byte(cfg.ScriptName), done: make(chan struct{})}
 	e.LimitReached = make(chan struct{})
@@ -221,5 +171,3 @@ func splitAddr(a net.Addr) (host, port []byte) {
 	}
 	return []byte(h), []byte(p)
 }
-
-func discardLogger() *slog.Logger { return NewLogger(io.Discard, slog.LevelError, false) }

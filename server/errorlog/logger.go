@@ -1,4 +1,8 @@
-package server
+// Package errorlog is the server's error log: gunicorn's line format (or
+// JSON) for the master's and the workers' loggers, gunicorn's level names,
+// and the --error-logfile file that is every worker's stderr and that USR1
+// reopens.
+package errorlog
 
 import (
 	"context"
@@ -30,10 +34,10 @@ func ParseLevel(s string) (slog.Level, error) {
 	return 0, fmt.Errorf("--log-level %q: want debug, info, warning, error or critical", s)
 }
 
-// NewLogger makes the error log: gunicorn-style lines
+// New makes an error logger: gunicorn-style lines
 // ("[2026-11-25 08:03:34 +0000] [1234] [INFO] message k=v"), or one JSON
 // object per line with asJSON.
-func NewLogger(w io.Writer, level slog.Level, asJSON bool) *slog.Logger {
+func New(w io.Writer, level slog.Level, asJSON bool) *slog.Logger {
 	if asJSON {
 		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.LevelKey && a.Value.Any() == LevelCritical {

@@ -1,4 +1,4 @@
-package server
+package errorlog
 
 import (
 	"fmt"
@@ -7,24 +7,24 @@ import (
 	"syscall"
 )
 
-// ErrorLog is the error log file (--error-logfile): the master writes to it,
+// File is the error log file (--error-logfile): the master writes to it,
 // and it is every worker's stderr, so Python's own output (print to
 // sys.stderr, warnings) lands there too. USR1 reopens it (logrotate).
-type ErrorLog struct {
+type File struct {
 	path     string
 	mu       sync.Mutex
 	f        *os.File
 	uid, gid int // owner for workers running as another user; -1: leave
 }
 
-// OpenErrorLog opens path for appending.
-func OpenErrorLog(path string) (*ErrorLog, error) {
-	l := &ErrorLog{path: path, uid: -1, gid: -1}
+// OpenFile opens path for appending.
+func OpenFile(path string) (*File, error) {
+	l := &File{path: path, uid: -1, gid: -1}
 	return l, l.Reopen()
 }
 
 // Reopen opens the path again (after logrotate moved the file).
-func (l *ErrorLog) Reopen() error {
+func (l *File) Reopen() error {
 	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("--error-logfile: %w", err)
@@ -43,7 +43,7 @@ func (l *ErrorLog) Reopen() error {
 }
 
 // Write implements io.Writer for the master's logger.
-func (l *ErrorLog) Write(p []byte) (int, error) {
+func (l *File) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.f.Write(p)
@@ -51,7 +51,7 @@ func (l *ErrorLog) Write(p []byte) (int, error) {
 
 // SetOwner makes the file (now and after each reopen) writable by workers
 // that run as another user.
-func (l *ErrorLog) SetOwner(uid, gid int) {
+func (l *File) SetOwner(uid, gid int) {
 	l.mu.Lock()
 	l.uid, l.gid = uid, gid
 	l.f.Chown(uid, gid)
@@ -59,10 +59,10 @@ func (l *ErrorLog) SetOwner(uid, gid int) {
 }
 
 // Path is where the log is.
-func (l *ErrorLog) Path() string { return l.path }
+func (l *File) Path() string { return l.path }
 
 // File is the current file, given to workers as stderr.
-func (l *ErrorLog) File() *os.File {
+func (l *File) File() *os.File {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.f

@@ -1,4 +1,4 @@
-package server
+package engine
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wsgikit/wsgikit/server/accesslog"
 	"github.com/wsgikit/wsgikit/server/http1"
 )
 
@@ -61,7 +62,7 @@ type conn struct {
 	continueSent bool
 	sendContinue func() error
 
-	rc     reqCopy // for the access log
+	rc     accesslog.Record
 	logbuf []byte
 }
 
@@ -311,7 +312,7 @@ func (c *conn) handle(slot int) (bool, time.Time) {
 	}
 	al := e.cfg.AccessLog
 	if al != nil {
-		c.rc.capture(&c.req)
+		c.rc.Capture(&c.req)
 	}
 	body := c.r.Body()
 	hasBody := c.req.Chunked || c.req.ContentLength > 0
@@ -333,8 +334,8 @@ func (c *conn) handle(slot int) (bool, time.Time) {
 	}
 	if al != nil {
 		// %(D)s includes the wait for a Python thread.
-		c.logbuf = al.line(c.logbuf[:0], &c.rc, c.ci.RemoteAddr, x.Status, x.written, c.readyAt, end.Sub(c.readyAt))
-		al.write(c.logbuf)
+		c.logbuf = al.AppendLine(c.logbuf[:0], &c.rc, c.ci.RemoteAddr, x.Status, x.written, c.readyAt, end.Sub(c.readyAt))
+		al.Write(c.logbuf)
 	}
 	if c.err != nil || x.close || c.abort {
 		return false, end

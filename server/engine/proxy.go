@@ -1,68 +1,15 @@
-package server
+package engine
 
 import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/wsgikit/wsgikit/server/ipset"
 )
-
-// IPSet is a list of addresses and CIDR ranges ("*" matches everything), as
-// given to --forwarded-allow-ips and --proxy-allow-from.
-type IPSet struct {
-	all      bool
-	prefixes []netip.Prefix
-}
-
-// ParseIPSet parses a comma-separated list of IPs and CIDRs.
-func ParseIPSet(s string) (*IPSet, error) {
-	set := &IPSet{}
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		switch {
-		case f == "":
-		case f == "*":
-			set.all = true
-		case strings.Contains(f, "/"):
-			p, err := netip.ParsePrefix(f)
-			if err != nil {
-				return nil, fmt.Errorf("%q is not an IP or CIDR range (e.g. 10.0.0.0/8)", f)
-			}
-			set.prefixes = append(set.prefixes, p.Masked())
-		default:
-			a, err := netip.ParseAddr(f)
-			if err != nil {
-				return nil, fmt.Errorf("%q is not an IP or CIDR range (e.g. 127.0.0.1)", f)
-			}
-			set.prefixes = append(set.prefixes, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
-		}
-	}
-	return set, nil
-}
-
-// Contains reports whether ip (text, as in REMOTE_ADDR) is in the set.
-func (s *IPSet) Contains(ip []byte) bool {
-	if s == nil {
-		return false
-	}
-	if s.all {
-		return true
-	}
-	a, err := netip.ParseAddr(string(ip))
-	if err != nil {
-		return false
-	}
-	a = a.Unmap()
-	for _, p := range s.prefixes {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
 
 // forwarded is what a trusted proxy says about the original request.
 type forwarded struct {
@@ -73,7 +20,7 @@ type forwarded struct {
 // sent by a trusted peer. The client is the rightmost address that is not
 // itself a trusted proxy: entries to its left were written by the client and
 // prove nothing.
-func fromProxy(req headerGetter, trusted *IPSet) forwarded {
+func fromProxy(req headerGetter, trusted *ipset.Set) forwarded {
 	var f forwarded
 	if fw := req.Header("forwarded"); fw != nil {
 		elems := bytes.Split(fw, []byte(","))

@@ -1,10 +1,11 @@
-package server
+package engine
 
 import (
 	"bytes"
 	"strconv"
 
 	"github.com/wsgikit/wsgikit/server/http1"
+	"github.com/wsgikit/wsgikit/server/ipset"
 )
 
 // Environ keys with a fixed index, interned once on the Python side so that
@@ -111,7 +112,7 @@ type ConnInfo struct {
 	// Proxies is set when the peer is a trusted proxy (--forwarded-allow-ips):
 	// its X-Forwarded-* / Forwarded fields then decide REMOTE_ADDR,
 	// wsgi.url_scheme and the host.
-	Proxies *IPSet
+	Proxies *ipset.Set
 }
 
 // errBadPath is returned for a path whose percent-encoding is malformed.
@@ -209,7 +210,7 @@ func (e *Environ) addHeaders(req *http1.Request) {
 		if bytes.IndexByte(h.Name, '_') >= 0 || len(h.Name)+5 > len(kb) {
 			continue
 		}
-		if asciiEqualFold(h.Name, "content-length") {
+		if http1.EqualFold(h.Name, "content-length") {
 			continue
 		}
 		if seenBefore(hs, i) {
@@ -217,7 +218,7 @@ func (e *Environ) addHeaders(req *http1.Request) {
 		}
 		key := cgiKey(kb[:0], h.Name)
 		idx, known := envKeyIndex[string(key)]
-		if asciiEqualFold(h.Name, "content-type") {
+		if http1.EqualFold(h.Name, "content-type") {
 			idx, known = keyContentType, true
 		}
 		sep := ", "
@@ -261,18 +262,6 @@ func sameFieldName(a, b []byte) bool {
 	}
 	for i := range a {
 		if lower(a[i]) != lower(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func asciiEqualFold(b []byte, lowerS string) bool {
-	if len(b) != len(lowerS) {
-		return false
-	}
-	for i := range b {
-		if lower(b[i]) != lowerS[i] {
 			return false
 		}
 	}

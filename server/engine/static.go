@@ -1,4 +1,4 @@
-package server
+package engine
 
 // StaticApp answers every request with a fixed hello-world response without
 // calling Python: the ceiling the engine reaches on its own, against which

@@ -1,4 +1,4 @@
-package server
+package engine
 
 import (
 	"errors"
@@ -128,8 +128,8 @@ func (x *Exchange) writeHead(h *Head, total int64) {
 		b = append(b, "Server: wsgikit\r\n"...)
 	}
 	b = append(b, h.Headers...)
-	if al := c.e.cfg.AccessLog; al != nil && al.needOut {
-		c.rc.resp = append(c.rc.resp[:0], h.Headers...)
+	if al := c.e.cfg.AccessLog; al != nil && al.NeedsResponse() {
+		c.rc.SetResponse(h.Headers)
 	}
 	if cl >= 0 && code >= 200 && code != 204 {
 		b = append(b, "Content-Length: "...)

@@ -1,4 +1,8 @@
-package server
+// Package accesslog writes the access log: one line per request in
+// gunicorn's --access-logformat atoms (or a JSON object with the atoms as
+// keys), buffered, to a file that USR1 reopens. The engine formats a line per
+// request from a Record of it; the master only validates the format.
+package accesslog
 
 import (
 	"bufio"
@@ -14,8 +18,8 @@ import (
 	"github.com/wsgikit/wsgikit/server/http1"
 )
 
-// DefaultAccessLogFormat is gunicorn's default (Apache's combined format).
-const DefaultAccessLogFormat = `%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"`
+// DefaultFormat is gunicorn's default (Apache's combined format).
+const DefaultFormat = `%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"`
 
 // Access-log atoms, gunicorn's names:
 //
@@ -31,9 +35,9 @@ type atom struct {
 	name string // for i, o, e (lower case for headers)
 }
 
-// AccessLog formats one line per request in gunicorn's --access-logformat
+// Log formats one line per request in gunicorn's --access-logformat
 // (or JSON with the same atoms as keys) to a buffered file that USR1 reopens.
-type AccessLog struct {
+type Log struct {
 	atoms   []atom
 	json    bool
 	path    string
@@ -44,9 +48,16 @@ type AccessLog struct {
 	needOut bool // the format uses response headers
 }
 
-// ParseAccessLogFormat compiles a gunicorn-style format; unknown atoms are an
-// error naming them.
-func ParseAccessLogFormat(format string) ([]atom, error) {
+// CheckFormat reports whether format is a valid gunicorn-style format; the
+// error names what is wrong.
+func CheckFormat(format string) error {
+	_, err := parseFormat(format)
+	return err
+}
+
+// parseFormat compiles a gunicorn-style format; unknown atoms are an error
+// naming them.
+func parseFormat(format string) ([]atom, error) {
 	var out []atom
 	for len(format) > 0 {
 		i := strings.Index(format, "%(")
@@ -83,16 +94,16 @@ func ParseAccessLogFormat(format string) ([]atom, error) {
 	return out, nil
 }
 
-// OpenAccessLog opens path ("-" for stdout) for the format.
-func OpenAccessLog(path, format string, asJSON bool) (*AccessLog, error) {
+// Open opens path ("-" for stdout) for the format ("": DefaultFormat).
+func Open(path, format string, asJSON bool) (*Log, error) {
 	if format == "" {
-		format = DefaultAccessLogFormat
+		format = DefaultFormat
 	}
-	atoms, err := ParseAccessLogFormat(format)
+	atoms, err := parseFormat(format)
 	if err != nil {
 		return nil, err
 	}
-	l := &AccessLog{atoms: atoms, json: asJSON, path: path, pid: strconv.Itoa(os.Getpid())}
+	l := &Log{atoms: atoms, json: asJSON, path: path, pid: strconv.Itoa(os.Getpid())}
 	for _, a := range atoms {
 		l.needOut = l.needOut || a.kind == 'o'
 	}
@@ -104,7 +115,7 @@ func OpenAccessLog(path, format string, asJSON bool) (*AccessLog, error) {
 }
 
 // Reopen reopens the file (logrotate, USR1).
-func (l *AccessLog) Reopen() error {
+func (l *Log) Reopen() error {
 	var f io.WriteCloser = nopCloser{os.Stdout}
 	if l.path != "-" {
 		of, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
@@ -128,66 +139,61 @@ type nopCloser struct{ io.Writer }
 func (nopCloser) Close() error { return nil }
 
 // flusher bounds how long a line stays in the buffer.
-func (l *AccessLog) flusher() {
+func (l *Log) flusher() {
 	for range time.Tick(200 * time.Millisecond) {
 		l.Flush()
 	}
 }
 
 // Flush writes buffered lines out.
-func (l *AccessLog) Flush() {
+func (l *Log) Flush() {
 	l.mu.Lock()
 	l.w.Flush()
 	l.mu.Unlock()
 }
 
-// reqCopy keeps what the log needs of a request past the point where the
-// parser's buffer is reused (the app may read the body first).
-type reqCopy struct {
-	arena  []byte
-	method []int // offsets into arena: [start, end)
-	target []int
-	hdrs   [][4]int // name start/end, value start/end
-	minor  int
-	path   [2]int
-	query  [2]int
-	resp   []byte // response header block when the format needs it
+// NeedsResponse reports whether the format uses response headers: only then
+// does a Record need them (SetResponse).
+func (l *Log) NeedsResponse() bool { return l.needOut }
+
+// Record keeps what the log needs of a request past the point where the
+// parser's buffer is reused (the app may read the body first). One per
+// connection, reused: capturing allocates nothing in steady state.
+type Record struct {
+	arena []byte
+	req   http1.Request // its slices point into arena
+	resp  []byte        // response header block, when the format needs it
 }
 
-func (rc *reqCopy) span(b []byte) [2]int {
-	s := len(rc.arena)
-	rc.arena = append(rc.arena, b...)
-	return [2]int{s, len(rc.arena)}
-}
-
-func (rc *reqCopy) capture(r *http1.Request) {
-	rc.arena = rc.arena[:0]
-	rc.hdrs = rc.hdrs[:0]
-	m := rc.span(r.Method)
-	t := rc.span(r.Target)
-	rc.method, rc.target = m[:], t[:]
-	rc.path, rc.query = rc.span(r.Path), rc.span(r.Query)
-	rc.minor = r.Minor
+// Capture copies what the log needs of r.
+func (rc *Record) Capture(r *http1.Request) {
+	n := len(r.Method) + len(r.Target) + len(r.Path) + len(r.Query)
 	for _, h := range r.Headers {
-		n, v := rc.span(h.Name), rc.span(h.Value)
-		rc.hdrs = append(rc.hdrs, [4]int{n[0], n[1], v[0], v[1]})
+		n += len(h.Name) + len(h.Value)
+	}
+	if cap(rc.arena) < n {
+		rc.arena = make([]byte, 0, n) // the copies below never reallocate it
+	}
+	rc.arena = rc.arena[:0]
+	keep := func(b []byte) []byte {
+		s := len(rc.arena)
+		rc.arena = append(rc.arena, b...)
+		return rc.arena[s:len(rc.arena):len(rc.arena)]
+	}
+	q := &rc.req
+	q.Method, q.Target, q.Path, q.Query, q.Minor = keep(r.Method), keep(r.Target), keep(r.Path), keep(r.Query), r.Minor
+	q.Headers = q.Headers[:0]
+	for _, h := range r.Headers {
+		q.Headers = append(q.Headers, http1.Header{Name: keep(h.Name), Value: keep(h.Value)})
 	}
 	rc.resp = rc.resp[:0]
 }
 
-func (rc *reqCopy) header(lowerName string) []byte {
-	for _, h := range rc.hdrs {
-		if asciiEqualFold(rc.arena[h[0]:h[1]], lowerName) {
-			return rc.arena[h[2]:h[3]]
-		}
-	}
-	return nil
-}
-
-func (rc *reqCopy) get(s []int) []byte { return rc.arena[s[0]:s[1]] }
+// SetResponse keeps the response's header block ("Name: value\r\n" lines).
+func (rc *Record) SetResponse(headers []byte) { rc.resp = append(rc.resp[:0], headers...) }
 
 // respHeader finds a header in the saved response block.
-func (rc *reqCopy) respHeader(lowerName string) []byte {
+func (rc *Record) respHeader(lowerName string) []byte {
 	b := rc.resp
 	for len(b) > 0 {
 		line := b
@@ -196,15 +202,19 @@ func (rc *reqCopy) respHeader(lowerName string) []byte {
 		} else {
 			b = nil
 		}
-		if i := bytes.IndexByte(line, ':'); i > 0 && asciiEqualFold(line[:i], lowerName) {
+		if i := bytes.IndexByte(line, ':'); i > 0 && http1.EqualFold(line[:i], lowerName) {
 			return bytes.TrimSpace(line[i+1:])
 		}
 	}
 	return nil
 }
 
-// line formats one request into buf.
-func (l *AccessLog) line(buf []byte, rc *reqCopy, remote []byte, status int, written int64, start time.Time, d time.Duration) []byte {
+var crlf = []byte("\r\n")
+
+// AppendLine appends the line for one request to buf: the client's address,
+// the status, the body bytes written, when the request was ready and how long
+// it took.
+func (l *Log) AppendLine(buf []byte, rc *Record, remote []byte, status int, written int64, start time.Time, d time.Duration) []byte {
 	if l.json {
 		buf = append(buf, '{')
 	}
@@ -241,7 +251,7 @@ func (l *AccessLog) line(buf []byte, rc *reqCopy, remote []byte, status int, wri
 	return append(buf, '\n')
 }
 
-func (l *AccessLog) value(b []byte, a atom, rc *reqCopy, remote []byte, status int, written int64, start time.Time, d time.Duration) []byte {
+func (l *Log) value(b []byte, a atom, rc *Record, remote []byte, status int, written int64, start time.Time, d time.Duration) []byte {
 	dash := func(v []byte) []byte {
 		if len(v) == 0 {
 			return append(b, '-')
@@ -256,18 +266,18 @@ func (l *AccessLog) value(b []byte, a atom, rc *reqCopy, remote []byte, status i
 	case 't':
 		return start.AppendFormat(append(b, '['), "02/Jan/2006:15:04:05 -0700]")
 	case 'r':
-		b = append(b, rc.get(rc.method)...)
+		b = append(b, rc.req.Method...)
 		b = append(b, ' ')
-		b = append(b, rc.get(rc.target)...)
-		return append(append(b, " HTTP/1."...), byte('0'+rc.minor))
+		b = append(b, rc.req.Target...)
+		return append(append(b, " HTTP/1."...), byte('0'+rc.req.Minor))
 	case 'm':
-		return append(b, rc.get(rc.method)...)
+		return append(b, rc.req.Method...)
 	case 'U':
-		return append(b, rc.arena[rc.path[0]:rc.path[1]]...)
+		return append(b, rc.req.Path...)
 	case 'q':
-		return append(b, rc.arena[rc.query[0]:rc.query[1]]...)
+		return append(b, rc.req.Query...)
 	case 'H':
-		return append(append(b, "HTTP/1."...), byte('0'+rc.minor))
+		return append(append(b, "HTTP/1."...), byte('0'+rc.req.Minor))
 	case 's':
 		return strconv.AppendInt(b, int64(status), 10)
 	case 'B':
@@ -278,9 +288,9 @@ func (l *AccessLog) value(b []byte, a atom, rc *reqCopy, remote []byte, status i
 		}
 		return strconv.AppendInt(b, written, 10)
 	case 'f':
-		return dash(rc.header("referer"))
+		return dash(rc.req.Header("referer"))
 	case 'a':
-		return dash(rc.header("user-agent"))
+		return dash(rc.req.Header("user-agent"))
 	case 'T':
 		return strconv.AppendInt(b, int64(d/time.Second), 10)
 	case 'D':
@@ -292,7 +302,7 @@ func (l *AccessLog) value(b []byte, a atom, rc *reqCopy, remote []byte, status i
 	case 'p':
 		return append(b, l.pid...)
 	case 'i':
-		return dash(rc.header(a.name))
+		return dash(rc.req.Header(a.name))
 	case 'o':
 		return dash(rc.respHeader(a.name))
 	case 'e':
@@ -336,8 +346,8 @@ func appendJSONString(dst, v []byte) []byte {
 	return append(dst, '"')
 }
 
-// write appends a finished line.
-func (l *AccessLog) write(line []byte) {
+// Write appends a finished line.
+func (l *Log) Write(line []byte) {
 	l.mu.Lock()
 	// Whole lines per write(2): workers share the file (O_APPEND), and a
 	// line split across two writes could be interleaved with another's.

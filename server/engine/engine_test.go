@@ -1,4 +1,4 @@
-package server
+package engine
 
 import (
 	"bufio"
@@ -6,12 +6,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wsgikit/wsgikit/server/errorlog"
 	"github.com/wsgikit/wsgikit/server/http1"
 )
 
@@ -22,7 +24,7 @@ func startEngine(t testing.TB, app App, threads int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := NewEngine(EngineConfig{Threads: threads, Logger: discardLogger()}, app)
+	e := New(Config{Threads: threads, Logger: discardLogger()}, app)
 	done := make(chan error, 1)
 	go func() { done <- e.Serve(ln) }()
 	t.Cleanup(func() {
@@ -341,3 +343,5 @@ func TestEnginePipelinedConnections(t *testing.T) {
 		})
 	}
 }
+
+func discardLogger() *slog.Logger { return errorlog.New(io.Discard, slog.LevelError, false) }

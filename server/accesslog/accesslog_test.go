@@ -1,4 +1,4 @@
-package server
+package accesslog
 
 import (
 	"strings"
@@ -15,32 +15,32 @@ func TestAccessLogFormat(t *testing.T) {
 	if _, err := http1.Parse(raw, &req, &lim); err != nil {
 		t.Fatal(err)
 	}
-	var rc reqCopy
-	rc.capture(&req)
-	rc.resp = []byte("Content-Type: text/plain\r\nX-Out: yes\r\n")
+	var rc Record
+	rc.Capture(&req)
+	rc.SetResponse([]byte("Content-Type: text/plain\r\nX-Out: yes\r\n"))
 	start := time.Date(2026, 11, 25, 8, 3, 34, 0, time.UTC)
 	cases := []struct {
 		format string
 		json   bool
 		want   string
 	}{
-		{DefaultAccessLogFormat, false, `127.0.0.1 - - [25/Nov/2026:08:03:34 +0000] "GET /p/a?x=1 HTTP/1.1" 200 13 "http://r/" "ua \"quoted\""` + "\n"},
+		{DefaultFormat, false, `127.0.0.1 - - [25/Nov/2026:08:03:34 +0000] "GET /p/a?x=1 HTTP/1.1" 200 13 "http://r/" "ua \"quoted\""` + "\n"},
 		{`%(m)s %(U)s %(q)s %(H)s %(s)s %(B)s %(D)s %(M)s %(L)s %({x-req}i)s %({x-out}o)s %({x-missing}i)s`, false, "GET /p/a x=1 HTTP/1.1 200 13 1500 1 0.001500 abc yes -\n"},
 		{`%(r)s %(s)s`, true, `{"r":"GET /p/a?x=1 HTTP/1.1","s":"200"}` + "\n"},
 	}
 	for _, tc := range cases {
-		atoms, err := ParseAccessLogFormat(tc.format)
+		atoms, err := parseFormat(tc.format)
 		if err != nil {
 			t.Fatal(err)
 		}
-		l := &AccessLog{atoms: atoms, json: tc.json}
-		got := string(l.line(nil, &rc, []byte("127.0.0.1"), 200, 13, start, 1500*time.Microsecond))
+		l := &Log{atoms: atoms, json: tc.json}
+		got := string(l.AppendLine(nil, &rc, []byte("127.0.0.1"), 200, 13, start, 1500*time.Microsecond))
 		if got != tc.want {
 			t.Errorf("format %q:\n got %q\nwant %q", tc.format, got, tc.want)
 		}
 	}
 	for _, bad := range []string{"%(z)s", "%(h", "%({x}q)s"} {
-		if _, err := ParseAccessLogFormat(bad); err == nil || !strings.Contains(err.Error(), "access log format") {
+		if err := CheckFormat(bad); err == nil || !strings.Contains(err.Error(), "access log format") {
 			t.Errorf("%q: err %v, want a format error", bad, err)
 		}
 	}
