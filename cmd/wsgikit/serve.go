@@ -13,15 +13,15 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/wsgikit/wsgikit/server"
 	"github.com/wsgikit/wsgikit/server/accesslog"
 	"github.com/wsgikit/wsgikit/server/errorlog"
+	"github.com/wsgikit/wsgikit/server/master"
 )
 
 func init() { verbs = append(verbs, newServeCmd) }
 
 func newServeCmd() *cobra.Command {
-	var cfg server.Config
+	var cfg master.Config
 	var keepAlive, headerTimeout, graceful, timeout float64
 	var pythonPath, logLevel, umask, configFile, virtualenv string
 	var checkConfig bool
@@ -56,7 +56,7 @@ engine as a CPython extension. The callable defaults to "application";
 				}
 				cfg.Python = filepath.Join(virtualenv, "bin", "python")
 			}
-			if _, err := server.ParseAppSpec(cfg.App); err != nil {
+			if _, err := master.ParseAppSpec(cfg.App); err != nil {
 				return usageErr("%v", err)
 			}
 			if cfg.Workers < 1 || cfg.Threads < 1 {
@@ -97,8 +97,8 @@ engine as a CPython extension. The callable defaults to "application";
 			}
 			logger := errorlog.New(logw, level, cfg.LogJSON)
 			if checkConfig {
-				if err := server.CheckConfig(cfg); err != nil {
-					var ee *server.ExitError
+				if err := master.CheckConfig(cfg); err != nil {
+					var ee *master.ExitError
 					if errors.As(err, &ee) {
 						return &exitError{code: ee.Code, err: err}
 					}
@@ -107,12 +107,12 @@ engine as a CPython extension. The callable defaults to "application";
 				fmt.Fprintln(c.OutOrStdout(), "config OK: the app imports and the worker extension loads")
 				return nil
 			}
-			m, err := server.NewMaster(cfg, logger)
+			m, err := master.New(cfg, logger)
 			if err != nil {
 				return usageErr("%v", err)
 			}
 			err = m.Run(context.Background())
-			var ee *server.ExitError
+			var ee *master.ExitError
 			if errors.As(err, &ee) {
 				return &exitError{code: ee.Code, err: err}
 			}
