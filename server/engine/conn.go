@@ -42,7 +42,7 @@ type conn struct {
 	out  *outBuf // pending response bytes; nil when there are none
 	req  http1.Request
 	x    Exchange
-	ci   ConnInfo
+	ci   connInfo
 	hbuf []byte
 
 	first    bool      // no request read yet
@@ -300,7 +300,7 @@ func (c *conn) handle(slot int) (bool, time.Time) {
 	x := &c.x
 	x.reset(c, &c.req)
 	c.continueSent = false
-	if err := BuildEnviron(&x.Env, &c.req, &c.ci, e.script); err != nil {
+	if err := buildEnviron(&x.Env, &c.req, &c.ci, e.script); err != nil {
 		c.readFailed(err)
 		return false, time.Now()
 	}
@@ -329,12 +329,12 @@ func (c *conn) handle(slot int) (bool, time.Time) {
 		c.nc.SetReadDeadline(start.Add(e.cfg.IOTimeout))
 	}
 	end := e.run(slot, x, start)
-	if e.Served.Add(1) == e.cfg.MaxRequests {
+	if e.served.Add(1) == e.cfg.MaxRequests {
 		close(e.LimitReached)
 	}
 	if al != nil {
 		// %(D)s includes the wait for a Python thread.
-		c.logbuf = al.AppendLine(c.logbuf[:0], &c.rc, c.ci.RemoteAddr, x.Status, x.written, c.readyAt, end.Sub(c.readyAt))
+		c.logbuf = al.AppendLine(c.logbuf[:0], &c.rc, c.ci.RemoteAddr, x.status, x.written, c.readyAt, end.Sub(c.readyAt))
 		al.Write(c.logbuf)
 	}
 	if c.err != nil || x.close || c.abort {

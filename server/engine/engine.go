@@ -41,7 +41,7 @@ type Engine struct {
 	mu       sync.Mutex
 	conns    map[*conn]struct{} // open connections, for cutting them from Shutdown
 
-	Served atomic.Uint64 // requests answered, for tests and recycling
+	served atomic.Uint64 // requests answered, for recycling
 	script []byte
 	board  *workerproto.Scoreboard
 	stats  *workerproto.Stats // in the scoreboard
@@ -73,7 +73,7 @@ func (e *Engine) run(slot int, x *Exchange, start time.Time) time.Time {
 	e.board.End(slot)
 	e.stats.Inflight.Add(-1)
 	d := time.Since(start) // the monotonic clock only: one clock read, not two
-	e.stats.Observe(x.Req.Method, x.Status, d)
+	e.stats.Observe(x.Req.Method, x.status, d)
 	return start.Add(d)
 }
 

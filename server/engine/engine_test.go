@@ -49,7 +49,7 @@ func (a streamApp) Serve(slot int, x *Exchange) {
 			return
 		}
 	}
-	if !x.HeadSent() {
+	if !x.headSent {
 		x.Complete(&h, nil)
 		return
 	}
@@ -132,17 +132,17 @@ func TestBuildEnvironNoAllocs(t *testing.T) {
 	if _, err := http1.Parse(raw, &req, &lim); err != nil {
 		t.Fatal(err)
 	}
-	ci := ConnInfo{ServerName: []byte("127.0.0.1"), ServerPort: []byte("80"), RemoteAddr: []byte("127.0.0.1"), RemotePort: []byte("5555")}
+	ci := connInfo{ServerName: []byte("127.0.0.1"), ServerPort: []byte("80"), RemoteAddr: []byte("127.0.0.1"), RemotePort: []byte("5555")}
 	var env Environ
-	BuildEnviron(&env, &req, &ci, nil)
-	allocs := testing.AllocsPerRun(1000, func() { BuildEnviron(&env, &req, &ci, nil) })
+	buildEnviron(&env, &req, &ci, nil)
+	allocs := testing.AllocsPerRun(1000, func() { buildEnviron(&env, &req, &ci, nil) })
 	if allocs > 0 {
 		t.Errorf("%.2f allocations per environ, want 0", allocs)
 	}
 	want := map[string]string{"PATH_INFO": "/a b/c", "SERVER_NAME": "example.org", "SERVER_PORT": "8080",
 		"HTTP_X_DUP": "1, 2", "HTTP_COOKIE": "a=1; b=2", "HTTP_X_OTHER_THING": "z", "QUERY_STRING": "x=1"}
 	for k, v := range want {
-		if got, _ := env.Lookup(k); string(got) != v {
+		if got, _ := env.lookup(k); string(got) != v {
 			t.Errorf("%s = %q, want %q", k, got, v)
 		}
 	}
@@ -156,17 +156,17 @@ func TestBuildEnvironAbsoluteForm(t *testing.T) {
 		t.Fatal(err)
 	}
 	var env Environ
-	BuildEnviron(&env, &req, &ConnInfo{}, nil)
+	buildEnviron(&env, &req, &connInfo{}, nil)
 	host := ""
 	for i := range env.Entries { // the last one wins in the dict
-		if env.KeyName(i) == "HTTP_HOST" {
-			host = string(env.Value(i))
+		if env.keyName(i) == "HTTP_HOST" {
+			host = string(env.value(i))
 		}
 	}
 	if host != "target.example:8080" {
 		t.Errorf("HTTP_HOST %q, want the target's authority", host)
 	}
-	if v, _ := env.Lookup("PATH_INFO"); string(v) != "/p" {
+	if v, _ := env.lookup("PATH_INFO"); string(v) != "/p" {
 		t.Errorf("PATH_INFO %q", v)
 	}
 }
@@ -176,11 +176,11 @@ func BenchmarkBuildEnviron(b *testing.B) {
 	var req http1.Request
 	lim := http1.DefaultLimits()
 	http1.Parse(raw, &req, &lim)
-	ci := ConnInfo{ServerName: []byte("127.0.0.1"), ServerPort: []byte("80"), RemoteAddr: []byte("127.0.0.1"), RemotePort: []byte("5555")}
+	ci := connInfo{ServerName: []byte("127.0.0.1"), ServerPort: []byte("80"), RemoteAddr: []byte("127.0.0.1"), RemotePort: []byte("5555")}
 	var env Environ
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		BuildEnviron(&env, &req, &ci, nil)
+		buildEnviron(&env, &req, &ci, nil)
 	}
 }
 

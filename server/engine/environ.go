@@ -78,14 +78,14 @@ func (e *Environ) add(key int32, val []byte) {
 	e.Entries = append(e.Entries, EnvEntry{Key: key, VOff: int32(off), VLen: int32(len(val))})
 }
 
-// Value returns the value of an entry (for tests and logs).
-func (e *Environ) Value(i int) []byte {
+// value returns the value of an entry.
+func (e *Environ) value(i int) []byte {
 	en := e.Entries[i]
 	return e.Buf[en.VOff : en.VOff+en.VLen]
 }
 
-// KeyName returns the key of an entry.
-func (e *Environ) KeyName(i int) string {
+// keyName returns the key of an entry.
+func (e *Environ) keyName(i int) string {
 	en := e.Entries[i]
 	if en.Key >= 0 {
 		return EnvKeys[en.Key]
@@ -93,18 +93,18 @@ func (e *Environ) KeyName(i int) string {
 	return string(e.Buf[en.KOff : en.KOff+en.KLen])
 }
 
-// Lookup returns the value for key, for tests.
-func (e *Environ) Lookup(key string) ([]byte, bool) {
+// lookup returns the value for key.
+func (e *Environ) lookup(key string) ([]byte, bool) {
 	for i := range e.Entries {
-		if e.KeyName(i) == key {
-			return e.Value(i), true
+		if e.keyName(i) == key {
+			return e.value(i), true
 		}
 	}
 	return nil, false
 }
 
-// ConnInfo is what the environ needs to know about the connection.
-type ConnInfo struct {
+// connInfo is what the environ needs to know about the connection.
+type connInfo struct {
 	ServerName []byte // listener host, used when the request has no usable Host
 	ServerPort []byte
 	RemoteAddr []byte
@@ -118,9 +118,9 @@ type ConnInfo struct {
 // errBadPath is returned for a path whose percent-encoding is malformed.
 var errBadPath = &http1.Error{Status: 400, Reason: "malformed percent-encoding in path"}
 
-// BuildEnviron flattens req into e. scratch is reused for the decoded path and
-// header keys. It fails only for a path that cannot be percent-decoded.
-func BuildEnviron(e *Environ, req *http1.Request, ci *ConnInfo, scriptName []byte) error {
+// buildEnviron flattens req into e, reusing its buffers. It fails only for a
+// path that cannot be percent-decoded.
+func buildEnviron(e *Environ, req *http1.Request, ci *connInfo, scriptName []byte) error {
 	e.reset()
 	e.add(keyMethod, req.Method)
 	e.add(keyScriptName, scriptName)

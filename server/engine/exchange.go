@@ -34,9 +34,9 @@ const (
 	frameNone                   // no body at all (HEAD, 1xx, 204, 304)
 )
 
-// ErrClientGone is returned to the application side when the peer went away
+// errClientGone is returned to the application side when the peer went away
 // or stopped reading; the worker then stops iterating and calls close().
-var ErrClientGone = errors.New("client disconnected")
+var errClientGone = errors.New("client disconnected")
 
 // Exchange is one request in flight, handed to a Python thread. The worker
 // calls its methods from that thread, which owns the connection until the
@@ -51,17 +51,17 @@ type Exchange struct {
 	remaining int64 // Content-Length framing: bytes still allowed
 	written   int64
 	close     bool // the connection must close after this response
-	Status    int  // for logs and metrics: the status sent
+	status    int  // for logs and metrics: the status sent
 	start     time.Time
 }
 
 func (x *Exchange) reset(c *conn, req *http1.Request) {
 	x.Req, x.c = req, c
-	x.headSent, x.frame, x.remaining, x.written, x.close, x.Status = false, frameLength, 0, 0, false, 0
+	x.headSent, x.frame, x.remaining, x.written, x.close, x.status = false, frameLength, 0, 0, false, 0
 }
 
-// RequestLine returns "METHOD target HTTP/1.x" for log lines (allocates; logs only).
-func (x *Exchange) RequestLine() string {
+// requestLine returns "METHOD target HTTP/1.x" for log lines (allocates; logs only).
+func (x *Exchange) requestLine() string {
 	r := x.Req
 	return string(r.Method) + " " + string(r.Target) + " HTTP/1." + strconv.Itoa(r.Minor)
 }
@@ -84,10 +84,6 @@ func (x *Exchange) ReadLine(p []byte) (int, error) {
 	}
 	return n, err
 }
-
-// HeadSent reports whether the status line went out (the point after which an
-// error can only cut the connection).
-func (x *Exchange) HeadSent() bool { return x.headSent }
 
 func noBodyStatus(code int) bool { return code < 200 || code == 204 || code == 304 }
 
@@ -148,7 +144,7 @@ func (x *Exchange) writeHead(h *Head, total int64) {
 	c.hbuf = b
 	c.write(b)
 	x.headSent = true
-	x.Status = code
+	x.status = code
 }
 
 // Complete sends a whole response whose body the application has finished
@@ -173,13 +169,13 @@ func (x *Exchange) Send(h *Head, p []byte, total int64) error {
 		x.writeHead(h, total)
 	}
 	if x.c.err != nil {
-		return ErrClientGone
+		return errClientGone
 	}
 	over := x.frame == frameLength && int64(len(p)) > x.remaining
 	x.body(p) // truncates at the Content-Length
 	x.c.flush()
 	if x.c.err != nil {
-		return ErrClientGone
+		return errClientGone
 	}
 	if over {
 		return ErrBodyComplete
@@ -197,7 +193,7 @@ func (x *Exchange) SendFile(h *Head, fd int, off, n int64) error {
 	c := x.c
 	c.flush()
 	if c.err != nil {
-		return ErrClientGone
+		return errClientGone
 	}
 	switch x.frame {
 	case frameNone:
@@ -214,13 +210,13 @@ func (x *Exchange) SendFile(h *Head, fd int, off, n int64) error {
 		dfd, err := syscall.Dup(fd) // our own descriptor: the app closes its file
 		if err != nil {
 			c.err = err
-			return ErrClientGone
+			return errClientGone
 		}
 		f := os.NewFile(uintptr(dfd), "file_wrapper")
 		defer f.Close()
 		if _, err := f.Seek(off, io.SeekStart); err != nil {
 			c.err = err
-			return ErrClientGone
+			return errClientGone
 		}
 		sent, err := io.Copy(c.nc, io.LimitReader(f, n)) // fdConn.ReadFrom: sendfile
 		x.written += sent
@@ -229,7 +225,7 @@ func (x *Exchange) SendFile(h *Head, fd int, off, n int64) error {
 		}
 		if err != nil {
 			c.err = err
-			return ErrClientGone
+			return errClientGone
 		}
 	}
 	if x.frame == frameChunked {
@@ -280,7 +276,7 @@ func (x *Exchange) Finish() {
 		x.c.write(http1.LastChunk)
 	case frameLength:
 		if x.remaining > 0 {
-			x.c.e.logf(slog.LevelWarn, "short response for %q: %d bytes missing of Content-Length; closing", x.RequestLine(), x.remaining)
+			x.c.e.logf(slog.LevelWarn, "short response for %q: %d bytes missing of Content-Length; closing", x.requestLine(), x.remaining)
 			x.close = true
 		}
 	}
@@ -291,7 +287,7 @@ func (x *Exchange) Finish() {
 // a truncated response rather than a complete-looking one.
 func (x *Exchange) Fail() {
 	if !x.headSent {
-		x.Status = 500
+		x.status = 500
 		x.close = true // the request body may be unread; start clean
 		x.c.hbuf = http1.AppendError(x.c.hbuf[:0], 500)
 		x.c.write(x.c.hbuf)

@@ -29,13 +29,13 @@ func TestForwardedEnviron(t *testing.T) {
 				t.Fatal(err)
 			}
 			var env Environ
-			ci := ConnInfo{RemoteAddr: []byte("127.0.0.1"), RemotePort: []byte("1"), Proxies: tc.proxies}
-			BuildEnviron(&env, &req, &ci, nil)
+			ci := connInfo{RemoteAddr: []byte("127.0.0.1"), RemotePort: []byte("1"), Proxies: tc.proxies}
+			buildEnviron(&env, &req, &ci, nil)
 			last := func(k string) string { // later entries win, as in the dict
 				v := ""
 				for i := range env.Entries {
-					if env.KeyName(i) == k {
-						v = string(env.Value(i))
+					if env.keyName(i) == k {
+						v = string(env.value(i))
 					}
 				}
 				return v

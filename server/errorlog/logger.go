@@ -1,7 +1,3 @@
-// Package errorlog is the server's error log: gunicorn's line format (or
-// JSON) for the master's and the workers' loggers, gunicorn's level names,
-// and the --error-logfile file that is every worker's stderr and that USR1
-// reopens.
 package errorlog
 
 import (
@@ -14,8 +10,8 @@ import (
 	"sync"
 )
 
-// LevelCritical is gunicorn's "critical", above error.
-const LevelCritical = slog.LevelError + 4
+// levelCritical is gunicorn's "critical", above error.
+const levelCritical = slog.LevelError + 4
 
 // ParseLevel maps gunicorn's --log-level names to slog levels.
 func ParseLevel(s string) (slog.Level, error) {
@@ -29,7 +25,7 @@ func ParseLevel(s string) (slog.Level, error) {
 	case "error":
 		return slog.LevelError, nil
 	case "critical":
-		return LevelCritical, nil
+		return levelCritical, nil
 	}
 	return 0, fmt.Errorf("--log-level %q: want debug, info, warning, error or critical", s)
 }
@@ -40,7 +36,7 @@ func ParseLevel(s string) (slog.Level, error) {
 func New(w io.Writer, level slog.Level, asJSON bool) *slog.Logger {
 	if asJSON {
 		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
-			if a.Key == slog.LevelKey && a.Value.Any() == LevelCritical {
+			if a.Key == slog.LevelKey && a.Value.Any() == levelCritical {
 				a.Value = slog.StringValue("CRITICAL")
 			}
 			return a
@@ -63,7 +59,7 @@ func (h *lineHandler) Enabled(_ context.Context, l slog.Level) bool { return l >
 func (h *lineHandler) Handle(_ context.Context, r slog.Record) error {
 	lvl := r.Level.String()
 	switch {
-	case r.Level >= LevelCritical:
+	case r.Level >= levelCritical:
 		lvl = "CRITICAL"
 	case r.Level >= slog.LevelError:
 		lvl = "ERROR"

@@ -9,35 +9,35 @@ import (
 	"syscall"
 )
 
-// Listener is a bound socket the master owns and hands to every worker.
-type Listener struct {
+// listener is a bound socket the master owns and hands to every worker.
+type listener struct {
 	Bind string   // as asked: "127.0.0.1:8000", "unix:/run/app.sock", "fd://3", "systemd"
 	Addr string   // what it is bound to
 	File *os.File // the socket
 	path string   // unix socket path to remove at exit
 }
 
-// ListenOptions are the socket settings for binds.
-type ListenOptions struct {
+// listenOptions are the socket settings for binds.
+type listenOptions struct {
 	Backlog int         // listen(2) backlog; 0 = 2048 (gunicorn's default)
 	Umask   os.FileMode // applied to unix socket files: mode = 0777 &^ Umask
 }
 
-// Listen binds every address in binds. When the process was started by
+// listen binds every address in binds. When the process was started by
 // systemd socket activation (LISTEN_PID/LISTEN_FDS), those sockets are used
 // instead and binds is ignored, as in gunicorn.
-func Listen(binds []string, o ListenOptions) ([]*Listener, error) {
+func listen(binds []string, o listenOptions) ([]*listener, error) {
 	if o.Backlog <= 0 {
 		o.Backlog = 2048
 	}
 	if ls, err := systemdListeners(); err != nil || len(ls) > 0 {
 		return ls, err
 	}
-	var out []*Listener
+	var out []*listener
 	for _, b := range binds {
 		l, err := listenOne(b, o)
 		if err != nil {
-			CloseListeners(out)
+			closeListeners(out)
 			return nil, err
 		}
 		out = append(out, l)
@@ -45,8 +45,8 @@ func Listen(binds []string, o ListenOptions) ([]*Listener, error) {
 	return out, nil
 }
 
-// CloseListeners closes the sockets and removes unix socket files.
-func CloseListeners(ls []*Listener) {
+// closeListeners closes the sockets and removes unix socket files.
+func closeListeners(ls []*listener) {
 	for _, l := range ls {
 		l.File.Close()
 		if l.path != "" {
@@ -55,7 +55,7 @@ func CloseListeners(ls []*Listener) {
 	}
 }
 
-func listenOne(bind string, o ListenOptions) (*Listener, error) {
+func listenOne(bind string, o listenOptions) (*listener, error) {
 	switch {
 	case strings.HasPrefix(bind, "unix:"):
 		return listenUnix(bind, strings.TrimPrefix(bind, "unix:"), o)
@@ -100,7 +100,7 @@ func listenOne(bind string, o ListenOptions) (*Listener, error) {
 		return nil, fmt.Errorf("bind %s: %w", bind, err)
 	}
 	f := os.NewFile(uintptr(fd), bind)
-	return &Listener{Bind: bind, Addr: localAddr(f), File: f}, nil
+	return &listener{Bind: bind, Addr: localAddr(f), File: f}, nil
 }
 
 func socket(family int, setup func(fd int) error, backlog int) (int, error) {
@@ -119,7 +119,7 @@ func socket(family int, setup func(fd int) error, backlog int) (int, error) {
 	return fd, nil
 }
 
-func listenUnix(bind, path string, o ListenOptions) (*Listener, error) {
+func listenUnix(bind, path string, o listenOptions) (*listener, error) {
 	if path == "" {
 		return nil, fmt.Errorf("bind %s: want unix:/path/to/socket", bind)
 	}
@@ -142,20 +142,20 @@ func listenUnix(bind, path string, o ListenOptions) (*Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bind %s: %w", bind, err)
 	}
-	return &Listener{Bind: bind, Addr: "unix:" + path, File: os.NewFile(uintptr(fd), bind), path: path}, nil
+	return &listener{Bind: bind, Addr: "unix:" + path, File: os.NewFile(uintptr(fd), bind), path: path}, nil
 }
 
-func fdListener(bind string, n int) (*Listener, error) {
+func fdListener(bind string, n int) (*listener, error) {
 	if t, err := syscall.GetsockoptInt(n, syscall.SOL_SOCKET, syscall.SO_ACCEPTCONN); err != nil || t != 1 {
 		return nil, fmt.Errorf("bind %s: fd %d is not a listening socket", bind, n)
 	}
 	syscall.CloseOnExec(n)
 	f := os.NewFile(uintptr(n), bind)
-	return &Listener{Bind: bind, Addr: localAddr(f), File: f}, nil
+	return &listener{Bind: bind, Addr: localAddr(f), File: f}, nil
 }
 
 // systemdListeners returns the sockets passed by systemd socket activation.
-func systemdListeners() ([]*Listener, error) {
+func systemdListeners() ([]*listener, error) {
 	if os.Getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) {
 		return nil, nil
 	}
@@ -166,7 +166,7 @@ func systemdListeners() ([]*Listener, error) {
 	os.Unsetenv("LISTEN_PID")
 	os.Unsetenv("LISTEN_FDS")
 	os.Unsetenv("LISTEN_FDNAMES")
-	var out []*Listener
+	var out []*listener
 	for fd := 3; fd < 3+n; fd++ {
 		l, err := fdListener("systemd", fd)
 		if err != nil {
@@ -189,9 +189,9 @@ func localAddr(f *os.File) string {
 	return fl.Addr().String()
 }
 
-// Notify sends a state line to systemd's notify socket when there is one
+// sdNotify sends a state line to systemd's notify socket when there is one
 // (sd_notify(3): READY=1, RELOADING=1, STOPPING=1); it is a no-op otherwise.
-func Notify(state string) error {
+func sdNotify(state string) error {
 	path := os.Getenv("NOTIFY_SOCKET")
 	if path == "" {
 		return nil

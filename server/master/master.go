@@ -30,7 +30,7 @@ func (e *ExitError) Unwrap() error { return e.Err }
 type Master struct {
 	cfg       Config
 	log       *slog.Logger
-	listeners []*Listener
+	listeners []*listener
 	events    chan any
 	metrics   *metrics
 	sup       *supervisor
@@ -78,12 +78,12 @@ func New(cfg Config, logger *slog.Logger) (*Master, error) {
 	if p.cred != nil && cfg.ErrorLog != nil {
 		cfg.ErrorLog.SetOwner(int(p.cred.Uid), int(p.cred.Gid))
 	}
-	if m.listeners, err = Listen(cfg.Bind, ListenOptions{Backlog: cfg.Backlog, Umask: cfg.Umask}); err != nil {
+	if m.listeners, err = listen(cfg.Bind, listenOptions{Backlog: cfg.Backlog, Umask: cfg.Umask}); err != nil {
 		return nil, err
 	}
 	if cfg.PidFile != "" {
 		if err := os.WriteFile(cfg.PidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-			CloseListeners(m.listeners)
+			closeListeners(m.listeners)
 			return nil, fmt.Errorf("--pid %s: %w", cfg.PidFile, err)
 		}
 	}
@@ -91,12 +91,12 @@ func New(cfg Config, logger *slog.Logger) (*Master, error) {
 		p.listeners = append(p.listeners, l.File)
 	}
 	p.base = workerConfig(&cfg, spec, libdir)
-	m.sup = newSupervisor(cfg, p, logger, m.metrics, Notify, rand.IntN)
+	m.sup = newSupervisor(cfg, p, logger, m.metrics, sdNotify, rand.IntN)
 	return m, nil
 }
 
-// Addrs are the bound addresses (with the real port when 0 was asked).
-func (m *Master) Addrs() []string {
+// addrs are the bound addresses (with the real port when 0 was asked).
+func (m *Master) addrs() []string {
 	var out []string
 	for _, l := range m.listeners {
 		out = append(out, l.Addr)
@@ -112,14 +112,14 @@ func (m *Master) Addrs() []string {
 //	TTIN/TTOU one worker more / less
 //	USR1      reopen log files (forwarded to workers)
 func (m *Master) Run(ctx context.Context) error {
-	defer CloseListeners(m.listeners)
+	defer closeListeners(m.listeners)
 	if m.cfg.PidFile != "" {
 		defer os.Remove(m.cfg.PidFile)
 	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
-	for _, a := range m.Addrs() {
+	for _, a := range m.addrs() {
 		m.log.Info(fmt.Sprintf("listening at: %s (%d)", displayAddr(a), os.Getpid()))
 	}
 	if m.cfg.MetricsBind != "" {
@@ -141,7 +141,7 @@ func (m *Master) Run(ctx context.Context) error {
 		}
 		go watchSources(ctx, dirs, func(changed string) { m.events <- sourceChanged{changed} })
 	}
-	TrimExecutable()
+	trimExecutable()
 	tick := time.NewTicker(min(250*time.Millisecond, m.cfg.Heartbeat))
 	defer tick.Stop()
 	for {
@@ -204,7 +204,7 @@ func displayAddr(a string) string {
 
 // stop signals every worker and waits up to grace, then kills what is left.
 func (m *Master) stop(sig syscall.Signal, grace time.Duration) error {
-	Notify("STOPPING=1")
+	sdNotify("STOPPING=1")
 	m.sup.signalAll(sig)
 	deadline := time.After(grace + time.Second)
 	for len(m.sup.workers) > 0 {

@@ -129,7 +129,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.descWorkers, prometheus.GaugeValue, float64(len(m.live)))
 }
 
-// serveMetrics serves /metrics on addr (its own listener: never the app's).
+// serve serves /metrics on addr (its own listener: never the app's).
 func (m *metrics) serve(addr string) (net.Listener, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m)

@@ -11,12 +11,12 @@ import (
 // madvPageout asks the kernel to reclaim pages now (Linux 5.4+).
 const madvPageout = 21
 
-// TrimExecutable gives back the clean file-backed pages of this executable
+// trimExecutable gives back the clean file-backed pages of this executable
 // that start-up touched. The wsgikit binary carries every verb (reports,
 // the load driver, …); a serving master runs a small loop and should not
 // hold the rest resident. Pages it needs again fault back in from the page
 // cache. Best effort: errors are ignored.
-func TrimExecutable() {
+func trimExecutable() {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return

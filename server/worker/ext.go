@@ -1,9 +1,5 @@
 //go:build wsgikit_ext
 
-// Command worker is the _wsgikit CPython extension (built with
-// -buildmode=c-shared): the only cgo in wsgikit. Python imports it, calls
-// serve(), and the Go HTTP/1.1 engine runs the app on a pool of Python
-// threads, one cgo call per request.
 package main
 
 /*
@@ -49,7 +45,7 @@ func (pyApp) Serve(slot int, x *engine.Exchange) {
 	if len(env.Entries) > 0 {
 		ents = (*C.wk_env_entry)(unsafe.Pointer(&env.Entries[0]))
 	}
-	kind := C.wk_call(C.int(slot), buf, ents, C.int(len(env.Entries)), 0)
+	kind := C.wk_call(C.int(slot), buf, ents, C.int(len(env.Entries)))
 	s := slotOf(slot)
 	switch kind {
 	case C.WK_COMPLETE:

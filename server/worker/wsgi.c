@@ -6,11 +6,10 @@
 #include <string.h>
 
 wk_slot *wk_slots;
-static int wk_nslots;
 
 static PyObject *app;          /* the WSGI callable */
 static PyObject *base_environ; /* copied per request */
-static PyObject **env_keys;    /* interned, indexed like server.EnvKeys */
+static PyObject **env_keys;    /* interned, indexed like engine.EnvKeys */
 static int n_env_keys;
 static PyObject *str_close, *str_read, *str_fileno;
 static PyObject *key_input, *key_method, *key_uri, *key_proto;
@@ -734,7 +733,7 @@ nosr:
 	return WK_ERROR;
 }
 
-int wk_call(int slot, const char *buf, const wk_env_entry *ents, int nents, int has_body) {
+int wk_call(int slot, const char *buf, const wk_env_entry *ents, int nents) {
 	wk_slot *s = &wk_slots[slot];
 	int kind;
 	enter_python();
@@ -872,7 +871,6 @@ static PyObject *wk_serve(PyObject *self, PyObject *args, PyObject *kw) {
 	SET("wsgi.file_wrapper", (PyObject *)&FileWrapperType);
 #undef SET
 
-	wk_nslots = threads;
 	wk_slots = PyMem_RawCalloc(threads, sizeof(wk_slot));
 	if (!wk_slots) return PyErr_NoMemory();
 
