@@ -32,7 +32,7 @@ UV_VERSION := 0.13.8
 EXT_SUFFIX = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
 PY_INCLUDE = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)
 EXT = $(BIN)/lib/_wsgikit$(EXT_SUFFIX)
-GO_SRC = $(shell find . -name '*.go' -not -path './out/*') go.mod go.sum
+GO_SRC = $(shell find . -name '*.go' -not -path './out/*') go.mod go.sum server/workerproto/boot.py
 WORKER_SRC = $(wildcard server/worker/*.go server/worker/*.c server/worker/*.h)
 
 .PHONY: all setup setup-debian setup-venvs lock build build-ext wheel test run bench-serve check-update fuzz fuzz-parser fuzz-other vet clean
@@ -129,8 +129,8 @@ FUZZTIME ?= 60s
 PARSER_FUZZ := server/http1:FuzzParse server/http1:FuzzBody
 OTHER_FUZZ := server/http1:FuzzValidators conformance/framework:FuzzReadResponse loadgen:FuzzResponse loadgen:FuzzScenarioTOML \
 	loadgen:FuzzVegetaTargets loadgen:FuzzParseWrk reports:FuzzRender internal/harness:FuzzParseStat internal/harness:FuzzExpand \
-	internal/harness:FuzzSplitCommand internal/harness:FuzzProfileTOML server:FuzzProxyHeader server:FuzzForwarded \
-	server:FuzzAccessLog cmd/wsgikit:FuzzServeConfig
+	internal/harness:FuzzSplitCommand internal/harness:FuzzProfileTOML server/engine:FuzzProxyHeader server/engine:FuzzForwarded \
+	server/accesslog:FuzzAccessLog cmd/wsgikit:FuzzServeConfig
 
 fuzz-parser:
 	@for t in $(PARSER_FUZZ); do \

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/wsgikit/wsgikit/server"
+	"github.com/wsgikit/wsgikit/server/master"
 )
 
 // gunicornCompat holds the Gunicorn flags `serve` accepts so that a
@@ -38,7 +38,7 @@ func (g *gunicornCompat) register(f *pflag.FlagSet) {
 
 // apply maps the accepted flags onto cfg (a flag of wsgikit's own wins over
 // its Gunicorn alias); notes are what the user should know, one line each.
-func (g *gunicornCompat) apply(f *pflag.FlagSet, cfg *server.Config, errorLog *string) (notes []string, err error) {
+func (g *gunicornCompat) apply(f *pflag.FlagSet, cfg *master.Config, errorLog *string) (notes []string, err error) {
 	switch g.workerClass {
 	case "", "sync", "gthread":
 		if g.workerClass != "" {

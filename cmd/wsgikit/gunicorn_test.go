@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/wsgikit/wsgikit/server"
+	"github.com/wsgikit/wsgikit/server/master"
 )
 
 // TestServeRefusesWithReason: flags without a meaning here, and inputs that
@@ -52,9 +52,9 @@ func TestServeRefusesWithReason(t *testing.T) {
 // TestGunicornFlagsApply: the accepted Gunicorn flags set what they mean,
 // and wsgikit's own flag wins over its Gunicorn alias.
 func TestGunicornFlagsApply(t *testing.T) {
-	parse := func(args ...string) (*pflag.FlagSet, *gunicornCompat, *server.Config) {
+	parse := func(args ...string) (*pflag.FlagSet, *gunicornCompat, *master.Config) {
 		var g gunicornCompat
-		cfg := &server.Config{Threads: 4}
+		cfg := &master.Config{Threads: 4}
 		f := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 		f.IntVar(&cfg.MaxConnections, "max-connections", 0, "")
 		f.String("error-logfile", "-", "")

@@ -13,13 +13,15 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/wsgikit/wsgikit/server"
+	"github.com/wsgikit/wsgikit/server/accesslog"
+	"github.com/wsgikit/wsgikit/server/errorlog"
+	"github.com/wsgikit/wsgikit/server/master"
 )
 
 func init() { verbs = append(verbs, newServeCmd) }
 
 func newServeCmd() *cobra.Command {
-	var cfg server.Config
+	var cfg master.Config
 	var keepAlive, headerTimeout, graceful, timeout float64
 	var pythonPath, logLevel, umask, configFile, virtualenv string
 	var checkConfig bool
@@ -61,7 +63,7 @@ engine as a CPython extension. The callable defaults to "application";
 				}
 				cfg.Python = filepath.Join(virtualenv, "bin", "python")
 			}
-			if _, err := server.ParseAppSpec(cfg.App); err != nil {
+			if _, err := master.ParseAppSpec(cfg.App); err != nil {
 				return usageErr("%v", err)
 			}
 			if cfg.Workers < 1 || cfg.Threads < 1 {
@@ -84,7 +86,7 @@ engine as a CPython extension. The callable defaults to "application";
 			if cfg.MaxRequests < 0 || cfg.MaxRequestsJitter < 0 || cfg.ReloadOnRSSMB < 0 || timeout < 0 {
 				return usageErr("--timeout, --max-requests, --max-requests-jitter and --reload-on-rss must not be negative")
 			}
-			level, err := server.ParseLevel(logLevel)
+			level, err := errorlog.ParseLevel(logLevel)
 			if err != nil {
 				return usageErr("%v", err)
 			}
@@ -102,19 +104,19 @@ engine as a CPython extension. The callable defaults to "application";
 			}
 			var logw io.Writer = os.Stderr
 			if errorLog != "" && errorLog != "-" {
-				el, err := server.OpenErrorLog(errorLog)
+				el, err := errorlog.OpenFile(errorLog)
 				if err != nil {
 					return usageErr("%v", err)
 				}
 				cfg.ErrorLog, logw = el, el
 			}
-			logger := server.NewLogger(logw, level, cfg.LogJSON)
+			logger := errorlog.New(logw, level, cfg.LogJSON)
 			for _, n := range notes {
 				logger.Info(n)
 			}
 			if checkConfig {
-				if err := server.CheckConfig(cfg); err != nil {
-					var ee *server.ExitError
+				if err := master.CheckConfig(cfg); err != nil {
+					var ee *master.ExitError
 					if errors.As(err, &ee) {
 						return &exitError{code: ee.Code, err: err}
 					}
@@ -123,12 +125,12 @@ engine as a CPython extension. The callable defaults to "application";
 				fmt.Fprintln(c.OutOrStdout(), "config OK: the app imports and the worker extension loads")
 				return nil
 			}
-			m, err := server.NewMaster(cfg, logger)
+			m, err := master.New(cfg, logger)
 			if err != nil {
 				return usageErr("%v", err)
 			}
 			err = m.Run(context.Background())
-			var ee *server.ExitError
+			var ee *master.ExitError
 			if errors.As(err, &ee) {
 				return &exitError{code: ee.Code, err: err}
 			}
@@ -172,7 +174,7 @@ engine as a CPython extension. The callable defaults to "application";
 	f.StringVar(&logLevel, "log-level", "info", "error log level: debug (also every rejected request), info, warning, error, critical")
 	f.BoolVar(&cfg.LogJSON, "log-json", false, "write the error log (and the access log) as one JSON object per line")
 	f.StringVar(&cfg.AccessLog, "access-logfile", "", `access log file, "-" for stdout (default: none)`)
-	f.StringVar(&cfg.AccessLogFormat, "access-logformat", server.DefaultAccessLogFormat, "access log format, gunicorn's atoms: h l u t r m U q H s B b f a T D M L p {header}i {header}o {var}e")
+	f.StringVar(&cfg.AccessLogFormat, "access-logformat", accesslog.DefaultFormat, "access log format, gunicorn's atoms: h l u t r m U q H s B b f a T D M L p {header}i {header}o {var}e")
 	f.BoolVar(&cfg.Static, "static", false, "benchmarks: answer hello world from the Go engine without calling the app (the engine's ceiling)")
 	gc.register(f)
 	return cmd

@@ -173,11 +173,11 @@ func checkAccepted(t *testing.T, req *Request) {
 			t.Fatalf("untrimmed value %q", h.Value)
 		}
 		switch {
-		case equalFold(h.Name, "host"):
+		case EqualFold(h.Name, "host"):
 			hosts++
-		case equalFold(h.Name, "content-length"):
+		case EqualFold(h.Name, "content-length"):
 			cls++
-		case equalFold(h.Name, "transfer-encoding"):
+		case EqualFold(h.Name, "transfer-encoding"):
 			tes++
 		}
 	}

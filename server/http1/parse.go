@@ -137,7 +137,7 @@ func parse(buf []byte, req *Request, l *Limits) (int, error) {
 
 		switch len(name) {
 		case 4:
-			if equalFold(name, "host") {
+			if EqualFold(name, "host") {
 				hosts++
 				if hosts > 1 {
 					return 0, errHostDup
@@ -150,27 +150,27 @@ func parse(buf []byte, req *Request, l *Limits) (int, error) {
 				}
 			}
 		case 6:
-			if equalFold(name, "expect") {
-				if equalFold(value, "100-continue") {
+			if EqualFold(name, "expect") {
+				if EqualFold(value, "100-continue") {
 					expect100 = true
 				} else {
 					expectElse = true
 				}
 			}
 		case 10:
-			if equalFold(name, "connection") {
+			if EqualFold(name, "connection") {
 				for v := value; len(v) > 0; {
 					var tok []byte
 					tok, v = nextListElement(v)
-					if equalFold(tok, "close") {
+					if EqualFold(tok, "close") {
 						closeConn = true
-					} else if equalFold(tok, "keep-alive") {
+					} else if EqualFold(tok, "keep-alive") {
 						keepAlive = true
 					}
 				}
 			}
 		case 14:
-			if equalFold(name, "content-length") {
+			if EqualFold(name, "content-length") {
 				n, ok := parseContentLength(value)
 				if !ok {
 					return 0, errCL
@@ -182,7 +182,7 @@ func parse(buf []byte, req *Request, l *Limits) (int, error) {
 				req.ContentLength = n
 			}
 		case 17:
-			if equalFold(name, "transfer-encoding") {
+			if EqualFold(name, "transfer-encoding") {
 				teSeen = true
 				if err := parseTE(value, &teChunked, &teUnknown); err != nil {
 					return 0, err
@@ -346,7 +346,7 @@ func parseAbsolute(t []byte, req *Request) error {
 		return errTarget
 	}
 	scheme := t[:colon]
-	if !equalFold(scheme, "http") && !equalFold(scheme, "https") {
+	if !EqualFold(scheme, "http") && !EqualFold(scheme, "https") {
 		return errTarget
 	}
 	rest := t[colon+1:]
@@ -486,7 +486,7 @@ func parseTE(v []byte, chunkedLast, unknown *bool) error {
 		if *chunkedLast {
 			return errTENotLast
 		}
-		if equalFold(tok, "chunked") {
+		if EqualFold(tok, "chunked") {
 			*chunkedLast = true
 		} else {
 			*unknown = true

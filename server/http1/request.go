@@ -36,7 +36,7 @@ func (r *Request) Reset() {
 // name must be lower case), or nil.
 func (r *Request) Header(name string) []byte {
 	for i := range r.Headers {
-		if equalFold(r.Headers[i].Name, name) {
+		if EqualFold(r.Headers[i].Name, name) {
 			return r.Headers[i].Value
 		}
 	}

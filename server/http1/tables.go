@@ -58,8 +58,9 @@ func lower(c byte) byte {
 	return c
 }
 
-// equalFold reports whether b equals the lower-case ASCII string s, ignoring case.
-func equalFold(b []byte, s string) bool {
+// EqualFold reports whether b equals the lower-case ASCII string s, ignoring
+// ASCII case: how field names compare.
+func EqualFold(b []byte, s string) bool {
 	if len(b) != len(s) {
 		return false
 	}

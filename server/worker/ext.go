@@ -1,9 +1,5 @@
 //go:build wsgikit_ext
 
-// Command worker is the _wsgikit CPython extension (built with
-// -buildmode=c-shared): the only cgo in wsgikit. Python imports it, calls
-// serve(), and the Go HTTP/1.1 engine runs the app on a pool of Python
-// threads, one cgo call per request.
 package main
 
 /*
@@ -13,7 +9,6 @@ import "C"
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,18 +20,21 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/wsgikit/wsgikit/server"
+	"github.com/wsgikit/wsgikit/server/accesslog"
+	"github.com/wsgikit/wsgikit/server/engine"
+	"github.com/wsgikit/wsgikit/server/errorlog"
+	"github.com/wsgikit/wsgikit/server/workerproto"
 )
 
 func main() {} // required by c-shared; never runs
 
-// pyApp implements server.App over the C layer.
+// pyApp implements engine.App over the C layer.
 type pyApp struct{}
 
 // current holds the exchange each Python thread is serving, for callbacks.
-var current []*server.Exchange
+var current []*engine.Exchange
 
-func (pyApp) Serve(slot int, x *server.Exchange) {
+func (pyApp) Serve(slot int, x *engine.Exchange) {
 	current[slot] = x
 	env := &x.Env
 	var buf *C.char
@@ -47,7 +45,7 @@ func (pyApp) Serve(slot int, x *server.Exchange) {
 	if len(env.Entries) > 0 {
 		ents = (*C.wk_env_entry)(unsafe.Pointer(&env.Entries[0]))
 	}
-	kind := C.wk_call(C.int(slot), buf, ents, C.int(len(env.Entries)), 0)
+	kind := C.wk_call(C.int(slot), buf, ents, C.int(len(env.Entries)))
 	s := slotOf(slot)
 	switch kind {
 	case C.WK_COMPLETE:
@@ -74,8 +72,8 @@ func cbytes(p *C.char, n C.Py_ssize_t) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))
 }
 
-func headOf(s *C.wk_slot) server.Head {
-	return server.Head{
+func headOf(s *C.wk_slot) engine.Head {
+	return engine.Head{
 		Status:    cbytes(s.status, s.status_len),
 		Code:      int(s.code),
 		Headers:   cbytes(s.hdr, s.hdr_len),
@@ -96,7 +94,7 @@ func wkSend(slot C.int, p unsafe.Pointer, n C.size_t, total C.longlong) C.int {
 	switch err {
 	case nil:
 		return 0
-	case server.ErrBodyComplete:
+	case engine.ErrBodyComplete:
 		return 2
 	default:
 		return 1
@@ -143,7 +141,7 @@ func wkRead(slot C.int, p unsafe.Pointer, n C.size_t, line C.int) C.longlong {
 }
 
 // logger is the worker's error log; app exceptions come here from C.
-var logger = server.NewLogger(os.Stderr, slog.LevelInfo, false)
+var logger = errorlog.New(os.Stderr, slog.LevelInfo, false)
 
 // wkLogError logs an application error with its request line and traceback.
 //
@@ -160,11 +158,11 @@ func wkLogError(why, line, tb *C.char) {
 }
 
 //export wkEnvKeyCount
-func wkEnvKeyCount() C.int { return C.int(len(server.EnvKeys)) }
+func wkEnvKeyCount() C.int { return C.int(len(engine.EnvKeys)) }
 
 //export wkEnvKey
 func wkEnvKey(i C.int, buf *C.char, n C.int) C.int {
-	k := server.EnvKeys[i]
+	k := engine.EnvKeys[i]
 	if len(k)+1 > int(n) {
 		return -1
 	}
@@ -175,23 +173,21 @@ func wkEnvKey(i C.int, buf *C.char, n C.int) C.int {
 }
 
 // wkServe runs the engine on the inherited listeners until a stop signal,
-// the master's pipe closing, or a fatal accept error. It returns the exit code.
+// the master's pipe closing, or a fatal accept error. It returns the exit
+// code (workerproto's).
 //
 //export wkServe
-func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
-	var cfg server.WorkerConfig
-	if err := json.Unmarshal(C.GoBytes(unsafe.Pointer(cfgp), cfglen), &cfg); err != nil {
-		fmt.Fprintf(os.Stderr, "wsgikit worker: bad config: %v\n", err)
-		return 2
+func wkServe(cfgp *C.char, cfglen C.int) C.int {
+	cfg, err := workerproto.ParseConfig(C.GoBytes(unsafe.Pointer(cfgp), cfglen))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "wsgikit worker: %v\n", err)
+		return workerproto.ExitConfig
 	}
-	level, _ := server.ParseLevel(cfg.LogLevel)
-	logger = server.NewLogger(os.Stderr, level, cfg.LogJSON)
-	if cfg.GOMAXPROCS > 0 {
-		runtime.GOMAXPROCS(cfg.GOMAXPROCS)
-	}
+	level, _ := errorlog.ParseLevel(cfg.LogLevel)
+	logger = errorlog.New(os.Stderr, level, cfg.LogJSON)
 	// At least two Ps, even on one CPU: while the event loop's thread is in
 	// Python (a cgo call), an idle P tells sysmon there is no need to take
-	// the loop's P away and hand it to another thread (server/loop.go).
+	// the loop's P away and hand it to another thread (server/engine/loop.go).
 	if runtime.GOMAXPROCS(0) < 2 {
 		runtime.GOMAXPROCS(2)
 	}
@@ -202,31 +198,31 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
 		}
 	}
-	ec := cfg.Engine()
+	ec := engine.ConfigFor(&cfg)
 	ec.Logger = logger
 	if cfg.AccessLog != "" {
-		al, err := server.OpenAccessLog(cfg.AccessLog, cfg.AccessLogFormat, cfg.LogJSON)
+		al, err := accesslog.Open(cfg.AccessLog, cfg.AccessLogFormat, cfg.LogJSON)
 		if err != nil {
 			logger.Error(err.Error())
-			return 2
+			return workerproto.ExitConfig
 		}
 		defer al.Flush()
 		ec.AccessLog = al
 	}
-	if cfg.BoardFD > 0 {
-		b, err := server.OpenScoreboard(cfg.BoardFD, ec.Threads)
+	if cfg.Board > 0 {
+		b, err := workerproto.OpenScoreboard(cfg.Board, ec.Threads)
 		if err != nil {
 			logger.Error(err.Error())
-			return 2
+			return workerproto.ExitConfig
 		}
 		ec.Board = b
 	}
-	var app server.App = pyApp{}
+	var app engine.App = pyApp{}
 	if cfg.Static {
-		app = server.StaticApp{}
+		app = engine.StaticApp{}
 	}
-	current = make([]*server.Exchange, ec.Threads)
-	eng := server.NewEngine(ec, app)
+	current = make([]*engine.Exchange, ec.Threads)
+	eng := engine.New(ec, app)
 
 	// Python signal handlers cannot run while the main thread is inside Go,
 	// so Go owns the stop signals while serving and gives them back after.
@@ -239,7 +235,7 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 			switch s {
 			case syscall.SIGUSR1:
 				if cfg.ErrorLogPath != "" {
-					if err := server.ReopenStderr(cfg.ErrorLogPath); err != nil {
+					if err := errorlog.ReopenStderr(cfg.ErrorLogPath); err != nil {
 						logger.Error(fmt.Sprintf("reopen %s: %v", cfg.ErrorLogPath, err))
 					}
 				}
@@ -255,11 +251,11 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 			}
 		}
 	}()
-	if cfg.ControlFD > 0 {
+	if cfg.Control > 0 {
 		// The master holds the write end: EOF means it is gone, and a worker
 		// must never outlive its master.
 		go func() {
-			f := os.NewFile(uintptr(cfg.ControlFD), "control")
+			f := os.NewFile(uintptr(cfg.Control), "control")
 			io.Copy(io.Discard, f)
 			select {
 			case stop <- ec.GracefulTimeout:
@@ -270,17 +266,17 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 	// The engine owns the inherited listeners from here (its loop accepts
 	// on them outside Go's netpoller).
 	served := make(chan error, 1)
-	go func() { served <- eng.ServeFDs(cfg.ListenFDs) }()
-	if cfg.StatusFD > 0 {
-		go heartbeat(os.NewFile(uintptr(cfg.StatusFD), "status"), eng, time.Duration(cfg.Heartbeat))
+	go func() { served <- eng.ServeFDs(cfg.Listen) }()
+	if cfg.Status > 0 {
+		go heartbeat(os.NewFile(uintptr(cfg.Status), "status"), eng, time.Duration(cfg.Heartbeat))
 	}
-	rc := 0
+	rc := workerproto.ExitOK
 	grace := ec.GracefulTimeout
 	select {
 	case grace = <-stop:
 	case err := <-served:
 		logger.Error(fmt.Sprintf("serve: %v", err))
-		rc = 1
+		rc = workerproto.ExitFailed
 	}
 	eng.Drain()
 	logger.Info(fmt.Sprintf("stopping: in-flight requests get %v", grace))
@@ -294,12 +290,12 @@ func wkServe(fd C.int, cfgp *C.char, cfglen C.int) C.int {
 
 // heartbeat tells the master the worker is ready, then that it is alive
 // (counters are in the shared scoreboard); a write error means the master is gone.
-func heartbeat(f *os.File, eng *server.Engine, every time.Duration) {
+func heartbeat(f *os.File, eng *engine.Engine, every time.Duration) {
 	if every <= 0 {
 		every = time.Second
 	}
-	enc := json.NewEncoder(f)
-	if enc.Encode(map[string]bool{"ready": true}) != nil {
+	w := workerproto.NewStatusWriter(f)
+	if w.Send(workerproto.Ready) != nil {
 		return
 	}
 	tick := time.NewTicker(every)
@@ -307,12 +303,12 @@ func heartbeat(f *os.File, eng *server.Engine, every time.Duration) {
 	for {
 		select {
 		case <-tick.C:
-			if enc.Encode(map[string]bool{"beat": true}) != nil {
+			if w.Send(workerproto.Beat) != nil {
 				return
 			}
 		case <-limit:
 			limit = nil
-			if enc.Encode(map[string]bool{"recycle": true}) != nil {
+			if w.Send(workerproto.Recycle) != nil {
 				return
 			}
 		}

@@ -6,11 +6,10 @@
 #include <string.h>
 
 wk_slot *wk_slots;
-static int wk_nslots;
 
 static PyObject *app;          /* the WSGI callable */
 static PyObject *base_environ; /* copied per request */
-static PyObject **env_keys;    /* interned, indexed like server.EnvKeys */
+static PyObject **env_keys;    /* interned, indexed like engine.EnvKeys */
 static int n_env_keys;
 static PyObject *str_close, *str_read, *str_fileno;
 static PyObject *key_input, *key_method, *key_uri, *key_proto;
@@ -734,7 +733,7 @@ nosr:
 	return WK_ERROR;
 }
 
-int wk_call(int slot, const char *buf, const wk_env_entry *ents, int nents, int has_body) {
+int wk_call(int slot, const char *buf, const wk_env_entry *ents, int nents) {
 	wk_slot *s = &wk_slots[slot];
 	int kind;
 	enter_python();
@@ -821,12 +820,12 @@ static int slot_objects(int slot) {
 static int serving;
 
 static PyObject *wk_serve(PyObject *self, PyObject *args, PyObject *kw) {
-	static char *kwlist[] = {"app", "fd", "config", "threads", "multiprocess", "software", NULL};
+	static char *kwlist[] = {"app", "config", "threads", "multiprocess", "software", NULL};
 	PyObject *application;
-	int fd, threads = 1, multiprocess = 0;
+	int threads = 1, multiprocess = 0;
 	const char *cfg, *software = "wsgikit";
 	Py_ssize_t cfglen;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "Ois#|ips:serve", kwlist, &application, &fd, &cfg, &cfglen, &threads, &multiprocess, &software))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "Os#|ips:serve", kwlist, &application, &cfg, &cfglen, &threads, &multiprocess, &software))
 		return NULL;
 	if (!PyCallable_Check(application)) {
 		PyErr_SetString(PyExc_TypeError, "app must be callable");
@@ -872,21 +871,20 @@ static PyObject *wk_serve(PyObject *self, PyObject *args, PyObject *kw) {
 	SET("wsgi.file_wrapper", (PyObject *)&FileWrapperType);
 #undef SET
 
-	wk_nslots = threads;
 	wk_slots = PyMem_RawCalloc(threads, sizeof(wk_slot));
 	if (!wk_slots) return PyErr_NoMemory();
 
 	int rc;
 	Py_BEGIN_ALLOW_THREADS
-	rc = wkServe(fd, (char *)cfg, (int)cfglen);
+	rc = wkServe((char *)cfg, (int)cfglen);
 	Py_END_ALLOW_THREADS
 	return PyLong_FromLong(rc);
 }
 
 static PyMethodDef module_methods[] = {
 	{"serve", (PyCFunction)(void (*)(void))wk_serve, METH_VARARGS | METH_KEYWORDS,
-	 "serve(app, fd, config, threads=1, multiprocess=False, software='wsgikit') -> exit code\n"
-	 "Run the Go HTTP/1.1 server on the listening socket fd until a stop signal."},
+	 "serve(app, config, threads=1, multiprocess=False, software='wsgikit') -> exit code\n"
+	 "Run the Go HTTP/1.1 server on the listening sockets the config names until a stop signal."},
 	{NULL}
 };
 

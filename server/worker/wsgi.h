@@ -17,7 +17,7 @@ enum {
 	WK_GONE = 3,      /* the client went away while sending */
 };
 
-/* Mirrors server.EnvEntry: plain int32s. */
+/* Mirrors engine.EnvEntry: plain int32s. */
 typedef struct {
 	int32_t key, koff, klen, voff, vlen;
 } wk_env_entry;
@@ -48,7 +48,7 @@ typedef struct {
 
 extern wk_slot *wk_slots;
 
-int wk_call(int slot, const char *buf, const wk_env_entry *ents, int nents, int has_body);
+int wk_call(int slot, const char *buf, const wk_env_entry *ents, int nents);
 
 /* Exported by Go (cgo //export). */
 extern int wkSend(int slot, void *p, size_t n, long long total);
@@ -56,7 +56,7 @@ extern int wkSendFile(int slot, int fd, long long off, long long n);
 extern long long wkRead(int slot, void *p, size_t n, int line);
 extern int wkEnvKeyCount(void);
 extern int wkEnvKey(int i, char *buf, int n);
-extern int wkServe(int fd, char *cfg, int cfglen);
+extern int wkServe(char *cfg, int cfglen);
 extern void wkLogError(char *why, char *line, char *tb);
 
 #endif

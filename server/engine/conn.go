@@ -1,0 +1,352 @@
+package engine
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/wsgikit/wsgikit/server/accesslog"
+	"github.com/wsgikit/wsgikit/server/http1"
+)
+
+// phase is what a connection waits for while no request of it runs.
+type phase uint8
+
+const (
+	phHead    phase = iota // (the rest of) a request head
+	phDiscard              // the rest of a body the application left unread
+	phProxy                // a PROXY protocol header
+)
+
+// step is where pump left a connection.
+type step uint8
+
+const (
+	stepReady step = iota // c.req holds a request to run
+	stepWait              // waiting for bytes (or for the socket to take ours)
+	stepClose             // finished: flush what is pending, then close
+)
+
+// conn is one client connection. The event loop reads and parses its
+// requests without blocking; a parsed request runs on a Python thread, which
+// writes the response into the connection's buffer (pipelined responses are
+// flushed together).
+type conn struct {
+	e    *Engine
+	nc   *fdConn
+	r    *http1.Reader
+	out  *outBuf // pending response bytes; nil when there are none
+	req  http1.Request
+	x    Exchange
+	ci   connInfo
+	hbuf []byte
+
+	first    bool      // no request read yet
+	readyAt  time.Time // when the current request was parsed (the access log counts the wait)
+	phase    phase     // what the loop waits for
+	deadline time.Time // when that wait ends
+	wdead    time.Time // when waiting for the socket to take pending output ends
+	events   uint32    // what the loop's epoll watches for (0: nothing)
+	busy     bool      // a request of it is queued or running (N > 1: off the loop)
+	edged    bool      // the socket had an edge while busy (the loop's to know)
+	closing  bool      // close once the output is flushed
+	pbuf     []byte    // PROXY header bytes so far
+
+	err   error // first write error: the client is gone
+	abort bool  // end without flushing (an error after the head was sent)
+
+	continueSent bool
+	sendContinue func() error
+
+	rc     accesslog.Record
+	logbuf []byte
+}
+
+var connPool sync.Pool
+
+// outBuf holds response bytes until they are flushed; pooled, so idle
+// keep-alive connections hold none.
+type outBuf struct{ b []byte }
+
+const outBufSize = 16 << 10
+
+var outPool = sync.Pool{New: func() any { return &outBuf{b: make([]byte, 0, outBufSize)} }}
+
+// releaseWriter returns the buffer when it is empty (or, with force, drops
+// what it holds: the connection is finished).
+func (c *conn) releaseWriter(force bool) {
+	if c.out != nil && (force || len(c.out.b) == 0 || c.err != nil) {
+		c.out.b = c.out.b[:0]
+		outPool.Put(c.out)
+		c.out = nil
+	}
+}
+
+func newConn(e *Engine, nc *fdConn) *conn {
+	c, _ := connPool.Get().(*conn)
+	if c == nil {
+		c = &conn{hbuf: make([]byte, 0, 512)}
+		c.r = http1.NewReader(nil, e.cfg.Limits)
+		c.sendContinue = c.writeContinue
+	}
+	c.e, c.nc = e, nc
+	c.r.Reset(nc)
+	c.err, c.abort = nil, false
+	c.first, c.phase, c.busy, c.edged, c.closing, c.events = true, phHead, false, false, false, 0
+	c.wdead = time.Time{}
+	c.pbuf = c.pbuf[:0]
+	c.ci.ServerName, c.ci.ServerPort = splitAddr(nc.LocalAddr())
+	c.ci.RemoteAddr, c.ci.RemotePort = splitAddr(nc.RemoteAddr())
+	c.ci.Proxies = nil
+	if e.cfg.ForwardedAllow.Contains(c.ci.RemoteAddr) {
+		c.ci.Proxies = e.cfg.ForwardedAllow
+	}
+	if e.cfg.ProxyProtocol != "" && e.cfg.ProxyAllow.Contains(c.ci.RemoteAddr) {
+		c.phase = phProxy
+	}
+	return c
+}
+
+// write buffers p; what does not fit goes out now, waiting for the client
+// (this happens while the application runs: a large or streamed response).
+func (c *conn) write(p []byte) {
+	if c.err != nil {
+		return
+	}
+	if c.out == nil {
+		c.out = outPool.Get().(*outBuf)
+	}
+	o := c.out
+	if len(o.b)+len(p) <= cap(o.b) {
+		o.b = append(o.b, p...)
+		return
+	}
+	if len(o.b) > 0 {
+		if _, err := c.nc.Write(o.b); err != nil {
+			c.err = err
+			return
+		}
+		o.b = o.b[:0]
+	}
+	if len(p) >= cap(o.b) {
+		if _, err := c.nc.Write(p); err != nil {
+			c.err = err
+		}
+		return
+	}
+	o.b = append(o.b, p...)
+}
+
+// flush sends what is buffered, waiting for the client (up to the I/O timeout).
+func (c *conn) flush() {
+	if c.err != nil || c.out == nil || len(c.out.b) == 0 {
+		return
+	}
+	if _, err := c.nc.Write(c.out.b); err != nil {
+		c.err = err
+	}
+	c.out.b = c.out.b[:0]
+}
+
+// flushNow sends what the socket takes without waiting; it reports whether
+// output is still pending (the loop then waits for the socket).
+func (c *conn) flushNow() (pending bool) {
+	if c.err != nil || c.out == nil || len(c.out.b) == 0 {
+		return false
+	}
+	n, err := c.nc.write(c.out.b, true)
+	if err == http1.ErrWouldBlock {
+		c.out.b = c.out.b[:copy(c.out.b, c.out.b[n:])]
+		return true
+	}
+	if err != nil {
+		c.err = err
+	}
+	c.out.b = c.out.b[:0]
+	return false
+}
+
+func (c *conn) writeContinue() error {
+	if c.continueSent {
+		return nil
+	}
+	c.continueSent = true
+	c.write(continueLine)
+	c.flush()
+	return c.err
+}
+
+var continueLine = []byte("HTTP/1.1 100 Continue\r\n\r\n")
+
+// pump moves c forward without blocking: it reads a PROXY header, discards
+// an unread body, reads and parses the next request head.
+func (c *conn) pump() step {
+	e := c.e
+	c.nc.nonblock = true
+	defer func() { c.nc.nonblock = false }()
+	for {
+		switch c.phase {
+		case phProxy:
+			if s := c.readProxy(); s != stepReady {
+				return s
+			}
+			c.phase = phHead
+		case phDiscard:
+			err := c.r.Body().Discard(e.cfg.MaxDiscard)
+			if err == http1.ErrWouldBlock {
+				return stepWait
+			}
+			if err != nil {
+				return stepClose
+			}
+			c.phase = phHead
+			c.deadline = time.Now().Add(e.cfg.KeepAlive)
+		case phHead:
+			if !c.first && e.draining.Load() && c.r.Buffered() == 0 {
+				return stepClose
+			}
+			err := c.r.ReadRequest(&c.req)
+			if err == http1.ErrWouldBlock {
+				return stepWait
+			}
+			c.first = false
+			if err != nil {
+				c.readFailed(err)
+				return stepClose
+			}
+			if e.cfg.AccessLog != nil {
+				c.readyAt = time.Now()
+			}
+			return stepReady
+		}
+	}
+}
+
+// next is pump after a request: with nothing buffered and nothing left in
+// the socket, the next request is not read for (the client usually waits
+// for the response before sending it); the loop's epoll says when it comes.
+func (c *conn) next() step {
+	if c.phase != phHead || c.r.Buffered() > 0 || !c.nc.drained {
+		return c.pump()
+	}
+	if c.e.draining.Load() {
+		return stepClose
+	}
+	return stepWait
+}
+
+// readProxy reads the PROXY protocol header a trusted proxy must send first.
+func (c *conn) readProxy() step {
+	for {
+		if len(c.pbuf) == cap(c.pbuf) {
+			c.pbuf = append(c.pbuf, make([]byte, max(256, len(c.pbuf)))...)[:len(c.pbuf)]
+		}
+		n, err := c.nc.Read(c.pbuf[len(c.pbuf):cap(c.pbuf)])
+		if err == http1.ErrWouldBlock {
+			return stepWait
+		}
+		if err != nil {
+			return stepClose
+		}
+		c.pbuf = c.pbuf[:len(c.pbuf)+n]
+		addr, port, hl, err := parseProxyHeader(c.pbuf, c.e.cfg.ProxyProtocol)
+		if err == nil && hl == 0 && len(c.pbuf) >= maxProxyHeader {
+			err = errProxyHeader
+		}
+		if err != nil {
+			c.e.logf(slog.LevelDebug, "connection from %s: %v; closing", c.nc.RemoteAddr(), err)
+			return stepClose
+		}
+		if hl > 0 {
+			if addr != nil {
+				c.ci.RemoteAddr, c.ci.RemotePort = addr, port
+			}
+			c.r.Preload(c.pbuf[hl:])
+			c.pbuf = c.pbuf[:0]
+			return stepReady
+		}
+	}
+}
+
+// readFailed answers a request that could not be read: a 4xx/5xx for a bad
+// one, 408 for a head that never completed, nothing for a clean close.
+func (c *conn) readFailed(err error) {
+	var he *http1.Error
+	switch {
+	case errors.As(err, &he):
+		c.e.logf(slog.LevelDebug, "rejected request from %s: %d %s", c.nc.RemoteAddr(), he.Status, he.Reason)
+		c.hbuf = http1.AppendError(c.hbuf[:0], he.Status)
+		c.write(c.hbuf)
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// Only answer 408 when part of a head arrived: an idle keep-alive
+		// connection is simply closed.
+		if c.r.Buffered() > 0 && !c.e.draining.Load() {
+			c.hbuf = http1.AppendError(c.hbuf[:0], 408)
+			c.write(c.hbuf)
+		}
+	}
+}
+
+// handle runs the request in c.req holding slot; it reports whether the
+// connection stays open, and when the request ended (if it ran). An unread
+// body is left for pump to discard.
+func (c *conn) handle(slot int) (bool, time.Time) {
+	e := c.e
+	x := &c.x
+	x.reset(c, &c.req)
+	c.continueSent = false
+	if err := buildEnviron(&x.Env, &c.req, &c.ci, e.script); err != nil {
+		c.readFailed(err)
+		return false, time.Now()
+	}
+	if c.req.ExpectOther {
+		// RFC 9110 §10.1.1: an expectation the server cannot meet.
+		c.hbuf = http1.AppendError(c.hbuf[:0], 417)
+		c.write(c.hbuf)
+		return false, time.Now()
+	}
+	al := e.cfg.AccessLog
+	if al != nil {
+		c.rc.Capture(&c.req)
+	}
+	body := c.r.Body()
+	hasBody := c.req.Chunked || c.req.ContentLength > 0
+	if hasBody {
+		if c.req.Expect100 { // only ever set for HTTP/1.1
+			body.SetOnFirstRead(c.sendContinue)
+		} else {
+			body.SetOnFirstRead(nil)
+		}
+	}
+	start := time.Now()
+	x.start = start // the Date field: the response is made within the second
+	if hasBody {
+		c.nc.SetReadDeadline(start.Add(e.cfg.IOTimeout))
+	}
+	end := e.run(slot, x, start)
+	if e.served.Add(1) == e.cfg.MaxRequests {
+		close(e.LimitReached)
+	}
+	if al != nil {
+		// %(D)s includes the wait for a Python thread.
+		c.logbuf = al.AppendLine(c.logbuf[:0], &c.rc, c.ci.RemoteAddr, x.status, x.written, c.readyAt, end.Sub(c.readyAt))
+		al.Write(c.logbuf)
+	}
+	if c.err != nil || x.close || c.abort {
+		return false, end
+	}
+	c.deadline = end.Add(e.cfg.KeepAlive)
+	if hasBody && !body.Done() {
+		if c.req.Expect100 && !c.continueSent {
+			return false, end // the client may or may not send the body now: ambiguous
+		}
+		c.phase = phDiscard
+		c.deadline = end.Add(e.cfg.IOTimeout)
+	}
+	return true, end
+}

@@ -1,0 +1,248 @@
+package engine
+
+// How the loop follows each connection: accepting it, reacting to its
+// socket's readiness (edge-triggered epoll), parking it until its next
+// event or deadline, closing it; and the deadline scan and the drain of a
+// graceful stop.
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// accept takes the connections waiting on listener fd.
+func (l *loop) accept(fd int) error {
+	e := l.e
+	for range 64 {
+		if e.cfg.MaxConnections > 0 && l.n >= e.cfg.MaxConnections {
+			l.listen(false) // the backlog or other workers take them
+			return nil
+		}
+		nfd, sa, err := unix.Accept4(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		switch err {
+		case nil:
+		case unix.EAGAIN, unix.ECONNABORTED, unix.EINTR, unix.EPROTO:
+			return nil
+		case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
+			// Out of descriptors: back off rather than spin.
+			l.pauseD = min(max(2*l.pauseD, 5*time.Millisecond), time.Second)
+			e.logf(slog.LevelError, "accept: %v; retrying in %v", err, l.pauseD)
+			l.pauseT = l.now.Add(l.pauseD)
+			l.listen(false)
+			return nil
+		default:
+			if e.draining.Load() {
+				return nil
+			}
+			return fmt.Errorf("accept: %w", err)
+		}
+		l.pauseD = 0
+		if _, ok := sa.(*unix.SockaddrUnix); !ok {
+			tuneAccepted(nfd)
+		}
+		var laddr = sa
+		if lsa, err := unix.Getsockname(nfd); err == nil {
+			laddr = lsa
+		}
+		nc := &fdConn{fd: nfd, laddr: sockAddr(laddr), raddr: sockAddr(sa), wtimeout: e.cfg.IOTimeout}
+		// Accepted during a stop too: the client's request is on its way and
+		// gets served (with Connection: close), never dropped.
+		c := newConn(e, nc)
+		for nfd >= len(l.conns) {
+			l.conns = append(l.conns, make([]*conn, len(l.conns)+64)...)
+		}
+		l.conns[nfd] = c
+		l.n++
+		e.mu.Lock()
+		e.conns[c] = struct{}{}
+		e.mu.Unlock()
+		if e.cutting.Load() {
+			nc.cut()
+		}
+		c.deadline = l.now.Add(e.cfg.HeaderTimeout)
+		l.park(c) // the request is rarely there yet: epoll says when
+	}
+	return nil
+}
+
+// event handles readiness of c's socket.
+func (l *loop) event(c *conn, ev uint32) {
+	if c.busy {
+		// Queued or running: this edge is not repeated, so remember to read.
+		c.edged = true
+		return
+	}
+	if c.events&unix.EPOLLOUT != 0 {
+		// Waiting for the client to take our output.
+		if c.flushNow() {
+			return
+		}
+		if c.err != nil || c.closing {
+			l.finish(c)
+			return
+		}
+	}
+	l.advance(c)
+}
+
+// advance reads what c has without blocking and acts on it.
+func (l *loop) advance(c *conn) {
+	switch c.pump() {
+	case stepReady:
+		l.enqueue(c)
+	case stepWait:
+		l.park(c)
+	case stepClose:
+		l.finish(c)
+	}
+}
+
+// watch sets what the epoll set watches c for. Edge-triggered: a reported
+// socket leaves epoll's ready list (level-triggered, every epoll_wait would
+// poll it again), so the connection must be read until it is drained (see
+// fdConn.drained) before it waits; adding or changing a watch reports what
+// is ready already.
+func (l *loop) watch(c *conn, events uint32) {
+	if c.events == events {
+		return
+	}
+	op := unix.EPOLL_CTL_MOD
+	if c.events == 0 {
+		op = unix.EPOLL_CTL_ADD
+	} else if events == 0 {
+		op = unix.EPOLL_CTL_DEL
+	}
+	if err := l.ctl(op, c.nc.fd, events); err != nil {
+		l.e.logf(slog.LevelError, "connection %s: %v", c.nc.RemoteAddr(), err)
+	}
+	c.events = events
+}
+
+// park makes c wait: for the client to take pending output, else for bytes.
+func (l *loop) park(c *conn) {
+	if c.flushNow() {
+		c.wdead = l.now.Add(l.e.cfg.IOTimeout)
+		l.note(c.wdead)
+		l.watch(c, unix.EPOLLOUT|unix.EPOLLET)
+		return
+	}
+	if c.err != nil {
+		l.finish(c)
+		return
+	}
+	c.releaseWriter(false)
+	if l.e.draining.Load() && !c.first && c.phase == phHead {
+		// Idle or trickling between requests: a graceful stop ends it now.
+		l.finish(c)
+		return
+	}
+	l.note(c.deadline)
+	l.watch(c, unix.EPOLLIN|unix.EPOLLET)
+}
+
+// finish flushes what c has pending (waiting for the client if needed), then
+// closes it.
+func (l *loop) finish(c *conn) {
+	c.closing = true
+	if !c.abort && c.flushNow() {
+		c.wdead = l.now.Add(l.e.cfg.IOTimeout)
+		l.note(c.wdead)
+		l.watch(c, unix.EPOLLOUT|unix.EPOLLET)
+		return
+	}
+	l.closeConn(c)
+}
+
+func (l *loop) closeConn(c *conn) {
+	e := l.e
+	e.mu.Lock()
+	delete(e.conns, c)
+	e.mu.Unlock()
+	fd := c.nc.fd
+	l.conns[fd] = nil
+	l.n--
+	if c.abort {
+		c.nc.setLinger0() // a reset: the client must not take a cut body as complete
+	}
+	c.nc.Close() // leaves the epoll set with it
+	c.nc = nil
+	c.r.Reset(nil)
+	c.releaseWriter(true)
+	connPool.Put(c)
+}
+
+// note makes sure the deadline scan runs by t.
+func (l *loop) note(t time.Time) {
+	if t.Before(l.scanAt) {
+		l.scanAt = t
+	}
+}
+
+// scan ends the waits whose deadline passed.
+func (l *loop) scan() {
+	next := l.now.Add(time.Hour)
+	for _, c := range l.conns {
+		if c == nil || c.busy {
+			continue
+		}
+		d := c.deadline
+		if c.events&unix.EPOLLOUT != 0 {
+			d = c.wdead
+		}
+		if l.now.Before(d) {
+			if d.Before(next) {
+				next = d
+			}
+			continue
+		}
+		l.expire(c)
+	}
+	l.scanAt = next
+	if soon := l.now.Add(scanEvery); next.Before(soon) {
+		l.scanAt = soon
+	}
+}
+
+// expire ends c's wait at its deadline.
+func (l *loop) expire(c *conn) {
+	if c.events&unix.EPOLLOUT != 0 {
+		// The client stopped reading.
+		c.err = errWriteTimeout
+		l.closeConn(c)
+		return
+	}
+	// The loop may have been busy: take what arrived in time first.
+	switch c.pump() {
+	case stepReady:
+		l.enqueue(c)
+		return
+	case stepClose:
+		l.finish(c)
+		return
+	}
+	if c.phase == phHead {
+		c.readFailed(os.ErrDeadlineExceeded)
+	}
+	l.finish(c)
+}
+
+// drain starts a graceful stop: no more accepting; idle connections close.
+func (l *loop) drain() {
+	l.closeListeners()
+	for _, c := range l.conns {
+		if c == nil || c.busy || c.closing || c.first || c.phase != phHead || c.events&unix.EPOLLOUT != 0 {
+			continue
+		}
+		// A complete pipelined request is served (with Connection: close).
+		switch c.pump() {
+		case stepReady:
+			l.enqueue(c)
+		default:
+			l.finish(c)
+		}
+	}
+}

@@ -1,0 +1,384 @@
+package master
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/wsgikit/wsgikit/server/workerproto"
+)
+
+// Why a worker was retired or replaced (logs and the restarts metric).
+const (
+	causeCrash        = "crash"
+	causeTimeout      = "timeout"
+	causeMaxRequests  = "max-requests"
+	causeRSS          = "rss"
+	causeReload       = "reload"
+	causeScaleDown    = "scale-down"
+	causeUnresponsive = "unresponsive"
+)
+
+// Backoff between replacements of workers that keep crashing.
+const (
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 5 * time.Second
+	stableUp   = 10 * time.Second // a worker up this long resets the backoff
+)
+
+// procs starts and signals worker processes: the supervisor's only way to
+// act on the system (execProcs; a fake in the tests).
+type procs interface {
+	// start starts a worker that recycles after limit requests (0: never).
+	start(limit uint64) (pid int, board *workerproto.Scoreboard, err error)
+	signal(pid int, sig syscall.Signal)
+	// rssMB is the worker's resident memory in MB (0 when unknown).
+	rssMB(pid int) float64
+}
+
+// The events the supervisor handles.
+type (
+	statusEvent struct {
+		pid    int
+		status workerproto.Status
+	}
+	exitEvent struct {
+		pid  int
+		code int    // -1 when a signal killed it
+		how  string // "exit code 1", "killed by signal killed"
+	}
+	respawnEvent struct{}                     // a backoff delay passed
+	reloadEvent  struct{}                     // HUP, or a source file changed (--reload)
+	tickEvent    struct{}                     // time to check timeouts, heartbeats and RSS
+	scaleEvent   struct{ delta int }          // TTIN +1, TTOU -1
+	forwardEvent struct{ sig syscall.Signal } // a signal every worker gets (USR1)
+)
+
+// worker is what the supervisor knows of one worker process.
+type worker struct {
+	pid         int
+	board       *workerproto.Scoreboard
+	gen         int
+	started     time.Time
+	lastBeat    time.Time
+	ready       bool
+	retiring    string // cause, once asked to stop
+	pendingTerm bool   // retiring, TERM not sent yet (waits for a ready replacement)
+	limit       uint64 // max requests for this worker (with jitter), 0 none
+	killedBy    string // set when the supervisor killed it (timeout, unresponsive)
+}
+
+// supervisor is the master's decisions as a state machine: events go in
+// (handle), actions come out through procs, notify and the returned respawn
+// delay. It reads no clock: every event comes with its time.
+type supervisor struct {
+	cfg     Config // Workers, MaxRequests(Jitter), Timeout, ReloadOnRSSMB, Heartbeat
+	procs   procs
+	log     *slog.Logger
+	metrics *metrics
+	notify  func(state string) error // systemd's sd_notify
+	jitter  func(n int) int          // a random 0..n-1
+
+	target    int
+	workers   map[int]*worker
+	gen       int           // bumps on every reload; workers of older generations retire
+	ready     bool          // systemd was told READY=1
+	backoff   time.Duration // before replacing the next crashed worker
+	respawnAt time.Time     // no replacement starts before
+	timerSet  bool          // a respawnEvent is on its way
+}
+
+func newSupervisor(cfg Config, p procs, log *slog.Logger, m *metrics, notify func(string) error, jitter func(int) int) *supervisor {
+	return &supervisor{cfg: cfg, procs: p, log: log, metrics: m, notify: notify, jitter: jitter,
+		target: cfg.Workers, workers: map[int]*worker{}, backoff: minBackoff}
+}
+
+// start starts the first workers.
+func (s *supervisor) start(now time.Time) error {
+	for range s.target {
+		if err := s.spawn(now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// handle applies ev, which happened at now, then starts the workers the
+// current generation lacks. It returns how long until a respawnEvent must be
+// sent (0: none), and an *ExitError when the server must stop.
+func (s *supervisor) handle(ev any, now time.Time) (respawnIn time.Duration, err error) {
+	switch ev := ev.(type) {
+	case statusEvent:
+		s.onStatus(ev, now)
+	case exitEvent:
+		if err := s.onExit(ev, now); err != nil {
+			return 0, err
+		}
+	case respawnEvent:
+		s.timerSet = false
+	case reloadEvent:
+		s.reload(now)
+	case tickEvent:
+		s.check(now)
+	case scaleEvent:
+		s.scale(ev.delta)
+	case forwardEvent:
+		s.signalAll(ev.sig)
+	}
+	return s.reconcile(now), nil
+}
+
+// spawn starts one worker of the current generation.
+func (s *supervisor) spawn(now time.Time) error {
+	var limit uint64
+	if s.cfg.MaxRequests > 0 {
+		limit = uint64(s.cfg.MaxRequests)
+		if s.cfg.MaxRequestsJitter > 0 {
+			limit += uint64(s.jitter(s.cfg.MaxRequestsJitter + 1))
+		}
+	}
+	pid, board, err := s.procs.start(limit)
+	if err != nil {
+		return err
+	}
+	s.workers[pid] = &worker{pid: pid, board: board, gen: s.gen, started: now, lastBeat: now, limit: limit}
+	s.log.Info(fmt.Sprintf("booting worker with pid %d", pid))
+	return nil
+}
+
+// reload starts a new generation of workers (re-importing the code); the old
+// ones are retired once all new ones are ready (see onStatus).
+func (s *supervisor) reload(now time.Time) {
+	s.notify("RELOADING=1")
+	s.gen++
+	for range s.target {
+		if err := s.spawn(now); err != nil {
+			s.log.Error(err.Error())
+		}
+	}
+}
+
+func (s *supervisor) scale(delta int) {
+	switch {
+	case delta > 0:
+		s.target++
+		s.log.Info(fmt.Sprintf("TTIN: %d workers", s.target))
+	case delta < 0 && s.target > 1:
+		s.target--
+		s.log.Info(fmt.Sprintf("TTOU: %d workers", s.target))
+		for _, w := range s.byPID() {
+			if w.retiring == "" {
+				s.retire(w, causeScaleDown)
+				return
+			}
+		}
+	}
+}
+
+func (s *supervisor) onStatus(ev statusEvent, now time.Time) {
+	w, ok := s.workers[ev.pid]
+	if !ok {
+		return
+	}
+	w.lastBeat = now
+	if ev.status == workerproto.Ready && !w.ready {
+		w.ready = true
+		if !s.ready {
+			s.ready = true
+			s.notify("READY=1")
+		}
+		// A reload completes when every worker of the new generation is up:
+		// only then do the old ones stop accepting.
+		if w.gen == s.gen && s.readyInGen(s.gen) >= s.target {
+			retired := 0
+			for _, o := range s.byPID() {
+				if o.gen < s.gen && o.retiring == "" {
+					s.retire(o, causeReload)
+					retired++
+				}
+			}
+			if retired > 0 {
+				s.log.Info(fmt.Sprintf("reload done: %d new workers serving, %d old ones draining", s.target, retired))
+				s.notify("READY=1")
+			}
+		}
+	}
+	if ev.status == workerproto.Recycle && w.retiring == "" {
+		s.log.Info(fmt.Sprintf("worker %d served %d requests (--max-requests): recycling it", w.pid, w.limit))
+		s.retire(w, causeMaxRequests)
+	}
+	s.termPending()
+}
+
+// retire asks a worker to stop gracefully: it stops accepting and finishes
+// what it serves. The TERM waits until enough other workers are ready (its
+// replacement, for recycling), so there is never a moment with nobody accepting.
+func (s *supervisor) retire(w *worker, cause string) {
+	if w.retiring != "" {
+		return
+	}
+	w.retiring = cause
+	w.pendingTerm = true
+	s.metrics.restart(cause)
+	s.termPending()
+}
+
+func (s *supervisor) termPending() {
+	for _, w := range s.byPID() {
+		if w.pendingTerm && s.readyInGen(s.gen) >= min(s.target, 1) {
+			w.pendingTerm = false
+			s.procs.signal(w.pid, syscall.SIGTERM)
+		}
+	}
+}
+
+func (s *supervisor) onExit(ev exitEvent, now time.Time) error {
+	w, ok := s.workers[ev.pid]
+	if !ok {
+		return nil
+	}
+	delete(s.workers, ev.pid)
+	s.metrics.update(ev.pid, w.board.Snapshot(), 0) // exact final counts: the board outlives the worker
+	s.metrics.exited(ev.pid)
+	if workerproto.Permanent(ev.code) && !w.ready {
+		if w.gen > 0 && s.liveInGen(w.gen-1) > 0 {
+			// A reload whose new code does not import: keep serving the old.
+			s.log.Error(fmt.Sprintf("reload failed: worker %d could not start (exit code %d); the previous workers keep serving", ev.pid, ev.code))
+			s.gen--
+			for _, o := range s.byPID() {
+				if o.gen > s.gen {
+					delete(s.workers, o.pid)
+					s.procs.signal(o.pid, syscall.SIGKILL)
+				}
+			}
+			return nil
+		}
+		what := "the application could not be imported (see the traceback above)"
+		if ev.code == workerproto.ExitNoExt {
+			what = "the worker extension is missing for this interpreter (see above)"
+		}
+		return &ExitError{Code: ev.code, Err: errors.New(what)}
+	}
+	up := now.Sub(w.started)
+	if w.retiring != "" {
+		s.log.Info(fmt.Sprintf("worker %d stopped (%s, %s) after %v", ev.pid, w.retiring, ev.how, up.Round(time.Millisecond)))
+		return nil
+	}
+	cause := causeCrash
+	if w.killedBy != "" {
+		cause = w.killedBy
+	}
+	s.metrics.restart(cause)
+	serving := ""
+	for i := 0; i < w.board.Slots(); i++ {
+		if _, line, ok := w.board.Read(i); ok {
+			serving += fmt.Sprintf(" while serving %q", line)
+		}
+	}
+	s.log.Error(fmt.Sprintf("worker %d died (%s) after %v%s; replacing it", ev.pid, ev.how, up.Round(time.Millisecond), serving))
+	if up > stableUp {
+		s.backoff = minBackoff
+	}
+	s.respawnAt = now.Add(s.backoff)
+	s.backoff = min(2*s.backoff, maxBackoff)
+	return nil
+}
+
+// check enforces --timeout, --reload-on-rss and liveness, and refreshes
+// the metrics from the scoreboards.
+func (s *supervisor) check(now time.Time) {
+	for _, w := range s.byPID() {
+		rss := s.procs.rssMB(w.pid)
+		s.metrics.update(w.pid, w.board.Snapshot(), rss*(1<<20))
+		if stale := max(10*s.cfg.Heartbeat, 30*time.Second); w.killedBy == "" && now.Sub(w.lastBeat) > stale {
+			s.log.Error(fmt.Sprintf("worker %d sent no heartbeat for %v: killing it", w.pid, stale))
+			w.killedBy = causeUnresponsive
+			s.procs.signal(w.pid, syscall.SIGKILL)
+		}
+		if s.cfg.Timeout > 0 && w.killedBy == "" {
+			for i := 0; i < w.board.Slots(); i++ {
+				st, line, ok := w.board.Read(i)
+				if ok && now.Sub(time.Unix(0, st)) > s.cfg.Timeout {
+					s.log.Error(fmt.Sprintf("worker %d: request %q ran over --timeout %v; killing the worker", w.pid, line, s.cfg.Timeout))
+					w.killedBy = causeTimeout
+					s.procs.signal(w.pid, syscall.SIGKILL)
+					break
+				}
+			}
+		}
+		if w.retiring != "" || !w.ready {
+			continue
+		}
+		if s.cfg.ReloadOnRSSMB > 0 && rss > s.cfg.ReloadOnRSSMB {
+			s.log.Info(fmt.Sprintf("worker %d uses %.0f MB RSS (--reload-on-rss %.0f): recycling it", w.pid, rss, s.cfg.ReloadOnRSSMB))
+			s.retire(w, causeRSS)
+		}
+	}
+}
+
+// reconcile starts workers until the current generation has target live
+// ones; after a crash not before respawnAt, for which it returns the delay
+// when no respawnEvent is on its way yet.
+func (s *supervisor) reconcile(now time.Time) time.Duration {
+	live := s.liveInGen(s.gen)
+	if live >= s.target {
+		return 0
+	}
+	if d := s.respawnAt.Sub(now); d > 0 {
+		if s.timerSet {
+			return 0
+		}
+		s.timerSet = true
+		return d
+	}
+	for ; live < s.target; live++ {
+		if err := s.spawn(now); err != nil {
+			s.log.Error(err.Error())
+			return 0
+		}
+	}
+	return 0
+}
+
+func (s *supervisor) readyInGen(gen int) int {
+	n := 0
+	for _, w := range s.workers {
+		if w.gen == gen && w.ready && w.retiring == "" {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *supervisor) liveInGen(gen int) int {
+	n := 0
+	for _, w := range s.workers {
+		if w.gen == gen && w.retiring == "" {
+			n++
+		}
+	}
+	return n
+}
+
+// byPID lists the workers in pid order, so that what the supervisor picks
+// among them (TTOU's victim, the order of signals) does not depend on map order.
+func (s *supervisor) byPID() []*worker {
+	ws := make([]*worker, 0, len(s.workers))
+	for _, w := range s.workers {
+		ws = append(ws, w)
+	}
+	slices.SortFunc(ws, func(a, b *worker) int { return a.pid - b.pid })
+	return ws
+}
+
+func (s *supervisor) signalAll(sig syscall.Signal) {
+	for _, w := range s.byPID() {
+		s.procs.signal(w.pid, sig)
+	}
+}
+
+// forget drops a worker that exited while the master stops.
+func (s *supervisor) forget(pid int) { delete(s.workers, pid) }

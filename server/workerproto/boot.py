@@ -1,0 +1,80 @@
+# wsgikit worker bootstrap, run by the master as `<python> -c <this file>`
+# (server/workerproto: Command; boot_test.go checks the names used here).
+# It imports the application first and _wsgikit (the Go engine) last: the Go
+# runtime starts at import, and nothing may fork after that.
+import importlib
+import importlib.machinery
+import json
+import os
+import sys
+import traceback
+
+EXIT_IMPORT = 3  # the application could not be imported: do not restart
+EXIT_NO_EXT = 4  # no _wsgikit build for this interpreter
+
+
+def fail(code, msg):
+    sys.stderr.write("wsgikit: %s\n" % msg)
+    sys.stderr.flush()
+    sys.exit(code)
+
+
+def load_app(cfg):
+    target = "%s:%s%s" % (cfg["module"], cfg["callable"], "()" if cfg["factory"] else "")
+    try:
+        mod = importlib.import_module(cfg["module"])
+    except BaseException:
+        traceback.print_exc()
+        fail(EXIT_IMPORT, "cannot import module %r for app %s (cwd %s)" % (cfg["module"], target, os.getcwd()))
+    obj = mod
+    for part in cfg["callable"].split("."):
+        if not hasattr(obj, part):
+            found = sorted(n for n, v in vars(mod).items() if callable(v) and not n.startswith("_") and not isinstance(v, type(sys)))
+            fail(EXIT_IMPORT, "module %r has no attribute %r; callables there: %s" % (cfg["module"], cfg["callable"], ", ".join(found[:10]) or "none"))
+        obj = getattr(obj, part)
+    if cfg["factory"]:
+        try:
+            obj = obj()
+        except BaseException:
+            traceback.print_exc()
+            fail(EXIT_IMPORT, "app factory %s raised" % target)
+    if not callable(obj):
+        fail(EXIT_IMPORT, "%s is not callable (it is a %s)" % (target, type(obj).__name__))
+    return obj
+
+
+def main():
+    raw = os.environ.pop("WSGIKIT_WORKER")
+    cfg = json.loads(raw)
+    libdir = cfg["libdir"]
+    if not any(os.path.exists(os.path.join(libdir, "_wsgikit" + s)) for s in importlib.machinery.EXTENSION_SUFFIXES):
+        fail(EXIT_NO_EXT, "no _wsgikit build for Python %d.%d in %s (wanted _wsgikit%s); build it with: make build PYTHON=%s"
+             % (sys.version_info[0], sys.version_info[1], libdir, importlib.machinery.EXTENSION_SUFFIXES[0], sys.executable))
+    if cfg.get("chdir"):
+        os.chdir(cfg["chdir"])
+    for p in reversed(cfg.get("pythonpath") or []):
+        sys.path.insert(0, p)
+    if "" in sys.path:  # `python -c` put the launch directory there; the app dir is what counts
+        sys.path.remove("")
+    sys.path.insert(0, os.getcwd())
+    app = load_app(cfg)
+    sys.path.insert(0, libdir)
+    if cfg.get("check_only"):
+        try:
+            import _wsgikit  # noqa: F401  (loads the Go runtime: proves the build fits)
+        except ImportError as e:
+            fail(EXIT_NO_EXT, "cannot load _wsgikit from %s: %s; rebuild with: make build PYTHON=%s" % (libdir, e, sys.executable))
+        sys.exit(0)
+    try:
+        import _wsgikit
+    except ImportError as e:
+        fail(EXIT_NO_EXT, "cannot load _wsgikit from %s: %s; rebuild with: make build PYTHON=%s" % (libdir, e, sys.executable))
+    finally:
+        sys.path.remove(libdir)
+    rc = _wsgikit.serve(app, raw, threads=cfg["threads"],
+                        multiprocess=cfg["multiprocess"], software=cfg["software"])
+    sys.stdout.flush()
+    sys.exit(rc)
+
+
+main()
