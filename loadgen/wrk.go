@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wsgikit/wsgikit/internal/textutil"
 )
 
 var wrkRPS = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
@@ -36,7 +38,7 @@ func (p *Plan) crossCheckWrk(ctx context.Context, base string, sc *Scenario, con
 		if _, lerr := exec.LookPath(p.WrkPath); lerr != nil {
 			cc.Error = fmt.Sprintf("%s not found; install Debian's wrk package", p.WrkPath)
 		} else {
-			cc.Error = fmt.Sprintf("wrk: %v: %s", err, firstLine(string(out)))
+			cc.Error = fmt.Sprintf("wrk: %v: %s", err, textutil.FirstLine(string(out), ""))
 		}
 		return cc
 	}

@@ -3,13 +3,12 @@ package main
 import (
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 
 	"github.com/BurntSushi/toml"
 	"github.com/spf13/pflag"
 
-	"github.com/wsgikit/wsgikit/internal/harness"
+	"github.com/wsgikit/wsgikit/internal/textutil"
 )
 
 // applyConfig fills flags not given on the command line, from WSGIKIT_*
@@ -92,15 +91,8 @@ func setFlag(f *pflag.Flag, v string) error {
 func suggest(fs *pflag.FlagSet, key string) string {
 	var names []string
 	fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
-	sort.Strings(names)
-	best, bestD := "", 1<<30
-	for _, n := range names {
-		if d := harness.EditDistance(key, n); d < bestD {
-			best, bestD = n, d
-		}
-	}
-	if bestD <= 3 {
-		return fmt.Sprintf(" (did you mean %q?)", best)
+	if m := textutil.CloseMatches(key, names, 1); len(m) > 0 {
+		return fmt.Sprintf(" (did you mean %q?)", m[0])
 	}
 	return ""
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wsgikit/wsgikit/internal/textutil"
 )
 
 // Levels of a requirement.
@@ -230,37 +232,14 @@ func Select(specs []*Spec, focus, level string) ([]*Spec, error) {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return !out[i].Disruptive && out[j].Disruptive })
 	if len(out) == 0 && focus != "" {
-		return nil, fmt.Errorf("focus %q matches no spec; close matches: %s", focus, strings.Join(CloseMatches(specs, focus), ", "))
+		ids := make([]string, len(specs))
+		for i, s := range specs {
+			ids[i] = s.ID
+		}
+		if m := textutil.CloseMatches(focus, ids, 5); len(m) > 0 {
+			return nil, fmt.Errorf("focus %q matches no spec; close matches: %s", focus, strings.Join(m, ", "))
+		}
+		return nil, fmt.Errorf("focus %q matches no spec", focus)
 	}
 	return out, nil
-}
-
-// CloseMatches returns up to five spec IDs sharing the most with s.
-func CloseMatches(specs []*Spec, s string) []string {
-	type cand struct {
-		id    string
-		score int
-	}
-	var cs []cand
-	for _, sp := range specs {
-		cs = append(cs, cand{sp.ID, commonScore(sp.ID, s)})
-	}
-	sort.SliceStable(cs, func(i, j int) bool { return cs[i].score > cs[j].score })
-	var out []string
-	for i := 0; i < len(cs) && i < 5; i++ {
-		out = append(out, cs[i].id)
-	}
-	return out
-}
-
-// commonScore counts shared path segments and substrings: cheap and good
-// enough to suggest "did you mean".
-func commonScore(a, b string) int {
-	score := 0
-	for _, p := range strings.FieldsFunc(b, func(r rune) bool { return r == '/' || r == '-' || r == '_' }) {
-		if p != "" && strings.Contains(a, p) {
-			score += len(p)
-		}
-	}
-	return score
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	f "github.com/wsgikit/wsgikit/conformance/framework"
+	"github.com/wsgikit/wsgikit/internal/textutil"
 )
 
 const (
@@ -359,7 +360,7 @@ func bodySpecs() []*f.Spec {
 					return f.Out("leaked", "next response: %s", r2.Summary())
 				}
 				if r2 == nil && len(x.Conn.Unread()) > 0 {
-					return f.Out("leaked", "bytes after the HEAD response: %q", truncate(x.Conn.Unread(), 60))
+					return f.Out("leaked", "bytes after the HEAD response: %q", textutil.Head(x.Conn.Unread(), 60))
 				}
 				return f.Out("clean", "%s; next %s", x.Resp.StatusLine, r2.Summary())
 			},
@@ -517,7 +518,7 @@ func noBody(id, status, method string, withLength bool) *f.Spec {
 				return f.Out("leaked", "next response: %s", r2.Summary())
 			}
 			if r2 == nil && bytes.Contains(x.Conn.Unread(), []byte("hello")) {
-				return f.Out("leaked", "body bytes after the response: %q", truncate(x.Conn.Unread(), 60))
+				return f.Out("leaked", "body bytes after the response: %q", textutil.Head(x.Conn.Unread(), 60))
 			}
 			return f.Out("clean", "%s; next: %s", x.Resp.StatusLine, strings.TrimSpace(r2.Summary()))
 		},

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	f "github.com/wsgikit/wsgikit/conformance/framework"
+	"github.com/wsgikit/wsgikit/internal/textutil"
 )
 
 const secSR = "PEP 3333 / The start_response() Callable"
@@ -470,20 +471,13 @@ func askBytes(t *f.T, args map[string]any) f.Result {
 	n := c.Peek(300 * time.Millisecond)
 	ask.Reply(map[string]any{"bytes": n})
 	if n > 0 {
-		return f.Out("sent-early", "%d bytes before the first non-empty chunk: %q", n, truncate(c.Unread(), 80))
+		return f.Out("sent-early", "%d bytes before the first non-empty chunk: %q", n, textutil.Head(c.Unread(), 80))
 	}
 	r, err := c.ReadResponse("GET", f.ReadTimeout)
 	if err != nil || r.Status != 200 {
 		t.Fatalf("response after the handshake: %v %s", err, r.Summary())
 	}
 	return f.Out("held", "0 bytes before the first chunk; then %s", r.StatusLine)
-}
-
-func truncate(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[:n]
-	}
-	return b
 }
 
 func excAfter(id, level, sentence string, grade func(t *f.T, ev f.Event, x *f.Exchange) f.Result, outs ...f.Outcome) *f.Spec {
