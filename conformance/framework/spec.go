@@ -77,6 +77,19 @@ func Unsupported(name, desc string) Outcome {
 	return Outcome{name, UNSUPPORTED, desc}
 }
 
+// Violation is the outcome of a spec broken at its level: FAIL for a MUST,
+// NON-STRICT for a SHOULD, INFO otherwise (a MAY or INFO spec records the
+// option taken; it never blames the server).
+func Violation(level, name, desc string) Outcome {
+	switch level {
+	case MUST:
+		return Fail(name, desc)
+	case SHOULD:
+		return NonStrict(name, desc)
+	}
+	return Info(name, desc)
+}
+
 // Verdict maps an outcome name to its verdict ("" if the spec has no such
 // outcome, which is a suite bug).
 func (s *Spec) Verdict(outcome string) string {
@@ -101,13 +114,6 @@ var (
 	regMu    sync.Mutex
 	registry []*Spec
 )
-
-// Register adds specs to the suite. Spec files call it from init.
-func Register(specs ...*Spec) {
-	regMu.Lock()
-	defer regMu.Unlock()
-	builders = append(builders, func() []*Spec { return specs })
-}
 
 // RegisterFunc adds the specs build returns, built on first use: spec
 // tables hold large payloads (4 MiB bodies), and every wsgikit process links

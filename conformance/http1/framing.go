@@ -29,9 +29,9 @@ func chunkedSupported(t *f.T) bool {
 }
 
 func chunkSpec(id, level, sentence, stimulus, body string, wantBody string) *f.Spec {
-	outs := []f.Outcome{f.Pass("rejected", "4xx/5xx, close, or a wait for bytes that never come; the app got no data"), failOrNS(level, "accepted", "the app read data"), f.Unsupported("no-chunked", "the server refuses chunked requests altogether")}
+	outs := []f.Outcome{f.Pass("rejected", "4xx/5xx, close, or a wait for bytes that never come; the app got no data"), f.Violation(level, "accepted", "the app read data"), f.Unsupported("no-chunked", "the server refuses chunked requests altogether")}
 	if wantBody != "" {
-		outs = []f.Outcome{f.Pass("decoded", "the app read "+fmt.Sprintf("%q", wantBody)), failOrNS(level, "refused", "refused or misread"), f.Unsupported("no-chunked", "the server refuses chunked requests altogether")}
+		outs = []f.Outcome{f.Pass("decoded", "the app read "+fmt.Sprintf("%q", wantBody)), f.Violation(level, "refused", "refused or misread"), f.Unsupported("no-chunked", "the server refuses chunked requests altogether")}
 	}
 	return &f.Spec{
 		ID: "http1/framing/" + id, Level: level, Section: secChunk, Sentence: sentence, Stimulus: stimulus, Outcomes: outs,
@@ -83,13 +83,6 @@ func chunkOverflowSpec() *f.Spec {
 			return f.Out("rejected", "%s", o)
 		},
 	}
-}
-
-func failOrNS(level, name, desc string) f.Outcome {
-	if level == f.MUST {
-		return f.Fail(name, desc)
-	}
-	return f.NonStrict(name, desc)
 }
 
 func framingSpecs() []*f.Spec {

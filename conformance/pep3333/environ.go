@@ -96,7 +96,7 @@ func envSpec(id, level, sentence, stimulus string, req f.Req, outs []f.Outcome, 
 // eqSpec: a valid request whose dump must show key == want (MUST).
 func eqSpec(id, level, sentence, stimulus string, req f.Req, key, want string) *f.Spec {
 	return envSpec(id, level, sentence, stimulus, req,
-		[]f.Outcome{f.Pass("equal", key+" == "+strconv.Quote(want)), failOrNS(level, "different", key+" differs")},
+		[]f.Outcome{f.Pass("equal", key+" == "+strconv.Quote(want)), f.Violation(level, "different", key+" differs")},
 		func(t *f.T, env f.Env, x *f.Exchange) f.Result {
 			if env == nil {
 				t.Fatalf("valid request refused: %s", x.Summary())
@@ -106,18 +106,6 @@ func eqSpec(id, level, sentence, stimulus string, req f.Req, key, want string) *
 			}
 			return f.Out("different", "%s, want %q", show(env, key), want)
 		})
-}
-
-// failOrNS is the violating outcome for a level: FAIL for MUST, NON-STRICT
-// for SHOULD, INFO otherwise.
-func failOrNS(level, name, desc string) f.Outcome {
-	switch level {
-	case f.MUST:
-		return f.Fail(name, desc)
-	case f.SHOULD:
-		return f.NonStrict(name, desc)
-	}
-	return f.Info(name, desc)
 }
 
 var cgiRequired = []string{"REQUEST_METHOD", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "wsgi.version", "wsgi.url_scheme", "wsgi.input", "wsgi.errors", "wsgi.multithread", "wsgi.multiprocess", "wsgi.run_once"}
