@@ -16,8 +16,6 @@ const (
 	secBuf  = "PEP 3333 / Buffering and Streaming"
 )
 
-func init() { f.RegisterFunc(bodySpecs) }
-
 // A is shorthand for probe arguments.
 type A = map[string]any
 

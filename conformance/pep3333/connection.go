@@ -8,8 +8,6 @@ import (
 
 const secConn = "PEP 3333 / Other HTTP Features (connections)"
 
-func init() { f.RegisterFunc(connectionSpecs) }
-
 func connectionSpecs() []*f.Spec {
 	return []*f.Spec{
 		{

@@ -9,8 +9,6 @@ import (
 
 const secEH = "PEP 3333 / Error Handling"
 
-func init() { f.RegisterFunc(errorHandlingSpecs) }
-
 // status500 grades "the client got an error status, never a 200 with the
 // app's half-done output".
 func errStatus(x *f.Exchange) bool {

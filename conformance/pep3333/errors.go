@@ -8,8 +8,6 @@ import (
 
 const secErrors = "PEP 3333 / Input and Error Streams (wsgi.errors)"
 
-func init() { f.RegisterFunc(errorsSpecs) }
-
 func errorsRun(t *f.T, ops ...string) (*f.Exchange, []f.Event) {
 	x := t.Do(f.Req{Do: "errors", Args: A{"ops": ops}})
 	if x.Status() != 200 {

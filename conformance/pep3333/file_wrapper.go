@@ -8,8 +8,6 @@ import (
 
 const secFW = "PEP 3333 / Optional Platform-Specific File Handling"
 
-func init() { f.RegisterFunc(fileWrapperSpecs) }
-
 const alphabet = "abcdefghijklmnopqrstuvwxyz"
 
 // fwRun sends the fw behaviour; present is false when the server has no

@@ -17,8 +17,6 @@ import (
 
 const secInput = "PEP 3333 / Input and Error Streams"
 
-func init() { f.RegisterFunc(inputSpecs) }
-
 // readResult is one wsgi.input operation's result as the probe reports it.
 type readResult struct {
 	T     string `json:"t"`

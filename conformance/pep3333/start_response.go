@@ -12,8 +12,6 @@ import (
 
 const secSR = "PEP 3333 / The start_response() Callable"
 
-func init() { f.RegisterFunc(startResponseSpecs) }
-
 // call is one scripted start_response call for the probe's sr behaviour.
 type call struct {
 	Status  any  `json:"status,omitempty"`

@@ -8,8 +8,6 @@ import (
 
 const secWrite = "PEP 3333 / The write() Callable"
 
-func init() { f.RegisterFunc(writeSpecs) }
-
 func writeSpecs() []*f.Spec {
 	return []*f.Spec{
 		{
