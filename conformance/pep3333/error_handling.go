@@ -1,6 +1,7 @@
 package pep3333
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -15,7 +16,14 @@ func errStatus(x *f.Exchange) bool {
 	return x.Resp == nil && x.Closed() || x.Resp != nil && x.Resp.Status >= 500
 }
 
+// errorHandlingSpecs: Error Handling, a function per concern.
 func errorHandlingSpecs() []*f.Spec {
+	return slices.Concat(raiseSpecs(), survivalSpecs(), misbehaviourSpecs())
+}
+
+// raiseSpecs: the app raises, before or after output started; the server
+// answers with an error or aborts the response where the client can see it.
+func raiseSpecs() []*f.Spec {
 	return []*f.Spec{
 		{
 			ID: "pep3333/error_handling/exception-before-start", Level: f.SHOULD, Section: secEH,
@@ -85,6 +93,12 @@ func errorHandlingSpecs() []*f.Spec {
 				return f.Out("aborted", "%s", x.Resp.Summary())
 			},
 		},
+	}
+}
+
+// survivalSpecs: the server keeps serving after an app error.
+func survivalSpecs() []*f.Spec {
+	return []*f.Spec{
 		{
 			ID: "pep3333/error_handling/keeps-serving", Level: f.SHOULD, Section: secEH,
 			Sentence: "Application errors are the application's: the server keeps serving other requests.",
@@ -124,6 +138,13 @@ func errorHandlingSpecs() []*f.Spec {
 				return f.Out("down", "%s; next requests fail", x.Summary())
 			},
 		},
+	}
+}
+
+// misbehaviourSpecs: an app that breaks the protocol (no start_response, a
+// non-bytes item, a non-iterable return) gets an error, never raw bytes.
+func misbehaviourSpecs() []*f.Spec {
+	return []*f.Spec{
 		{
 			ID: "pep3333/error_handling/no-start-response", Level: f.SHOULD, Section: secEH,
 			Sentence: "An app that returns without calling start_response is an application error: the server answers 500 (and logs), never body bytes without a status line.",
