@@ -144,7 +144,7 @@ run: setup build
 # Rewrites the conformance goldens (spec list, verdicts per peer) from a
 # fresh run: review the diff against the peers' documented behaviour first.
 check-update: setup build
-	WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit $(GO) test -count=1 ./conformance -run 'TestRegistry|TestGoldenVerdicts|TestOutputsGolden' -args -update
+	WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit $(GO) test -count=1 ./conformance -run 'TestRegistry|TestGoldenVerdicts' -args -update
 
 bench-serve: setup build
 	WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit $(GO) run ./cmd/benchserve
