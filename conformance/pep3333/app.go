@@ -6,8 +6,6 @@ import (
 	f "github.com/wsgikit/wsgikit/conformance/framework"
 )
 
-const secApp = "PEP 3333 / Specification Details"
-
 // appSpecs: how the server calls the application object.
 func appSpecs() []*f.Spec {
 	return []*f.Spec{

@@ -9,11 +9,6 @@ import (
 	f "github.com/wsgikit/wsgikit/conformance/framework"
 )
 
-const (
-	secBody = "PEP 3333 / Handling the Content-Length Header"
-	secBuf  = "PEP 3333 / Buffering and Streaming"
-)
-
 // A is shorthand for probe arguments.
 type A = map[string]any
 
@@ -66,7 +61,7 @@ func hello(r *f.Response) bool {
 // bodyKind: a response-body shape that must arrive byte-exact.
 func bodyKind(id, stimulus string, args A, want []byte) *f.Spec {
 	return &f.Spec{
-		ID: "pep3333/body/" + id, Level: f.MUST, Section: "PEP 3333 / Specification Details",
+		ID: "pep3333/body/" + id, Level: f.MUST, Section: secApp,
 		Sentence: "The application object must return an iterable yielding zero or more bytestrings … the server transmits each bytestring to the client.",
 		Stimulus: stimulus,
 		Outcomes: []f.Outcome{f.Pass("exact", "body byte-exact and framed"), f.Fail("wrong", "body differs or framing broken")},
@@ -106,7 +101,7 @@ func iterableSpecs() []*f.Spec {
 		bodyKind("many-chunks", "10 000 one-byte chunks", A{"mode": "gen", "body": []any{A{"times": 10000, "b": "x"}}}, bytes.Repeat([]byte("x"), 10000)),
 		bodyKind("large-chunk", "one 4 MiB chunk", A{"body": []any{A{"repeat": 4 << 20, "b": "y"}}}, bytes.Repeat([]byte("y"), 4<<20)),
 		&f.Spec{
-			ID: "pep3333/body/binary-exact", Level: f.SHOULD, Section: "PEP 3333 / A Note On String Types",
+			ID: "pep3333/body/binary-exact", Level: f.SHOULD, Section: secStrings,
 			Sentence: "Bytestrings yielded by the application are treated as binary byte sequences; line endings are not altered.",
 			Stimulus: "yield bytes(range(256)) + b'\\r\\n\\n\\r' with an explicit Content-Length",
 			Outcomes: []f.Outcome{f.Pass("exact", "byte-exact"), f.NonStrict("altered", "bytes changed")},
@@ -132,7 +127,7 @@ func iterableSpecs() []*f.Spec {
 			},
 		},
 		&f.Spec{
-			ID: "pep3333/body/lazy-start-response", Level: f.MUST, Section: "PEP 3333 / Specification Details",
+			ID: "pep3333/body/lazy-start-response", Level: f.MUST, Section: secApp,
 			Sentence: "The server must not assume start_response has been called before it begins iterating: the first next() may call it (generators).",
 			Stimulus: "a generator whose first next() calls start_response('201 Created', [('X-Lazy','1')]) and yields b'ok'",
 			Outcomes: []f.Outcome{f.Pass("works", "201, X-Lazy: 1, body ok"), f.Fail("broken", "error or wrong response")},
@@ -147,7 +142,7 @@ func iterableSpecs() []*f.Spec {
 			},
 		},
 		&f.Spec{
-			ID: "pep3333/body/iterable-attributes", Level: f.MUST, Section: "PEP 3333 / Specification Details",
+			ID: "pep3333/body/iterable-attributes", Level: f.MUST, Section: secApp,
 			Sentence: "The server must not use any other attributes of the iterable returned by the application, unless it is an instance of a type specific to that server (such as a file wrapper).",
 			Stimulus: "The returned iterable reports every attribute looked up on it.",
 			Outcomes: []f.Outcome{f.Pass("clean", "only close / __class__ / iteration"), f.Fail("other", "other attributes used")},

@@ -16,7 +16,7 @@ func noBodySpecs() []*f.Spec {
 		noBody("204-no-body", "204 No Content", "GET", false),
 		noBody("304-no-body", "304 Not Modified", "GET", false),
 		&f.Spec{
-			ID: "pep3333/body/204-no-content-length", Level: f.MUST, Section: "PEP 3333 / Other HTTP Features",
+			ID: "pep3333/body/204-no-content-length", Level: f.MUST, Section: secOther,
 			Sentence: "RFC 9110 §8.6: a server MUST NOT send a Content-Length header field in any response with a status code of 1xx (Informational) or 204 (No Content).",
 			Stimulus: "The app returns 204 with no body and no Content-Length.",
 			Outcomes: []f.Outcome{f.Pass("absent", "no Content-Length, no Transfer-Encoding"), f.Fail("present", "Content-Length or Transfer-Encoding on a 204")},
@@ -31,7 +31,7 @@ func noBodySpecs() []*f.Spec {
 		},
 		noBody("head-no-body", "200 OK", "HEAD", true),
 		&f.Spec{
-			ID: "pep3333/body/head-no-body-without-length", Level: f.MUST, Section: "PEP 3333 / Other HTTP Features",
+			ID: "pep3333/body/head-no-body-without-length", Level: f.MUST, Section: secOther,
 			Sentence: "RFC 9110 §9.3.2: the server MUST NOT send content in the response to HEAD — not even a chunked terminator (gunicorn PR #1079).",
 			Stimulus: "HEAD; the app yields 'hello' from a generator without Content-Length; a GET is pipelined behind.",
 			Outcomes: []f.Outcome{f.Pass("clean", "no body bytes; next response intact or connection closed"), f.Fail("leaked", "body bytes or a chunk terminator sent")},
@@ -54,7 +54,7 @@ func noBodySpecs() []*f.Spec {
 func headSpecs() []*f.Spec {
 	return []*f.Spec{
 		&f.Spec{
-			ID: "pep3333/body/head-content-length-kept", Level: f.SHOULD, Section: "PEP 3333 / Other HTTP Features",
+			ID: "pep3333/body/head-content-length-kept", Level: f.SHOULD, Section: secOther,
 			Sentence: "RFC 9110 §8.6/§9.3.2: a HEAD response should carry the same header fields as GET, including the app's Content-Length.",
 			Stimulus: "HEAD; the app sends Content-Length: 5 and yields nothing.",
 			Outcomes: []f.Outcome{f.Pass("kept", "Content-Length: 5"), f.NonStrict("changed", "missing or changed")},
@@ -68,7 +68,7 @@ func headSpecs() []*f.Spec {
 			},
 		},
 		&f.Spec{
-			ID: "pep3333/body/head-keeps-connection", Level: f.SHOULD, Section: "PEP 3333 / Other HTTP Features",
+			ID: "pep3333/body/head-keeps-connection", Level: f.SHOULD, Section: secOther,
 			Sentence: "A HEAD response with the app's Content-Length and no body is complete, not 'too few bytes' (waitress#427): the connection stays usable.",
 			Stimulus: "HEAD with app Content-Length: 5 and no body, then a pipelined GET.",
 			Outcomes: []f.Outcome{f.Pass("usable", "the GET is answered on the same connection"), f.NonStrict("closed", "the server closed after HEAD"), f.Info("no-keepalive", "the server never keeps connections alive")},
@@ -127,7 +127,7 @@ func passThroughSpecs() []*f.Spec {
 			},
 		},
 		&f.Spec{
-			ID: "pep3333/body/status-passthrough", Level: f.SHOULD, Section: "PEP 3333 / Other HTTP Features",
+			ID: "pep3333/body/status-passthrough", Level: f.SHOULD, Section: secOther,
 			Sentence: "The server should \"play dumb\": it does not replace the app's error pages or alter the status/body semantics.",
 			Stimulus: "The app returns 404 Not Here with its own body.",
 			Outcomes: []f.Outcome{f.Pass("unchanged", "404 with the app's body"), f.NonStrict("replaced", "status or body replaced")},
@@ -140,7 +140,7 @@ func passThroughSpecs() []*f.Spec {
 			},
 		},
 		&f.Spec{
-			ID: "pep3333/body/conditional-request", Level: f.MAY, Section: "PEP 3333 / Other HTTP Features",
+			ID: "pep3333/body/conditional-request", Level: f.MAY, Section: secOther,
 			Sentence: "A server may handle conditional requests itself (If-None-Match → 304); it must not change the meaning of the app's response otherwise.",
 			Stimulus: "The app returns ETag: \"x\"; the client sends If-None-Match: \"x\".",
 			Outcomes: []f.Outcome{f.Info("passthrough", "200 from the app"), f.Info("not-modified", "the server answered 304")},
@@ -167,7 +167,7 @@ func noBody(id, status, method string, withLength bool) *f.Spec {
 		sentence = "RFC 9110 §9.3.2: the server MUST NOT send content in the response to HEAD, even if the app yields a body."
 	}
 	return &f.Spec{
-		ID: "pep3333/body/" + id, Level: f.MUST, Section: "PEP 3333 / Other HTTP Features",
+		ID: "pep3333/body/" + id, Level: f.MUST, Section: secOther,
 		Sentence: sentence,
 		Stimulus: fmt.Sprintf("%s; the app answers %s and yields 'hello'; a GET is pipelined behind.", method, status),
 		Outcomes: []f.Outcome{f.Pass("clean", "no body bytes; next response intact (or connection closed)"), f.Fail("leaked", "body bytes on the wire")},

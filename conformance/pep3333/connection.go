@@ -7,8 +7,6 @@ import (
 	f "github.com/wsgikit/wsgikit/conformance/framework"
 )
 
-const secConn = "PEP 3333 / Other HTTP Features (connections)"
-
 // connectionSpecs: connections (Other HTTP Features), a function per concern.
 func connectionSpecs() []*f.Spec {
 	return slices.Concat(pipeliningSpecs(), persistenceSpecs())

@@ -8,8 +8,6 @@ import (
 	f "github.com/wsgikit/wsgikit/conformance/framework"
 )
 
-const secEnviron = "PEP 3333 / environ Variables"
-
 // environSpecs: environ Variables, a function per group of keys.
 func environSpecs() []*f.Spec {
 	return slices.Concat(requestMethodSpecs(), pathSpecs(), queryStringSpecs(), contentSpecs(), serverSpecs(),

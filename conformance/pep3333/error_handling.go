@@ -8,8 +8,6 @@ import (
 	f "github.com/wsgikit/wsgikit/conformance/framework"
 )
 
-const secEH = "PEP 3333 / Error Handling"
-
 // status500 grades "the client got an error status, never a 200 with the
 // app's half-done output".
 func errStatus(x *f.Exchange) bool {
@@ -177,7 +175,7 @@ func misbehaviourSpecs() []*f.Spec {
 		itemType("str-item", "str-item", "yield 'text' (a str) as the only item"),
 		itemType("none-item", "none-item", "yield None as the only item"),
 		{
-			ID: "pep3333/error_handling/str-item-after-body", Level: f.MUST, Section: "PEP 3333 / A Note On String Types",
+			ID: "pep3333/error_handling/str-item-after-body", Level: f.MUST, Section: secStrings,
 			Sentence: "A str item after body bytes were sent is an error: the response is aborted (never the text sent as if bytes, never a complete-looking body).",
 			Stimulus: "yield b'ok', then 'text'.",
 			Outcomes: []f.Outcome{f.Pass("aborted", "framing left incomplete / connection closed, 'text' not sent"), f.Fail("sent", "'text' sent or the body looks complete")},
@@ -200,7 +198,7 @@ func misbehaviourSpecs() []*f.Spec {
 
 func itemType(id, kind, stimulus string) *f.Spec {
 	return &f.Spec{
-		ID: "pep3333/error_handling/" + id, Level: f.MUST, Section: "PEP 3333 / A Note On String Types",
+		ID: "pep3333/error_handling/" + id, Level: f.MUST, Section: secStrings,
 		Sentence: "The application must yield bytestrings; a non-bytes item is an error: 500 if nothing was sent, never sent as text.",
 		Stimulus: stimulus,
 		Outcomes: []f.Outcome{f.Pass("error", "5xx or close; nothing of the item sent"), f.Pass("aborted", "headers went out, then the response was aborted (framing left incomplete)"), f.Fail("sent", "the item's text on the wire, or a complete-looking response")},

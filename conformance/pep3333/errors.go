@@ -6,8 +6,6 @@ import (
 	f "github.com/wsgikit/wsgikit/conformance/framework"
 )
 
-const secErrors = "PEP 3333 / Input and Error Streams (wsgi.errors)"
-
 func errorsRun(t *f.T, ops ...string) (*f.Exchange, []f.Event) {
 	x := t.Do(f.Req{Do: "errors", Args: A{"ops": ops}})
 	if x.Status() != 200 {

@@ -10,8 +10,6 @@ import (
 	f "github.com/wsgikit/wsgikit/conformance/framework"
 )
 
-const secExpect = "PEP 3333 / HTTP 1.1 Expect/Continue"
-
 // expectSpecs: HTTP 1.1 Expect/Continue.
 func expectSpecs() []*f.Spec {
 	return []*f.Spec{

@@ -6,8 +6,6 @@ import (
 	f "github.com/wsgikit/wsgikit/conformance/framework"
 )
 
-const secFW = "PEP 3333 / Optional Platform-Specific File Handling"
-
 const alphabet = "abcdefghijklmnopqrstuvwxyz"
 
 // fwRun sends the fw behaviour; present is false when the server has no

@@ -14,8 +14,6 @@ import (
 	f "github.com/wsgikit/wsgikit/conformance/framework"
 )
 
-const secInput = "PEP 3333 / Input and Error Streams"
-
 // readResult is one wsgi.input operation's result as the probe reports it.
 type readResult struct {
 	T     string `json:"t"`
@@ -362,7 +360,7 @@ func integritySpecs() []*f.Spec {
 func chunkedInputSpecs() []*f.Spec {
 	return []*f.Spec{
 		&f.Spec{
-			ID: "pep3333/input/chunked-request", Level: f.MUST, Section: "PEP 3333 / Other HTTP Features",
+			ID: "pep3333/input/chunked-request", Level: f.MUST, Section: secOther,
 			Sentence: "WSGI servers must handle any supported inbound \"hop-by-hop\" headers on their own, such as by decoding any inbound Transfer-Encoding, including chunked encoding if applicable.",
 			Stimulus: "POST Transfer-Encoding: chunked '5\\r\\nhello\\r\\n6\\r\\n world\\r\\n0\\r\\n\\r\\n'; the app reads 64-byte pieces until b''.",
 			Outcomes: []f.Outcome{f.Pass("decoded", "the app reads b'hello world'"), f.NonStrict("refused", "411/501 (or another 4xx) without invoking the app"), f.Fail("wrong", "the app sees b'' or raw chunk syntax")},

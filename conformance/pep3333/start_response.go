@@ -11,8 +11,6 @@ import (
 	"github.com/wsgikit/wsgikit/internal/textutil"
 )
 
-const secSR = "PEP 3333 / The start_response() Callable"
-
 // call is one scripted start_response call for the probe's sr behaviour.
 type call struct {
 	Status  any  `json:"status,omitempty"`
@@ -266,7 +264,7 @@ func callArgSpecs() []*f.Spec {
 func headerTimingSpecs() []*f.Spec {
 	return []*f.Spec{
 		&f.Spec{
-			ID: "pep3333/start_response/no-transmit-on-start", Level: f.MUST, Section: "PEP 3333 / Buffering and Streaming",
+			ID: "pep3333/start_response/no-transmit-on-start", Level: f.MUST, Section: secBuf,
 			Sentence: "The start_response callable must not actually transmit the response headers. Instead, it must store them for the server or gateway to transmit only after the first iteration of the application return value that yields a non-empty bytestring.",
 			Stimulus: "start_response('200 OK', …); the generator's first next() asks the suite, which reports how many bytes it received in 300 ms; then yields 'x'.",
 			Outcomes: []f.Outcome{f.Pass("held", "0 bytes received before the first chunk"), f.Fail("sent-early", "headers arrived before any body")},
@@ -275,7 +273,7 @@ func headerTimingSpecs() []*f.Spec {
 			},
 		},
 		&f.Spec{
-			ID: "pep3333/start_response/empty-chunk-no-headers", Level: f.MUST, Section: "PEP 3333 / Buffering and Streaming",
+			ID: "pep3333/start_response/empty-chunk-no-headers", Level: f.MUST, Section: secBuf,
 			Sentence: "… transmit only after the first iteration of the application return value that yields a non-empty bytestring (an empty bytestring must not trigger header transmission).",
 			Stimulus: "The generator yields b'', then asks the suite how many bytes arrived in 300 ms, then yields 'x'.",
 			Outcomes: []f.Outcome{f.Pass("held", "0 bytes received after the empty chunk"), f.Fail("sent-early", "headers were sent on the empty chunk")},
@@ -290,7 +288,7 @@ func headerTimingSpecs() []*f.Spec {
 func serverHeaderSpecs() []*f.Spec {
 	return []*f.Spec{
 		&f.Spec{
-			ID: "pep3333/start_response/date-header", Level: f.MUST, Section: "PEP 3333 / Other HTTP Features",
+			ID: "pep3333/start_response/date-header", Level: f.MUST, Section: secOther,
 			Sentence: "RFC 9110 §6.6.1: an origin server with a clock MUST generate a Date header in 2xx, 3xx and 4xx responses (the server adds what HTTP requires).",
 			Stimulus: "The app sends no Date.",
 			Outcomes: []f.Outcome{f.Pass("one", "exactly one Date"), f.Fail("missing", "no Date"), f.Fail("many", "several Date lines")},
@@ -308,7 +306,7 @@ func serverHeaderSpecs() []*f.Spec {
 			},
 		},
 		&f.Spec{
-			ID: "pep3333/start_response/no-duplicate-server-date", Level: f.SHOULD, Section: "PEP 3333 / Other HTTP Features",
+			ID: "pep3333/start_response/no-duplicate-server-date", Level: f.SHOULD, Section: secOther,
 			Sentence: "Server-supplied headers should not duplicate singletons the app already set (Date, Server).",
 			Stimulus: "The app sends Date: Tue, 01 Jan 2030 00:00:00 GMT and Server: probe.",
 			Outcomes: []f.Outcome{f.Pass("single", "one Date and one Server"), f.NonStrict("duplicated", "two Date or two Server lines")},
@@ -399,7 +397,7 @@ func hopByHop(id, name, value, level string) *f.Spec {
 		outs = append(outs, f.NonStrict("passed-consistent", "sent, and the body really is chunked once"))
 	}
 	return &f.Spec{
-		ID: "pep3333/start_response/hop-by-hop-" + id, Level: level, Section: "PEP 3333 / Other HTTP Features",
+		ID: "pep3333/start_response/hop-by-hop-" + id, Level: level, Section: secOther,
 		Sentence: "Applications … must not generate any \"hop-by-hop\" headers … (WSGI servers should treat this as a fatal error: start_response raises).",
 		Stimulus: fmt.Sprintf("The app sends %s: %s with body 'hello' (Content-Length not given).", name, value),
 		Outcomes: outs,

@@ -13,7 +13,7 @@ import (
 func excInfoSpecs() []*f.Spec {
 	return []*f.Spec{
 		&f.Spec{
-			ID: "pep3333/start_response/exc-info-first-call", Level: f.MUST, Section: "PEP 3333 / Error Handling",
+			ID: "pep3333/start_response/exc-info-first-call", Level: f.MUST, Section: secEH,
 			Sentence: "exc_info on the first call is legal: if exc_info is supplied, and no HTTP headers have been output yet, start_response should replace the currently-stored HTTP response headers with the newly-supplied ones.",
 			Stimulus: "first call start_response('500 Oops', [...], sys.exc_info()); body 'oops!'",
 			Outcomes: []f.Outcome{f.Pass("normal", "500 with the app's body"), f.Fail("broken", "the call raised or the response differs")},
@@ -29,7 +29,7 @@ func excInfoSpecs() []*f.Spec {
 			},
 		},
 		&f.Spec{
-			ID: "pep3333/start_response/exc-info-before-headers", Level: f.SHOULD, Section: "PEP 3333 / Error Handling",
+			ID: "pep3333/start_response/exc-info-before-headers", Level: f.SHOULD, Section: secEH,
 			Sentence: "If exc_info is supplied, and no HTTP headers have been output yet, start_response should replace the currently-stored HTTP response headers with the newly-supplied ones.",
 			Stimulus: "start_response('200 OK', [X-First]); yield b''; start_response('500 Oops', [X-Second], sys.exc_info()); yield b'replaced'",
 			Outcomes: []f.Outcome{f.Pass("replaced", "500 with X-Second only"), f.NonStrict("merged", "500 but X-First kept"), f.NonStrict("other", "not replaced (raised, 200, or aborted)")},
@@ -76,7 +76,7 @@ func excInfoSpecs() []*f.Spec {
 func excAbortSpecs() []*f.Spec {
 	return []*f.Spec{
 		&f.Spec{
-			ID: "pep3333/start_response/exc-info-after-headers-abort", Level: f.MUST, Section: "PEP 3333 / Error Handling",
+			ID: "pep3333/start_response/exc-info-after-headers-abort", Level: f.MUST, Section: secEH,
 			Sentence: "The server or gateway can then trap this (fatal) exception and abort the response — the client must be able to tell the response is truncated.",
 			Stimulus: "As exc-info-after-headers, with (a) Content-Length: 100 and (b) no Content-Length on HTTP/1.1.",
 			Outcomes: []f.Outcome{f.Pass("aborted", "connection closed; framing incomplete"), f.NonStrict("undetectable", "connection closed, but the body was close-delimited, so the client cannot tell it was cut"), f.Fail("complete", "the truncated response looks complete (terminating chunk, or CL satisfied) or the connection stays open")},
@@ -117,7 +117,7 @@ func excAbortSpecs() []*f.Spec {
 			},
 		},
 		&f.Spec{
-			ID: "pep3333/start_response/exc-info-not-retained", Level: f.SHOULD, Section: "PEP 3333 / Error Handling",
+			ID: "pep3333/start_response/exc-info-not-retained", Level: f.SHOULD, Section: secEH,
 			Sentence: "… the server should not keep a reference to exc_info after start_response returns (to avoid a circular reference through the traceback).",
 			Stimulus: "A sentinel lives in the raising frame; start_response(…, exc_info); the app drops its references, gc.collect(), checks a weakref.",
 			Outcomes: []f.Outcome{f.Pass("released", "weakref dead"), f.NonStrict("retained", "the traceback is still referenced")},
@@ -138,7 +138,7 @@ func excAbortSpecs() []*f.Spec {
 
 func excAfter(id, level, sentence string, grade func(t *f.T, ev f.Event, x *f.Exchange) f.Result, outs ...f.Outcome) *f.Spec {
 	return &f.Spec{
-		ID: "pep3333/start_response/" + id, Level: level, Section: "PEP 3333 / Error Handling", Sentence: sentence,
+		ID: "pep3333/start_response/" + id, Level: level, Section: secEH, Sentence: sentence,
 		Stimulus: "yield b'partial' (headers out; the app waits until the suite saw it), then start_response('500 …', [], sys.exc_info()) with a RuntimeError('orig')",
 		Outcomes: outs,
 		Run: func(t *f.T) f.Result {

@@ -6,8 +6,6 @@ import (
 	f "github.com/wsgikit/wsgikit/conformance/framework"
 )
 
-const secWrite = "PEP 3333 / The write() Callable"
-
 func writeSpecs() []*f.Spec {
 	return []*f.Spec{
 		{
