@@ -8,10 +8,19 @@ import (
 	f "github.com/wsgikit/wsgikit/conformance/framework"
 )
 
-// status500 grades "the client got an error status, never a 200 with the
+// errStatus grades "the client got an error status, never a 200 with the
 // app's half-done output".
 func errStatus(x *f.Exchange) bool {
 	return x.Resp == nil && x.Closed() || x.Resp != nil && x.Resp.Status >= 500
+}
+
+// erred names the outcome by whether the client got an error (errStatus):
+// outcome yes, else no.
+func erred(x *f.Exchange, yes, no string) f.Result {
+	if errStatus(x) {
+		return f.Out(yes, "%s", x.Summary())
+	}
+	return f.Out(no, "%s", x.Summary())
 }
 
 // errorHandlingSpecs: Error Handling, a function per concern.
@@ -46,10 +55,7 @@ func raiseSpecs() []*f.Spec {
 			Outcomes: []f.Outcome{f.Pass("error", "5xx (or a close without a status)"), f.Fail("200", "200 was sent")},
 			Run: func(t *f.T) f.Result {
 				x := resp(t, "GET", A{"mode": "gen", "body": []string{"a"}, "raise_at": 0, "headers": ctHeaders()})
-				if errStatus(x) {
-					return f.Out("error", "%s", x.Summary())
-				}
-				return f.Out("200", "%s", x.Summary())
+				return erred(x, "error", "200")
 			},
 		},
 		{
@@ -150,10 +156,7 @@ func misbehaviourSpecs() []*f.Spec {
 			Outcomes: []f.Outcome{f.Pass("500", "5xx or close"), f.NonStrict("other", "another answer")},
 			Run: func(t *f.T) f.Result {
 				x := t.Do(f.Req{Do: "nostart"})
-				if errStatus(x) {
-					return f.Out("500", "%s", x.Summary())
-				}
-				return f.Out("other", "%s", x.Summary())
+				return erred(x, "500", "other")
 			},
 		},
 		{
@@ -223,10 +226,7 @@ func badReturn(id, kind, stimulus string) *f.Spec {
 		Outcomes: []f.Outcome{f.Pass("error", "5xx or close"), f.NonStrict("other", "another answer")},
 		Run: func(t *f.T) f.Result {
 			x := t.Do(f.Req{Do: "badreturn", Args: A{"kind": kind}})
-			if errStatus(x) {
-				return f.Out("error", "%s", x.Summary())
-			}
-			return f.Out("other", "%s", x.Summary())
+			return erred(x, "error", "other")
 		},
 	}
 }

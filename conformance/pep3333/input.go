@@ -148,13 +148,7 @@ func readSpecs() []*f.Spec {
 			"The server should allow read() to be called without an argument, and return the entire remainder of the client's input stream.",
 			"POST 'hello world'; read()", inputReq([]byte("hello world"), op("read")),
 			[]f.Outcome{f.Pass("whole", "b'hello world'"), f.NonStrict("other", "error or partial")},
-			func(t *f.T, d *inputDump, x *f.Exchange) f.Result {
-				mustDump(t, d, x, 1)
-				if string(d.Results[0].bytes()) == "hello world" {
-					return f.Out("whole", "%s", d.Results[0])
-				}
-				return f.Out("other", "%s", d.Results[0])
-			}),
+			resultIs(0, "hello world", "whole", "other")),
 		readInfo("read-minus-one", "read(-1) behaves like read() under io semantics (PEP silent).", op("read", -1)),
 		readInfo("read-none", "read(None) behaves like read() under io semantics (PEP silent).", op("read", map[string]any{"none": 1})),
 		readInfo("read-zero", "read(0) returns b'' (io semantics; PEP silent).", op("read", 0)),
@@ -250,24 +244,12 @@ func lineSpecs() []*f.Spec {
 			"readline(): returns one line, including its b'\\n'.",
 			"POST 'ab\\ncd\\nef'; readline()", inputReq(abc, op("readline")),
 			[]f.Outcome{f.Pass("line", "b'ab\\n'"), f.Fail("other", "another value")},
-			func(t *f.T, d *inputDump, x *f.Exchange) f.Result {
-				mustDump(t, d, x, 1)
-				if string(d.Results[0].bytes()) == "ab\n" {
-					return f.Out("line", "%s", d.Results[0])
-				}
-				return f.Out("other", "%s", d.Results[0])
-			}),
+			resultIs(0, "ab\n", "line", "other")),
 		inputSpec("readline-size", f.SHOULD,
 			"Servers should support the optional \"size\" argument to readline(), but as in WSGI 1.0, they are allowed to omit support for it.",
 			"POST 'ab\\ncd\\nef'; readline(), readline(1)", inputReq(abc, op("readline"), op("readline", 1)),
 			[]f.Outcome{f.Pass("honoured", "b'c'"), f.NonStrict("unsupported", "TypeError or size ignored")},
-			func(t *f.T, d *inputDump, x *f.Exchange) f.Result {
-				mustDump(t, d, x, 2)
-				if string(d.Results[1].bytes()) == "c" {
-					return f.Out("honoured", "%s", d.Results[1])
-				}
-				return f.Out("unsupported", "%s", d.Results[1])
-			}),
+			resultIs(1, "c", "honoured", "unsupported")),
 		inputSpec("readline-long", f.MUST,
 			"readline() returns exactly the remaining line: a 10 000-byte body without newline comes back whole, nothing more (uWSGI#1412 returned extra bytes).",
 			"POST 10000 × 'x' (no newline); readline(), read()", inputReq(bytes.Repeat([]byte("x"), 10000), op("readline"), op("read")),
@@ -506,4 +488,16 @@ func abcLines(t *f.T, d *inputDump, x *f.Exchange) f.Result {
 		return f.Out("lines", "%s", d.Results[0])
 	}
 	return f.Out("other", "%s", d.Results[0])
+}
+
+// resultIs grades the i-th result of an input dump: outcome is when it is
+// the bytes want, else outcome not.
+func resultIs(i int, want, is, not string) func(t *f.T, d *inputDump, x *f.Exchange) f.Result {
+	return func(t *f.T, d *inputDump, x *f.Exchange) f.Result {
+		mustDump(t, d, x, i+1)
+		if string(d.Results[i].bytes()) == want {
+			return f.Out(is, "%s", d.Results[i])
+		}
+		return f.Out(not, "%s", d.Results[i])
+	}
 }
