@@ -153,7 +153,7 @@ run: setup build
 # Rewrites the conformance goldens (spec list, verdicts per peer) from a
 # fresh run: review the diff against the peers' documented behaviour first.
 check-update: setup build
-	WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit $(GO) test -count=1 ./conformance -run 'TestRegistry|TestGoldenVerdicts|TestWsgikitStrict|TestOutputsGolden' -args -update
+	WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit $(GO) test -count=1 ./conformance -run 'TestRegistry|TestGoldenVerdicts|TestWsgikitStrict' -args -update
 
 # BENCH_SERVE_ARGS narrows it, e.g. '-servers wsgikit,bjoern -apps hello -rounds 1'.
 bench-serve: setup build

@@ -12,6 +12,7 @@ import (
 	"github.com/wsgikit/wsgikit/conformance/framework"
 	"github.com/wsgikit/wsgikit/internal/harness"
 	"github.com/wsgikit/wsgikit/internal/testenv"
+	"github.com/wsgikit/wsgikit/internal/textutil"
 	"github.com/wsgikit/wsgikit/reports"
 )
 
@@ -69,7 +70,7 @@ func TestBrokenServer(t *testing.T) {
 	}
 	got := map[string]string{}
 	for _, r := range s.Results {
-		got[r.ID] = r.Verdict + ": " + firstLine(r.Detail)
+		got[r.ID] = r.Verdict + ": " + textutil.FirstLine(r.Detail, " …")
 	}
 	for _, id := range mustCatch {
 		if v, ok := got[id]; !ok || !strings.HasPrefix(v, "FAIL") {

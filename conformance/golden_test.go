@@ -15,6 +15,7 @@ import (
 	"github.com/wsgikit/wsgikit/conformance/framework"
 	"github.com/wsgikit/wsgikit/internal/harness"
 	"github.com/wsgikit/wsgikit/internal/testenv"
+	"github.com/wsgikit/wsgikit/internal/textutil"
 	"github.com/wsgikit/wsgikit/reports"
 )
 
@@ -233,7 +234,7 @@ func verdictDiff(want, got golden, detail map[string]string) string {
 		if g == "" {
 			g = "(gone)"
 		}
-		fmt.Fprintf(&sb, "  %-60s %-11s → %-11s %s\n", id, w, g, firstLine(detail[id]))
+		fmt.Fprintf(&sb, "  %-60s %-11s → %-11s %s\n", id, w, g, textutil.FirstLine(detail[id], " …"))
 	}
 	return sb.String()
 }
@@ -271,7 +272,7 @@ func TestWsgikitStrict(t *testing.T) {
 	for _, r := range s.Results {
 		switch r.Verdict {
 		case framework.FAIL, framework.NONSTRICT, framework.ERROR:
-			t.Errorf("%s %s: %s", r.Verdict, r.ID, firstLine(r.Detail))
+			t.Errorf("%s %s: %s", r.Verdict, r.ID, textutil.FirstLine(r.Detail, " …"))
 		}
 	}
 	compareGolden(t, "wsgikit", s)

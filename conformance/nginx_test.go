@@ -9,6 +9,7 @@ import (
 	"github.com/wsgikit/wsgikit/conformance/framework"
 	"github.com/wsgikit/wsgikit/internal/harness"
 	"github.com/wsgikit/wsgikit/internal/testenv"
+	"github.com/wsgikit/wsgikit/internal/textutil"
 )
 
 // TestBehindNginx runs the whole suite through the recommended deployment,
@@ -61,7 +62,7 @@ func TestBehindNginx(t *testing.T) {
 			case r.Verdict == framework.ERROR:
 				t.Errorf("%s %s: ERROR (harness, not a verdict): %s\n%s", name, r.ID, r.Detail, r.Transcript)
 			case r.Verdict == framework.FAIL && name == ours:
-				t.Errorf("%s %s: FAIL: %s", name, r.ID, firstLine(r.Detail))
+				t.Errorf("%s %s: FAIL: %s", name, r.ID, textutil.FirstLine(r.Detail, " …"))
 			}
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	_ "github.com/wsgikit/wsgikit/conformance/http1"   // registers RFC 9112 specs
 	_ "github.com/wsgikit/wsgikit/conformance/pep3333" // registers PEP 3333 specs
 	"github.com/wsgikit/wsgikit/internal/harness"
+	"github.com/wsgikit/wsgikit/internal/textutil"
 	"github.com/wsgikit/wsgikit/reports"
 )
 
@@ -257,7 +258,7 @@ func (in *instance) runShare(ctx context.Context, specs []*framework.Spec, share
 				if how != "" {
 					first := v
 					v = framework.RunSpec(ctx, s, in.tg)
-					v.Transcript = fmt.Sprintf("-- first attempt: ERROR %s\n-- %s; this is the second attempt\n", firstLine(first.Detail), how) + v.Transcript
+					v.Transcript = fmt.Sprintf("-- first attempt: ERROR %s\n-- %s; this is the second attempt\n", textutil.Clip(textutil.FirstLine(first.Detail, ""), 300), how) + v.Transcript
 				}
 			}
 			switch {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wsgikit/wsgikit/internal/harness"
+	"github.com/wsgikit/wsgikit/internal/textutil"
 	"github.com/wsgikit/wsgikit/reports"
 )
 
@@ -263,7 +264,7 @@ func (p *Plan) capacity(ctx context.Context, cfg RunConfig, label string) (*RunR
 		r, err := Run(c)
 		bar.Done(resultLine(r, err))
 		if err == nil && r.Failed != "" {
-			return r, errors.New(firstLine(r.Failed))
+			return r, errors.New(textutil.FirstLine(r.Failed, ""))
 		}
 		return r, err
 	}
@@ -285,19 +286,12 @@ func (p *Plan) capacity(ctx context.Context, cfg RunConfig, label string) (*RunR
 	return last, co, nil
 }
 
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
-
 func resultLine(r *RunResult, err error) string {
 	switch {
 	case err != nil:
 		return "error: " + err.Error()
 	case r.Failed != "":
-		return "FAILED: " + firstLine(r.Failed)
+		return "FAILED: " + textutil.FirstLine(r.Failed, "")
 	}
 	s := fmt.Sprintf("%8.0f req/s  p50 %6.2fms  p99 %7.2fms  errors %d", r.RPS, msAt(r.Latency, 50), msAt(r.Latency, 99), r.Errors)
 	if r.ClientBound {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/wsgikit/wsgikit/internal/textutil"
 )
 
 // Progress shows runs as they go: bars on a terminal, one plain line per
@@ -40,7 +42,7 @@ func (p *plainProgress) Close()        {}
 func (p *plainProgress) Failed(label, why string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "%s  FAILED: %s\n", label, firstLine(why))
+	fmt.Fprintf(p.w, "%s  FAILED: %s\n", label, textutil.FirstLine(why, ""))
 }
 func (p *plainProgress) Run(label string, _ time.Duration) Bar { return &plainBar{p: p, label: label} }
 
@@ -69,7 +71,7 @@ func NewTTYProgress(w io.Writer) Progress {
 func (t *ttyProgress) Plan(int) {}
 func (t *ttyProgress) Close()   { t.p.Wait() }
 func (t *ttyProgress) Failed(label, why string) {
-	fmt.Fprintf(t.p, "%s  FAILED: %s\n", label, firstLine(why))
+	fmt.Fprintf(t.p, "%s  FAILED: %s\n", label, textutil.FirstLine(why, ""))
 }
 
 func (t *ttyProgress) Run(label string, d time.Duration) Bar {

@@ -13,8 +13,10 @@ import (
 
 	"github.com/BurntSushi/toml"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
-	"github.com/wsgikit/wsgikit/internal/harness"
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/wsgikit/wsgikit/internal/harness"
+	"github.com/wsgikit/wsgikit/internal/textutil"
 )
 
 // Request is one request of a scenario's mix.
@@ -82,7 +84,7 @@ func LookupScenario(name string, user []*Scenario) (*Scenario, error) {
 
 // unknownName words the error for a name that is not known.
 func unknownName(kind, name string, known []string) error {
-	if m := closeMatches(name, known); len(m) > 0 {
+	if m := textutil.CloseMatches(name, known, 5); len(m) > 0 {
 		return fmt.Errorf("unknown %s %q; did you mean %s?", kind, name, strings.Join(m, ", "))
 	}
 	return fmt.Errorf("unknown %s %q; known: %s", kind, name, strings.Join(dedupe(known), ", "))
@@ -95,26 +97,6 @@ func dedupe(xs []string) []string {
 		if !seen[x] {
 			seen[x] = true
 			out = append(out, x)
-		}
-	}
-	return out
-}
-
-// closeMatches returns known names within a small edit distance of name, or
-// sharing a prefix or substring with it.
-func closeMatches(name string, known []string) []string {
-	var out []string
-	seen := map[string]bool{}
-	ln := strings.ToLower(name)
-	for _, k := range known {
-		lk := strings.ToLower(k)
-		d := harness.EditDistance(ln, lk)
-		if seen[k] {
-			continue
-		}
-		if d <= max(1, len(ln)/2) || (len(ln) >= 3 && (strings.Contains(lk, ln) || strings.Contains(ln, lk))) {
-			seen[k] = true
-			out = append(out, k)
 		}
 	}
 	return out

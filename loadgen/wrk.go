@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wsgikit/wsgikit/internal/harness"
+	"github.com/wsgikit/wsgikit/internal/textutil"
 	"github.com/wsgikit/wsgikit/reports"
 )
 
@@ -54,7 +55,7 @@ func (p *Plan) crossCheckWrk(ctx context.Context, base string, sc *Scenario, con
 		if _, lerr := exec.LookPath(p.WrkPath); lerr != nil {
 			cc.Error = fmt.Sprintf("%s not found; install Debian's wrk package", p.WrkPath)
 		} else {
-			cc.Error = fmt.Sprintf("wrk: %v: %s", err, firstLine(string(out)))
+			cc.Error = fmt.Sprintf("wrk: %v: %s", err, textutil.FirstLine(string(out), ""))
 		}
 		return cc
 	}
@@ -169,7 +170,7 @@ func execWrk(path string, srv harness.Server, args []string) (out []byte, cpu fl
 		if _, lerr := exec.LookPath(path); lerr != nil {
 			return nil, 0, fmt.Errorf("%s not found; install Debian's wrk package (apt-get install wrk)", path)
 		}
-		return nil, cpu, fmt.Errorf("%s: %v: %s", path, err, firstLine(strings.TrimSpace(stderr.String()+string(out))))
+		return nil, cpu, fmt.Errorf("%s: %v: %s", path, err, textutil.FirstLine(strings.TrimSpace(stderr.String()+string(out)), ""))
 	}
 	return out, cpu, nil
 }

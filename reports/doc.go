@@ -14,9 +14,10 @@
 //   - [Report.WriteHTML] writes one self-contained page: inline CSS, a little
 //     inline JS (filters, expanders), and hand-made inline SVG charts; no
 //     font, script, style or image is fetched, so it opens offline from a CI
-//     artifact. [Report.WriteMarkdown] writes the compact CI summary, and
-//     [WriteJUnit] one JUnit XML document per server.
-//   - [WriteDir] does all of it into a directory; the check and bench verbs
-//     call it so that every run leaves a report behind.
+//     artifact. [Report.WriteMarkdown] writes the compact CI summary.
+//   - [WriteDir] does all of it into a directory, with one JUnit XML
+//     document per checked server; the bench verb calls it so that every run
+//     leaves a report behind. [WriteCheck] writes what the check verb leaves:
+//     check.json, check.md (the verdict matrix) and WriteDir's files.
 
 package reports

@@ -29,7 +29,7 @@ func FuzzRender(f *testing.F) {
 		}
 		if m := MergeChecks(in.Checks); m != nil {
 			for _, s := range m.Servers {
-				if err := WriteJUnit(io.Discard, s, true); err != nil {
+				if err := writeJUnit(io.Discard, s, true); err != nil {
 					t.Fatal(err)
 				}
 			}

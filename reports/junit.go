@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/wsgikit/wsgikit/internal/textutil"
 )
 
 // JUnit mapping of verdicts (one <testsuite> per server, one <testcase> per
@@ -92,9 +94,9 @@ func xmlSafe(s string) string {
 	return b.String()
 }
 
-// JUnitFileName is the file a server's suite is written to:
+// junitFileName is the file a server's suite is written to:
 // junit-<server>.xml, with characters unsafe in file names replaced.
-func JUnitFileName(server string) string {
+func junitFileName(server string) string {
 	var b strings.Builder
 	for _, r := range server {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_' {
@@ -113,8 +115,8 @@ func classname(id string) string {
 	return "wsgikit"
 }
 
-// WriteJUnit writes one server's verdicts as a JUnit XML document.
-func WriteJUnit(w io.Writer, s CheckServer, strict bool) error {
+// writeJUnit writes one server's verdicts as a JUnit XML document.
+func writeJUnit(w io.Writer, s CheckServer, strict bool) error {
 	suite := junitSuite{Name: s.Name, Properties: []junitProperty{
 		{"server", s.Name}, {"version", s.Version}, {"strict", fmt.Sprint(strict)},
 	}}
@@ -128,19 +130,19 @@ func WriteJUnit(w io.Writer, s CheckServer, strict bool) error {
 		switch v {
 		case VerdictPass:
 		case VerdictFail:
-			c.Failure = &junitProblem{Message: r.Level + ": " + firstLine(r.Detail), Type: VerdictFail, Body: body}
+			c.Failure = &junitProblem{Message: r.Level + ": " + textutil.FirstLine(r.Detail, cutMark), Type: VerdictFail, Body: body}
 		case VerdictNonStrict:
 			if strict {
-				c.Failure = &junitProblem{Message: r.Level + ": " + firstLine(r.Detail), Type: VerdictNonStrict, Body: body}
+				c.Failure = &junitProblem{Message: r.Level + ": " + textutil.FirstLine(r.Detail, cutMark), Type: VerdictNonStrict, Body: body}
 			} else {
 				c.SystemOut = &junitText{xmlSafe("NON-STRICT (a SHOULD not met; a failure under --strict): " + r.Detail)}
 			}
 		case VerdictInfo:
 			c.SystemOut = &junitText{xmlSafe("INFO: " + r.Detail)}
 		case VerdictUnsupported:
-			c.Skipped = &junitProblem{Message: "UNSUPPORTED: " + firstLine(r.Detail)}
+			c.Skipped = &junitProblem{Message: "UNSUPPORTED: " + textutil.FirstLine(r.Detail, cutMark)}
 		case VerdictError:
-			c.Error = &junitProblem{Message: "harness error: " + firstLine(r.Detail), Type: VerdictError, Body: body}
+			c.Error = &junitProblem{Message: "harness error: " + textutil.FirstLine(r.Detail, cutMark), Type: VerdictError, Body: body}
 		default:
 			c.Error = &junitProblem{Message: fmt.Sprintf("unknown verdict %q", r.Verdict), Type: "UNKNOWN", Body: body}
 		}
@@ -148,7 +150,7 @@ func WriteJUnit(w io.Writer, s CheckServer, strict bool) error {
 	}
 	if s.Error != "" {
 		suite.add(junitCase{Classname: "harness", Name: "harness/start", Time: "0.000",
-			Error: &junitProblem{Message: "server could not be run: " + firstLine(s.Error), Type: VerdictError, Body: s.Error}})
+			Error: &junitProblem{Message: "server could not be run: " + textutil.FirstLine(s.Error, cutMark), Type: VerdictError, Body: s.Error}})
 	}
 	suite.Time = fmt.Sprintf("%.3f", total)
 	doc := junitSuites{Name: "wsgikit check", Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors,

@@ -15,10 +15,10 @@ func TestJUnitGolden(t *testing.T) {
 				continue
 			}
 			var buf bytes.Buffer
-			if err := WriteJUnit(&buf, s, false); err != nil {
+			if err := writeJUnit(&buf, s, false); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, JUnitFileName(s.Name), buf.Bytes())
+			golden(t, junitFileName(s.Name), buf.Bytes())
 		}
 	}
 }
@@ -43,7 +43,7 @@ func TestJUnitCounts(t *testing.T) {
 	}
 	for _, tc := range tests {
 		var buf bytes.Buffer
-		if err := WriteJUnit(&buf, s, tc.strict); err != nil {
+		if err := writeJUnit(&buf, s, tc.strict); err != nil {
 			t.Fatal(err)
 		}
 		var doc junitSuites
@@ -73,8 +73,8 @@ func TestJUnitFileName(t *testing.T) {
 		"behind-nginx:gunicorn": "junit-behind-nginx_gunicorn.xml",
 		"../../etc/passwd":      "junit-.._.._etc_passwd.xml",
 	} {
-		if got := JUnitFileName(in); got != want {
-			t.Errorf("JUnitFileName(%q) = %q, want %q", in, got, want)
+		if got := junitFileName(in); got != want {
+			t.Errorf("junitFileName(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

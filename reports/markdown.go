@@ -5,8 +5,14 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"strings"
+
+	"github.com/wsgikit/wsgikit/internal/textutil"
 )
+
+// cutMark ends a summary line taken from a longer text.
+const cutMark = " …"
 
 // mdMaxIDs bounds the failure lists, so the summary stays a summary on a
 // server that fails a whole section.
@@ -65,10 +71,9 @@ func machineLine(m *Machine) string {
 }
 
 // mdCell escapes what would break a Markdown table cell.
-func mdCell(s string) string {
-	s = strings.ReplaceAll(s, "|", `\|`)
-	return strings.ReplaceAll(s, "\n", " ")
-}
+func mdCell(s string) string { return mdCellEscaper.Replace(s) }
+
+var mdCellEscaper = strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ")
 
 func (r *Report) mdConformance(b *bufio.Writer) {
 	c := r.Conf
@@ -84,7 +89,7 @@ func (r *Report) mdConformance(b *bufio.Writer) {
 	b.WriteString("\n")
 	for _, s := range c.Servers {
 		if s.Error != "" {
-			fmt.Fprintf(b, "| %s | %s | could not run: %s |", mdCell(s.Name), mdCell(s.Version), mdCell(firstLine(s.Error)))
+			fmt.Fprintf(b, "| %s | %s | could not run: %s |", mdCell(s.Name), mdCell(s.Version), mdCell(textutil.FirstLine(s.Error, cutMark)))
 			for range verdictOrder {
 				b.WriteString(" |")
 			}
@@ -127,13 +132,6 @@ func (r *Report) mdConformance(b *bufio.Writer) {
 // floorPct rounds a percentage down, as the HTML does: 99.6% must not print
 // as 100%, which only a perfect score earns.
 func floorPct(v float64) float64 { return math.Floor(v) }
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i] + " …"
-	}
-	return s
-}
 
 func (r *Report) mdBench(b *bufio.Writer) {
 	v := r.Bench
@@ -201,7 +199,7 @@ func (r *Report) mdBench(b *bufio.Writer) {
 	if len(v.Warnings) > 0 {
 		b.WriteString("Warnings:\n\n")
 		for _, w := range v.Warnings {
-			fmt.Fprintf(b, "- ⚠ %s\n", firstLine(w))
+			fmt.Fprintf(b, "- ⚠ %s\n", textutil.FirstLine(w, cutMark))
 		}
 		b.WriteString("\n")
 	}
@@ -256,4 +254,95 @@ func headline(sc *ScenarioView) string {
 		return fmt.Sprintf("**%s** — %s: %s (ratios of medians; the input has no significance test)", mdCell(sc.Name), mdCell(first.Server), strings.Join(parts, " · "))
 	}
 	return ""
+}
+
+// matrixMark is the short cell text of check.md's matrix.
+var matrixMark = map[string]string{
+	VerdictPass: "PASS", VerdictFail: "**FAIL**", VerdictNonStrict: "NON-STRICT",
+	VerdictInfo: "INFO", VerdictUnsupported: "n/a", VerdictError: "ERROR",
+}
+
+// matrixLine is one line of a text for check.md: its first line, at most
+// 300 bytes.
+func matrixLine(s string) string { return textutil.Clip(textutil.FirstLine(s, ""), 300) }
+
+// writeCheckMatrix writes check.md, the check verb's own summary: a count
+// line per server, one row per spec with a column per server, then every
+// FAIL and ERROR with its detail, so a CI summary explains itself.
+func writeCheckMatrix(w io.Writer, c *Check) error {
+	var sb strings.Builder
+	sb.WriteString("# wsgikit check\n\n")
+	sb.WriteString("| server | version | PASS | FAIL | NON-STRICT | INFO | UNSUPPORTED | ERROR |\n|---|---|---|---|---|---|---|---|\n")
+	for _, s := range c.Servers {
+		n := map[string]int{}
+		for _, r := range s.Results {
+			n[r.Verdict]++
+		}
+		ver := s.Version
+		if s.Error != "" {
+			ver = "could not run: " + matrixLine(s.Error)
+		}
+		fmt.Fprintf(&sb, "| %s | %s |", s.Name, mdCell(ver))
+		for _, v := range verdictOrder {
+			fmt.Fprintf(&sb, " %d |", n[v])
+		}
+		sb.WriteString("\n")
+	}
+	// One row per spec, in the order of the first server that ran it.
+	type row struct {
+		id, level string
+		cells     map[string]string
+	}
+	rows := map[string]*row{}
+	var order []string
+	for _, s := range c.Servers {
+		for _, r := range s.Results {
+			rw, ok := rows[r.ID]
+			if !ok {
+				rw = &row{id: r.ID, level: r.Level, cells: map[string]string{}}
+				rows[r.ID] = rw
+				order = append(order, r.ID)
+			}
+			rw.cells[s.Name] = r.Verdict
+		}
+	}
+	sb.WriteString("\n## Matrix\n\n| spec | level |")
+	for _, s := range c.Servers {
+		sb.WriteString(" " + s.Name + " |")
+	}
+	sb.WriteString("\n|---|---|" + strings.Repeat("---|", len(c.Servers)) + "\n")
+	for _, id := range order {
+		rw := rows[id]
+		fmt.Fprintf(&sb, "| `%s` | %s |", rw.id, rw.level)
+		for _, s := range c.Servers {
+			sb.WriteString(" " + matrixMark[rw.cells[s.Name]] + " |")
+		}
+		sb.WriteString("\n")
+	}
+	sb.WriteString("\n## Failures\n\n")
+	any := false
+	for _, s := range c.Servers {
+		var lines []string
+		if s.Error != "" {
+			lines = append(lines, "- could not run: "+mdCell(matrixLine(s.Error)))
+		}
+		for _, r := range s.Results {
+			if r.Verdict == VerdictFail || r.Verdict == VerdictError {
+				lines = append(lines, fmt.Sprintf("- `%s` %s — %s", r.ID, r.Verdict, mdCell(matrixLine(r.Detail))))
+			}
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		any = true
+		sort.Strings(lines)
+		fmt.Fprintf(&sb, "### %s\n\n%s\n\n", s.Name, strings.Join(lines, "\n"))
+	}
+	if !any {
+		sb.WriteString("None.\n")
+	}
+	if _, err := io.WriteString(w, sb.String()); err != nil {
+		return fmt.Errorf("write check.md: %w", err)
+	}
+	return nil
 }

@@ -32,8 +32,9 @@ func Strict(on bool) Option { return func(o *options) { o.strict = on } }
 func SourceFiles(paths ...string) Option { return func(o *options) { o.files = paths } }
 
 // WriteDir renders checks and benches into dir: index.html, summary.md, and
-// junit-<server>.xml for each checked server. The check and bench verbs call
-// it to render by default; `wsgikit report` calls it after Load.
+// junit-<server>.xml for each checked server. The bench verb calls it to
+// render by default, WriteCheck for the check verb; `wsgikit report` calls
+// it after Load.
 func WriteDir(dir string, checks []*Check, benches []*Bench, opts ...Option) error {
 	var o options
 	for _, f := range opts {
@@ -72,10 +73,10 @@ func WriteDir(dir string, checks []*Check, benches []*Bench, opts ...Option) err
 	if merged != nil {
 		for _, s := range merged.Servers {
 			buf.Reset()
-			if err := WriteJUnit(&buf, s, o.strict); err != nil {
+			if err := writeJUnit(&buf, s, o.strict); err != nil {
 				return err
 			}
-			if err := writeFile(filepath.Join(dir, JUnitFileName(s.Name)), buf.Bytes()); err != nil {
+			if err := writeFile(filepath.Join(dir, junitFileName(s.Name)), buf.Bytes()); err != nil {
 				return err
 			}
 		}
@@ -85,16 +86,42 @@ func WriteDir(dir string, checks []*Check, benches []*Bench, opts ...Option) err
 			if reflect.ValueOf(v).IsNil() {
 				continue
 			}
-			b, err := json.MarshalIndent(v, "", "  ")
-			if err != nil {
-				return fmt.Errorf("write %s: %w", name, err)
-			}
-			if err := writeFile(filepath.Join(dir, name), append(b, '\n')); err != nil {
+			if err := writeJSON(filepath.Join(dir, name), v); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// WriteCheck writes everything `wsgikit check` leaves in dir, each file
+// once: check.json (c as it is), check.md (the verdict matrix with every
+// failure's detail) and the report WriteDir renders (index.html,
+// summary.md, junit-<server>.xml; strict as in Strict).
+func WriteCheck(dir string, c *Check, strict bool) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write check results: %w", err)
+	}
+	if err := writeJSON(filepath.Join(dir, "check.json"), c); err != nil {
+		return err
+	}
+	var md bytes.Buffer
+	if err := writeCheckMatrix(&md, c); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(dir, "check.md"), md.Bytes()); err != nil {
+		return err
+	}
+	return WriteDir(dir, []*Check{c}, nil, Strict(strict))
+}
+
+// writeJSON writes v as indented JSON with a final newline.
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	return writeFile(path, append(b, '\n'))
 }
 
 // writeFile writes through a temporary file and a rename, so a reader (a

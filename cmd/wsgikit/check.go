@@ -15,17 +15,11 @@ import (
 	"github.com/wsgikit/wsgikit/conformance"
 	"github.com/wsgikit/wsgikit/conformance/framework"
 	"github.com/wsgikit/wsgikit/internal/harness"
+	"github.com/wsgikit/wsgikit/internal/textutil"
 	"github.com/wsgikit/wsgikit/reports"
 )
 
 func init() { verbs = append(verbs, newCheckCmd) }
-
-// checkRenderHook, when set, renders the report (HTML, …) from the check
-// results into the output directory after check.json, the JUnit files and
-// check.md are written. The reports package sets it up (e.g. in a
-// report_hook.go: `func init() { checkRenderHook = reports.RenderCheck }`);
-// a render failure is a harness error (exit 2).
-var checkRenderHook func(c *reports.Check, dir string, strict bool) error
 
 type checkFlags struct {
 	servers   []string
@@ -136,7 +130,7 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 				}
 			}
 			if !fl.quiet && fl.failures && (v.Verdict == framework.FAIL || v.Verdict == framework.ERROR) {
-				fmt.Fprintf(stderr, "  %-10s %s %s: %s\n", v.Verdict, server, v.Spec.ID, firstLine(v.Detail))
+				fmt.Fprintf(stderr, "  %-10s %s %s: %s\n", v.Verdict, server, v.Spec.ID, textutil.Clip(textutil.FirstLine(v.Detail, ""), 200))
 			}
 		},
 	}
@@ -145,13 +139,8 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 		return usageErr("%v", err)
 	}
 	check.Skipped = skipped
-	if err := conformance.WriteOutputs(check, fl.out, fl.strict); err != nil {
+	if err := reports.WriteCheck(fl.out, check, fl.strict); err != nil {
 		return err
-	}
-	if checkRenderHook != nil {
-		if err := checkRenderHook(check, fl.out, fl.strict); err != nil {
-			return fmt.Errorf("render report: %w", err)
-		}
 	}
 	ran := 0
 	for _, s := range check.Servers {
@@ -159,7 +148,7 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 		ran += len(s.Results)
 		if !fl.quiet {
 			if s.Error != "" {
-				fmt.Fprintf(stderr, "check: %s could not run: %s\n", s.Name, firstLine(s.Error))
+				fmt.Fprintf(stderr, "check: %s could not run: %s\n", s.Name, textutil.Clip(textutil.FirstLine(s.Error, ""), 200))
 				continue
 			}
 			fmt.Fprintf(stderr, "check: %s %s: %d PASS, %d FAIL, %d NON-STRICT, %d INFO, %d UNSUPPORTED, %d ERROR (%.0fs)\n",
@@ -184,12 +173,4 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 		return &exitError{code: 1, err: fmt.Errorf("%s; see %s/check.md", what, fl.out)}
 	}
 	return nil
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
 }

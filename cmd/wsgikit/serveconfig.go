@@ -3,13 +3,12 @@ package main
 import (
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 
 	"github.com/BurntSushi/toml"
 	"github.com/spf13/pflag"
 
-	"github.com/wsgikit/wsgikit/internal/harness"
+	"github.com/wsgikit/wsgikit/internal/textutil"
 )
 
 // applyConfig fills flags not given on the command line, from WSGIKIT_*
@@ -85,10 +84,10 @@ var envNotFlags = map[string]bool{
 // would otherwise be ignored in silence), naming the nearest setting.
 func unknownEnv(fs *pflag.FlagSet, environ []string) []string {
 	known := map[string]bool{}
-	var names []string
+	var names []string // without the WSGIKIT_ prefix, which every one shares
 	fs.VisitAll(func(f *pflag.Flag) {
 		known[envName(f.Name)] = true
-		names = append(names, envName(f.Name))
+		names = append(names, strings.TrimPrefix(envName(f.Name), "WSGIKIT_"))
 	})
 	var warn []string
 	for _, kv := range environ {
@@ -97,8 +96,8 @@ func unknownEnv(fs *pflag.FlagSet, environ []string) []string {
 			continue
 		}
 		w := fmt.Sprintf("warning: %s is not a wsgikit setting; ignored", k)
-		if best, ok := closest(names, k); ok {
-			w += fmt.Sprintf(" (did you mean %s?)", best)
+		if best, ok := closest(names, strings.TrimPrefix(k, "WSGIKIT_")); ok {
+			w += fmt.Sprintf(" (did you mean WSGIKIT_%s?)", best)
 		}
 		warn = append(warn, w)
 	}
@@ -141,15 +140,10 @@ func closestFlag(fs *pflag.FlagSet, key string) (string, bool) {
 	return closest(names, key)
 }
 
-// closest is the name nearest to key, if one is near enough.
+// closest is the name in names that key was most likely meant as.
 func closest(names []string, key string) (string, bool) {
-	names = append([]string(nil), names...)
-	sort.Strings(names)
-	best, bestD := "", 1<<30
-	for _, n := range names {
-		if d := harness.EditDistance(key, n); d < bestD {
-			best, bestD = n, d
-		}
+	if m := textutil.CloseMatches(key, names, 1); len(m) > 0 {
+		return m[0], true
 	}
-	return best, bestD <= 3
+	return "", false
 }

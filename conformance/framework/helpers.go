@@ -1,10 +1,6 @@
 package framework
 
-import (
-	"fmt"
-	"strings"
-	"time"
-)
+import "fmt"
 
 // EnvCheck makes a spec that sends req to the env behaviour and grades the
 // dump. check gets a nil env when the server did not answer with a dump
@@ -31,19 +27,3 @@ func Rejected(x *Exchange) bool {
 
 // Quote shows bytes for details.
 func Quote(s string) string { return fmt.Sprintf("%q", s) }
-
-// Lower is strings.ToLower, for brevity in specs.
-func Lower(s string) string { return strings.ToLower(s) }
-
-// ServedAfter reads the rest of a connection for d and returns whether a
-// second response arrived (and it).
-func ServedAfter(x *Exchange, method string, d time.Duration) *Response {
-	if x.Closed() && len(x.Conn.Unread()) == 0 {
-		return nil
-	}
-	r, err := x.Conn.ReadResponse(method, d)
-	if err != nil {
-		return nil
-	}
-	return r
-}

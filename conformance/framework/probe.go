@@ -50,7 +50,7 @@ func (r Req) Build(defaultHost string) []byte {
 	default:
 		sb.WriteString("Host: " + r.Host + "\r\n")
 	}
-	sb.WriteString(r.ProbeHeaders())
+	sb.WriteString(r.probeHeaders())
 	hasLen := false
 	for _, h := range r.Headers {
 		sb.WriteString(h + "\r\n")
@@ -70,8 +70,8 @@ func (r Req) Build(defaultHost string) []byte {
 	return []byte(sb.String())
 }
 
-// ProbeHeaders renders the X-Probe-* lines (CRLF-terminated).
-func (r Req) ProbeHeaders() string {
+// probeHeaders renders the X-Probe-* lines (CRLF-terminated).
+func (r Req) probeHeaders() string {
 	var sb strings.Builder
 	if r.ID != "" {
 		sb.WriteString("X-Probe-Id: " + r.ID + "\r\n")
@@ -127,9 +127,9 @@ type EnvVal struct {
 	NonLatin1 bool   `json:"nonlatin1"`
 }
 
-// S returns a str value's latin-1 bytes as a Go string (one byte per code
+// latin1 returns a str value's latin-1 bytes as a Go string (one byte per code
 // point), "" for other types.
-func (v EnvVal) S() string {
+func (v EnvVal) latin1() string {
 	if v.B == "" {
 		return ""
 	}
@@ -143,7 +143,7 @@ type Env map[string]EnvVal
 // Get returns a str value and whether the key exists.
 func (e Env) Get(k string) (string, bool) {
 	v, ok := e[k]
-	return v.S(), ok
+	return v.latin1(), ok
 }
 
 // Show renders a value for details: Go-quoted bytes for str, else type+repr.
@@ -153,7 +153,7 @@ func (e Env) Show(k string) string {
 		return k + " absent"
 	}
 	if v.T == "str" && !v.NonLatin1 {
-		return fmt.Sprintf("%s=%q", k, v.S())
+		return fmt.Sprintf("%s=%q", k, v.latin1())
 	}
 	return fmt.Sprintf("%s=<%s %s>", k, v.T, v.R)
 }
@@ -172,12 +172,6 @@ func ParseEnv(body []byte) (*EnvDump, error) {
 		return nil, fmt.Errorf("environ dump: %w", err)
 	}
 	return &d, nil
-}
-
-// BodyBytes returns the request body the app read, decoded.
-func (d *EnvDump) BodyBytes() []byte {
-	b, _ := base64.StdEncoding.DecodeString(d.Body)
-	return b
 }
 
 // EventEnv decodes the environ carried by an "environ" sink event.

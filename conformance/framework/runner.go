@@ -213,8 +213,8 @@ type Verdict struct {
 	Seconds    float64
 }
 
-// DefaultTimeout bounds a spec that sets none.
-const DefaultTimeout = 20 * time.Second
+// defaultTimeout bounds a spec that sets none.
+const defaultTimeout = 20 * time.Second
 
 // RunSpec runs one spec against tg and computes its verdict. It never
 // panics: harness failures, spec bugs and deadlines become ERROR.
@@ -222,7 +222,7 @@ func RunSpec(ctx context.Context, s *Spec, tg *Target) Verdict {
 	start := time.Now()
 	timeout := s.Timeout
 	if timeout == 0 {
-		timeout = DefaultTimeout
+		timeout = defaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -281,7 +281,7 @@ func RunSpec(ctx context.Context, s *Spec, tg *Target) Verdict {
 		v.Detail = r.res.Outcome + ": " + r.res.Detail
 	}
 	for _, id := range t.ids {
-		tg.Sink.Forget(id)
+		tg.Sink.forget(id)
 	}
 	return v
 }

@@ -253,8 +253,8 @@ func (s *Sink) WaitEv(id string, d time.Duration, names ...string) (Event, bool)
 	})
 }
 
-// Forget drops the events of a finished request.
-func (s *Sink) Forget(id string) {
+// forget drops the events of a finished request.
+func (s *Sink) forget(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.events, id)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wsgikit/wsgikit/internal/textutil"
 )
 
 // Levels of a requirement.
@@ -75,6 +77,19 @@ func Unsupported(name, desc string) Outcome {
 	return Outcome{name, UNSUPPORTED, desc}
 }
 
+// Violation is the outcome of a spec broken at its level: FAIL for a MUST,
+// NON-STRICT for a SHOULD, INFO otherwise (a MAY or INFO spec records the
+// option taken; it never blames the server).
+func Violation(level, name, desc string) Outcome {
+	switch level {
+	case MUST:
+		return Fail(name, desc)
+	case SHOULD:
+		return NonStrict(name, desc)
+	}
+	return Info(name, desc)
+}
+
 // Verdict maps an outcome name to its verdict ("" if the spec has no such
 // outcome, which is a suite bug).
 func (s *Spec) Verdict(outcome string) string {
@@ -99,13 +114,6 @@ var (
 	regMu    sync.Mutex
 	registry []*Spec
 )
-
-// Register adds specs to the suite. Spec files call it from init.
-func Register(specs ...*Spec) {
-	regMu.Lock()
-	defer regMu.Unlock()
-	builders = append(builders, func() []*Spec { return specs })
-}
 
 // RegisterFunc adds the specs build returns, built on first use: spec
 // tables hold large payloads (4 MiB bodies), and every wsgikit process links
@@ -230,37 +238,14 @@ func Select(specs []*Spec, focus, level string) ([]*Spec, error) {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return !out[i].Disruptive && out[j].Disruptive })
 	if len(out) == 0 && focus != "" {
-		return nil, fmt.Errorf("focus %q matches no spec; close matches: %s", focus, strings.Join(CloseMatches(specs, focus), ", "))
+		ids := make([]string, len(specs))
+		for i, s := range specs {
+			ids[i] = s.ID
+		}
+		if m := textutil.CloseMatches(focus, ids, 5); len(m) > 0 {
+			return nil, fmt.Errorf("focus %q matches no spec; close matches: %s", focus, strings.Join(m, ", "))
+		}
+		return nil, fmt.Errorf("focus %q matches no spec", focus)
 	}
 	return out, nil
-}
-
-// CloseMatches returns up to five spec IDs sharing the most with s.
-func CloseMatches(specs []*Spec, s string) []string {
-	type cand struct {
-		id    string
-		score int
-	}
-	var cs []cand
-	for _, sp := range specs {
-		cs = append(cs, cand{sp.ID, commonScore(sp.ID, s)})
-	}
-	sort.SliceStable(cs, func(i, j int) bool { return cs[i].score > cs[j].score })
-	var out []string
-	for i := 0; i < len(cs) && i < 5; i++ {
-		out = append(out, cs[i].id)
-	}
-	return out
-}
-
-// commonScore counts shared path segments and substrings: cheap and good
-// enough to suggest "did you mean".
-func commonScore(a, b string) int {
-	score := 0
-	for _, p := range strings.FieldsFunc(b, func(r rune) bool { return r == '/' || r == '-' || r == '_' }) {
-		if p != "" && strings.Contains(a, p) {
-			score += len(p)
-		}
-	}
-	return score
 }

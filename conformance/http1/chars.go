@@ -6,8 +6,6 @@ import (
 
 const secChars = "RFC 9110 §5 Fields (characters)"
 
-func init() { f.RegisterFunc(charSpecs) }
-
 const sentName = "RFC 9110 §5.1 / §5.6.2: field-name = token (1*tchar); a message with an invalid field name is invalid: 400."
 const sentCRLFNUL = "RFC 9110 §5.5: Field values containing CR, LF, or NUL characters are invalid and dangerous … a recipient of CR, LF, or NUL within a field value MUST either reject the message or replace each of those characters with SP before further processing or forwarding of that message."
 

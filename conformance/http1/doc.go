@@ -5,3 +5,15 @@
 // app saw (through the probe's sink events), which is where request
 // smuggling becomes visible.
 package http1
+
+import f "github.com/wsgikit/wsgikit/conformance/framework"
+
+// The suite runs the specs in this order (the golden spec order).
+func init() {
+	for _, specs := range []func() []*f.Spec{
+		charSpecs, framingSpecs, hostSpecs, http10Specs, keepaliveSpecs, limitSpecs,
+		pipeliningSpecs, smugglingSpecs, whitespaceSpecs,
+	} {
+		f.RegisterFunc(specs)
+	}
+}

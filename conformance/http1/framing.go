@@ -2,6 +2,7 @@ package http1
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	f "github.com/wsgikit/wsgikit/conformance/framework"
@@ -11,8 +12,6 @@ const (
 	secCL    = "RFC 9112 §6.3 Message Body Length"
 	secChunk = "RFC 9112 §7.1 Chunked Transfer Coding"
 )
-
-func init() { f.RegisterFunc(framingSpecs) }
 
 const sentCL = "RFC 9112 §6.3 (5): If a message is received without Transfer-Encoding and with an invalid Content-Length header field, then the message framing is invalid and the recipient MUST treat it as an unrecoverable error … the server MUST respond with a 400 (Bad Request) status code and then close the connection. (Content-Length = 1*DIGIT.)"
 
@@ -29,9 +28,9 @@ func chunkedSupported(t *f.T) bool {
 }
 
 func chunkSpec(id, level, sentence, stimulus, body string, wantBody string) *f.Spec {
-	outs := []f.Outcome{f.Pass("rejected", "4xx/5xx, close, or a wait for bytes that never come; the app got no data"), failOrNS(level, "accepted", "the app read data"), f.Unsupported("no-chunked", "the server refuses chunked requests altogether")}
+	outs := []f.Outcome{f.Pass("rejected", "4xx/5xx, close, or a wait for bytes that never come; the app got no data"), f.Violation(level, "accepted", "the app read data"), f.Unsupported("no-chunked", "the server refuses chunked requests altogether")}
 	if wantBody != "" {
-		outs = []f.Outcome{f.Pass("decoded", "the app read "+fmt.Sprintf("%q", wantBody)), failOrNS(level, "refused", "refused or misread"), f.Unsupported("no-chunked", "the server refuses chunked requests altogether")}
+		outs = []f.Outcome{f.Pass("decoded", "the app read "+fmt.Sprintf("%q", wantBody)), f.Violation(level, "refused", "refused or misread"), f.Unsupported("no-chunked", "the server refuses chunked requests altogether")}
 	}
 	return &f.Spec{
 		ID: "http1/framing/" + id, Level: level, Section: secChunk, Sentence: sentence, Stimulus: stimulus, Outcomes: outs,
@@ -85,25 +84,25 @@ func chunkOverflowSpec() *f.Spec {
 	}
 }
 
-func failOrNS(level, name, desc string) f.Outcome {
-	if level == f.MUST {
-		return f.Fail(name, desc)
-	}
-	return f.NonStrict(name, desc)
-}
+// framingSpecs: Message Body Length (RFC 9112 §6.3) and the chunked
+// transfer coding (§7.1).
+func framingSpecs() []*f.Spec { return slices.Concat(contentLengthSpecs(), chunkedSpecs()) }
 
-func framingSpecs() []*f.Spec {
-	var specs []*f.Spec
-	specs = append(specs, spec("framing/content-length-valid", f.MUST, secCL,
-		"RFC 9112 §6.3 (6): a valid Content-Length gives the body length in octets.",
-		"POST with Content-Length: 5 'hello'", "POST /p HTTP/1.1\r\n{H}{P}Content-Length: 5\r\n\r\nhello", sendOpts{},
-		[]f.Outcome{f.Pass("read", "the app read 'hello'"), f.Fail("wrong", "anything else")},
-		func(t *f.T, o *Obs) f.Result {
-			if o.Accepted() && string(o.Body) == "hello" {
-				return f.Out("read", "%s", o)
-			}
-			return f.Out("wrong", "%s", o)
-		}))
+// contentLengthSpecs: a request body framed by Content-Length, or by
+// nothing.
+func contentLengthSpecs() []*f.Spec {
+	specs := []*f.Spec{
+		spec("framing/content-length-valid", f.MUST, secCL,
+			"RFC 9112 §6.3 (6): a valid Content-Length gives the body length in octets.",
+			"POST with Content-Length: 5 'hello'", "POST /p HTTP/1.1\r\n{H}{P}Content-Length: 5\r\n\r\nhello", sendOpts{},
+			[]f.Outcome{f.Pass("read", "the app read 'hello'"), f.Fail("wrong", "anything else")},
+			func(t *f.T, o *Obs) f.Result {
+				if o.Accepted() && string(o.Body) == "hello" {
+					return f.Out("read", "%s", o)
+				}
+				return f.Out("wrong", "%s", o)
+			}),
+	}
 	for _, c := range []struct{ id, v string }{
 		{"plus", "+5"}, {"minus", "-5"}, {"hex", "0x5"}, {"underscore", "0_5"}, {"inner-space", "0 5"},
 		{"letters", "5Z"}, {"empty", ""}, {"comma-differs", "5, 6"},
@@ -112,7 +111,7 @@ func framingSpecs() []*f.Spec {
 			fmt.Sprintf("POST with Content-Length: %s and body 'hello'", c.v),
 			"POST /p HTTP/1.1\r\n{H}{P}Content-Length: "+c.v+"\r\n\r\nhello"))
 	}
-	specs = append(specs,
+	return append(specs,
 		mustReject("framing/content-length-duplicate-differing", secCL,
 			"RFC 9110 §8.6 / RFC 9112 §6.3 (5): multiple Content-Length field lines with differing values are invalid framing: 400 and close.",
 			"Content-Length: 5 and Content-Length: 6", "POST /p HTTP/1.1\r\n{H}{P}Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"),
@@ -165,6 +164,12 @@ func framingSpecs() []*f.Spec {
 			"POST without Content-Length or Transfer-Encoding, immediately followed by a GET", "POST /p HTTP/1.1\r\n{H}{P}\r\n{S}", sendOpts{},
 			pipeOutcomes, pipeJudge),
 	)
+}
+
+// chunkedSpecs: a chunked request body: chunk sizes, extensions, line
+// endings, the last chunk and trailers.
+func chunkedSpecs() []*f.Spec {
+	var specs []*f.Spec
 	for _, c := range []struct{ id, body string }{
 		{"hex-prefix", "0x5\r\nhello\r\n0\r\n\r\n"}, {"plus", "+5\r\nhello\r\n0\r\n\r\n"}, {"minus", "-5\r\nhello\r\n0\r\n\r\n"},
 		{"underscore", "0_5\r\nhello\r\n0\r\n\r\n"}, {"leading-space", " 5\r\nhello\r\n0\r\n\r\n"}, {"empty", "\r\nhello\r\n0\r\n\r\n"},
@@ -172,7 +177,7 @@ func framingSpecs() []*f.Spec {
 	} {
 		specs = append(specs, chunkSpec("chunk-size-"+c.id, f.MUST, sentChunk, fmt.Sprintf("chunked body %q", c.body), c.body, ""))
 	}
-	specs = append(specs,
+	return append(specs,
 		chunkOverflowSpec(),
 		chunkSpec("chunk-extension", f.MUST, "RFC 9112 §7.1.1: a recipient MUST ignore unrecognized chunk extensions.",
 			"5;foo=\"bar baz\"", "5;foo=\"bar baz\"\r\nhello\r\n0\r\n\r\n", "hello"),
@@ -222,5 +227,4 @@ func framingSpecs() []*f.Spec {
 			},
 		},
 	)
-	return specs
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	f "github.com/wsgikit/wsgikit/conformance/framework"
+	"github.com/wsgikit/wsgikit/internal/textutil"
 )
 
 // Raw request templates use these placeholders:
@@ -69,7 +70,7 @@ func (o *Obs) String() string {
 		} else if o.ReadErr != "" {
 			s += "; app read raised " + o.ReadErr
 		} else {
-			s += fmt.Sprintf("; app read %q", truncate(o.Body, 60))
+			s += fmt.Sprintf("; app read %q", textutil.Head(o.Body, 60))
 		}
 	}
 	if o.Smuggled {
@@ -79,13 +80,6 @@ func (o *Obs) String() string {
 		s += " as the only response: the first request never reached the app"
 	}
 	return s
-}
-
-func truncate(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[:n]
-	}
-	return b
 }
 
 type sendOpts struct {

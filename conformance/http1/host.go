@@ -6,8 +6,6 @@ import (
 
 const secHost = "RFC 9112 §3.2 Request Target and Host"
 
-func init() { f.RegisterFunc(hostSpecs) }
-
 const sentHost = "RFC 9112 §3.2: A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1 request message that lacks a Host header field and to any request message that contains more than one Host header field line or a Host header field with an invalid field value."
 
 func hostSpecs() []*f.Spec {

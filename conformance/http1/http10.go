@@ -8,8 +8,6 @@ import (
 
 const secVersion = "RFC 9112 §2.3 HTTP Version / HTTP/1.0"
 
-func init() { f.RegisterFunc(http10Specs) }
-
 const sentVersion = "RFC 9112 §2.3: HTTP-version = HTTP-name \"/\" DIGIT \".\" DIGIT (case-sensitive); a request with an invalid or unsupported version is refused (400, or 505 HTTP Version Not Supported)."
 
 func http10Specs() []*f.Spec {

@@ -9,8 +9,6 @@ import (
 
 const secConn = "RFC 9112 §9 Connection Management"
 
-func init() { f.RegisterFunc(keepaliveSpecs) }
-
 func keepaliveSpecs() []*f.Spec {
 	return []*f.Spec{
 		spec("keepalive/close-announced", f.SHOULD, secConn,

@@ -9,8 +9,6 @@ import (
 
 const secLimits = "RFC 9112 §3 / RFC 9110 §15.5 Limits"
 
-func init() { f.RegisterFunc(limitSpecs) }
-
 func limitSpecs() []*f.Spec {
 	// The length is in the query: Apache maps the path onto the file system
 	// and answers 404 past PATH_MAX (4096), whatever its request-line limit.

@@ -6,8 +6,6 @@ import (
 
 const secPipe = "RFC 9112 §9.3.2 Pipelining"
 
-func init() { f.RegisterFunc(pipeliningSpecs) }
-
 func pipeliningSpecs() []*f.Spec {
 	return []*f.Spec{
 		spec("pipelining/bad-after-good", f.MUST, secPipe,

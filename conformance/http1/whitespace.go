@@ -9,8 +9,6 @@ const (
 	secLine   = "RFC 9112 §2–3 Message Format and Request Line"
 )
 
-func init() { f.RegisterFunc(whitespaceSpecs) }
-
 func whitespaceSpecs() []*f.Spec {
 	return []*f.Spec{
 		mustReject("whitespace/before-colon-content-length", secFields,

@@ -2,20 +2,12 @@ package pep3333
 
 import (
 	"bytes"
-	"fmt"
+	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	f "github.com/wsgikit/wsgikit/conformance/framework"
 )
-
-const (
-	secBody = "PEP 3333 / Handling the Content-Length Header"
-	secBuf  = "PEP 3333 / Buffering and Streaming"
-)
-
-func init() { f.RegisterFunc(bodySpecs) }
 
 // A is shorthand for probe arguments.
 type A = map[string]any
@@ -54,6 +46,14 @@ func pipelined(t *f.T, method string, args A) (x *f.Exchange, r2 *f.Response) {
 	return x, r2
 }
 
+// mustRespond makes a missing response a harness error, for specs that
+// judge what the response holds.
+func mustRespond(t *f.T, x *f.Exchange) {
+	if x.Resp == nil {
+		t.Fatalf("no response: %s", x.Summary())
+	}
+}
+
 func hello(r *f.Response) bool {
 	return r != nil && r.Status == 200 && string(r.Body) == "Hello, World!"
 }
@@ -61,7 +61,7 @@ func hello(r *f.Response) bool {
 // bodyKind: a response-body shape that must arrive byte-exact.
 func bodyKind(id, stimulus string, args A, want []byte) *f.Spec {
 	return &f.Spec{
-		ID: "pep3333/body/" + id, Level: f.MUST, Section: "PEP 3333 / Specification Details",
+		ID: "pep3333/body/" + id, Level: f.MUST, Section: secApp,
 		Sentence: "The application object must return an iterable yielding zero or more bytestrings … the server transmits each bytestring to the client.",
 		Stimulus: stimulus,
 		Outcomes: []f.Outcome{f.Pass("exact", "body byte-exact and framed"), f.Fail("wrong", "body differs or framing broken")},
@@ -79,7 +79,14 @@ func bodyKind(id, stimulus string, args A, want []byte) *f.Spec {
 	}
 }
 
+// bodySpecs: the response body, a function per concern.
 func bodySpecs() []*f.Spec {
+	return slices.Concat(iterableSpecs(), bufferingSpecs(), contentLengthSpecs(), responseFramingSpecs(), noBodySpecs(), headSpecs(), passThroughSpecs())
+}
+
+// iterableSpecs: the iterable the application returns (Specification Details)
+// and its bytes on the wire.
+func iterableSpecs() []*f.Spec {
 	bin := make([]byte, 256)
 	for i := range bin {
 		bin[i] = byte(i)
@@ -94,7 +101,7 @@ func bodySpecs() []*f.Spec {
 		bodyKind("many-chunks", "10 000 one-byte chunks", A{"mode": "gen", "body": []any{A{"times": 10000, "b": "x"}}}, bytes.Repeat([]byte("x"), 10000)),
 		bodyKind("large-chunk", "one 4 MiB chunk", A{"body": []any{A{"repeat": 4 << 20, "b": "y"}}}, bytes.Repeat([]byte("y"), 4<<20)),
 		&f.Spec{
-			ID: "pep3333/body/binary-exact", Level: f.SHOULD, Section: "PEP 3333 / A Note On String Types",
+			ID: "pep3333/body/binary-exact", Level: f.SHOULD, Section: secStrings,
 			Sentence: "Bytestrings yielded by the application are treated as binary byte sequences; line endings are not altered.",
 			Stimulus: "yield bytes(range(256)) + b'\\r\\n\\n\\r' with an explicit Content-Length",
 			Outcomes: []f.Outcome{f.Pass("exact", "byte-exact"), f.NonStrict("altered", "bytes changed")},
@@ -120,7 +127,7 @@ func bodySpecs() []*f.Spec {
 			},
 		},
 		&f.Spec{
-			ID: "pep3333/body/lazy-start-response", Level: f.MUST, Section: "PEP 3333 / Specification Details",
+			ID: "pep3333/body/lazy-start-response", Level: f.MUST, Section: secApp,
 			Sentence: "The server must not assume start_response has been called before it begins iterating: the first next() may call it (generators).",
 			Stimulus: "a generator whose first next() calls start_response('201 Created', [('X-Lazy','1')]) and yields b'ok'",
 			Outcomes: []f.Outcome{f.Pass("works", "201, X-Lazy: 1, body ok"), f.Fail("broken", "error or wrong response")},
@@ -135,7 +142,7 @@ func bodySpecs() []*f.Spec {
 			},
 		},
 		&f.Spec{
-			ID: "pep3333/body/iterable-attributes", Level: f.MUST, Section: "PEP 3333 / Specification Details",
+			ID: "pep3333/body/iterable-attributes", Level: f.MUST, Section: secApp,
 			Sentence: "The server must not use any other attributes of the iterable returned by the application, unless it is an instance of a type specific to that server (such as a file wrapper).",
 			Stimulus: "The returned iterable reports every attribute looked up on it.",
 			Outcomes: []f.Outcome{f.Pass("clean", "only close / __class__ / iteration"), f.Fail("other", "other attributes used")},
@@ -162,8 +169,21 @@ func bodySpecs() []*f.Spec {
 				return f.Out("clean", "ok")
 			},
 		},
+	}
+}
+
+// bufferingSpecs: Buffering and Streaming: no block held back.
+func bufferingSpecs() []*f.Spec {
+	return []*f.Spec{
 		streaming("streaming-no-buffering", "HTTP/1.1"),
 		streaming("streaming-no-buffering-http10", "HTTP/1.0"),
+	}
+}
+
+// contentLengthSpecs: Handling the Content-Length Header: the app's length
+// bounds what is sent, and a short body is not disguised.
+func contentLengthSpecs() []*f.Spec {
+	return []*f.Spec{
 		&f.Spec{
 			ID: "pep3333/body/content-length-overrun", Level: f.MUST, Section: secBody,
 			Sentence: "If the application supplies a Content-Length header, the server should not transmit more bytes to the client than the header allows (extra bytes would corrupt the next response on the connection).",
@@ -171,9 +191,7 @@ func bodySpecs() []*f.Spec {
 			Outcomes: []f.Outcome{f.Pass("truncated", "body 'hello', next response intact (or connection closed)"), f.Fail("overrun", "extra bytes sent")},
 			Run: func(t *f.T) f.Result {
 				x, r2 := pipelined(t, "GET", A{"closable": true, "body": []string{"hello", "EXTRA", "MORE"}, "headers": hdrs("Content-Type", "text/plain", "Content-Length", "5")})
-				if x.Resp == nil {
-					t.Fatalf("no response: %s", x.Summary())
-				}
+				mustRespond(t, x)
 				if string(x.Resp.Body) != "hello" {
 					return f.Out("overrun", "%s", x.Resp.Summary())
 				}
@@ -237,6 +255,13 @@ func bodySpecs() []*f.Spec {
 				return f.Out("hangs", "%s, connection %s", x.Resp.Summary(), x.Conn.State())
 			},
 		},
+	}
+}
+
+// responseFramingSpecs: how the server frames a body without the app's
+// Content-Length (inference, chunking, HTTP/1.0).
+func responseFramingSpecs() []*f.Spec {
+	return []*f.Spec{
 		&f.Spec{
 			ID: "pep3333/body/single-item-content-length", Level: f.MAY, Section: secBody,
 			Sentence: "If the application does not supply a Content-Length, … if the iterable has len() 1, the server can automatically determine Content-Length.",
@@ -298,9 +323,7 @@ func bodySpecs() []*f.Spec {
 			Outcomes: []f.Outcome{f.Pass("ok", "no Transfer-Encoding; body delimited by close or a correct Content-Length"), f.Fail("chunked", "Transfer-Encoding sent to an HTTP/1.0 client")},
 			Run: func(t *f.T) f.Result {
 				x := t.Do(f.Req{Proto: "HTTP/1.0", Do: "resp", Args: A{"mode": "gen", "body": []string{"a", "b"}, "headers": ctHeaders()}})
-				if x.Resp == nil {
-					t.Fatalf("no response: %s", x.Summary())
-				}
+				mustRespond(t, x)
 				if x.Resp.Count("Transfer-Encoding") > 0 {
 					return f.Out("chunked", "%v", x.Resp.Values("Transfer-Encoding"))
 				}
@@ -317,148 +340,11 @@ func bodySpecs() []*f.Spec {
 			Outcomes: []f.Outcome{f.Pass("single", "only one framing header"), f.Fail("both", "Content-Length and Transfer-Encoding")},
 			Run: func(t *f.T) f.Result {
 				x := resp(t, "GET", A{"mode": "gen", "body": []string{"a", "b"}, "headers": hdrs("Content-Type", "text/plain", "Content-Length", "2")})
-				if x.Resp == nil {
-					t.Fatalf("no response: %s", x.Summary())
-				}
+				mustRespond(t, x)
 				if x.Resp.Count("Content-Length") > 0 && x.Resp.Count("Transfer-Encoding") > 0 {
 					return f.Out("both", "%s", x.Resp.Summary())
 				}
 				return f.Out("single", "%s", x.Resp.Summary())
-			},
-		},
-		noBody("204-no-body", "204 No Content", "GET", false),
-		noBody("304-no-body", "304 Not Modified", "GET", false),
-		&f.Spec{
-			ID: "pep3333/body/204-no-content-length", Level: f.MUST, Section: "PEP 3333 / Other HTTP Features",
-			Sentence: "RFC 9110 §8.6: a server MUST NOT send a Content-Length header field in any response with a status code of 1xx (Informational) or 204 (No Content).",
-			Stimulus: "The app returns 204 with no body and no Content-Length.",
-			Outcomes: []f.Outcome{f.Pass("absent", "no Content-Length, no Transfer-Encoding"), f.Fail("present", "Content-Length or Transfer-Encoding on a 204")},
-			Run: func(t *f.T) f.Result {
-				x := resp(t, "GET", A{"status": "204 No Content", "headers": [][2]any{}, "body": []string{}})
-				if x.Resp == nil {
-					t.Fatalf("no response: %s", x.Summary())
-				}
-				if x.Resp.Count("Content-Length") > 0 || x.Resp.Count("Transfer-Encoding") > 0 {
-					return f.Out("present", "Content-Length %v Transfer-Encoding %v", x.Resp.Values("Content-Length"), x.Resp.Values("Transfer-Encoding"))
-				}
-				return f.Out("absent", "%s", x.Resp.StatusLine)
-			},
-		},
-		noBody("head-no-body", "200 OK", "HEAD", true),
-		&f.Spec{
-			ID: "pep3333/body/head-no-body-without-length", Level: f.MUST, Section: "PEP 3333 / Other HTTP Features",
-			Sentence: "RFC 9110 §9.3.2: the server MUST NOT send content in the response to HEAD — not even a chunked terminator (gunicorn PR #1079).",
-			Stimulus: "HEAD; the app yields 'hello' from a generator without Content-Length; a GET is pipelined behind.",
-			Outcomes: []f.Outcome{f.Pass("clean", "no body bytes; next response intact or connection closed"), f.Fail("leaked", "body bytes or a chunk terminator sent")},
-			Run: func(t *f.T) f.Result {
-				x, r2 := pipelined(t, "HEAD", A{"mode": "gen", "body": []string{"hello"}, "headers": ctHeaders()})
-				if x.Resp == nil {
-					t.Fatalf("no response: %s", x.Summary())
-				}
-				if r2 != nil && !hello(r2) {
-					return f.Out("leaked", "next response: %s", r2.Summary())
-				}
-				if r2 == nil && len(x.Conn.Unread()) > 0 {
-					return f.Out("leaked", "bytes after the HEAD response: %q", truncate(x.Conn.Unread(), 60))
-				}
-				return f.Out("clean", "%s; next %s", x.Resp.StatusLine, r2.Summary())
-			},
-		},
-		&f.Spec{
-			ID: "pep3333/body/head-content-length-kept", Level: f.SHOULD, Section: "PEP 3333 / Other HTTP Features",
-			Sentence: "RFC 9110 §8.6/§9.3.2: a HEAD response should carry the same header fields as GET, including the app's Content-Length.",
-			Stimulus: "HEAD; the app sends Content-Length: 5 and yields nothing.",
-			Outcomes: []f.Outcome{f.Pass("kept", "Content-Length: 5"), f.NonStrict("changed", "missing or changed")},
-			Run: func(t *f.T) f.Result {
-				x := resp(t, "HEAD", A{"body": []string{}, "headers": hdrs("Content-Type", "text/plain", "Content-Length", "5")})
-				if x.Resp == nil {
-					t.Fatalf("no response: %s", x.Summary())
-				}
-				if v, _ := x.Resp.Get("Content-Length"); v == "5" {
-					return f.Out("kept", "Content-Length: 5")
-				}
-				return f.Out("changed", "Content-Length %v", x.Resp.Values("Content-Length"))
-			},
-		},
-		&f.Spec{
-			ID: "pep3333/body/head-keeps-connection", Level: f.SHOULD, Section: "PEP 3333 / Other HTTP Features",
-			Sentence: "A HEAD response with the app's Content-Length and no body is complete, not 'too few bytes' (waitress#427): the connection stays usable.",
-			Stimulus: "HEAD with app Content-Length: 5 and no body, then a pipelined GET.",
-			Outcomes: []f.Outcome{f.Pass("usable", "the GET is answered on the same connection"), f.NonStrict("closed", "the server closed after HEAD"), f.Info("no-keepalive", "the server never keeps connections alive")},
-			Run: func(t *f.T) f.Result {
-				if !keepAlive(t) {
-					return f.Out("no-keepalive", "two sequential GETs on one connection are not both answered")
-				}
-				x, r2 := pipelined(t, "HEAD", A{"body": []string{}, "headers": hdrs("Content-Type", "text/plain", "Content-Length", "5")})
-				if x.Resp == nil {
-					t.Fatalf("no response: %s", x.Summary())
-				}
-				if hello(r2) {
-					return f.Out("usable", "second response %s", r2.StatusLine)
-				}
-				return f.Out("closed", "second response: %s (connection %s)", r2.Summary(), x.Conn.State())
-			},
-		},
-		&f.Spec{
-			ID: "pep3333/body/head-method-preserved", Level: f.MUST, Section: secEnviron,
-			Sentence: "REQUEST_METHOD stays HEAD for HEAD requests (the server does not silently rewrite it to GET).",
-			Stimulus: "HEAD / to the env behaviour.",
-			Outcomes: []f.Outcome{f.Pass("head", "REQUEST_METHOD == 'HEAD'"), f.Fail("rewritten", "another method")},
-			Run: func(t *f.T) f.Result {
-				x := t.Do(f.Req{Method: "HEAD", Do: "env"})
-				ev, ok := t.Sink.WaitEv(x.ID, f.EventTimeout, "call")
-				if !ok {
-					t.Fatalf("app not called: %s", x.Summary())
-				}
-				if m := string(f.B64(ev, "method")); m != "HEAD" {
-					return f.Out("rewritten", "REQUEST_METHOD %q", m)
-				}
-				return f.Out("head", "HEAD")
-			},
-		},
-		&f.Spec{
-			ID: "pep3333/body/invalid-app-content-length", Level: f.SHOULD, Section: secBody,
-			Sentence: "An invalid Content-Length from the app ('abc') is an error, not something to put on the wire.",
-			Stimulus: "The app sends Content-Length: abc and yields 'hello'.",
-			Outcomes: []f.Outcome{f.Pass("refused", "start_response raised or 500"), f.NonStrict("sent", "the invalid value went out")},
-			Run: func(t *f.T) f.Result {
-				x := resp(t, "GET", A{"body": []string{"hello"}, "headers": hdrs("Content-Type", "text/plain", "Content-Length", "abc")})
-				if ev, _ := t.Sink.WaitEv(x.ID, f.EventTimeout, "sr"); ev.Bool("raised") {
-					return f.Out("refused", "%s", ev.Str("type"))
-				}
-				if x.Resp == nil || x.Resp.Status >= 500 {
-					return f.Out("refused", "%s", x.Summary())
-				}
-				if v, _ := x.Resp.Get("Content-Length"); v == "abc" {
-					return f.Out("sent", "Content-Length: abc on the wire")
-				}
-				return f.Out("refused", "%s", x.Resp.Summary())
-			},
-		},
-		&f.Spec{
-			ID: "pep3333/body/status-passthrough", Level: f.SHOULD, Section: "PEP 3333 / Other HTTP Features",
-			Sentence: "The server should \"play dumb\": it does not replace the app's error pages or alter the status/body semantics.",
-			Stimulus: "The app returns 404 Not Here with its own body.",
-			Outcomes: []f.Outcome{f.Pass("unchanged", "404 with the app's body"), f.NonStrict("replaced", "status or body replaced")},
-			Run: func(t *f.T) f.Result {
-				x := resp(t, "GET", A{"status": "404 Not Here", "body": []string{"custom 404"}, "headers": ctHeaders()})
-				if x.Status() == 404 && string(x.Resp.Body) == "custom 404" {
-					return f.Out("unchanged", "%s", x.Resp.StatusLine)
-				}
-				return f.Out("replaced", "%s", x.Summary())
-			},
-		},
-		&f.Spec{
-			ID: "pep3333/body/conditional-request", Level: f.MAY, Section: "PEP 3333 / Other HTTP Features",
-			Sentence: "A server may handle conditional requests itself (If-None-Match → 304); it must not change the meaning of the app's response otherwise.",
-			Stimulus: "The app returns ETag: \"x\"; the client sends If-None-Match: \"x\".",
-			Outcomes: []f.Outcome{f.Info("passthrough", "200 from the app"), f.Info("not-modified", "the server answered 304")},
-			Run: func(t *f.T) f.Result {
-				x := t.Do(f.Req{Do: "resp", Headers: []string{`If-None-Match: "x"`}, Args: A{"body": []string{"hello"}, "headers": hdrs("Content-Type", "text/plain", "ETag", `"x"`)}})
-				if x.Status() == 304 {
-					return f.Out("not-modified", "%s", x.Resp.StatusLine)
-				}
-				return f.Out("passthrough", "%s", x.Summary())
 			},
 		},
 	}
@@ -478,13 +364,7 @@ func streaming(id, proto string) *f.Spec {
 			c := t.Dial()
 			rid := t.NewID()
 			_ = c.Send(f.Req{ID: rid, Proto: proto, Do: "resp", Args: A{"mode": "gen", "body": []string{"AAAAAAAAAA", "B"}, "asks": []A{{"at": 1}}, "headers": ctHeaders()}}.Build(t.Host()))
-			ask, ok := t.Sink.WaitEv(rid, f.EventTimeout, "ask")
-			if !ok {
-				t.Fatalf("the app never asked")
-			}
-			seen := c.WaitFor([]byte("AAAAAAAAAA"), 5*time.Second)
-			ask.Reply(A{"seen": seen})
-			if !seen {
+			if !answerSeen(t, c, rid, "AAAAAAAAAA", 5*time.Second) {
 				return f.Out("buffered", "first block not received within 5 s while the app waited")
 			}
 			return f.Out("streamed", "first block received before the second was produced")
@@ -492,49 +372,15 @@ func streaming(id, proto string) *f.Spec {
 	}
 }
 
-// noBody: responses that must carry no body bytes (204/304, HEAD), even
-// when the app yields some; a pipelined GET must parse afterwards.
-func noBody(id, status, method string, withLength bool) *f.Spec {
-	hs := hdrs("Content-Type", "text/plain")
-	if withLength {
-		hs = hdrs("Content-Type", "text/plain", "Content-Length", "5")
+// answerSeen answers the app's "ask" event for request id: whether the
+// client received want within d (the app holds its next block until then).
+// An app that never asks is a harness error.
+func answerSeen(t *f.T, c *f.Conn, id, want string, d time.Duration) bool {
+	ask, ok := t.Sink.WaitEv(id, f.EventTimeout, "ask")
+	if !ok {
+		t.Fatalf("the app never asked")
 	}
-	sentence := "RFC 9110 §15.3.5 / §15.4.5 / RFC 9112 §6.3: a " + status + " response cannot contain content; the next response on the connection must parse."
-	if method == "HEAD" {
-		sentence = "RFC 9110 §9.3.2: the server MUST NOT send content in the response to HEAD, even if the app yields a body."
-	}
-	return &f.Spec{
-		ID: "pep3333/body/" + id, Level: f.MUST, Section: "PEP 3333 / Other HTTP Features",
-		Sentence: sentence,
-		Stimulus: fmt.Sprintf("%s; the app answers %s and yields 'hello'; a GET is pipelined behind.", method, status),
-		Outcomes: []f.Outcome{f.Pass("clean", "no body bytes; next response intact (or connection closed)"), f.Fail("leaked", "body bytes on the wire")},
-		Run: func(t *f.T) f.Result {
-			x, r2 := pipelined(t, method, A{"status": status, "body": []string{"hello"}, "headers": hs, "closable": true})
-			if x.Resp == nil {
-				t.Fatalf("no response: %s", x.Summary())
-			}
-			if r2 != nil && !hello(r2) {
-				return f.Out("leaked", "next response: %s", r2.Summary())
-			}
-			if r2 == nil && bytes.Contains(x.Conn.Unread(), []byte("hello")) {
-				return f.Out("leaked", "body bytes after the response: %q", truncate(x.Conn.Unread(), 60))
-			}
-			return f.Out("clean", "%s; next: %s", x.Resp.StatusLine, strings.TrimSpace(r2.Summary()))
-		},
-	}
-}
-
-// keepAlive reports (once per server) whether two sequential requests on
-// one HTTP/1.1 connection are both answered.
-func keepAlive(t *f.T) bool {
-	return t.Target.Memo("keepalive", func() any {
-		c := t.Dial()
-		_ = c.Send(f.Req{ID: t.NewID(), Do: "hello"}.Build(t.Host()))
-		if r, err := c.ReadResponse("GET", f.ReadTimeout); err != nil || r.Status != 200 {
-			return false
-		}
-		_ = c.Send(f.Req{ID: t.NewID(), Do: "hello"}.Build(t.Host()))
-		r, err := c.ReadResponse("GET", f.ReadTimeout)
-		return err == nil && r.Status == 200
-	}).(bool)
+	seen := c.WaitFor([]byte(want), d)
+	ask.Reply(A{"seen": seen})
+	return seen
 }

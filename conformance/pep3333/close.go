@@ -6,10 +6,6 @@ import (
 	f "github.com/wsgikit/wsgikit/conformance/framework"
 )
 
-const secClose = "PEP 3333 / Specification Details (close)"
-
-func init() { f.RegisterFunc(closeSpecs) }
-
 // closeWait waits for the iterable's close() (or its collection without
 // close, which is a definite "not called"); the deadline bounds a server
 // that keeps the iterable alive.

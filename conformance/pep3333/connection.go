@@ -1,16 +1,20 @@
 package pep3333
 
 import (
+	"slices"
 	"time"
 
 	f "github.com/wsgikit/wsgikit/conformance/framework"
 )
 
-const secConn = "PEP 3333 / Other HTTP Features (connections)"
-
-func init() { f.RegisterFunc(connectionSpecs) }
-
+// connectionSpecs: connections (Other HTTP Features), a function per concern.
 func connectionSpecs() []*f.Spec {
+	return slices.Concat(pipeliningSpecs(), persistenceSpecs())
+}
+
+// pipeliningSpecs: a close request ends the connection; pipelined responses
+// keep their order.
+func pipeliningSpecs() []*f.Spec {
 	return []*f.Spec{
 		{
 			ID: "pep3333/connection/close-honoured", Level: f.MUST, Section: secConn,
@@ -73,23 +77,19 @@ func connectionSpecs() []*f.Spec {
 				return f.Out("ordered", "%v", got)
 			},
 		},
+	}
+}
+
+// persistenceSpecs: what the server does with keep-alive, and the version it
+// answers with.
+func persistenceSpecs() []*f.Spec {
+	return []*f.Spec{
 		{
 			ID: "pep3333/connection/keep-alive-http11", Level: f.INFO, Section: secConn,
 			Sentence: "HTTP/1.1 connections are persistent by default (RFC 9112 §9.3); WSGI servers differ (gunicorn's sync worker always closes).",
 			Stimulus: "Two GETs one after the other on one connection.",
 			Outcomes: []f.Outcome{f.Info("persistent", "both answered"), f.Info("closes", "the server closes after each response")},
-			Run: func(t *f.T) f.Result {
-				c := t.Dial()
-				_ = c.Send(f.Req{ID: t.NewID(), Do: "hello"}.Build(t.Host()))
-				if _, err := c.ReadResponse("GET", f.ReadTimeout); err != nil {
-					t.Fatalf("first response: %v", err)
-				}
-				_ = c.Send(f.Req{ID: t.NewID(), Do: "hello"}.Build(t.Host()))
-				if r, err := c.ReadResponse("GET", f.ReadTimeout); err == nil && r.Status == 200 {
-					return f.Out("persistent", "second %s", r.StatusLine)
-				}
-				return f.Out("closes", "connection %s", c.State())
-			},
+			Run:      func(t *f.T) f.Result { return persistent(t, f.Req{Do: "hello"}) },
 		},
 		{
 			ID: "pep3333/connection/keep-alive-http10", Level: f.INFO, Section: secConn,
@@ -97,16 +97,7 @@ func connectionSpecs() []*f.Spec {
 			Stimulus: "Two HTTP/1.0 GETs with Connection: keep-alive on one connection.",
 			Outcomes: []f.Outcome{f.Info("persistent", "both answered"), f.Info("closes", "closed after the first")},
 			Run: func(t *f.T) f.Result {
-				c := t.Dial()
-				_ = c.Send(f.Req{ID: t.NewID(), Proto: "HTTP/1.0", Do: "hello", Headers: []string{"Connection: keep-alive"}}.Build(t.Host()))
-				if _, err := c.ReadResponse("GET", f.ReadTimeout); err != nil {
-					t.Fatalf("first response: %v", err)
-				}
-				_ = c.Send(f.Req{ID: t.NewID(), Proto: "HTTP/1.0", Do: "hello", Headers: []string{"Connection: keep-alive"}}.Build(t.Host()))
-				if r, err := c.ReadResponse("GET", f.ReadTimeout); err == nil && r.Status == 200 {
-					return f.Out("persistent", "second %s", r.StatusLine)
-				}
-				return f.Out("closes", "connection %s", c.State())
+				return persistent(t, f.Req{Proto: "HTTP/1.0", Do: "hello", Headers: []string{"Connection: keep-alive"}})
 			},
 		},
 		{
@@ -116,11 +107,26 @@ func connectionSpecs() []*f.Spec {
 			Outcomes: []f.Outcome{f.Info("recorded", "version recorded")},
 			Run: func(t *f.T) f.Result {
 				x := t.Do(f.Req{Do: "hello"})
-				if x.Resp == nil {
-					t.Fatalf("no response: %s", x.Summary())
-				}
+				mustRespond(t, x)
 				return f.Out("recorded", "%s", x.Resp.Proto)
 			},
 		},
 	}
+}
+
+// persistent sends req on one connection, then again once the first
+// response is in: "persistent" when both are answered, else "closes".
+func persistent(t *f.T, req f.Req) f.Result {
+	c := t.Dial()
+	req.ID = t.NewID()
+	_ = c.Send(req.Build(t.Host()))
+	if _, err := c.ReadResponse("GET", f.ReadTimeout); err != nil {
+		t.Fatalf("first response: %v", err)
+	}
+	req.ID = t.NewID()
+	_ = c.Send(req.Build(t.Host()))
+	if r, err := c.ReadResponse("GET", f.ReadTimeout); err == nil && r.Status == 200 {
+		return f.Out("persistent", "second %s", r.StatusLine)
+	}
+	return f.Out("closes", "connection %s", c.State())
 }

@@ -1,23 +1,36 @@
 package pep3333
 
 import (
+	"slices"
 	"strings"
 	"time"
 
 	f "github.com/wsgikit/wsgikit/conformance/framework"
 )
 
-const secEH = "PEP 3333 / Error Handling"
-
-func init() { f.RegisterFunc(errorHandlingSpecs) }
-
-// status500 grades "the client got an error status, never a 200 with the
+// errStatus grades "the client got an error status, never a 200 with the
 // app's half-done output".
 func errStatus(x *f.Exchange) bool {
 	return x.Resp == nil && x.Closed() || x.Resp != nil && x.Resp.Status >= 500
 }
 
+// erred names the outcome by whether the client got an error (errStatus):
+// outcome yes, else no.
+func erred(x *f.Exchange, yes, no string) f.Result {
+	if errStatus(x) {
+		return f.Out(yes, "%s", x.Summary())
+	}
+	return f.Out(no, "%s", x.Summary())
+}
+
+// errorHandlingSpecs: Error Handling, a function per concern.
 func errorHandlingSpecs() []*f.Spec {
+	return slices.Concat(raiseSpecs(), survivalSpecs(), misbehaviourSpecs())
+}
+
+// raiseSpecs: the app raises, before or after output started; the server
+// answers with an error or aborts the response where the client can see it.
+func raiseSpecs() []*f.Spec {
 	return []*f.Spec{
 		{
 			ID: "pep3333/error_handling/exception-before-start", Level: f.SHOULD, Section: secEH,
@@ -42,10 +55,7 @@ func errorHandlingSpecs() []*f.Spec {
 			Outcomes: []f.Outcome{f.Pass("error", "5xx (or a close without a status)"), f.Fail("200", "200 was sent")},
 			Run: func(t *f.T) f.Result {
 				x := resp(t, "GET", A{"mode": "gen", "body": []string{"a"}, "raise_at": 0, "headers": ctHeaders()})
-				if errStatus(x) {
-					return f.Out("error", "%s", x.Summary())
-				}
-				return f.Out("200", "%s", x.Summary())
+				return erred(x, "error", "200")
 			},
 		},
 		{
@@ -87,6 +97,12 @@ func errorHandlingSpecs() []*f.Spec {
 				return f.Out("aborted", "%s", x.Resp.Summary())
 			},
 		},
+	}
+}
+
+// survivalSpecs: the server keeps serving after an app error.
+func survivalSpecs() []*f.Spec {
+	return []*f.Spec{
 		{
 			ID: "pep3333/error_handling/keeps-serving", Level: f.SHOULD, Section: secEH,
 			Sentence: "Application errors are the application's: the server keeps serving other requests.",
@@ -126,6 +142,13 @@ func errorHandlingSpecs() []*f.Spec {
 				return f.Out("down", "%s; next requests fail", x.Summary())
 			},
 		},
+	}
+}
+
+// misbehaviourSpecs: an app that breaks the protocol (no start_response, a
+// non-bytes item, a non-iterable return) gets an error, never raw bytes.
+func misbehaviourSpecs() []*f.Spec {
+	return []*f.Spec{
 		{
 			ID: "pep3333/error_handling/no-start-response", Level: f.SHOULD, Section: secEH,
 			Sentence: "An app that returns without calling start_response is an application error: the server answers 500 (and logs), never body bytes without a status line.",
@@ -133,10 +156,7 @@ func errorHandlingSpecs() []*f.Spec {
 			Outcomes: []f.Outcome{f.Pass("500", "5xx or close"), f.NonStrict("other", "another answer")},
 			Run: func(t *f.T) f.Result {
 				x := t.Do(f.Req{Do: "nostart"})
-				if errStatus(x) {
-					return f.Out("500", "%s", x.Summary())
-				}
-				return f.Out("other", "%s", x.Summary())
+				return erred(x, "500", "other")
 			},
 		},
 		{
@@ -158,7 +178,7 @@ func errorHandlingSpecs() []*f.Spec {
 		itemType("str-item", "str-item", "yield 'text' (a str) as the only item"),
 		itemType("none-item", "none-item", "yield None as the only item"),
 		{
-			ID: "pep3333/error_handling/str-item-after-body", Level: f.MUST, Section: "PEP 3333 / A Note On String Types",
+			ID: "pep3333/error_handling/str-item-after-body", Level: f.MUST, Section: secStrings,
 			Sentence: "A str item after body bytes were sent is an error: the response is aborted (never the text sent as if bytes, never a complete-looking body).",
 			Stimulus: "yield b'ok', then 'text'.",
 			Outcomes: []f.Outcome{f.Pass("aborted", "framing left incomplete / connection closed, 'text' not sent"), f.Fail("sent", "'text' sent or the body looks complete")},
@@ -181,7 +201,7 @@ func errorHandlingSpecs() []*f.Spec {
 
 func itemType(id, kind, stimulus string) *f.Spec {
 	return &f.Spec{
-		ID: "pep3333/error_handling/" + id, Level: f.MUST, Section: "PEP 3333 / A Note On String Types",
+		ID: "pep3333/error_handling/" + id, Level: f.MUST, Section: secStrings,
 		Sentence: "The application must yield bytestrings; a non-bytes item is an error: 500 if nothing was sent, never sent as text.",
 		Stimulus: stimulus,
 		Outcomes: []f.Outcome{f.Pass("error", "5xx or close; nothing of the item sent"), f.Pass("aborted", "headers went out, then the response was aborted (framing left incomplete)"), f.Fail("sent", "the item's text on the wire, or a complete-looking response")},
@@ -206,10 +226,7 @@ func badReturn(id, kind, stimulus string) *f.Spec {
 		Outcomes: []f.Outcome{f.Pass("error", "5xx or close"), f.NonStrict("other", "another answer")},
 		Run: func(t *f.T) f.Result {
 			x := t.Do(f.Req{Do: "badreturn", Args: A{"kind": kind}})
-			if errStatus(x) {
-				return f.Out("error", "%s", x.Summary())
-			}
-			return f.Out("other", "%s", x.Summary())
+			return erred(x, "error", "other")
 		},
 	}
 }

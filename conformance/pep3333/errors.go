@@ -6,10 +6,6 @@ import (
 	f "github.com/wsgikit/wsgikit/conformance/framework"
 )
 
-const secErrors = "PEP 3333 / Input and Error Streams (wsgi.errors)"
-
-func init() { f.RegisterFunc(errorsSpecs) }
-
 func errorsRun(t *f.T, ops ...string) (*f.Exchange, []f.Event) {
 	x := t.Do(f.Req{Do: "errors", Args: A{"ops": ops}})
 	if x.Status() != 200 {
@@ -48,26 +44,14 @@ func errorsSpecs() []*f.Spec {
 			Sentence: "wsgi.errors is a text-mode stream: it should accept any str (non-ASCII included), substituting what it cannot encode.",
 			Stimulus: "write('☃ € 😀') then flush()",
 			Outcomes: []f.Outcome{f.Pass("ok", "accepted"), f.NonStrict("raised", "UnicodeError or another exception")},
-			Run: func(t *f.T) f.Result {
-				_, evs := errorsRun(t, "unicode")
-				if evs[0].Bool("ok") {
-					return f.Out("ok", "ok")
-				}
-				return f.Out("raised", "%s %s", evs[0].Str("type"), evs[0].Str("msg"))
-			},
+			Run:      takes("unicode"),
 		},
 		{
 			ID: "pep3333/errors/lone-surrogate", Level: f.SHOULD, Section: secErrors,
 			Sentence: "wsgi.errors should not raise on strings it cannot encode strictly (a lone surrogate).",
 			Stimulus: "write('\\udcff') then flush()",
 			Outcomes: []f.Outcome{f.Pass("ok", "accepted"), f.NonStrict("raised", "exception")},
-			Run: func(t *f.T) f.Result {
-				_, evs := errorsRun(t, "surrogate")
-				if evs[0].Bool("ok") {
-					return f.Out("ok", "ok")
-				}
-				return f.Out("raised", "%s %s", evs[0].Str("type"), evs[0].Str("msg"))
-			},
+			Run:      takes("surrogate"),
 		},
 		{
 			ID: "pep3333/errors/reaches-log", Level: f.INFO, Section: secErrors,
@@ -82,5 +66,17 @@ func errorsSpecs() []*f.Spec {
 				return f.Out("elsewhere", "marker not found in the log tail")
 			},
 		},
+	}
+}
+
+// takes grades one errors call of the probe: "ok" when wsgi.errors took it,
+// else "raised" with the exception.
+func takes(call string) func(t *f.T) f.Result {
+	return func(t *f.T) f.Result {
+		_, evs := errorsRun(t, call)
+		if evs[0].Bool("ok") {
+			return f.Out("ok", "ok")
+		}
+		return f.Out("raised", "%s %s", evs[0].Str("type"), evs[0].Str("msg"))
 	}
 }

@@ -6,10 +6,6 @@ import (
 	f "github.com/wsgikit/wsgikit/conformance/framework"
 )
 
-const secFW = "PEP 3333 / Optional Platform-Specific File Handling"
-
-func init() { f.RegisterFunc(fileWrapperSpecs) }
-
 const alphabet = "abcdefghijklmnopqrstuvwxyz"
 
 // fwRun sends the fw behaviour; present is false when the server has no
@@ -26,7 +22,7 @@ func fwRun(t *f.T, method string, args A) (*f.Exchange, bool) {
 func fwSpec(id, level, sentence, stimulus, method string, args A, pass, fail string, check func(t *f.T, x *f.Exchange) bool) *f.Spec {
 	return &f.Spec{
 		ID: "pep3333/file_wrapper/" + id, Level: level, Section: secFW, Sentence: sentence, Stimulus: stimulus,
-		Outcomes: []f.Outcome{f.Pass("ok", pass), failOrNS(level, "wrong", fail), f.Unsupported("absent", "no wsgi.file_wrapper")},
+		Outcomes: []f.Outcome{f.Pass("ok", pass), f.Violation(level, "wrong", fail), f.Unsupported("absent", "no wsgi.file_wrapper")},
 		Run: func(t *f.T) f.Result {
 			x, present := fwRun(t, method, args)
 			if !present {

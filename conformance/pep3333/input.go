@@ -8,16 +8,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand"
-	"strconv"
-	"strings"
+	"slices"
 	"time"
 
 	f "github.com/wsgikit/wsgikit/conformance/framework"
 )
-
-const secInput = "PEP 3333 / Input and Error Streams"
-
-func init() { f.RegisterFunc(inputSpecs) }
 
 // readResult is one wsgi.input operation's result as the probe reports it.
 type readResult struct {
@@ -129,15 +124,13 @@ func mustDump(t *f.T, d *inputDump, x *f.Exchange, n int) {
 	}
 }
 
+// inputSpecs: wsgi.input (Input and Error Streams), a function per concern.
 func inputSpecs() []*f.Spec {
-	abc := []byte("ab\ncd\nef")
-	mixed := append(bytes.Repeat(func() []byte {
-		b := make([]byte, 256)
-		for i := range b {
-			b[i] = byte(i)
-		}
-		return b
-	}(), 4), []byte("\r\n\x00\n")...)
+	return slices.Concat(readSpecs(), lineSpecs(), integritySpecs(), chunkedInputSpecs(), bodyFramingSpecs(), expectSpecs())
+}
+
+// readSpecs: read(size) and read(), and the end of the body.
+func readSpecs() []*f.Spec {
 	return []*f.Spec{
 		inputSpec("read-size", f.MUST,
 			"read(size): … returns at most size bytes, as bytes.",
@@ -155,13 +148,7 @@ func inputSpecs() []*f.Spec {
 			"The server should allow read() to be called without an argument, and return the entire remainder of the client's input stream.",
 			"POST 'hello world'; read()", inputReq([]byte("hello world"), op("read")),
 			[]f.Outcome{f.Pass("whole", "b'hello world'"), f.NonStrict("other", "error or partial")},
-			func(t *f.T, d *inputDump, x *f.Exchange) f.Result {
-				mustDump(t, d, x, 1)
-				if string(d.Results[0].bytes()) == "hello world" {
-					return f.Out("whole", "%s", d.Results[0])
-				}
-				return f.Out("other", "%s", d.Results[0])
-			}),
+			resultIs(0, "hello world", "whole", "other")),
 		readInfo("read-minus-one", "read(-1) behaves like read() under io semantics (PEP silent).", op("read", -1)),
 		readInfo("read-none", "read(None) behaves like read() under io semantics (PEP silent).", op("read", map[string]any{"none": 1})),
 		readInfo("read-zero", "read(0) returns b'' (io semantics; PEP silent).", op("read", 0)),
@@ -233,6 +220,13 @@ func inputSpecs() []*f.Spec {
 				return f.Out("consumed", "second response %s", r2.Summary())
 			},
 		},
+	}
+}
+
+// lineSpecs: readline, readlines and iteration, line by line.
+func lineSpecs() []*f.Spec {
+	abc := []byte("ab\ncd\nef")
+	return []*f.Spec{
 		inputSpec("empty-stream", f.SHOULD,
 			"An empty or exhausted stream returns b'' from read and readline, [] from readlines.",
 			"POST with no body (Content-Length 0); read(), readline(), readlines()",
@@ -250,24 +244,12 @@ func inputSpecs() []*f.Spec {
 			"readline(): returns one line, including its b'\\n'.",
 			"POST 'ab\\ncd\\nef'; readline()", inputReq(abc, op("readline")),
 			[]f.Outcome{f.Pass("line", "b'ab\\n'"), f.Fail("other", "another value")},
-			func(t *f.T, d *inputDump, x *f.Exchange) f.Result {
-				mustDump(t, d, x, 1)
-				if string(d.Results[0].bytes()) == "ab\n" {
-					return f.Out("line", "%s", d.Results[0])
-				}
-				return f.Out("other", "%s", d.Results[0])
-			}),
+			resultIs(0, "ab\n", "line", "other")),
 		inputSpec("readline-size", f.SHOULD,
 			"Servers should support the optional \"size\" argument to readline(), but as in WSGI 1.0, they are allowed to omit support for it.",
 			"POST 'ab\\ncd\\nef'; readline(), readline(1)", inputReq(abc, op("readline"), op("readline", 1)),
 			[]f.Outcome{f.Pass("honoured", "b'c'"), f.NonStrict("unsupported", "TypeError or size ignored")},
-			func(t *f.T, d *inputDump, x *f.Exchange) f.Result {
-				mustDump(t, d, x, 2)
-				if string(d.Results[1].bytes()) == "c" {
-					return f.Out("honoured", "%s", d.Results[1])
-				}
-				return f.Out("unsupported", "%s", d.Results[1])
-			}),
+			resultIs(1, "c", "honoured", "unsupported")),
 		inputSpec("readline-long", f.MUST,
 			"readline() returns exactly the remaining line: a 10 000-byte body without newline comes back whole, nothing more (uWSGI#1412 returned extra bytes).",
 			"POST 10000 × 'x' (no newline); readline(), read()", inputReq(bytes.Repeat([]byte("x"), 10000), op("readline"), op("read")),
@@ -284,13 +266,7 @@ func inputSpecs() []*f.Spec {
 			"readlines(hint): returns a list of lines (bytes).",
 			"POST 'ab\\ncd\\nef'; readlines()", inputReq(abc, op("readlines")),
 			[]f.Outcome{f.Pass("lines", "[b'ab\\n', b'cd\\n', b'ef']"), f.Fail("other", "another value")},
-			func(t *f.T, d *inputDump, x *f.Exchange) f.Result {
-				mustDump(t, d, x, 1)
-				if fmt.Sprintf("%q", d.Results[0].lines()) == `["ab\n" "cd\n" "ef"]` {
-					return f.Out("lines", "%s", d.Results[0])
-				}
-				return f.Out("other", "%s", d.Results[0])
-			}),
+			abcLines),
 		inputSpec("readlines-hint", f.MUST,
 			"readlines(hint): the hint argument is accepted (the implementation may ignore it).",
 			"POST 'ab\\ncd\\nef'; readlines(2), read()", inputReq(abc, op("readlines", 2), op("read")),
@@ -310,13 +286,20 @@ func inputSpecs() []*f.Spec {
 			"__iter__(): the input stream is iterable, yielding lines as bytes.",
 			"POST 'ab\\ncd\\nef'; list(wsgi.input)", inputReq(abc, op("iter")),
 			[]f.Outcome{f.Pass("lines", "[b'ab\\n', b'cd\\n', b'ef']"), f.Fail("other", "another value")},
-			func(t *f.T, d *inputDump, x *f.Exchange) f.Result {
-				mustDump(t, d, x, 1)
-				if fmt.Sprintf("%q", d.Results[0].lines()) == `["ab\n" "cd\n" "ef"]` {
-					return f.Out("lines", "%s", d.Results[0])
-				}
-				return f.Out("other", "%s", d.Results[0])
-			}),
+			abcLines),
+	}
+}
+
+// integritySpecs: the body arrives byte-exact, whatever its bytes and size.
+func integritySpecs() []*f.Spec {
+	mixed := append(bytes.Repeat(func() []byte {
+		b := make([]byte, 256)
+		for i := range b {
+			b[i] = byte(i)
+		}
+		return b
+	}(), 4), []byte("\r\n\x00\n")...)
+	return []*f.Spec{
 		inputSpec("mixed-binary", f.MUST,
 			"Mixed read/readline calls are consistent and binary-transparent.",
 			"POST bytes(range(256))*4 + b'\\r\\n\\x00\\n'; read(3), readline(), read(7), read(rest)",
@@ -351,8 +334,15 @@ func inputSpecs() []*f.Spec {
 					return f.Out("corrupt", "%s, want %d bytes sha256 %s", d.Results[0], len(body), want[:12])
 				})
 		}(),
+	}
+}
+
+// chunkedInputSpecs: a chunked request body, decoded for the app (Other HTTP
+// Features), and how its length is told.
+func chunkedInputSpecs() []*f.Spec {
+	return []*f.Spec{
 		&f.Spec{
-			ID: "pep3333/input/chunked-request", Level: f.MUST, Section: "PEP 3333 / Other HTTP Features",
+			ID: "pep3333/input/chunked-request", Level: f.MUST, Section: secOther,
 			Sentence: "WSGI servers must handle any supported inbound \"hop-by-hop\" headers on their own, such as by decoding any inbound Transfer-Encoding, including chunked encoding if applicable.",
 			Stimulus: "POST Transfer-Encoding: chunked '5\\r\\nhello\\r\\n6\\r\\n world\\r\\n0\\r\\n\\r\\n'; the app reads 64-byte pieces until b''.",
 			Outcomes: []f.Outcome{f.Pass("decoded", "the app reads b'hello world'"), f.NonStrict("refused", "411/501 (or another 4xx) without invoking the app"), f.Fail("wrong", "the app sees b'' or raw chunk syntax")},
@@ -403,6 +393,13 @@ func inputSpecs() []*f.Spec {
 				return f.Out("inconsistent", "%s %s", d.Environ.Show("CONTENT_LENGTH"), d.Environ.Show("wsgi.input_terminated"))
 			},
 		},
+	}
+}
+
+// bodyFramingSpecs: a body that is malformed or left unread never makes the
+// connection parse garbage.
+func bodyFramingSpecs() []*f.Spec {
+	return []*f.Spec{
 		&f.Spec{
 			ID: "pep3333/input/chunked-malformed", Level: f.MUST, Section: secInput,
 			Sentence: "A malformed chunked body must not reach the app as silently truncated or corrupted data, and the connection must not be reused (RFC 9112 §7.1).",
@@ -466,49 +463,6 @@ func inputSpecs() []*f.Spec {
 				return f.Out("desync", "second response %s", r2.Summary())
 			},
 		},
-		expect100(),
-		&f.Spec{
-			ID: "pep3333/input/expect-100-not-read", Level: f.MUST, Section: "PEP 3333 / HTTP 1.1 Expect/Continue",
-			Sentence: "If the app never reads wsgi.input, the final response stays well-formed: at most one 100 Continue, and only before the final status line.",
-			Stimulus: "POST Expect: 100-continue, Content-Length 5 (body sent after 1 s or a 100); the app answers 200 without reading.",
-			Outcomes: []f.Outcome{f.Pass("clean", "final response well-formed, no 100 after it"), f.Fail("stray-100", "a 100 Continue after or inside the final response")},
-			Run: func(t *f.T) f.Result {
-				c := t.Dial()
-				id := t.NewID()
-				head := f.Req{ID: id, Method: "POST", Do: "hello", Headers: []string{"Expect: 100-continue", "Content-Length: 5"}}.Build(t.Host())
-				_ = c.Send(head)
-				c.WaitFor([]byte("\r\n\r\n"), time.Second)
-				_ = c.SendString("hello")
-				r, err := c.ReadResponse("POST", f.ReadTimeout)
-				if err != nil {
-					t.Fatalf("no response: %v", err)
-				}
-				if r.Status != 200 {
-					return f.Out("stray-100", "final %s", r.Summary())
-				}
-				c.Peek(300 * time.Millisecond)
-				if bytes.Contains(c.Unread(), []byte("100 Continue")) || bytes.Contains(r.Body, []byte("HTTP/1.1 100")) {
-					return f.Out("stray-100", "bytes after the final response: %q", c.Unread())
-				}
-				return f.Out("clean", "%d interim, final %s", len(r.Interim), r.StatusLine)
-			},
-		},
-		&f.Spec{
-			ID: "pep3333/input/expect-100-http10", Level: f.MUST, Section: "PEP 3333 / HTTP 1.1 Expect/Continue",
-			Sentence: "RFC 9110 §15.2: a server MUST NOT send a 1xx response to an HTTP/1.0 client.",
-			Stimulus: "POST HTTP/1.0 with Expect: 100-continue and a 5-byte body sent at once; the app reads it.",
-			Outcomes: []f.Outcome{f.Pass("no-1xx", "no interim response"), f.Fail("sent-1xx", "a 1xx was sent")},
-			Run: func(t *f.T) f.Result {
-				x := t.Do(f.Req{Proto: "HTTP/1.0", Method: "POST", Do: "input", Headers: []string{"Expect: 100-continue"}, Body: []byte("hello"), Args: map[string]any{"ops": [][]any{op("read", 5)}}})
-				if x.Resp == nil {
-					t.Fatalf("no response: %s", x.Summary())
-				}
-				if len(x.Resp.Interim) > 0 {
-					return f.Out("sent-1xx", "%s", x.Resp.Interim[0].StatusLine)
-				}
-				return f.Out("no-1xx", "%s", x.Resp.StatusLine)
-			},
-		},
 	}
 }
 
@@ -521,44 +475,29 @@ func readInfo(id, sentence string, o []any) *f.Spec {
 		})
 }
 
-func expect100() *f.Spec {
-	return &f.Spec{
-		ID: "pep3333/input/expect-100-continue", Level: f.MUST, Section: "PEP 3333 / HTTP 1.1 Expect/Continue",
-		Sentence: "Servers and gateways that implement HTTP 1.1 must provide transparent support for HTTP 1.1's \"expect/continue\" mechanism (respond 100 Continue, immediately or when the app first reads; or close).",
-		Stimulus: "POST Expect: 100-continue, Content-Length 5, headers only; wait up to 2 s for '100 Continue' (or the app's first read), then send 'hello'; the app echoes what it read.",
-		Outcomes: []f.Outcome{f.Pass("continue", "100 Continue, then 200 with the body read"), f.NonStrict("no-100", "no 100 Continue, but the request completes once the body is sent (option 3, \"not recommended\")"), f.Fail("broken", "the request fails")},
-		Run: func(t *f.T) f.Result {
-			c := t.Dial()
-			id := t.NewID()
-			head := f.Req{ID: id, Method: "POST", Do: "input", Headers: []string{"Expect: 100-continue", "Content-Length: 5"}, Args: map[string]any{"ops": [][]any{op("read", 5)}}}.Build(t.Host())
-			_ = c.Send(head)
-			got100 := c.WaitFor([]byte("\r\n\r\n"), 2*time.Second) && strings.Contains(string(c.Unread()), " 100")
-			_ = c.SendString("hello")
-			r, err := c.ReadResponse("POST", f.ReadTimeout)
-			if err != nil {
-				return f.Out("broken", "%v", err)
-			}
-			var d inputDump
-			ok := r.Status == 200 && json.Unmarshal(r.Body, &d) == nil && len(d.Results) == 1 && string(d.Results[0].bytes()) == "hello"
-			switch {
-			case !ok:
-				return f.Out("broken", "%s", r.Summary())
-			case got100 || len(r.Interim) > 0:
-				return f.Out("continue", "%d interim (%s), final %s", len(r.Interim), strconv.Quote(firstInterim(r)), r.StatusLine)
-			}
-			return f.Out("no-100", "final %s", r.StatusLine)
-		},
-	}
-}
-
-func firstInterim(r *f.Response) string {
-	if len(r.Interim) == 0 {
-		return ""
-	}
-	return r.Interim[0].StatusLine
-}
-
 // collapsedOutcome: the server ran the app only for the last request of one
 // write, so the client takes the GET's response for the POST's and waits
 // for a second one (RFC 9112 §9.3.2: one response per request, in order).
 var collapsedOutcome = f.Fail("collapsed", "the POST never reached the app; the only response is the pipelined GET's, in the POST's place")
+
+// abcLines grades a result that must be the lines of "ab\ncd\nef", each
+// with its b'\n'.
+func abcLines(t *f.T, d *inputDump, x *f.Exchange) f.Result {
+	mustDump(t, d, x, 1)
+	if fmt.Sprintf("%q", d.Results[0].lines()) == `["ab\n" "cd\n" "ef"]` {
+		return f.Out("lines", "%s", d.Results[0])
+	}
+	return f.Out("other", "%s", d.Results[0])
+}
+
+// resultIs grades the i-th result of an input dump: outcome is when it is
+// the bytes want, else outcome not.
+func resultIs(i int, want, is, not string) func(t *f.T, d *inputDump, x *f.Exchange) f.Result {
+	return func(t *f.T, d *inputDump, x *f.Exchange) f.Result {
+		mustDump(t, d, x, i+1)
+		if string(d.Results[i].bytes()) == want {
+			return f.Out(is, "%s", d.Results[i])
+		}
+		return f.Out(not, "%s", d.Results[i])
+	}
+}

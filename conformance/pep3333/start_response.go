@@ -3,15 +3,13 @@ package pep3333
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	f "github.com/wsgikit/wsgikit/conformance/framework"
+	"github.com/wsgikit/wsgikit/internal/textutil"
 )
-
-const secSR = "PEP 3333 / The start_response() Callable"
-
-func init() { f.RegisterFunc(startResponseSpecs) }
 
 // call is one scripted start_response call for the probe's sr behaviour.
 type call struct {
@@ -108,7 +106,14 @@ func validationSpec(id, level, sentence, stimulus string, c call) *f.Spec {
 const sentStatusCheck = "The status argument is a status string of the form \"999 Message here\" … servers should check for errors in the headers at the time start_response is called, so that an error can be raised while the application is still running."
 const sentHeaders = "response_headers is a list of (header_name, header_value) tuples. It must be a Python list; i.e. type(response_headers) is ListType … each header_name must be a valid HTTP header field-name … header_value must not include any control characters, including carriage returns or linefeeds, either embedded or at the end."
 
+// startResponseSpecs: The start_response() Callable, a function per concern.
 func startResponseSpecs() []*f.Spec {
+	return slices.Concat(validationSpecs(), sentSpecs(), callArgSpecs(), excInfoSpecs(), excAbortSpecs(), headerTimingSpecs(), serverHeaderSpecs(), hopByHopSpecs())
+}
+
+// validationSpecs: start_response checks its arguments (status, headers)
+// when it is called.
+func validationSpecs() []*f.Spec {
 	var specs []*f.Spec
 	for _, st := range []struct{ id, status string }{
 		{"status-empty", ""}, {"status-letters", "XYZ OK"}, {"status-four-digits", "2000 OK"},
@@ -116,7 +121,7 @@ func startResponseSpecs() []*f.Spec {
 	} {
 		specs = append(specs, validationSpec(st.id, f.SHOULD, sentStatusCheck, fmt.Sprintf("start_response(%q, [('Content-Type','text/plain')])", st.status), call{Status: st.status, Headers: ctHeaders()}))
 	}
-	specs = append(specs,
+	return append(specs,
 		validationSpec("status-crlf-injection", f.MUST, sentStatusCheck+" (A status carrying CR/LF must never reach the wire.)",
 			"start_response('200 OK\\r\\nX-Inj: 1', …)", call{Status: "200 OK\r\nX-Inj: 1", Headers: ctHeaders()}),
 		validationSpec("status-nul", f.SHOULD, sentStatusCheck, "start_response('200 OK\\x00', …)", call{Status: "200 OK\x00", Headers: ctHeaders()}),
@@ -139,6 +144,12 @@ func startResponseSpecs() []*f.Spec {
 		validationSpec("header-value-non-latin1", f.MUST,
 			"Strings outside ISO-8859-1 in status or headers are a fatal error: the server must not silently re-encode them (e.g. as UTF-8).",
 			"header value '\\u20ac' (EURO SIGN)", call{Status: "200 OK", Headers: [][2]any{{"X-Euro", map[string]string{"u": "\u20ac"}}}}),
+	)
+}
+
+// sentSpecs: what start_response puts on the wire, and what it returns.
+func sentSpecs() []*f.Spec {
+	return []*f.Spec{
 		&f.Spec{
 			ID: "pep3333/start_response/status-transmitted", Level: f.MUST, Section: secSR,
 			Sentence: "The status argument is a status string of the form \"999 Message here\" (sent to the client as the status line).",
@@ -146,9 +157,7 @@ func startResponseSpecs() []*f.Spec {
 			Outcomes: []f.Outcome{f.Pass("exact", "status line carries '299 Froody Status'"), f.Fail("changed", "code or reason phrase changed")},
 			Run: func(t *f.T) f.Result {
 				x := t.Do(f.Req{Do: "resp", Args: map[string]any{"status": "299 Froody Status", "body": []string{"ok"}, "headers": hdrs("Content-Type", "text/plain", "Content-Length", "2")}})
-				if x.Resp == nil {
-					t.Fatalf("no response: %s", x.Summary())
-				}
+				mustRespond(t, x)
 				if x.Resp.Status == 299 && x.Resp.Reason == "Froody Status" {
 					return f.Out("exact", "%s", x.Resp.StatusLine)
 				}
@@ -162,9 +171,7 @@ func startResponseSpecs() []*f.Spec {
 			Outcomes: []f.Outcome{f.Pass("latin1", "byte 0xE9 on the wire"), f.Fail("reencoded", "UTF-8 or another encoding on the wire"), f.Pass("raised", "refused (no body sent)")},
 			Run: func(t *f.T) f.Result {
 				x := t.Do(f.Req{Do: "resp", Args: map[string]any{"body": []string{"ok"}, "headers": [][2]any{{"Content-Type", "text/plain"}, {"Content-Length", "2"}, {"X-Cafe", map[string]string{"u": "caf\u00e9"}}}}})
-				if x.Resp == nil {
-					t.Fatalf("no response: %s", x.Summary())
-				}
+				mustRespond(t, x)
 				v, ok := x.Resp.Get("X-Cafe")
 				switch {
 				case ok && v == "caf\xe9":
@@ -193,6 +200,12 @@ func startResponseSpecs() []*f.Spec {
 				return f.Out("not-callable", "%v", evs[0])
 			},
 		},
+	}
+}
+
+// callArgSpecs: exc_info as a positional argument, and a second call.
+func callArgSpecs() []*f.Spec {
+	return []*f.Spec{
 		&f.Spec{
 			ID: "pep3333/start_response/exc-info-none-positional", Level: f.MUST, Section: secSR,
 			Sentence: "start_response(status, response_headers, exc_info=None): exc_info is an optional positional argument.",
@@ -243,122 +256,15 @@ func startResponseSpecs() []*f.Spec {
 				return f.Out("accepted", "response %s", x.Summary())
 			},
 		},
+	}
+}
+
+// headerTimingSpecs: Buffering and Streaming: headers wait for the first
+// non-empty block.
+func headerTimingSpecs() []*f.Spec {
+	return []*f.Spec{
 		&f.Spec{
-			ID: "pep3333/start_response/exc-info-first-call", Level: f.MUST, Section: "PEP 3333 / Error Handling",
-			Sentence: "exc_info on the first call is legal: if exc_info is supplied, and no HTTP headers have been output yet, start_response should replace the currently-stored HTTP response headers with the newly-supplied ones.",
-			Stimulus: "first call start_response('500 Oops', [...], sys.exc_info()); body 'oops!'",
-			Outcomes: []f.Outcome{f.Pass("normal", "500 with the app's body"), f.Fail("broken", "the call raised or the response differs")},
-			Run: func(t *f.T) f.Result {
-				x := t.Do(f.Req{Do: "exc_first"})
-				if x.Status() == 500 && string(x.Resp.Body) == "oops!" {
-					// A server that never sends the app's reason phrase
-					// (Granian) still honoured the call; status-transmitted
-					// judges the phrase.
-					return f.Out("normal", "%s", x.Resp.StatusLine)
-				}
-				return f.Out("broken", "%s", x.Summary())
-			},
-		},
-		&f.Spec{
-			ID: "pep3333/start_response/exc-info-before-headers", Level: f.SHOULD, Section: "PEP 3333 / Error Handling",
-			Sentence: "If exc_info is supplied, and no HTTP headers have been output yet, start_response should replace the currently-stored HTTP response headers with the newly-supplied ones.",
-			Stimulus: "start_response('200 OK', [X-First]); yield b''; start_response('500 Oops', [X-Second], sys.exc_info()); yield b'replaced'",
-			Outcomes: []f.Outcome{f.Pass("replaced", "500 with X-Second only"), f.NonStrict("merged", "500 but X-First kept"), f.NonStrict("other", "not replaced (raised, 200, or aborted)")},
-			Run: func(t *f.T) f.Result {
-				x := t.Do(f.Req{Do: "exc_before"})
-				if x.Resp == nil {
-					return f.Out("other", "%s", x.Summary())
-				}
-				_, first := x.Resp.Get("X-First")
-				_, second := x.Resp.Get("X-Second")
-				switch {
-				case x.Resp.Status == 500 && second && !first && string(x.Resp.Body) == "replaced":
-					return f.Out("replaced", "%s", x.Resp.StatusLine)
-				case x.Resp.Status == 500 && second && first:
-					return f.Out("merged", "X-First and X-Second both sent")
-				}
-				ev, _ := t.Sink.Find(x.ID, "app_raised")
-				return f.Out("other", "%s; app raised %s", x.Summary(), ev.Str("type"))
-			},
-		},
-		excAfter("exc-info-after-headers", f.MUST,
-			"If exc_info is provided, and the HTTP headers have already been sent, start_response must raise an error.",
-			func(t *f.T, ev f.Event, x *f.Exchange) f.Result {
-				if ev.Bool("raised") {
-					return f.Out("raised", "%s", ev.Str("type"))
-				}
-				return f.Out("accepted", "start_response returned normally")
-			},
-			f.Pass("raised", "start_response raised"), f.Fail("accepted", "start_response returned")),
-		excAfter("exc-info-after-headers-reraises", f.SHOULD,
-			"… start_response must raise an error, and should re-raise using the exc_info tuple.",
-			func(t *f.T, ev f.Event, x *f.Exchange) f.Result {
-				if ev.Bool("raised") && ev.Bool("same") {
-					return f.Out("original", "%s %s", ev.Str("type"), ev.Str("msg"))
-				}
-				return f.Out("other", "raised=%v type=%s", ev.Bool("raised"), ev.Str("type"))
-			},
-			f.Pass("original", "the original exception was re-raised"), f.NonStrict("other", "another exception, or none")),
-		&f.Spec{
-			ID: "pep3333/start_response/exc-info-after-headers-abort", Level: f.MUST, Section: "PEP 3333 / Error Handling",
-			Sentence: "The server or gateway can then trap this (fatal) exception and abort the response — the client must be able to tell the response is truncated.",
-			Stimulus: "As exc-info-after-headers, with (a) Content-Length: 100 and (b) no Content-Length on HTTP/1.1.",
-			Outcomes: []f.Outcome{f.Pass("aborted", "connection closed; framing incomplete"), f.NonStrict("undetectable", "connection closed, but the body was close-delimited, so the client cannot tell it was cut"), f.Fail("complete", "the truncated response looks complete (terminating chunk, or CL satisfied) or the connection stays open")},
-			Run: func(t *f.T) f.Result {
-				var details []string
-				for _, cl := range []int{100, 0} {
-					args := map[string]any{}
-					if cl > 0 {
-						args["cl"] = cl
-					}
-					c := t.Dial()
-					id := t.NewID()
-					_ = c.Send(f.Req{ID: id, Do: "exc_after", Args: args}.Build(t.Host()))
-					if ask, ok := t.Sink.WaitEv(id, f.EventTimeout, "ask"); ok {
-						ask.Reply(map[string]any{"seen": c.WaitFor([]byte("partial"), 3*time.Second)})
-					}
-					r, err := c.ReadResponse("GET", f.ReadTimeout)
-					if err != nil {
-						details = append(details, fmt.Sprintf("cl=%d: %v", cl, err))
-						continue
-					}
-					state := c.WaitClosed(2 * time.Second)
-					if r.Framing == f.FramingClose && state != f.StateTimeout {
-						return f.Out("undetectable", "cl=%d: %s, connection %s", cl, r.Summary(), state)
-					}
-					if r.Complete || state == f.StateTimeout {
-						why := ""
-						for _, ev := range t.Sink.Events(id) {
-							if ev.Ev == "sr" && ev.Int("idx") == 1 && !ev.Bool("raised") {
-								why = "; start_response(exc_info) returned, so the app finished its body (exc-info-after-headers)"
-							}
-						}
-						return f.Out("complete", "cl=%d: %s, connection %s%s", cl, r.Summary(), state, why)
-					}
-					details = append(details, fmt.Sprintf("cl=%d: %s, %s", cl, r.Summary(), state))
-				}
-				return f.Out("aborted", "%s", strings.Join(details, "; "))
-			},
-		},
-		&f.Spec{
-			ID: "pep3333/start_response/exc-info-not-retained", Level: f.SHOULD, Section: "PEP 3333 / Error Handling",
-			Sentence: "… the server should not keep a reference to exc_info after start_response returns (to avoid a circular reference through the traceback).",
-			Stimulus: "A sentinel lives in the raising frame; start_response(…, exc_info); the app drops its references, gc.collect(), checks a weakref.",
-			Outcomes: []f.Outcome{f.Pass("released", "weakref dead"), f.NonStrict("retained", "the traceback is still referenced")},
-			Run: func(t *f.T) f.Result {
-				x := t.Do(f.Req{Do: "exc_gc"})
-				ev, ok := t.Sink.WaitEv(x.ID, f.EventTimeout, "gc")
-				if !ok {
-					t.Fatalf("no gc event: %s", x.Summary())
-				}
-				if ev.Bool("alive") {
-					return f.Out("retained", "sentinel alive after gc.collect()")
-				}
-				return f.Out("released", "sentinel collected")
-			},
-		},
-		&f.Spec{
-			ID: "pep3333/start_response/no-transmit-on-start", Level: f.MUST, Section: "PEP 3333 / Buffering and Streaming",
+			ID: "pep3333/start_response/no-transmit-on-start", Level: f.MUST, Section: secBuf,
 			Sentence: "The start_response callable must not actually transmit the response headers. Instead, it must store them for the server or gateway to transmit only after the first iteration of the application return value that yields a non-empty bytestring.",
 			Stimulus: "start_response('200 OK', …); the generator's first next() asks the suite, which reports how many bytes it received in 300 ms; then yields 'x'.",
 			Outcomes: []f.Outcome{f.Pass("held", "0 bytes received before the first chunk"), f.Fail("sent-early", "headers arrived before any body")},
@@ -367,7 +273,7 @@ func startResponseSpecs() []*f.Spec {
 			},
 		},
 		&f.Spec{
-			ID: "pep3333/start_response/empty-chunk-no-headers", Level: f.MUST, Section: "PEP 3333 / Buffering and Streaming",
+			ID: "pep3333/start_response/empty-chunk-no-headers", Level: f.MUST, Section: secBuf,
 			Sentence: "… transmit only after the first iteration of the application return value that yields a non-empty bytestring (an empty bytestring must not trigger header transmission).",
 			Stimulus: "The generator yields b'', then asks the suite how many bytes arrived in 300 ms, then yields 'x'.",
 			Outcomes: []f.Outcome{f.Pass("held", "0 bytes received after the empty chunk"), f.Fail("sent-early", "headers were sent on the empty chunk")},
@@ -375,16 +281,20 @@ func startResponseSpecs() []*f.Spec {
 				return askBytes(t, map[string]any{"mode": "gen", "body": []string{"", "x"}, "asks": []map[string]any{{"at": 1}}})
 			},
 		},
+	}
+}
+
+// serverHeaderSpecs: the headers the server adds, and the app's it keeps.
+func serverHeaderSpecs() []*f.Spec {
+	return []*f.Spec{
 		&f.Spec{
-			ID: "pep3333/start_response/date-header", Level: f.MUST, Section: "PEP 3333 / Other HTTP Features",
+			ID: "pep3333/start_response/date-header", Level: f.MUST, Section: secOther,
 			Sentence: "RFC 9110 §6.6.1: an origin server with a clock MUST generate a Date header in 2xx, 3xx and 4xx responses (the server adds what HTTP requires).",
 			Stimulus: "The app sends no Date.",
 			Outcomes: []f.Outcome{f.Pass("one", "exactly one Date"), f.Fail("missing", "no Date"), f.Fail("many", "several Date lines")},
 			Run: func(t *f.T) f.Result {
 				x := t.Do(f.Req{Do: "hello"})
-				if x.Resp == nil {
-					t.Fatalf("no response: %s", x.Summary())
-				}
+				mustRespond(t, x)
 				switch n := x.Resp.Count("Date"); n {
 				case 1:
 					return f.Out("one", "Date: %s", x.Resp.Values("Date")[0])
@@ -396,15 +306,13 @@ func startResponseSpecs() []*f.Spec {
 			},
 		},
 		&f.Spec{
-			ID: "pep3333/start_response/no-duplicate-server-date", Level: f.SHOULD, Section: "PEP 3333 / Other HTTP Features",
+			ID: "pep3333/start_response/no-duplicate-server-date", Level: f.SHOULD, Section: secOther,
 			Sentence: "Server-supplied headers should not duplicate singletons the app already set (Date, Server).",
 			Stimulus: "The app sends Date: Tue, 01 Jan 2030 00:00:00 GMT and Server: probe.",
 			Outcomes: []f.Outcome{f.Pass("single", "one Date and one Server"), f.NonStrict("duplicated", "two Date or two Server lines")},
 			Run: func(t *f.T) f.Result {
 				x := t.Do(f.Req{Do: "resp", Args: map[string]any{"body": []string{"ok"}, "headers": hdrs("Content-Type", "text/plain", "Content-Length", "2", "Date", "Tue, 01 Jan 2030 00:00:00 GMT", "Server", "probe")}})
-				if x.Resp == nil {
-					t.Fatalf("no response: %s", x.Summary())
-				}
+				mustRespond(t, x)
 				if x.Resp.Count("Date") <= 1 && x.Resp.Count("Server") <= 1 {
 					return f.Out("single", "Date %v, Server %v", x.Resp.Values("Date"), x.Resp.Values("Server"))
 				}
@@ -418,9 +326,7 @@ func startResponseSpecs() []*f.Spec {
 			Outcomes: []f.Outcome{f.Pass("honoured", "one Content-Length, no chunking"), f.Fail("ignored", "a second length header or chunking added")},
 			Run: func(t *f.T) f.Result {
 				x := t.Do(f.Req{Do: "resp", Args: map[string]any{"body": []string{"hello"}, "headers": hdrs("Content-Type", "text/plain", "content-length", "5")}})
-				if x.Resp == nil {
-					t.Fatalf("no response: %s", x.Summary())
-				}
+				mustRespond(t, x)
 				if x.Resp.Count("Content-Length") == 1 && x.Resp.Count("Transfer-Encoding") == 0 && string(x.Resp.Body) == "hello" {
 					return f.Out("honoured", "%s", x.Resp.Summary())
 				}
@@ -434,16 +340,19 @@ func startResponseSpecs() []*f.Spec {
 			Outcomes: []f.Outcome{f.Pass("preserved", "two lines in order"), f.Fail("combined", "joined, lost or reordered")},
 			Run: func(t *f.T) f.Result {
 				x := t.Do(f.Req{Do: "resp", Args: map[string]any{"body": []string{"ok"}, "headers": hdrs("Content-Type", "text/plain", "Set-Cookie", "a=1", "Set-Cookie", "b=2")}})
-				if x.Resp == nil {
-					t.Fatalf("no response: %s", x.Summary())
-				}
+				mustRespond(t, x)
 				if v := x.Resp.Values("Set-Cookie"); len(v) == 2 && v[0] == "a=1" && v[1] == "b=2" {
 					return f.Out("preserved", "%v", v)
 				}
 				return f.Out("combined", "%v", x.Resp.Values("Set-Cookie"))
 			},
 		},
-	)
+	}
+}
+
+// hopByHopSpecs: hop-by-hop headers from the app (Other HTTP Features).
+func hopByHopSpecs() []*f.Spec {
+	var specs []*f.Spec
 	for _, h := range []struct{ id, name, value string }{
 		{"connection", "Connection", "X-Probe-Hop"}, {"keep-alive", "Keep-Alive", "timeout=5"},
 		{"upgrade", "Upgrade", "h2c"}, {"te", "TE", "trailers"}, {"trailer", "Trailer", "X-T"},
@@ -451,8 +360,7 @@ func startResponseSpecs() []*f.Spec {
 	} {
 		specs = append(specs, hopByHop(h.id, h.name, h.value, f.SHOULD))
 	}
-	specs = append(specs, hopByHop("transfer-encoding", "Transfer-Encoding", "chunked", f.MUST))
-	return specs
+	return append(specs, hopByHop("transfer-encoding", "Transfer-Encoding", "chunked", f.MUST))
 }
 
 // askBytes runs the resp behaviour whose generator asks the suite how many
@@ -470,43 +378,13 @@ func askBytes(t *f.T, args map[string]any) f.Result {
 	n := c.Peek(300 * time.Millisecond)
 	ask.Reply(map[string]any{"bytes": n})
 	if n > 0 {
-		return f.Out("sent-early", "%d bytes before the first non-empty chunk: %q", n, truncate(c.Unread(), 80))
+		return f.Out("sent-early", "%d bytes before the first non-empty chunk: %q", n, textutil.Head(c.Unread(), 80))
 	}
 	r, err := c.ReadResponse("GET", f.ReadTimeout)
 	if err != nil || r.Status != 200 {
 		t.Fatalf("response after the handshake: %v %s", err, r.Summary())
 	}
 	return f.Out("held", "0 bytes before the first chunk; then %s", r.StatusLine)
-}
-
-func truncate(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[:n]
-	}
-	return b
-}
-
-func excAfter(id, level, sentence string, grade func(t *f.T, ev f.Event, x *f.Exchange) f.Result, outs ...f.Outcome) *f.Spec {
-	return &f.Spec{
-		ID: "pep3333/start_response/" + id, Level: level, Section: "PEP 3333 / Error Handling", Sentence: sentence,
-		Stimulus: "yield b'partial' (headers out; the app waits until the suite saw it), then start_response('500 …', [], sys.exc_info()) with a RuntimeError('orig')",
-		Outcomes: outs,
-		Run: func(t *f.T) f.Result {
-			c := t.Dial()
-			rid := t.NewID()
-			_ = c.Send(f.Req{ID: rid, Do: "exc_after"}.Build(t.Host()))
-			ask, ok := t.Sink.WaitEv(rid, f.EventTimeout, "ask")
-			if !ok {
-				t.Fatalf("the app never asked")
-			}
-			ask.Reply(map[string]any{"seen": c.WaitFor([]byte("partial"), 3*time.Second)})
-			ev, ok := t.Sink.Wait(rid, f.EventTimeout, func(e f.Event) bool { return e.Ev == "sr" && e.Int("idx") == 1 })
-			if !ok {
-				t.Fatalf("second start_response not recorded")
-			}
-			return grade(t, ev, nil)
-		},
-	}
 }
 
 // hopByHop: an app-supplied hop-by-hop header should make start_response
@@ -519,7 +397,7 @@ func hopByHop(id, name, value, level string) *f.Spec {
 		outs = append(outs, f.NonStrict("passed-consistent", "sent, and the body really is chunked once"))
 	}
 	return &f.Spec{
-		ID: "pep3333/start_response/hop-by-hop-" + id, Level: level, Section: "PEP 3333 / Other HTTP Features",
+		ID: "pep3333/start_response/hop-by-hop-" + id, Level: level, Section: secOther,
 		Sentence: "Applications … must not generate any \"hop-by-hop\" headers … (WSGI servers should treat this as a fatal error: start_response raises).",
 		Stimulus: fmt.Sprintf("The app sends %s: %s with body 'hello' (Content-Length not given).", name, value),
 		Outcomes: outs,
@@ -529,9 +407,7 @@ func hopByHop(id, name, value, level string) *f.Spec {
 			if ev.Bool("raised") {
 				return f.Out("raised", "%s %s", ev.Str("type"), ev.Str("msg"))
 			}
-			if x.Resp == nil {
-				t.Fatalf("no response: %s", x.Summary())
-			}
+			mustRespond(t, x)
 			vals := x.Resp.Values(name)
 			sent := false
 			for _, v := range vals {

@@ -6,10 +6,6 @@ import (
 	f "github.com/wsgikit/wsgikit/conformance/framework"
 )
 
-const secWrite = "PEP 3333 / The write() Callable"
-
-func init() { f.RegisterFunc(writeSpecs) }
-
 func writeSpecs() []*f.Spec {
 	return []*f.Spec{
 		{
@@ -93,13 +89,7 @@ func writeSpecs() []*f.Spec {
 				if noWrite(t, rid) {
 					return f.Out("no-write", "start_response returned no callable")
 				}
-				ask, ok := t.Sink.WaitEv(rid, f.EventTimeout, "ask")
-				if !ok {
-					t.Fatalf("the app never asked")
-				}
-				seen := c.WaitFor([]byte("AAAAAAAAAA"), 5*time.Second)
-				ask.Reply(A{"seen": seen})
-				if !seen {
+				if !answerSeen(t, c, rid, "AAAAAAAAAA", 5*time.Second) {
 					return f.Out("held", "first write not received within 5 s")
 				}
 				return f.Out("streamed", "first write received while the app waited")

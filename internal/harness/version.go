@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wsgikit/wsgikit/internal/textutil"
 )
 
 // ErrNotInstalled is wrapped by Version and Start when a profile's server
@@ -296,7 +298,7 @@ func (p *Profile) ownVersion() (string, error) {
 		return "", p.notInstalled(fmt.Sprintf("%s failed: %s", strings.Join(argv, " "), lastLine(out)))
 	}
 	if p.VersionRegexp == "" {
-		return strings.TrimSpace(firstLine(out)), nil
+		return strings.TrimSpace(textutil.FirstLine(strings.TrimSpace(out), "")), nil
 	}
 	re, err := compileVersionRegexp(p.VersionRegexp)
 	if err != nil {
@@ -311,7 +313,7 @@ func (p *Profile) ownVersion() (string, error) {
 		}
 		return strings.Join(parts, ", "), nil
 	}
-	return strings.TrimSpace(firstLine(out)), nil
+	return strings.TrimSpace(textutil.FirstLine(strings.TrimSpace(out), "")), nil
 }
 
 func compileVersionRegexp(s string) (*regexp.Regexp, error) {
@@ -331,14 +333,6 @@ func run(name string, args ...string) (string, error) {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
 	return string(out), err
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 func lastLine(s string) string {
