@@ -130,16 +130,21 @@ func (m *Master) Run(ctx context.Context) error {
 		defer ln.Close()
 		m.log.Info(fmt.Sprintf("metrics at: http://%s/metrics", ln.Addr()))
 	}
+	var watchDirs []string
+	var sources map[string]sourceStamp
+	if m.cfg.Reload {
+		watchDirs = append([]string{m.cfg.Chdir}, m.cfg.PythonPath...)
+		if watchDirs[0] == "" {
+			watchDirs[0], _ = os.Getwd()
+		}
+		sources = scanSources(watchDirs)
+	}
 	if err := m.sup.start(time.Now()); err != nil {
 		m.stop(syscall.SIGKILL, 0)
 		return err
 	}
 	if m.cfg.Reload {
-		dirs := append([]string{m.cfg.Chdir}, m.cfg.PythonPath...)
-		if dirs[0] == "" {
-			dirs[0], _ = os.Getwd()
-		}
-		go watchSources(ctx, dirs, func(changed string) { m.events <- sourceChanged{changed} })
+		go watchSources(ctx, watchDirs, sources, func(changed string) { m.events <- sourceChanged{changed} })
 	}
 	trimExecutable()
 	tick := time.NewTicker(min(250*time.Millisecond, m.cfg.Heartbeat))
