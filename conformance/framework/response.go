@@ -240,7 +240,7 @@ func (c *Conn) readOne(method string, deadline time.Time) (*Response, error) {
 		r.Body = append([]byte(nil), c.buf...)
 		return r, nil
 	}
-	r.Proto, r.Status, r.Reason = st.Proto(), st.Code, string(st.Reason)
+	r.Proto, r.Status, r.Reason = st.Proto(), st.Code, string(st.Reason())
 	h, err := rd.ReadHeader(method, st, func(name, value []byte) {
 		r.Headers = append(r.Headers, Field{Name: string(name), Value: string(value)})
 	})
@@ -257,11 +257,11 @@ func (c *Conn) readOne(method string, deadline time.Time) (*Response, error) {
 	switch h.Framing {
 	case httpresp.FramingChunked:
 		before := rd.Violations()
-		ck := rd.Chunked()
-		ck.OnChunk = func(n int64) { r.Chunks = append(r.Chunks, int(n)) }
-		ck.OnTrailer = func(name, value []byte) {
+		rd.OnChunk = func(n int64) { r.Chunks = append(r.Chunks, int(n)) }
+		rd.OnTrailer = func(name, value []byte) {
 			r.Trailers = append(r.Trailers, Field{Name: string(name), Value: string(value)})
 		}
+		ck := rd.Chunked()
 		body, err := io.ReadAll(&ck)
 		r.Body = body
 		if rd.Violations() > before { // a violation inside the body leaves it incomplete

@@ -37,6 +37,12 @@ type Reader struct {
 	first    error // first violation since the last status line
 	count    int   // violations since the last status line
 	consumed int64
+
+	// OnChunk, if set, is told the size of each chunk of a chunked body as
+	// its line is read (0 for the last chunk).
+	OnChunk func(size int64)
+	// OnTrailer, if set, receives each well-formed trailer field line.
+	OnTrailer func(name, value []byte)
 }
 
 // NewReader returns a Reader of src.
@@ -96,7 +102,6 @@ func (r *Reader) ReadStatus() (Status, error) {
 		return Status{}, err
 	}
 	st, err := ParseStatusLine(line)
-	st.Line = line
 	if err == nil && bare {
 		err = r.violate(errBareStatus)
 	}
@@ -139,32 +144,63 @@ type Head struct {
 // ReadHeader reads the header section of the response whose status line
 // st was just read, and frames its body for a request with method. field,
 // if not nil, receives each well-formed field line (the slices are valid
-// during the call). An I/O error is wrapped as "header section incomplete".
+// during the call). An I/O error is wrapped as "header section incomplete",
+// with a Head whose Persistent says what the lines read so far announced.
 func (r *Reader) ReadHeader(method string, st Status, field func(name, value []byte)) (Head, error) {
-	var (
-		length        int64 = -1
-		lengthDigits  int
-		badLength     error
-		te, chunked   bool
-		close, keepOn bool
-	)
+	var f fields
+	err := r.readFields(&f, field)
+	h := Head{ContentLength: -1, Persistent: !f.close && (st.Minor > 0 || f.keepAlive)}
+	if err != nil {
+		return h, err
+	}
+	switch {
+	case method == "HEAD" || st.Code < 200 || st.Code == 204 || st.Code == 304:
+		h.Framing = FramingNone
+	case f.te && f.chunked:
+		h.Framing = FramingChunked
+	case f.te:
+		h.Framing = FramingClose
+	case f.badLength != nil:
+		h.Framing = FramingClose // what the server sent, until it closes
+		if err := r.violate(f.badLength); err != nil {
+			return h, err
+		}
+	case f.length >= 0:
+		h.Framing, h.ContentLength = FramingLength, f.length
+	default:
+		h.Framing = FramingClose
+	}
+	return h, nil
+}
+
+// fields is what the field lines of a header section say about framing.
+type fields struct {
+	length           int64 // -1: none
+	lengthDigits     int
+	badLength        error
+	te, chunked      bool
+	close, keepAlive bool
+}
+
+func (r *Reader) readFields(f *fields, field func(name, value []byte)) error {
+	f.length = -1
 	for {
 		line, bare, err := r.line()
 		if err != nil {
-			return Head{}, fmt.Errorf("header section incomplete: %w", err)
+			return fmt.Errorf("header section incomplete: %w", err)
 		}
 		if bare {
 			if err := r.violate(errBareField); err != nil {
-				return Head{}, err
+				return err
 			}
 		}
 		if len(line) == 0 {
-			break
+			return nil
 		}
 		name, value, err := ParseFieldLine(line)
 		if err != nil {
 			if err := r.violate(syntaxf("bad header line %q", line)); err != nil {
-				return Head{}, err
+				return err
 			}
 			continue
 		}
@@ -172,44 +208,25 @@ func (r *Reader) ReadHeader(method string, st Status, field func(name, value []b
 		case equalFold(name, "content-length"):
 			n, ok := parseLength(value)
 			switch {
-			case badLength != nil:
+			case f.badLength != nil:
 			case !ok:
-				badLength = syntaxf("bad Content-Length %q", value)
-			case length < 0:
-				length, lengthDigits = n, len(value)
-			case n != length || len(value) != lengthDigits: // digits only: same number and length is the same text
-				badLength = syntaxf("bad Content-Length %q (after %d)", value, length)
+				f.badLength = syntaxf("bad Content-Length %q", value)
+			case f.length < 0:
+				f.length, f.lengthDigits = n, len(value)
+			case n != f.length || len(value) != f.lengthDigits: // digits only: same number and length is the same text
+				f.badLength = syntaxf("bad Content-Length %q (after %d)", value, f.length)
 			}
 		case equalFold(name, "transfer-encoding"):
 			// The final coding of all the lines together is this line's last.
-			te, chunked = true, equalFold(lastMember(value), "chunked")
+			f.te, f.chunked = true, equalFold(lastMember(value), "chunked")
 		case equalFold(name, "connection"):
-			close = close || hasToken(value, "close")
-			keepOn = keepOn || hasToken(value, "keep-alive")
+			f.close = f.close || hasToken(value, "close")
+			f.keepAlive = f.keepAlive || hasToken(value, "keep-alive")
 		}
 		if field != nil {
 			field(name, value)
 		}
 	}
-	h := Head{ContentLength: -1, Persistent: !close && (st.Minor > 0 || keepOn)}
-	switch {
-	case method == "HEAD" || st.Code < 200 || st.Code == 204 || st.Code == 304:
-		h.Framing = FramingNone
-	case te && chunked:
-		h.Framing = FramingChunked
-	case te:
-		h.Framing = FramingClose
-	case badLength != nil:
-		h.Framing = FramingClose // what the server sent, until it closes
-		if err := r.violate(badLength); err != nil {
-			return Head{}, err
-		}
-	case length >= 0:
-		h.Framing, h.ContentLength = FramingLength, length
-	default:
-		h.Framing = FramingClose
-	}
-	return h, nil
 }
 
 // Chunked returns a reader of the chunked body that follows the header
@@ -222,11 +239,6 @@ type ChunkedReader struct {
 	r    *Reader
 	left int64 // data bytes left in the current chunk
 	err  error // sticky: io.EOF at the end, or what stopped the read
-	// OnChunk, if set, is told each chunk's size as its line is read (0 for
-	// the last chunk).
-	OnChunk func(size int64)
-	// OnTrailer, if set, receives each well-formed trailer field line.
-	OnTrailer func(name, value []byte)
 }
 
 // Read reads body data. It returns io.EOF once the last chunk and the
@@ -248,11 +260,11 @@ func (c *ChunkedReader) read(p []byte) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		if c.OnChunk != nil {
-			c.OnChunk(size)
+		if c.r.OnChunk != nil {
+			c.r.OnChunk(size)
 		}
 		if size == 0 {
-			if err := c.r.trailers(c.OnTrailer); err != nil {
+			if err := c.r.trailers(); err != nil {
 				return 0, err
 			}
 			return 0, io.EOF
@@ -308,13 +320,14 @@ func (r *Reader) chunkEnd() error {
 	if n == 2 && got == [2]byte{'\r', '\n'} {
 		return nil
 	}
+	seen := string(got[:n]) // a copy: got stays on the stack
 	if err != nil {
-		return fmt.Errorf("chunk data not followed by CRLF (%q): %w", got[:n], unexpected(err))
+		return fmt.Errorf("chunk data not followed by CRLF (%q): %w", seen, unexpected(err))
 	}
-	return syntaxf("chunk data not followed by CRLF (%q)", got[:n])
+	return syntaxf("chunk data not followed by CRLF (%q)", seen)
 }
 
-func (r *Reader) trailers(field func(name, value []byte)) error {
+func (r *Reader) trailers() error {
 	for {
 		line, bare, err := r.line()
 		if err != nil {
@@ -335,8 +348,8 @@ func (r *Reader) trailers(field func(name, value []byte)) error {
 			}
 			continue
 		}
-		if field != nil {
-			field(name, value)
+		if r.OnTrailer != nil {
+			r.OnTrailer(name, value)
 		}
 	}
 }

@@ -60,9 +60,9 @@ func readAll(raw, method string, mode Mode) (res result) {
 	case FramingLength:
 		body = io.LimitReader(rd.src, res.Head.ContentLength)
 	case FramingChunked:
+		rd.OnChunk = func(n int64) { res.Chunks = append(res.Chunks, n) }
+		rd.OnTrailer = func(name, value []byte) { res.Trailers = append(res.Trailers, string(name)+"="+string(value)) }
 		ck := rd.Chunked()
-		ck.OnChunk = func(n int64) { res.Chunks = append(res.Chunks, n) }
-		ck.OnTrailer = func(name, value []byte) { res.Trailers = append(res.Trailers, string(name)+"="+string(value)) }
 		body = &ck
 	case FramingClose:
 		body = rd.src

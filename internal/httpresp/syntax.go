@@ -44,13 +44,21 @@ var (
 	ErrChunkSize  = &SyntaxError{"bad chunk size"}
 )
 
-// Status is a parsed status line. Line and Reason alias what they were
-// parsed from (for a Reader, its source's buffer until the next read).
+// Status is a parsed status line. Line aliases what it was parsed from
+// (for a Reader, its source's buffer until the next read).
 type Status struct {
-	Line   []byte // the whole line without its line ending (set by Reader.ReadStatus)
-	Minor  int    // HTTP/1.<Minor>
-	Code   int
-	Reason []byte
+	Line  []byte // the whole line without its line ending
+	Minor int    // HTTP/1.<Minor>
+	Code  int
+}
+
+// Reason is the reason phrase of a well-formed status line: what follows
+// the SP after the code (the line's layout is fixed up to there).
+func (s Status) Reason() []byte {
+	if len(s.Line) > 13 {
+		return s.Line[13:]
+	}
+	return nil
 }
 
 // Proto is the version as it appears on the line, e.g. "HTTP/1.1".
@@ -66,22 +74,18 @@ func (s Status) Proto() string {
 
 // ParseStatusLine parses a status line given without its line ending.
 func ParseStatusLine(line []byte) (Status, error) {
+	// "HTTP/1.x" SP, then the code up to the next SP or the end.
 	if len(line) < 9 || string(line[:7]) != "HTTP/1." || !isDigit(line[7]) || line[8] != ' ' {
-		return Status{}, ErrStatusLine
+		return Status{Line: line}, ErrStatusLine
 	}
-	st := Status{Minor: int(line[7] - '0')}
-	code := line[9:]
-	if i := bytes.IndexByte(code, ' '); i >= 0 {
-		code, st.Reason = code[:i], code[i+1:]
-	}
-	if len(code) != 3 {
-		return Status{}, ErrStatusLine
+	code := line[9:min(len(line), 12)]
+	if len(code) != 3 || len(line) > 12 && line[12] != ' ' {
+		return Status{Line: line}, ErrStatusLine
 	}
 	if !isDigit(code[0]) || !isDigit(code[1]) || !isDigit(code[2]) {
-		return Status{}, ErrStatusCode
+		return Status{Line: line}, ErrStatusCode
 	}
-	st.Code = int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
-	return st, nil
+	return Status{Line: line, Minor: int(line[7] - '0'), Code: int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')}, nil
 }
 
 // ParseFieldLine splits a header or trailer line, given without its line
