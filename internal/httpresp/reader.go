@@ -185,24 +185,9 @@ type fields struct {
 func (r *Reader) readFields(f *fields, field func(name, value []byte)) error {
 	f.length = -1
 	for {
-		line, bare, err := r.line()
-		if err != nil {
-			return fmt.Errorf("header section incomplete: %w", err)
-		}
-		if bare {
-			if err := r.violate(errBareField); err != nil {
-				return err
-			}
-		}
-		if len(line) == 0 {
-			return nil
-		}
-		name, value, err := ParseFieldLine(line)
-		if err != nil {
-			if err := r.violate(syntaxf("bad header line %q", line)); err != nil {
-				return err
-			}
-			continue
+		name, value, done, err := r.nextField(&headerSection)
+		if done || err != nil {
+			return err
 		}
 		switch {
 		case equalFold(name, "content-length"):
@@ -329,27 +314,50 @@ func (r *Reader) chunkEnd() error {
 
 func (r *Reader) trailers() error {
 	for {
-		line, bare, err := r.line()
-		if err != nil {
-			return fmt.Errorf("no CRLF after the last chunk: %w", unexpected(err))
-		}
-		if bare {
-			if err := r.violate(errBareTrailer); err != nil {
-				return err
-			}
-		}
-		if len(line) == 0 {
-			return nil
-		}
-		name, value, err := ParseFieldLine(line)
-		if err != nil {
-			if err := r.violate(syntaxf("bad trailer line %q", line)); err != nil {
-				return err
-			}
-			continue
+		name, value, done, err := r.nextField(&trailerSection)
+		if done || err != nil {
+			return err
 		}
 		if r.OnTrailer != nil {
 			r.OnTrailer(name, value)
+		}
+	}
+}
+
+// fieldSection names a header or trailer section in the reader's errors.
+type fieldSection struct {
+	bare error  // for a line ending in a bare LF
+	name string // "header" or "trailer"
+	cut  string // for the end of the stream inside the section
+}
+
+var (
+	headerSection  = fieldSection{errBareField, "header", "header section incomplete"}
+	trailerSection = fieldSection{errBareTrailer, "trailer", "no CRLF after the last chunk"}
+)
+
+// nextField reads up to the next well-formed line of a field section, or
+// its end (done). A bad line is a violation, skipped when read past.
+func (r *Reader) nextField(s *fieldSection) (name, value []byte, done bool, err error) {
+	for {
+		line, bare, err := r.line()
+		if err != nil {
+			return nil, nil, false, fmt.Errorf("%s: %w", s.cut, unexpected(err))
+		}
+		if bare {
+			if err := r.violate(s.bare); err != nil {
+				return nil, nil, false, err
+			}
+		}
+		if len(line) == 0 {
+			return nil, nil, true, nil
+		}
+		name, value, err := ParseFieldLine(line)
+		if err == nil {
+			return name, value, false, nil
+		}
+		if err := r.violate(syntaxf("bad %s line %q", s.name, line)); err != nil {
+			return nil, nil, false, err
 		}
 	}
 }

@@ -126,7 +126,7 @@ func TestReader(t *testing.T) {
 		{name: "bad status line", raw: "hello world\r\n\r\n", err: "status: bad status line"},
 		{name: "bad status code", raw: "HTTP/1.1 +20 OK\r\n\r\n", err: "status: bad status code"},
 		{name: "nothing", raw: "", err: "status: EOF"},
-		{name: "header section cut", raw: ok + "Content-Length: 2\r\n", code: 200, err: "header: header section incomplete: EOF"},
+		{name: "header section cut", raw: ok + "Content-Length: 2\r\n", code: 200, err: "header: header section incomplete: unexpected EOF"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
