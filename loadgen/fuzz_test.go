@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"net"
@@ -27,9 +26,10 @@ func (c *byteConn) SetDeadline(time.Time) error      { return nil }
 func (c *byteConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *byteConn) SetWriteDeadline(time.Time) error { return nil }
 
-// FuzzResponse feeds arbitrary server bytes to the response parser and body
-// readers: they must return (a response or an error) without panicking or
-// reading past what the framing allows.
+// FuzzResponse feeds arbitrary server bytes to the transport's response
+// handling (internal/httpresp's reader, whose own rules FuzzReadResponse
+// there checks, and the body delivery here): it must return a response or
+// an error without panicking or reading past what the framing allows.
 func FuzzResponse(f *testing.F) {
 	for _, s := range []string{
 		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
@@ -47,7 +47,7 @@ func FuzzResponse(f *testing.F) {
 		tr := &Transport{KeepHeaders: true}
 		p := &connPool{idle: make(chan *conn, 1)}
 		c := &conn{nc: &byteConn{bytes.NewReader(data)}, pool: p, t: tr}
-		c.br = bufio.NewReaderSize(c.nc, 16<<10)
+		c.setReader(c.nc)
 		method := "GET"
 		if head {
 			method = "HEAD"

@@ -231,6 +231,10 @@ func TestTransportScriptedResponses(t *testing.T) {
 			{resp: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb"}}, "GET", 2, []string{"a", "b"}, 2},
 		{"malformed status line", []scriptStep{{resp: "HTTP/1.1 2x0 OK\r\n\r\n", close: true}}, "GET", 1, []string{"ERR:malformed status line"}, 1},
 		{"bad chunk size", []scriptStep{{resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", close: true}}, "GET", 1, []string{"ERR:bad chunk size"}, 1},
+		{"chunk size then whitespace", []scriptStep{{resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2 \r\nok\r\n0\r\n\r\n", close: true}}, "GET", 1, []string{"ERR:bad chunk size"}, 1},
+		{"bare LF", []scriptStep{{resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\n\r\nok", close: true}}, "GET", 1, []string{"ERR:bare LF"}, 1},
+		{"Transfer-Encoding other than chunked: until close", []scriptStep{{resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\nContent-Length: 1\r\n\r\nab", close: true},
+			{resp: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nc"}}, "GET", 2, []string{"ab", "c"}, 2},
 		{"truncated body", []scriptStep{{resp: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", close: true}}, "GET", 1, []string{"ERR:unexpected EOF"}, 1},
 		{"conflicting Content-Length", []scriptStep{{resp: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", close: true}}, "GET", 1, []string{"ERR:Content-Length"}, 1},
 		{"closed before any byte, fresh connection", []scriptStep{{resp: "", close: true}}, "GET", 1, []string{"ERR:connection closed before any response byte"}, 1},
@@ -336,5 +340,20 @@ func TestTransportBoundsConnections(t *testing.T) {
 	wg.Wait()
 	if peak > 3 || tr.Stats().Dials > 3 {
 		t.Fatalf("peak %d in flight, %d dials; bound is 3", peak, tr.Stats().Dials)
+	}
+}
+
+// TestReadResponseAllocs: the driver's hot path allocates only the
+// response with its body reader (and a chunked one's Transfer-Encoding).
+func TestReadResponseAllocs(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		want float64
+	}{{helloLength, 1}, {helloChunked, 2}} {
+		c, req := loopConn(tc.raw)
+		var err error
+		if n := testing.AllocsPerRun(1000, func() { err = exchange(c, req) }); n != tc.want || err != nil {
+			t.Errorf("%d allocations per response (want %v), err %v, for %.30q", int(n), tc.want, err, tc.raw)
+		}
 	}
 }

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strconv"
+	"io"
+	"os"
 	"strings"
 	"time"
+
+	"github.com/wsgikit/wsgikit/internal/httpresp"
 )
 
 // Field is one header or trailer line as received (name and value are the
@@ -26,7 +29,8 @@ const (
 	FramingClose   Framing = "close" // read until the server closed
 )
 
-// Response is one HTTP/1.x response parsed by the suite's own reader.
+// Response is one HTTP/1.x response as the suite received it, read with
+// httpresp's reader in its lenient mode.
 type Response struct {
 	Proto      string // "HTTP/1.1"
 	Status     int
@@ -47,6 +51,8 @@ type Response struct {
 	Interim []*Response
 	// Raw is every byte that made up this response (interim ones included).
 	Raw []byte
+
+	persistent bool // the header section announced a persistent connection
 }
 
 // ErrNoResponse means the connection ended or timed out before a status line.
@@ -118,217 +124,167 @@ func (c *Conn) ReadResponse(method string, d time.Duration) (*Response, error) {
 	}
 }
 
-// line returns the next line (without its terminator) from the buffer,
-// reading more as needed; bareLF reports a terminator without CR.
-func (c *Conn) line(deadline time.Time, consumed *[]byte) (string, bool, error) {
+// src is the Conn as an httpresp.Source for one response: reads wait until
+// deadline, and every byte a parser takes is kept in raw. What it has not
+// taken stays in the Conn's unread buffer, a line cut short included.
+type src struct {
+	c        *Conn
+	deadline time.Time
+	raw      []byte
+}
+
+// errLineTooLong bounds a line the suite waits for.
+var errLineTooLong = errors.New("line longer than 1 MiB")
+
+// end is the error for a stream that can give no more: a timeout, or the
+// end of the stream (a reset ends it as a close does).
+func (s *src) end() error {
+	if s.c.state == StateTimeout {
+		return os.ErrDeadlineExceeded
+	}
+	return io.EOF
+}
+
+func (s *src) ReadSlice(delim byte) ([]byte, error) {
+	c := s.c
 	for {
-		if i := bytes.IndexByte(c.buf, '\n'); i >= 0 {
-			ln := c.buf[:i]
-			*consumed = append(*consumed, c.buf[:i+1]...)
+		if i := bytes.IndexByte(c.buf, delim); i >= 0 {
+			line := c.buf[:i+1]
+			s.raw = append(s.raw, line...)
 			c.buf = c.buf[i+1:]
-			bare := true
-			if len(ln) > 0 && ln[len(ln)-1] == '\r' {
-				ln = ln[:len(ln)-1]
-				bare = false
-			}
-			return string(ln), bare, nil
+			return line, nil
 		}
 		if len(c.buf) > 1<<20 {
-			return "", false, fmt.Errorf("line longer than 1 MiB")
+			return nil, errLineTooLong
 		}
-		if !c.fill(deadline) {
-			return "", false, fmt.Errorf("%w: connection %s", ErrNoResponse, c.state)
+		if !c.fill(s.deadline) {
+			return nil, s.end()
 		}
 	}
 }
 
+func (s *src) Read(p []byte) (int, error) {
+	c := s.c
+	if len(c.buf) == 0 && !c.fill(s.deadline) {
+		return 0, s.end()
+	}
+	n := copy(p, c.buf)
+	s.raw = append(s.raw, c.buf[:n]...)
+	c.buf = c.buf[n:]
+	return n, nil
+}
+
+func (s *src) ReadByte() (byte, error) {
+	var b [1]byte
+	if _, err := s.Read(b[:]); err != nil {
+		return 0, err
+	}
+	return b[0], nil
+}
+
 // take returns exactly n bytes (or fewer if the stream ends).
-func (c *Conn) take(n int, deadline time.Time, consumed *[]byte) []byte {
-	for len(c.buf) < n {
-		if !c.fill(deadline) {
+func (s *src) take(n int64) []byte {
+	c := s.c
+	for int64(len(c.buf)) < n {
+		if !c.fill(s.deadline) {
 			break
 		}
 	}
-	if n > len(c.buf) {
-		n = len(c.buf)
-	}
+	n = min(n, int64(len(c.buf)))
 	b := append([]byte(nil), c.buf[:n]...)
-	*consumed = append(*consumed, b...)
+	s.raw = append(s.raw, b...)
 	c.buf = c.buf[n:]
 	return b
 }
 
-func (c *Conn) readOne(method string, deadline time.Time) (*Response, error) {
-	r := &Response{Complete: true}
-	var raw []byte
-	defer func() { r.Raw = raw }()
-	status, bare, err := c.line(deadline, &raw)
-	if err != nil {
-		return nil, fmt.Errorf("%w (received %q)", err, Escape(c.buf))
-	}
-	r.StatusLine = status
-	if bare {
-		r.Malformed = "status line ends in bare LF"
-	}
-	parts := strings.SplitN(status, " ", 3)
-	if len(parts) < 2 || !strings.HasPrefix(parts[0], "HTTP/") || len(parts[1]) != 3 {
-		r.Malformed = "bad status line"
-		r.Complete = false
-		r.Body = append([]byte(nil), c.buf...)
-		return r, nil
-	}
-	r.Proto = parts[0]
-	r.Status, err = strconv.Atoi(parts[1])
-	if err != nil || strings.Trim(parts[1], "0123456789") != "" { // 3DIGIT: Atoi takes a sign too
-		r.Status = 0
-		r.Malformed = "bad status code"
-		r.Complete = false
-		return r, nil
-	}
-	if len(parts) == 3 {
-		r.Reason = parts[2]
-	}
-	for {
-		ln, bare, err := c.line(deadline, &raw)
-		if err != nil {
-			r.Malformed = "header section incomplete"
-			r.Complete = false
-			return r, nil
-		}
-		if bare && r.Malformed == "" {
-			r.Malformed = "header line ends in bare LF"
-		}
-		if ln == "" {
-			break
-		}
-		name, value, ok := strings.Cut(ln, ":")
-		if !ok || name == "" || strings.ContainsAny(name, " \t") {
-			if r.Malformed == "" {
-				r.Malformed = fmt.Sprintf("bad header line %q", Escape([]byte(ln)))
-			}
-			continue
-		}
-		r.Headers = append(r.Headers, Field{Name: name, Value: strings.Trim(value, " \t")})
-	}
-	// Body length (RFC 9112 §6.3, as a client).
-	switch {
-	case method == "HEAD" || r.Status < 200 || r.Status == 204 || r.Status == 304:
-		r.Framing = FramingNone
-		return r, nil
-	}
-	if te := r.Values("Transfer-Encoding"); len(te) > 0 {
-		codings := strings.Split(strings.Join(te, ","), ",")
-		last := strings.ToLower(strings.TrimSpace(codings[len(codings)-1]))
-		if last == "chunked" {
-			r.Framing = FramingChunked
-			c.readChunked(r, deadline, &raw)
-			return r, nil
-		}
-		r.Framing = FramingClose
-		r.Body = c.untilClose(deadline, &raw)
-		r.Complete = c.state == StateFIN || c.state == StateRST
-		return r, nil
-	}
-	if cls := r.Values("Content-Length"); len(cls) > 0 {
-		n, err := strconv.Atoi(cls[0])
-		if err != nil || n < 0 || len(cls) > 1 && anyDiffer(cls) {
-			r.Malformed = fmt.Sprintf("bad Content-Length %q", cls)
-			r.Framing = FramingClose
-			r.Body = c.untilClose(deadline, &raw)
-			return r, nil
-		}
-		r.Framing = FramingLength
-		r.Body = c.take(n, deadline, &raw)
-		r.Complete = len(r.Body) == n
-		return r, nil
-	}
-	r.Framing = FramingClose
-	r.Body = c.untilClose(deadline, &raw)
-	r.Complete = c.state == StateFIN || c.state == StateRST
-	return r, nil
-}
-
-func anyDiffer(v []string) bool {
-	for _, s := range v[1:] {
-		if s != v[0] {
-			return true
-		}
-	}
-	return false
-}
-
-func (c *Conn) untilClose(deadline time.Time, consumed *[]byte) []byte {
-	for c.fill(deadline) {
+// untilClose returns everything until the server closes or the deadline.
+func (s *src) untilClose() []byte {
+	c := s.c
+	for c.fill(s.deadline) {
 	}
 	b := c.buf
-	*consumed = append(*consumed, b...)
+	s.raw = append(s.raw, b...)
 	c.buf = nil
 	return b
 }
 
-func (c *Conn) readChunked(r *Response, deadline time.Time, raw *[]byte) {
-	bad := func(why string) {
+// readOne reads one response (an interim one included) with the lenient
+// reader: the first violation becomes Malformed, and what the server sent
+// is still recorded as far as its framing can be told.
+func (c *Conn) readOne(method string, deadline time.Time) (*Response, error) {
+	s := &src{c: c, deadline: deadline}
+	rd := httpresp.NewReader(s, httpresp.Lenient)
+	r := &Response{Complete: true}
+	defer func() { r.Raw = s.raw }()
+	malformed := func(why string) {
 		if r.Malformed == "" {
 			r.Malformed = why
 		}
+	}
+	st, err := rd.ReadStatus()
+	if st.Line == nil {
+		if errors.Is(err, errLineTooLong) {
+			return nil, fmt.Errorf("%w (received %q)", err, Escape(c.buf))
+		}
+		return nil, fmt.Errorf("%w: connection %s (received %q)", ErrNoResponse, c.state, Escape(c.buf))
+	}
+	r.StatusLine = string(st.Line)
+	switch {
+	case errors.Is(err, httpresp.ErrStatusCode):
+		r.Malformed = err.Error()
 		r.Complete = false
+		return r, nil
+	case err != nil:
+		r.Malformed = err.Error()
+		r.Complete = false
+		r.Body = append([]byte(nil), c.buf...)
+		return r, nil
 	}
-	for {
-		ln, bare, err := c.line(deadline, raw)
+	r.Proto, r.Status, r.Reason = st.Proto(), st.Code, string(st.Reason())
+	h, err := rd.ReadHeader(method, st, func(name, value []byte) {
+		r.Headers = append(r.Headers, Field{Name: string(name), Value: string(value)})
+	})
+	r.persistent = h.Persistent
+	if v := rd.Violation(); v != nil {
+		malformed(v.Error())
+	}
+	if err != nil {
+		r.Malformed = "header section incomplete"
+		r.Complete = false
+		return r, nil
+	}
+	r.Framing = Framing(h.Framing.String())
+	switch h.Framing {
+	case httpresp.FramingChunked:
+		before := rd.Violations()
+		rd.OnChunk = func(n int64) { r.Chunks = append(r.Chunks, int(n)) }
+		rd.OnTrailer = func(name, value []byte) {
+			r.Trailers = append(r.Trailers, Field{Name: string(name), Value: string(value)})
+		}
+		ck := rd.Chunked()
+		body, err := io.ReadAll(&ck)
+		r.Body = body
+		if rd.Violations() > before { // a violation inside the body leaves it incomplete
+			malformed(rd.Violation().Error())
+			r.Complete = false
+		}
 		if err != nil {
-			bad("chunked body ended before the last chunk")
-			return
+			malformed(err.Error())
+			r.Complete = false
 		}
-		if bare {
-			bad("chunk size line ends in bare LF")
-		}
-		sizeStr, _, _ := strings.Cut(ln, ";")
-		sizeStr = strings.TrimRight(sizeStr, " \t")
-		size, err := strconv.ParseUint(sizeStr, 16, 62)
-		if err != nil || sizeStr == "" || strings.HasPrefix(sizeStr, "+") {
-			bad(fmt.Sprintf("bad chunk size line %q", Escape([]byte(ln))))
-			return
-		}
-		r.Chunks = append(r.Chunks, int(size))
-		if size == 0 {
-			break
-		}
-		data := c.take(int(size), deadline, raw)
-		r.Body = append(r.Body, data...)
-		if len(data) < int(size) {
-			bad("chunk data truncated")
-			return
-		}
-		crlf := c.take(2, deadline, raw)
-		if string(crlf) != "\r\n" {
-			bad(fmt.Sprintf("chunk data not followed by CRLF (%q)", Escape(crlf)))
-			return
-		}
+	case httpresp.FramingLength:
+		r.Body = s.take(h.ContentLength)
+		r.Complete = int64(len(r.Body)) == h.ContentLength
+	case httpresp.FramingClose:
+		r.Body = s.untilClose()
+		r.Complete = c.state == StateFIN || c.state == StateRST
 	}
-	for {
-		ln, _, err := c.line(deadline, raw)
-		if err != nil {
-			bad("no CRLF after the last chunk")
-			return
-		}
-		if ln == "" {
-			return
-		}
-		name, value, _ := strings.Cut(ln, ":")
-		r.Trailers = append(r.Trailers, Field{Name: name, Value: strings.TrimSpace(value)})
-	}
+	return r, nil
 }
 
 // AnnouncedClose reports whether the response told the client the
 // connection ends after it (Connection: close, or HTTP/1.0 without
 // keep-alive), so that unanswered pipelined requests are expected.
 func (r *Response) AnnouncedClose() bool {
-	if r == nil {
-		return false
-	}
-	conn := strings.ToLower(strings.Join(r.Values("Connection"), ","))
-	if strings.Contains(conn, "close") {
-		return true
-	}
-	return r.Proto == "HTTP/1.0" && !strings.Contains(conn, "keep-alive")
+	return r != nil && r.Proto != "" && !r.persistent
 }

@@ -60,7 +60,10 @@ func TestReadResponse(t *testing.T) {
 		{"204", "GET", "HTTP/1.1 204 No Content\r\n\r\n", false, 204, "", FramingNone, true, false, 0},
 		{"interim", "POST", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false, 200, "ok", FramingLength, true, false, 1},
 		{"bare LF", "GET", "HTTP/1.1 200 OK\nContent-Length: 2\n\nok", false, 200, "ok", FramingLength, true, true, 0},
+		{"chunk size then whitespace", "GET", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2 \r\nok\r\n0\r\n\r\n", true, 200, "", FramingChunked, false, true, 0},
+		{"bad length: until close", "GET", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", true, 200, "ab", FramingClose, true, true, 0},
 		{"bad status line", "GET", "hello world\r\n\r\n", true, 0, "\r\n", "", false, true, 0},
+		{"bad status code", "GET", "HTTP/1.1 2x0 OK\r\n\r\n", true, 0, "", "", false, true, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,6 +76,33 @@ func TestReadResponse(t *testing.T) {
 				t.Errorf("got %s (status %d body %q framing %s complete %v malformed %q interim %d)", r.Summary(), r.Status, r.Body, r.Framing, r.Complete, r.Malformed, len(r.Interim))
 			}
 		})
+	}
+}
+
+func TestAnnouncedClose(t *testing.T) {
+	cases := []struct {
+		raw  string
+		want bool
+	}{
+		{"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false},
+		{"HTTP/1.1 200 OK\r\nConnection: Keep-Alive, Close\r\nContent-Length: 0\r\n\r\n", true},
+		{"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", true},
+		{"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n", false},
+		{"HTTP/1.1 200 OK\r\nConnection: close\r\n", true}, // header section cut short
+		{"hello\r\n\r\n", false},
+	}
+	for _, tc := range cases {
+		c := serve(t, tc.raw, true)
+		r, err := c.ReadResponse("GET", 3*time.Second)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.raw, err)
+		}
+		if got := r.AnnouncedClose(); got != tc.want {
+			t.Errorf("%q: AnnouncedClose %v, want %v", tc.raw, got, tc.want)
+		}
+	}
+	if (*Response)(nil).AnnouncedClose() {
+		t.Error("nil response announced a close")
 	}
 }
 
@@ -96,16 +126,20 @@ func TestTranscriptEscapes(t *testing.T) {
 	}
 }
 
-// FuzzReadResponse: on arbitrary bytes the reader never panics or hangs,
-// and what it returns is consistent: Raw is what it read, in order; a body
-// framed by a length or by chunks that came complete is exactly that long;
-// a response without a body has none; a failure is "no response".
+// FuzzReadResponse: on arbitrary bytes the suite's wrapper around
+// httpresp's reader (whose own rules FuzzReadResponse in internal/httpresp
+// checks) never panics or hangs, and records faithfully: what the response
+// holds as Raw and what the connection still has unread are, together,
+// exactly the bytes received; a body framed by a length or by chunks that
+// came complete is exactly that long; a response without a body has none;
+// a failure is "no response".
 func FuzzReadResponse(f *testing.F) {
 	f.Add("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "GET")
 	f.Add("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", "GET")
 	f.Add("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No\r\n\r\n", "HEAD")
 	f.Add("HTTP/1.0 200 OK\r\n\r\nuntil close", "GET")
-	f.Add("HTTP/1.1 +20 OK\r\nContent-Length: 0\r\n\r\n", "GET") // a sign is not a digit
+	f.Add("HTTP/1.1 +20 OK\r\nContent-Length: 0\r\n\r\n", "GET")
+	f.Add("hello\r\n\r\nworld", "GET")
 	f.Fuzz(func(t *testing.T, raw, method string) {
 		a, b := net.Pipe()
 		defer a.Close()
@@ -123,8 +157,8 @@ func FuzzReadResponse(f *testing.F) {
 			}
 			return
 		}
-		if !strings.HasPrefix(raw, string(r.Raw)) {
-			t.Fatalf("Raw %q is not the start of what was sent, %q", r.Raw, raw)
+		if got := string(r.Raw) + string(c.Unread()); got != raw[:c.Received] {
+			t.Fatalf("Raw %q and unread %q are not the %d bytes received of %q", r.Raw, c.Unread(), c.Received, raw)
 		}
 		if !r.Complete || r.Malformed != "" {
 			return
@@ -147,14 +181,8 @@ func FuzzReadResponse(f *testing.F) {
 				t.Fatalf("%q: chunks %v for a body of %d bytes", raw, r.Chunks, len(r.Body))
 			}
 		}
-		// status-code = 3DIGIT (RFC 9112 §4): no sign, no other byte.
-		if code := strings.SplitN(r.StatusLine, " ", 3)[1]; len(code) != 3 || strings.Trim(code, "0123456789") != "" || r.Status != atoi3(code) {
-			t.Fatalf("%q: status %d from code %q in a well-formed status line", raw, r.Status, code)
-		}
 	})
 }
-
-func atoi3(s string) int { return int(s[0]-'0')*100 + int(s[1]-'0')*10 + int(s[2]-'0') }
 
 func TestSelect(t *testing.T) {
 	specs := []*Spec{{ID: "pep3333/a/x", Level: MUST}, {ID: "pep3333/a/y", Level: SHOULD}, {ID: "http1/b/z", Level: INFO, Disruptive: true}, {ID: "http1/b/w", Level: MAY}}

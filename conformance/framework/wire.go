@@ -1,5 +1,6 @@
 // Package framework is the machinery of the conformance suite: a raw-socket
-// HTTP/1.1 client with its own response reader and byte transcripts, the
+// HTTP/1.1 client with byte transcripts (responses are read with
+// internal/httpresp, leniently, so that a breach is shown, not hidden), the
 // event sink the probe app reports to, the probe client, and the spec
 // registry with its verdict rules.
 //

@@ -1,6 +1,9 @@
 package harness
 
 import (
+	"context"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -276,23 +279,41 @@ func TestLastLines(t *testing.T) {
 	}
 }
 
-func TestParseStatusLine(t *testing.T) {
+// TestHTTPProbe: the readiness probe takes any status line as an answer
+// and says what else came back.
+func TestHTTPProbe(t *testing.T) {
 	tests := []struct {
-		in   string
-		code int
-		ok   bool
+		answer string
+		code   int
+		err    string
 	}{
-		{"HTTP/1.1 200 OK\r\n", 200, true},
-		{"HTTP/1.0 500 Internal Server Error", 500, true},
-		{"HTTP/1.1 404", 404, true},
-		{"SSH-2.0-x", 0, false},
-		{"HTTP/1.1 2000 OK", 0, false},
-		{"", 0, false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 200, ""},
+		{"HTTP/1.0 503 Service Unavailable\r\n\r\n", 503, ""},
+		{"HTTP/1.1 404\n\n", 404, ""}, // bare LF: the suite's business, not readiness's
+		{"SSH-2.0-nope\r\n", 0, `not an HTTP status line: "SSH-2.0-nope"`},
+		{"HTTP/1.1 2000 OK\r\n", 0, "not an HTTP status line"},
+		{strings.Repeat("x", 300), 0, "no line end in the first 256 bytes"},
+		{"HTTP/1.1 200 OK", 0, "no whole status line: EOF"},
+		{"", 0, "connection closed without an answer: EOF"},
 	}
 	for _, tt := range tests {
-		code, err := parseStatusLine(tt.in)
-		if (err == nil) != tt.ok || code != tt.code {
-			t.Errorf("parseStatusLine(%q) = %d, %v", tt.in, code, err)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Read(make([]byte, 512))
+			_, _ = io.WriteString(c, tt.answer)
+			c.Close()
+		}()
+		code, err := httpProbe(context.Background(), ln.Addr().String(), "/", 10*time.Second)
+		ln.Close()
+		if code != tt.code || (err == nil) != (tt.err == "") || err != nil && !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("answer %.40q: %d, %v; want %d, %q", tt.answer, code, err, tt.code, tt.err)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsgikit/wsgikit/internal/httpresp"
 	"github.com/wsgikit/wsgikit/internal/testenv"
 )
 
@@ -275,71 +276,36 @@ func doRequest(addr, method, path string, body []byte) (int, []byte, error) {
 	return status, resp, err
 }
 
+// readResponse reads one response with internal/httpresp's strict reader
+// (lower-cased header names to their last value, and the body).
 func readResponse(br *bufio.Reader, method string) (int, map[string]string, []byte, error) {
-	line, err := br.ReadString('\n')
+	rd := httpresp.NewReader(br, httpresp.Strict)
+	st, err := rd.ReadStatus()
+	for err == nil && st.Code >= 100 && st.Code < 200 {
+		if _, err = rd.ReadHeader(method, st, nil); err == nil {
+			st, err = rd.ReadStatus()
+		}
+	}
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("status line: %w", err)
 	}
-	status, err := parseStatusLine(line)
-	if err != nil {
-		return 0, nil, nil, err
-	}
 	hdr := map[string]string{}
-	for {
-		l, err := br.ReadString('\n')
-		if err != nil {
-			return status, hdr, nil, fmt.Errorf("headers: %w", err)
-		}
-		l = strings.TrimRight(l, "\r\n")
-		if l == "" {
-			break
-		}
-		k, v, _ := strings.Cut(l, ":")
-		hdr[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
+	h, err := rd.ReadHeader(method, st, func(name, value []byte) { hdr[strings.ToLower(string(name))] = string(value) })
+	if err != nil {
+		return st.Code, hdr, nil, fmt.Errorf("headers: %w", err)
 	}
-	if method == "HEAD" || status == 204 || status == 304 {
-		return status, hdr, nil, nil
-	}
-	if strings.Contains(strings.ToLower(hdr["transfer-encoding"]), "chunked") {
-		var body []byte
-		for {
-			l, err := br.ReadString('\n')
-			if err != nil {
-				return status, hdr, body, fmt.Errorf("chunk size: %w", err)
-			}
-			sz, err := strconv.ParseInt(strings.TrimSpace(strings.SplitN(l, ";", 2)[0]), 16, 64)
-			if err != nil {
-				return status, hdr, body, fmt.Errorf("chunk size %q", l)
-			}
-			if sz == 0 {
-				for {
-					l, err := br.ReadString('\n')
-					if err != nil || strings.TrimRight(l, "\r\n") == "" {
-						return status, hdr, body, err
-					}
-				}
-			}
-			chunk := make([]byte, sz+2)
-			if _, err := io.ReadFull(br, chunk); err != nil {
-				return status, hdr, body, err
-			}
-			body = append(body, chunk[:sz]...)
-		}
-	}
-	if cl, ok := hdr["content-length"]; ok {
-		n, err := strconv.Atoi(cl)
-		if err != nil {
-			return status, hdr, nil, fmt.Errorf("content-length %q", cl)
-		}
-		body := make([]byte, n)
+	var body []byte
+	switch h.Framing {
+	case httpresp.FramingLength:
+		body = make([]byte, h.ContentLength)
 		_, err = io.ReadFull(br, body)
-		return status, hdr, body, err
+	case httpresp.FramingChunked:
+		ck := rd.Chunked()
+		body, err = io.ReadAll(&ck)
+	case httpresp.FramingClose:
+		body, err = io.ReadAll(br)
 	}
-	body, err := io.ReadAll(br)
-	if errors.Is(err, io.EOF) {
-		err = nil
-	}
-	return status, hdr, body, err
+	return st.Code, hdr, body, err
 }
 
 // envApp writes an app that answers with the environ keys a proxy sets.

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/wsgikit/wsgikit/internal/httpresp"
 )
 
 // Options tune one server instance. Zero values mean the defaults.
@@ -464,7 +467,8 @@ func listeningInodes(port int) map[string]bool {
 }
 
 // httpProbe sends one GET over a raw socket and returns the status code of
-// the status line that comes back (any code counts as "answering"). A
+// the status line that comes back (any code counts as "answering"; the
+// line is read leniently: judging the server is the suite's business). A
 // cancelled ctx cuts it short.
 func httpProbe(ctx context.Context, addr, path string, timeout time.Duration) (int, error) {
 	d := net.Dialer{Timeout: min(timeout, time.Second)}
@@ -479,33 +483,17 @@ func httpProbe(ctx context.Context, addr, path string, timeout time.Duration) (i
 	if _, err := conn.Write([]byte(req)); err != nil {
 		return 0, err
 	}
-	buf := make([]byte, 0, 256)
-	tmp := make([]byte, 256)
-	for len(buf) < 256 {
-		n, err := conn.Read(tmp)
-		buf = append(buf, tmp[:n]...)
-		if i := strings.IndexByte(string(buf), '\n'); i >= 0 {
-			return parseStatusLine(string(buf[:i]))
-		}
-		if err != nil {
-			if len(buf) == 0 {
-				return 0, fmt.Errorf("connection closed without an answer: %w", err)
-			}
-			break
-		}
+	rd := httpresp.NewReader(bufio.NewReaderSize(conn, 256), httpresp.Lenient)
+	st, err := rd.ReadStatus()
+	switch {
+	case st.Line != nil && err != nil:
+		return 0, fmt.Errorf("not an HTTP status line: %q", st.Line)
+	case errors.Is(err, bufio.ErrBufferFull):
+		return 0, errors.New("not an HTTP status line: no line end in the first 256 bytes")
+	case err != nil && rd.Consumed() == 0:
+		return 0, fmt.Errorf("connection closed without an answer: %w", err)
+	case err != nil:
+		return 0, fmt.Errorf("no whole status line: %w", err)
 	}
-	return parseStatusLine(string(buf))
-}
-
-func parseStatusLine(line string) (int, error) {
-	line = strings.TrimRight(line, "\r\n")
-	fs := strings.Fields(line)
-	if len(fs) < 2 || !strings.HasPrefix(fs[0], "HTTP/") || len(fs[1]) != 3 {
-		return 0, fmt.Errorf("not an HTTP status line: %q", line)
-	}
-	code, err := strconv.Atoi(fs[1])
-	if err != nil {
-		return 0, fmt.Errorf("not an HTTP status line: %q", line)
-	}
-	return code, nil
+	return st.Code, nil
 }
