@@ -33,8 +33,8 @@ type cellPlan struct {
 // duration, does the operation at the fire time and stops the server.
 // Every wait is bounded: a server that hangs or dies ends up in Cell.Error
 // or Cell.Notes, never in a stuck run.
-func runCell(ctx context.Context, cp cellPlan) Cell {
-	c := Cell{Server: cp.profile.Name, Operation: cp.op, Connections: cp.connections, How: cp.method.How}
+func runCell(ctx context.Context, cp cellPlan) (c Cell) {
+	c = Cell{Server: cp.profile.Name, Operation: cp.op, Connections: cp.connections, How: cp.method.How}
 	if cp.method.Unsupported != "" {
 		c.Unsupported = cp.method.Unsupported
 		return c
@@ -58,7 +58,7 @@ func runCell(ctx context.Context, cp cellPlan) Cell {
 	if cp.plan.LogDir != "" {
 		c.ServerLog = inst.LogPath
 	}
-	defer func() {
+	defer func() { // c is the named result: the note reaches the caller
 		if err := inst.Stop(); err != nil {
 			c.Notes = append(c.Notes, err.Error())
 		}
@@ -153,21 +153,25 @@ func awaitWorkers(ctx context.Context, inst *harness.Instance, n int) ([]int, er
 	}
 }
 
-// fire sends the method's signal and says what the target held.
+// fire sends the method's signal. A worker target is the busiest worker
+// (most connections; the oldest on a tie), so that the operation hits
+// clients: with the load's connections all on one worker, the other may
+// have none to lose.
 func fire(inst *harness.Instance, m Method) (*Target, error) {
-	pid := inst.MainPID()
-	if m.To == Worker {
-		ws := inst.Workers()
-		if len(ws) == 0 {
-			return nil, errors.New("no worker to signal")
-		}
-		pid = ws[0]
-	}
 	if m.To != Worker {
-		return nil, inst.Signal(pid, m.Signal)
+		return nil, inst.Signal(inst.MainPID(), m.Signal)
 	}
-	n, _ := inst.Conns(pid)
-	return &Target{PID: pid, Conns: n}, inst.Signal(pid, m.Signal)
+	var t *Target
+	for _, pid := range inst.Workers() {
+		n, err := inst.Conns(pid)
+		if err == nil && (t == nil || n > t.Conns) {
+			t = &Target{PID: pid, Conns: n}
+		}
+	}
+	if t == nil {
+		return nil, errors.New("no worker to signal")
+	}
+	return t, inst.Signal(t.PID, m.Signal)
 }
 
 // workerWatch samples the workers while the load runs: which were there

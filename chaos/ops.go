@@ -65,7 +65,7 @@ type Recipient string
 
 const (
 	Master Recipient = "master"
-	Worker Recipient = "worker" // the oldest worker
+	Worker Recipient = "worker" // the worker holding the most connections
 )
 
 // Method is how one server does one operation: server flags for the cell,
@@ -132,17 +132,20 @@ func gunicornOps() map[string]Method {
 // "gracefully reload all the workers and the master process") and options
 // (--max-requests, --max-requests-delta, --harakiri, --reload-on-rss). A
 // worker's graceful stop is HUP (its handler in core/uwsgi.c is
-// gracefully_kill; TERM ends a worker at once).
+// gracefully_kill; TERM ends a worker at once). uWSGI recycles no worker
+// younger than --min-worker-lifetime (10 s by default, longer than a cell):
+// the recycling cells set 1 s, so that recycling happens while they run.
 func uwsgiOps() map[string]Method {
 	return map[string]Method{
-		Baseline:    {How: "nothing"},
-		HUP:         {How: "HUP to the master", Signal: syscall.SIGHUP, To: Master},
-		MaxRequests: {How: "--max-requests " + itoa(MaxRequestsN) + " --max-requests-delta " + itoa(MaxRequestsJitter/2) + " (worker id × delta: its jitter)", Args: []string{"--max-requests", itoa(MaxRequestsN), "--max-requests-delta", itoa(MaxRequestsJitter / 2)}},
+		Baseline: {How: "nothing"},
+		HUP:      {How: "HUP to the master", Signal: syscall.SIGHUP, To: Master},
+		MaxRequests: {How: "--max-requests " + itoa(MaxRequestsN) + " --max-requests-delta " + itoa(MaxRequestsJitter/2) + " (worker id × delta: its jitter) --min-worker-lifetime 1",
+			Args: []string{"--max-requests", itoa(MaxRequestsN), "--max-requests-delta", itoa(MaxRequestsJitter / 2), "--min-worker-lifetime", "1"}},
 		TTIN:        {Unsupported: "uWSGI has no signal that adds a worker (its signal table; the master FIFO's + works in cheaper mode only)"},
 		TTOU:        {Unsupported: "uWSGI has no signal that removes a worker (its signal table; the master FIFO's - works in cheaper mode only)"},
 		Timeout:     {How: "--harakiri " + itoa(TimeoutSeconds) + "; GET " + sleepPath, Args: []string{"--harakiri", itoa(TimeoutSeconds)}, Request: sleepPath},
 		KillWorker:  {How: "SIGKILL to a worker", Signal: syscall.SIGKILL, To: Worker},
-		ReloadOnRSS: {How: "--reload-on-rss " + itoa(RSSLimitMB) + "; GET " + growPath, Args: []string{"--reload-on-rss", itoa(RSSLimitMB)}, Request: growPath},
+		ReloadOnRSS: {How: "--reload-on-rss " + itoa(RSSLimitMB) + " --min-worker-lifetime 1; GET " + growPath, Args: []string{"--reload-on-rss", itoa(RSSLimitMB), "--min-worker-lifetime", "1"}, Request: growPath},
 		StopWorker:  {How: "HUP to a worker (uWSGI's graceful stop of one worker)", Signal: syscall.SIGHUP, To: Worker},
 	}
 }
