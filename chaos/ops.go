@@ -96,36 +96,37 @@ var (
 	growPath  = "/grow?mb=" + itoa(GrowMB)
 )
 
-func wsgikitOps() map[string]Method {
+// masterOps is what wsgikit and Gunicorn share: their masters take HUP,
+// TTIN and TTOU, and recycle workers with --max-requests and its jitter.
+func masterOps() map[string]Method {
 	return map[string]Method{
 		Baseline:    {How: "nothing"},
 		HUP:         {How: "HUP to the master", Signal: syscall.SIGHUP, To: Master},
 		MaxRequests: {How: "--max-requests " + itoa(MaxRequestsN) + " --max-requests-jitter " + itoa(MaxRequestsJitter), Args: []string{"--max-requests", itoa(MaxRequestsN), "--max-requests-jitter", itoa(MaxRequestsJitter)}},
 		TTIN:        {How: "TTIN to the master", Signal: syscall.SIGTTIN, To: Master},
 		TTOU:        {How: "TTOU to the master", Signal: syscall.SIGTTOU, To: Master},
-		Timeout:     {How: "--timeout " + itoa(TimeoutSeconds) + "; GET " + sleepPath, Args: []string{"--timeout", itoa(TimeoutSeconds)}, Request: sleepPath},
 		KillWorker:  {How: "SIGKILL to a worker", Signal: syscall.SIGKILL, To: Worker},
-		ReloadOnRSS: {How: "--reload-on-rss " + itoa(RSSLimitMB) + "; GET " + growPath, Args: []string{"--reload-on-rss", itoa(RSSLimitMB)}, Request: growPath},
-		StopWorker:  {How: "TERM to a worker", Signal: syscall.SIGTERM, To: Worker},
 	}
+}
+
+func wsgikitOps() map[string]Method {
+	m := masterOps()
+	m[Timeout] = Method{How: "--timeout " + itoa(TimeoutSeconds) + "; GET " + sleepPath, Args: []string{"--timeout", itoa(TimeoutSeconds)}, Request: sleepPath}
+	m[ReloadOnRSS] = Method{How: "--reload-on-rss " + itoa(RSSLimitMB) + "; GET " + growPath, Args: []string{"--reload-on-rss", itoa(RSSLimitMB)}, Request: growPath}
+	m[StopWorker] = Method{How: "TERM to a worker", Signal: syscall.SIGTERM, To: Worker}
+	return m
 }
 
 // gunicornOps follows Gunicorn's documented signals (docs/signals: master
 // HUP, TTIN, TTOU; a worker's TERM is its graceful shutdown) and settings.
 func gunicornOps() map[string]Method {
-	return map[string]Method{
-		Baseline:    {How: "nothing"},
-		HUP:         {How: "HUP to the master", Signal: syscall.SIGHUP, To: Master},
-		MaxRequests: {How: "--max-requests " + itoa(MaxRequestsN) + " --max-requests-jitter " + itoa(MaxRequestsJitter), Args: []string{"--max-requests", itoa(MaxRequestsN), "--max-requests-jitter", itoa(MaxRequestsJitter)}},
-		TTIN:        {How: "TTIN to the master", Signal: syscall.SIGTTIN, To: Master},
-		TTOU:        {How: "TTOU to the master", Signal: syscall.SIGTTOU, To: Master},
-		// Gunicorn's timeout is a heartbeat: "workers silent for more than
-		// this many seconds are killed and restarted".
-		Timeout:     {How: "--timeout " + itoa(TimeoutSeconds) + " (a worker heartbeat); GET " + sleepPath, Args: []string{"--timeout", itoa(TimeoutSeconds)}, Request: sleepPath},
-		KillWorker:  {How: "SIGKILL to a worker", Signal: syscall.SIGKILL, To: Worker},
-		ReloadOnRSS: {Unsupported: "Gunicorn has no memory limit: its settings recycle workers by request count only (max_requests)"},
-		StopWorker:  {How: "TERM to a worker (its graceful shutdown)", Signal: syscall.SIGTERM, To: Worker},
-	}
+	m := masterOps()
+	// Gunicorn's timeout is a heartbeat: "workers silent for more than this
+	// many seconds are killed and restarted".
+	m[Timeout] = Method{How: "--timeout " + itoa(TimeoutSeconds) + " (a worker heartbeat); GET " + sleepPath, Args: []string{"--timeout", itoa(TimeoutSeconds)}, Request: sleepPath}
+	m[ReloadOnRSS] = Method{Unsupported: "Gunicorn has no memory limit: its settings recycle workers by request count only (max_requests)"}
+	m[StopWorker] = Method{How: "TERM to a worker (its graceful shutdown)", Signal: syscall.SIGTERM, To: Worker}
+	return m
 }
 
 // uwsgiOps follows uWSGI's documented signals (Management: master HUP
