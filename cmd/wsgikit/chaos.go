@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -52,8 +53,8 @@ warning line.`,
 		RunE:    func(cmd *cobra.Command, args []string) error { return runChaos(cmd, fl) },
 	}
 	f := c.Flags()
-	f.StringSliceVar(&fl.servers, "server", chaos.DefaultServers, "server profiles, comma-separated, of: "+joinNames(chaos.ServerNames()))
-	f.StringSliceVar(&fl.ops, "op", nil, "operations, comma-separated (default all): "+joinNames(chaos.OperationNames()))
+	f.StringSliceVar(&fl.servers, "server", chaos.DefaultServers, "server profiles, comma-separated, of: "+strings.Join(chaos.ServerNames(), ", "))
+	f.StringSliceVar(&fl.ops, "op", nil, "operations, comma-separated (default all): "+strings.Join(chaos.OperationNames(), ", "))
 	f.IntSliceVar(&fl.connections, "connections", []int{16, 64}, "wrk keep-alive connections per cell, comma-separated")
 	f.DurationVarP(&fl.duration, "duration", "d", 5*time.Second, "load per cell (whole seconds, at least 4s)")
 	f.DurationVar(&fl.fireAt, "fire-at", time.Second, "when, in the load, the operation happens")
@@ -63,17 +64,6 @@ warning line.`,
 	f.StringVar(&fl.wrkPath, "wrk", "", "the wrk executable (default /usr/bin/wrk)")
 	f.BoolVarP(&fl.quiet, "quiet", "q", false, "no per-cell progress on stderr")
 	return c
-}
-
-func joinNames(ns []string) string {
-	s := ""
-	for i, n := range ns {
-		if i > 0 {
-			s += ", "
-		}
-		s += n
-	}
-	return s
 }
 
 func runChaos(cmd *cobra.Command, fl chaosFlags) error {
