@@ -130,7 +130,8 @@ PARSER_FUZZ := server/http1:FuzzParse server/http1:FuzzBody
 OTHER_FUZZ := server/http1:FuzzValidators internal/httpresp:FuzzReadResponse conformance/framework:FuzzReadResponse loadgen:FuzzResponse \
 	loadgen:FuzzScenarioTOML loadgen:FuzzVegetaTargets loadgen:FuzzParseWrk reports:FuzzRender internal/harness:FuzzParseStat \
 	internal/harness:FuzzExpand internal/harness:FuzzSplitCommand internal/harness:FuzzProfileTOML server/engine:FuzzProxyHeader \
-	server/engine:FuzzForwarded server/accesslog:FuzzAccessLog cmd/wsgikit:FuzzServeConfig
+	server/engine:FuzzForwarded server/accesslog:FuzzAccessLog cmd/wsgikit:FuzzServeConfig \
+	internal/wrk:FuzzParse
 
 fuzz-parser:
 	@for t in $(PARSER_FUZZ); do \
@@ -161,3 +162,10 @@ bench-serve: setup build
 
 clean:
 	rm -rf $(BIN) $(OUT) $(VENV) $(DIST)
+
+# The chaos benchmark: wrk's keep-alive load on wsgikit, gunicorn-gthread and
+# uWSGI while each reloads, recycles, adds, removes and loses workers, at 16
+# and 64 connections (a few minutes); results in $(OUT)/chaos.
+.PHONY: chaos
+chaos: setup build
+	$(BIN)/wsgikit chaos -o $(OUT)/chaos

@@ -448,19 +448,9 @@ func (i *Instance) ownsListener() (owned, known bool) {
 // listeningInodes returns the socket inodes listening on port (IPv4/IPv6).
 func listeningInodes(port int) map[string]bool {
 	out := map[string]bool{}
-	hexPort := fmt.Sprintf(":%04X", port)
-	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n")[1:] {
-			fs := strings.Fields(line)
-			// sl local rem st tx:rx tr:when retrnsmt uid timeout inode
-			if len(fs) < 10 || fs[3] != "0A" || !strings.HasSuffix(fs[1], hexPort) {
-				continue
-			}
-			out[fs[9]] = true
+	for _, s := range tcpSockets() {
+		if s.state == tcpListen && s.localPort == port {
+			out[s.inode] = true
 		}
 	}
 	return out
