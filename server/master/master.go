@@ -58,7 +58,7 @@ func New(cfg Config, logger *slog.Logger) (*Master, error) {
 		cfg.Bind = []string{"127.0.0.1:8000"}
 	}
 	m := &Master{cfg: cfg, log: logger, events: make(chan any, 64), metrics: newMetrics()}
-	p := &execProcs{user: cfg.User, errorLog: cfg.ErrorLog, capture: cfg.CaptureOutput, events: m.events}
+	p := &execProcs{app: cfg.App, user: cfg.User, errorLog: cfg.ErrorLog, capture: cfg.CaptureOutput, events: m.events}
 	var err error
 	if p.python, err = resolvePython(cfg.Python); err != nil {
 		return nil, err

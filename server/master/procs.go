@@ -22,6 +22,7 @@ import (
 // its exit come back as events.
 type execProcs struct {
 	python    string
+	app       string              // as given, for process titles
 	cred      *syscall.Credential // --user/--group; nil: the master's
 	user      string              // as given, for messages
 	base      workerproto.Config  // every worker's, but for FDs and MaxRequests
@@ -31,7 +32,7 @@ type execProcs struct {
 	events    chan<- any     // statusEvent, exitEvent
 }
 
-func (p *execProcs) start(limit uint64) (int, *workerproto.Scoreboard, error) {
+func (p *execProcs) start(num int, limit uint64) (int, *workerproto.Scoreboard, error) {
 	ctlR, ctlW, err := os.Pipe()
 	if err != nil {
 		return 0, nil, fmt.Errorf("spawn worker: %w", err)
@@ -53,6 +54,7 @@ func (p *execProcs) start(limit uint64) (int, *workerproto.Scoreboard, error) {
 	files, fds := workerproto.Pass(p.listeners, ctlR, stW, boardF)
 	wc := p.base
 	wc.FDs, wc.MaxRequests = fds, limit
+	wc.ProcTitle = fmt.Sprintf("wsgikit worker %d [%s]", num, p.app)
 	cmd := workerproto.Command(p.python, &wc)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if p.errorLog != nil {

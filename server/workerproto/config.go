@@ -27,6 +27,7 @@ type Config struct {
 	PythonPath []string `json:"pythonpath"`
 	LibDir     string   `json:"libdir"`     // where _wsgikit*.so lives
 	CheckOnly  bool     `json:"check_only"` // import the app and load the extension, then exit 0
+	ProcTitle  string   `json:"proc_title"` // what ps shows for the worker ("wsgikit worker 1 [app]")
 
 	FDs
 
