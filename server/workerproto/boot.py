@@ -19,6 +19,29 @@ def fail(code, msg):
     sys.exit(code)
 
 
+def set_title(title):
+    """Show title in ps and top rather than `python -c <this file>`, as
+    setproctitle does: /proc/self/cmdline is read from the memory of the
+    original argv strings, ours to overwrite; comm (15 bytes) is what top shows."""
+    try:
+        with open("/proc/self/comm", "w") as f:
+            f.write(title[:15].rstrip())
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end: stat's 48th and 49th
+        room = end - start
+        if room < 2:
+            return
+        raw = title.encode()[:room - 2]
+        # A NUL ends the title; the area's last byte is not one, which tells
+        # the kernel the strings were rewritten: it shows up to the first NUL.
+        with open("/proc/self/mem", "r+b", buffering=0) as mem:
+            mem.seek(start)
+            mem.write(raw + b"\0" * (room - len(raw) - 1) + b" ")
+    except (OSError, ValueError, IndexError):
+        pass  # cosmetic: keep the interpreter's title
+
+
 def load_app(cfg):
     target = "%s:%s%s" % (cfg["module"], cfg["callable"], "()" if cfg["factory"] else "")
     try:
@@ -46,6 +69,8 @@ def load_app(cfg):
 def main():
     raw = os.environ.pop("WSGIKIT_WORKER")
     cfg = json.loads(raw)
+    if cfg.get("proc_title"):
+        set_title(cfg["proc_title"])
     libdir = cfg["libdir"]
     if not any(os.path.exists(os.path.join(libdir, "_wsgikit" + s)) for s in importlib.machinery.EXTENSION_SUFFIXES):
         fail(EXIT_NO_EXT, "no _wsgikit build for Python %d.%d in %s (wanted _wsgikit%s); build it with: make build PYTHON=%s"
