@@ -51,7 +51,7 @@ func newMetrics() *metrics {
 		descQueued:   prometheus.NewDesc("wsgikit_requests_queued", "Parsed requests waiting for a free Python thread.", nil, nil),
 		descThreads:  prometheus.NewDesc("wsgikit_python_threads", "Python threads (request slots) by state.", []string{"state"}, nil),
 		descRestarts: prometheus.NewDesc("wsgikit_worker_restarts_total", "Workers replaced, by cause.", []string{"cause"}, nil),
-		descRSS:      prometheus.NewDesc("wsgikit_worker_rss_bytes", "Resident memory per live worker, by worker number (a replacement takes its predecessor's).", []string{"worker"}, nil),
+		descRSS:      prometheus.NewDesc("wsgikit_worker_rss_bytes", "Resident memory per live worker, by worker number (the lowest free when it started: few series, unlike pids).", []string{"worker"}, nil),
 		descWorkers:  prometheus.NewDesc("wsgikit_workers", "Live worker processes.", nil, nil),
 	}
 }

@@ -40,8 +40,8 @@ func snapshotWith(rejected map[string]uint64) workerproto.Snapshot {
 }
 
 // TestMetricsSeries: rejections are counted by code across worker exits; the
-// per-worker series is labelled by worker number, so a replacement reuses
-// its predecessor's series and an exited worker leaves none.
+// per-worker series is labelled by worker number, so a worker taking a
+// freed number reuses its series, and an exited worker leaves none.
 func TestMetricsSeries(t *testing.T) {
 	m := newMetrics()
 	m.update(101, 1, snapshotWith(map[string]uint64{"400": 2, "431": 1}), 1<<20)

@@ -61,7 +61,7 @@ type (
 // worker is what the supervisor knows of one worker process.
 type worker struct {
 	pid         int
-	num         int // 1..: the lowest free when it started; a replacement takes it over
+	num         int // 1..: the lowest no live worker had when it started (title, metrics label)
 	board       *workerproto.Scoreboard
 	gen         int
 	started     time.Time

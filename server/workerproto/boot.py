@@ -11,11 +11,21 @@ import traceback
 
 EXIT_IMPORT = 3  # the application could not be imported: do not restart
 EXIT_NO_EXT = 4  # no _wsgikit build for this interpreter
+RECORD_MARK = "\x1e"  # starts a stderr line that is a log record (errorlog.RecordMark)
 
 
-def fail(code, msg):
-    sys.stderr.write("wsgikit: %s\n" % msg)
+def log(level, msg, tb=None):
+    """One record for the error log, which the master writes in its format;
+    tb, a traceback, goes with it (not a record per line)."""
+    rec = {"level": level, "msg": msg}
+    if tb:
+        rec["traceback"] = tb
+    sys.stderr.write(RECORD_MARK + json.dumps(rec) + "\n")
     sys.stderr.flush()
+
+
+def fail(code, msg, tb=None):
+    log("ERROR", msg, tb)
     sys.exit(code)
 
 
@@ -47,8 +57,7 @@ def load_app(cfg):
     try:
         mod = importlib.import_module(cfg["module"])
     except BaseException:
-        traceback.print_exc()
-        fail(EXIT_IMPORT, "cannot import module %r for app %s (cwd %s)" % (cfg["module"], target, os.getcwd()))
+        fail(EXIT_IMPORT, "cannot import module %r for app %s (cwd %s)" % (cfg["module"], target, os.getcwd()), traceback.format_exc())
     obj = mod
     for part in cfg["callable"].split("."):
         if not hasattr(obj, part):
@@ -59,8 +68,7 @@ def load_app(cfg):
         try:
             obj = obj()
         except BaseException:
-            traceback.print_exc()
-            fail(EXIT_IMPORT, "app factory %s raised" % target)
+            fail(EXIT_IMPORT, "app factory %s raised" % target, traceback.format_exc())
     if not callable(obj):
         fail(EXIT_IMPORT, "%s is not callable (it is a %s)" % (target, type(obj).__name__))
     return obj
@@ -71,6 +79,8 @@ def main():
     cfg = json.loads(raw)
     if cfg.get("proc_title"):
         set_title(cfg["proc_title"])
+    if cfg.get("capture_output"):  # the app's prints reach the log as they happen
+        sys.stdout.reconfigure(line_buffering=True)
     libdir = cfg["libdir"]
     if not any(os.path.exists(os.path.join(libdir, "_wsgikit" + s)) for s in importlib.machinery.EXTENSION_SUFFIXES):
         fail(EXIT_NO_EXT, "no _wsgikit build for Python %d.%d in %s (wanted _wsgikit%s); build it with: make build PYTHON=%s"
