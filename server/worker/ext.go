@@ -181,7 +181,7 @@ func wkEnvKey(i C.int, buf *C.char, n C.int) C.int {
 func wkServe(cfgp *C.char, cfglen C.int) C.int {
 	cfg, err := workerproto.ParseConfig(C.GoBytes(unsafe.Pointer(cfgp), cfglen))
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "wsgikit worker: %v\n", err)
+		logger.Error(err.Error())
 		return workerproto.ExitConfig
 	}
 	level, _ := errorlog.ParseLevel(cfg.LogLevel)
