@@ -96,11 +96,12 @@ func TestProcessAppOutputIsLogged(t *testing.T) {
 		want := []struct {
 			level, msg string
 			traceback  []string // parts of it
+			other      string   // in another record
 		}{
-			{"INFO", "to-stderr", nil},
-			{"INFO", "to-stdout", nil},
-			{"ERROR", "KeyError: 'outer'", []string{"ValueError: inner", "During handling of the above exception", "KeyError: 'outer'"}},
-			{"ERROR", "ZeroDivisionError: division by zero", []string{"Exception in thread", "1 / 0"}},
+			{"INFO", "to-stderr", nil, ""},
+			{"INFO", "to-stdout", nil, ""},
+			{"ERROR", "KeyError: 'outer'", []string{"ValueError: inner", "During handling of the above exception", "KeyError: 'outer'"}, "ZeroDivisionError"},
+			{"ERROR", "ZeroDivisionError: division by zero", []string{"Exception in thread", "1 / 0"}, "KeyError"},
 		}
 		recs := logRecords(t, s.Log())
 		for _, w := range want {
@@ -118,6 +119,9 @@ func TestProcessAppOutputIsLogged(t *testing.T) {
 					if !strings.Contains(tb, part) {
 						t.Errorf("record %q: traceback lacks %q:\n%s", w.msg, part, tb)
 					}
+				}
+				if w.other != "" && strings.Contains(tb, w.other) {
+					t.Errorf("record %q holds another traceback (%s):\n%s", w.msg, w.other, tb)
 				}
 			}
 			if !found {

@@ -105,6 +105,7 @@ const (
 	blockLines               // output: a line and its indented continuation
 	blockFrames              // a traceback before its exception line
 	blockException           // a traceback after its exception line: a chained one may follow
+	blockChained             // after "During handling of the above exception...": its traceback follows
 	blockCrash               // a crash dump: everything until the output pauses
 )
 
@@ -120,7 +121,7 @@ type grouper struct {
 // wait is how long to hold the block for more lines (0: no need to wait).
 func (g *grouper) wait() time.Duration {
 	switch g.kind {
-	case blockFrames:
+	case blockFrames, blockChained:
 		return tracebackWait
 	case blockException:
 		return partWait
@@ -171,13 +172,19 @@ func (g *grouper) line(l string, now time.Time) {
 		}
 		return
 	case blockException:
-		switch {
-		case tracebackHeader(l):
+		if l == "" || indented(l) || chainLine(l) {
 			g.add(l)
-			g.kind = blockFrames
+			if chainLine(l) {
+				g.kind = blockChained
+			}
 			return
-		case l == "" || chainLine(l) || indented(l):
+		}
+	case blockChained:
+		if l == "" || tracebackHeader(l) {
 			g.add(l)
+			if l != "" {
+				g.kind = blockFrames
+			}
 			return
 		}
 	case blockLines:
@@ -226,7 +233,7 @@ func (g *grouper) flush() {
 	}
 	text := strings.Join(lines, "\n")
 	switch kind {
-	case blockFrames, blockException, blockCrash:
+	case blockFrames, blockException, blockChained, blockCrash:
 		msg := lines[0]
 		if kind != blockCrash {
 			for i := len(lines) - 1; i >= 0; i-- {

@@ -32,6 +32,8 @@ func TestGrouper(t *testing.T) {
 			[]string{"ERROR KeyError: 1 | " + chained + "\n"}},
 		{"thread's traceback", []string{"Exception in thread T:\n", tb1 + "\n", "~"},
 			[]string{"ERROR ValueError: x | Exception in thread T:\n" + tb1 + "\n"}},
+		{"two tracebacks in a row", []string{tb1 + "\n", tb1 + "\n", "~"},
+			[]string{"ERROR ValueError: x | " + tb1 + "\n", "ERROR ValueError: x | " + tb1 + "\n"}},
 		{"line after a traceback", []string{tb1 + "\n", "served\n"}, []string{"ERROR ValueError: x | " + tb1 + "\n", "INFO served"}},
 		{"traceback cut by a pause", []string{"Traceback (most recent call last):\n  File \"a.py\", line 1\n", "~"},
 			[]string{"ERROR Traceback (most recent call last): | Traceback (most recent call last):\n  File \"a.py\", line 1\n"}},
