@@ -122,9 +122,10 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 		Progress: func(server string, v framework.Verdict) {
 			mu.Lock()
 			defer mu.Unlock()
-			finished[server] = time.Now()
+			now := time.Now()
+			finished[server] = now
 			if _, ok := started[server]; !ok {
-				started[server] = time.Now()
+				started[server] = now
 				if !fl.quiet {
 					fmt.Fprintf(stderr, "check: %s …\n", server)
 				}
@@ -151,8 +152,8 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 				fmt.Fprintf(stderr, "check: %s could not run: %s\n", s.Name, textutil.Clip(textutil.FirstLine(s.Error, ""), 200))
 				continue
 			}
-			fmt.Fprintf(stderr, "check: %s %s: %d PASS, %d FAIL, %d NON-STRICT, %d INFO, %d UNSUPPORTED, %d ERROR (%.0fs)\n",
-				s.Name, s.Version, n[framework.PASS], n[framework.FAIL], n[framework.NONSTRICT], n[framework.VINFO], n[framework.UNSUPPORTED], n[framework.ERROR], finished[s.Name].Sub(started[s.Name]).Seconds())
+			fmt.Fprintf(stderr, "check: %s %s: %d PASS, %d FAIL, %d NON-STRICT, %d INFO, %d UNSUPPORTED, %d ERROR (%s)\n",
+				s.Name, s.Version, n[framework.PASS], n[framework.FAIL], n[framework.NONSTRICT], n[framework.VINFO], n[framework.UNSUPPORTED], n[framework.ERROR], elapsed(finished[s.Name].Sub(started[s.Name])))
 		}
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s/check.json, check.md and JUnit XML per server\n", fl.out)
@@ -174,3 +175,10 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 	}
 	return nil
 }
+
+// elapsed prints a progress duration in whole seconds, never "-0s": a
+// server that reported once (or never) took no time, not a negative one.
+func elapsed(d time.Duration) string {
+	return fmt.Sprintf("%ds", max(d, 0).Round(time.Second)/time.Second)
+}
+

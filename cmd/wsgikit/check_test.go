@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wsgikit/wsgikit/internal/testenv"
 	"github.com/wsgikit/wsgikit/reports"
@@ -103,5 +104,23 @@ func TestCheckStrictAndNoSpecRan(t *testing.T) {
 	_, err := runWsgikit("check", "-q", "--cmd", "sh -c 'echo no server here; exit 3' {port} {app}", "--focus", "pep3333/environ/script-name-root", "-o", t.TempDir())
 	if exitCode(err) != 2 || err == nil || !strings.Contains(err.Error(), "no spec ran") {
 		t.Fatalf("a server that never starts: exit %d (%v), want 2 and \"no spec ran\"", exitCode(err), err)
+	}
+}
+
+func TestCheckElapsed(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0s"},
+		{-time.Nanosecond, "0s"}, // a clock read twice for one verdict
+		{-3 * time.Second, "0s"},
+		{400 * time.Millisecond, "0s"},
+		{600 * time.Millisecond, "1s"},
+		{90 * time.Second, "90s"},
+	} {
+		if got := elapsed(tc.d); got != tc.want {
+			t.Errorf("elapsed(%v) = %q, want %q", tc.d, got, tc.want)
+		}
 	}
 }

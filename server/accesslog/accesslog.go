@@ -17,22 +17,38 @@ import (
 // DefaultFormat is gunicorn's default (Apache's combined format).
 const DefaultFormat = `%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"`
 
-// Access-log atoms, gunicorn's names:
+// Access-log atoms, gunicorn's names, and their keys in JSON lines:
 //
-//	h remote address    l "-"              u user ("-": no auth here)
-//	t [date]            r request line     m method      U path     q query
-//	H protocol          s status           B body bytes  b body bytes or "-"
-//	f referer           a user agent       T seconds     D microseconds
-//	M milliseconds      L decimal seconds  p pid
-//	{name}i request header   {name}o response header   {name}e environment variable
+//	h remote_addr     l ident ("-")       u remote_user ("-": no auth here)
+//	t time            r request_line      m method
+//	U path            q query             H protocol
+//	s status          B, b response_length (body bytes sent; b is "-" for 0 in text)
+//	f referer         a user_agent        p pid
+//	T request_time_s  D request_time_us   M request_time_ms   L request_time (decimal seconds)
+//	{name}i request_header_<name>   {name}o response_header_<name>   {name}e env_<name>
+//
+// In JSON, numbers are numbers, time is RFC 3339, a header name's "-" is
+// "_", and an atom whose key came earlier in the format is left out.
+var jsonKeys = map[byte]string{
+	'h': "remote_addr", 'l': "ident", 'u': "remote_user", 't': "time", 'r': "request_line",
+	'm': "method", 'U': "path", 'q': "query", 'H': "protocol", 's': "status",
+	'B': "response_length", 'b': "response_length", 'f': "referer", 'a': "user_agent", 'p': "pid",
+	'T': "request_time_s", 'D': "request_time_us", 'M': "request_time_ms", 'L': "request_time",
+	'i': "request_header_", 'o': "response_header_", 'e': "env_",
+}
+
 type atom struct {
 	lit  string // literal text when kind == 0
 	kind byte
 	name string // for i, o, e (lower case for headers)
+	key  string // in JSON lines; "" when an earlier atom has it
 }
 
+// numeric atoms are JSON numbers.
+func (a atom) numeric() bool { return strings.IndexByte("sBbTDMLp", a.kind) >= 0 }
+
 // Log formats one line per request in gunicorn's --access-logformat
-// (or JSON with the same atoms as keys) to a buffered file that USR1 reopens.
+// (or JSON with the atoms' keys) to a buffered file that USR1 reopens.
 type Log struct {
 	atoms   []atom
 	json    bool
@@ -40,7 +56,7 @@ type Log struct {
 	mu      sync.Mutex
 	w       *bufio.Writer
 	f       io.WriteCloser
-	pid     string
+	pid     int
 	needOut bool // the format uses response headers
 }
 
@@ -87,6 +103,19 @@ func parseFormat(format string) ([]atom, error) {
 		}
 		out = append(out, atom{kind: name[0]})
 	}
+	seen := map[string]bool{}
+	for i, a := range out {
+		if a.kind == 0 {
+			continue
+		}
+		key := jsonKeys[a.kind]
+		if a.name != "" {
+			key += strings.ReplaceAll(a.name, "-", "_")
+		}
+		if !seen[key] {
+			seen[key], out[i].key = true, key
+		}
+	}
 	return out, nil
 }
 
@@ -99,7 +128,7 @@ func Open(path, format string, asJSON bool) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Log{atoms: atoms, json: asJSON, path: path, pid: strconv.Itoa(os.Getpid())}
+	l := &Log{atoms: atoms, json: asJSON, path: path, pid: os.Getpid()}
 	for _, a := range atoms {
 		l.needOut = l.needOut || a.kind == 'o'
 	}
@@ -222,23 +251,23 @@ func (l *Log) AppendLine(buf []byte, rc *Record, remote []byte, status int, writ
 			}
 			continue
 		}
-		if l.json {
-			if !first {
-				buf = append(buf, ',')
-			}
-			first = false
-			key := string(a.kind)
-			if a.name != "" {
-				key = "{" + a.name + "}" + string(a.kind)
-			}
-			buf = appendJSONString(buf, []byte(key))
-			buf = append(buf, ':')
+		if !l.json {
+			buf = appendEscaped(buf, l.value(nil, a, rc, remote, status, written, start, d))
+			continue
 		}
-		v := l.value(nil, a, rc, remote, status, written, start, d)
-		if l.json {
-			buf = appendJSONString(buf, v)
+		if a.key == "" {
+			continue
+		}
+		if !first {
+			buf = append(buf, ',')
+		}
+		first = false
+		buf = appendJSONString(buf, []byte(a.key))
+		buf = append(buf, ':')
+		if a.numeric() {
+			buf = l.value(buf, a, rc, remote, status, written, start, d)
 		} else {
-			buf = appendEscaped(buf, v)
+			buf = appendJSONString(buf, l.value(nil, a, rc, remote, status, written, start, d))
 		}
 	}
 	if l.json {
@@ -260,6 +289,9 @@ func (l *Log) value(b []byte, a atom, rc *Record, remote []byte, status int, wri
 	case 'l', 'u':
 		return append(b, '-')
 	case 't':
+		if l.json {
+			return start.AppendFormat(b, time.RFC3339)
+		}
 		return start.AppendFormat(append(b, '['), "02/Jan/2006:15:04:05 -0700]")
 	case 'r':
 		b = append(b, rc.req.Method...)
@@ -279,7 +311,7 @@ func (l *Log) value(b []byte, a atom, rc *Record, remote []byte, status int, wri
 	case 'B':
 		return strconv.AppendInt(b, written, 10)
 	case 'b':
-		if written == 0 {
+		if written == 0 && !l.json {
 			return append(b, '-')
 		}
 		return strconv.AppendInt(b, written, 10)
@@ -296,7 +328,7 @@ func (l *Log) value(b []byte, a atom, rc *Record, remote []byte, status int, wri
 	case 'L':
 		return strconv.AppendFloat(b, d.Seconds(), 'f', 6, 64)
 	case 'p':
-		return append(b, l.pid...)
+		return strconv.AppendInt(b, int64(l.pid), 10)
 	case 'i':
 		return dash(rc.req.Header(a.name))
 	case 'o':

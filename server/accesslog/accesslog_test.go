@@ -26,7 +26,14 @@ func TestAccessLogFormat(t *testing.T) {
 	}{
 		{DefaultFormat, false, `127.0.0.1 - - [25/Nov/2026:08:03:34 +0000] "GET /p/a?x=1 HTTP/1.1" 200 13 "http://r/" "ua \"quoted\""` + "\n"},
 		{`%(m)s %(U)s %(q)s %(H)s %(s)s %(B)s %(D)s %(M)s %(L)s %({x-req}i)s %({x-out}o)s %({x-missing}i)s`, false, "GET /p/a x=1 HTTP/1.1 200 13 1500 1 0.001500 abc yes -\n"},
-		{`%(r)s %(s)s`, true, `{"r":"GET /p/a?x=1 HTTP/1.1","s":"200"}` + "\n"},
+		{`%(r)s %(s)s`, true, `{"request_line":"GET /p/a?x=1 HTTP/1.1","status":200}` + "\n"},
+		{DefaultFormat, true, `{"remote_addr":"127.0.0.1","ident":"-","remote_user":"-","time":"2026-11-25T08:03:34Z","request_line":"GET /p/a?x=1 HTTP/1.1",` +
+			`"status":200,"response_length":13,"referer":"http://r/","user_agent":"ua \"quoted\""}` + "\n"},
+		{`%(m)s %(U)s %(q)s %(H)s %(B)s %(b)s %(T)s %(D)s %(M)s %(L)s %(p)s`, true,
+			`{"method":"GET","path":"/p/a","query":"x=1","protocol":"HTTP/1.1","response_length":13,` +
+				`"request_time_s":0,"request_time_us":1500,"request_time_ms":1,"request_time":0.001500,"pid":0}` + "\n"},
+		{`%({x-req}i)s %({X-Out}o)s %({x-missing}i)s %({x-req}i)s`, true,
+			`{"request_header_x_req":"abc","response_header_x_out":"yes","request_header_x_missing":"-"}` + "\n"},
 	}
 	for _, tc := range cases {
 		atoms, err := parseFormat(tc.format)
@@ -37,6 +44,13 @@ func TestAccessLogFormat(t *testing.T) {
 		got := string(l.AppendLine(nil, &rc, []byte("127.0.0.1"), 200, 13, start, 1500*time.Microsecond))
 		if got != tc.want {
 			t.Errorf("format %q:\n got %q\nwant %q", tc.format, got, tc.want)
+		}
+	}
+	for asJSON, want := range map[bool]string{false: "-\n", true: `{"response_length":0}` + "\n"} {
+		atoms, _ := parseFormat(`%(b)s`)
+		l := &Log{atoms: atoms, json: asJSON}
+		if got := string(l.AppendLine(nil, &rc, nil, 304, 0, start, 0)); got != want {
+			t.Errorf("%%(b)s of an empty body, JSON %v: %q, want %q", asJSON, got, want)
 		}
 	}
 	for _, bad := range []string{"%(z)s", "%(h", "%({x}q)s"} {

@@ -279,17 +279,23 @@ func (c *conn) readFailed(err error) {
 	switch {
 	case errors.As(err, &he):
 		c.e.logf(slog.LevelDebug, "rejected request from %s: %d %s", c.nc.RemoteAddr(), he.Status, he.Reason)
-		c.hbuf = http1.AppendError(c.hbuf[:0], he.Status)
-		c.write(c.hbuf)
+		c.reject(he.Status)
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		// Only answer 408 when part of a head arrived: an idle keep-alive
 		// connection is simply closed.
 		if c.r.Buffered() > 0 && !c.e.draining.Load() {
-			c.hbuf = http1.AppendError(c.hbuf[:0], 408)
-			c.write(c.hbuf)
+			c.reject(408)
 		}
 	}
+}
+
+// reject answers status for a request the application never sees, and
+// counts it (the master's wsgikit_rejected_requests_total).
+func (c *conn) reject(status int) {
+	c.e.stats.Reject(status)
+	c.hbuf = http1.AppendError(c.hbuf[:0], status)
+	c.write(c.hbuf)
 }
 
 // handle runs the request in c.req holding slot; it reports whether the
@@ -306,8 +312,7 @@ func (c *conn) handle(slot int) (bool, time.Time) {
 	}
 	if c.req.ExpectOther {
 		// RFC 9110 §10.1.1: an expectation the server cannot meet.
-		c.hbuf = http1.AppendError(c.hbuf[:0], 417)
-		c.write(c.hbuf)
+		c.reject(417)
 		return false, time.Now()
 	}
 	al := e.cfg.AccessLog

@@ -197,8 +197,7 @@ func (x *Exchange) SendFile(h *Head, fd int, off, n int64) error {
 	}
 	switch x.frame {
 	case frameNone:
-		x.written += n
-		return nil
+		return nil // nothing goes out (HEAD, 204, 304): nothing is counted
 	case frameLength:
 		n = min(n, x.remaining)
 	case frameChunked:
@@ -243,8 +242,7 @@ func (x *Exchange) body(p []byte) {
 	c := x.c
 	switch x.frame {
 	case frameNone:
-		x.written += int64(len(p))
-		return
+		return // not sent (HEAD, 204, 304): the access log counts bytes sent
 	case frameLength:
 		if int64(len(p)) > x.remaining {
 			p = p[:x.remaining]

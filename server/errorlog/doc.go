@@ -1,5 +1,6 @@
 // Package errorlog is the server's error log: gunicorn's line format (or
-// JSON) for the master's and the workers' loggers, gunicorn's level names,
-// and the --error-logfile file that is every worker's stderr and that USR1
-// reopens.
+// JSON), gunicorn's level names, the --error-logfile file that USR1
+// reopens, and the relay (Relay) through which the master writes what each
+// worker prints — the engine's records (NewRelayed), Python's output and
+// tracebacks — to that log, so only the master writes it.
 package errorlog

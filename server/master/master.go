@@ -58,7 +58,7 @@ func New(cfg Config, logger *slog.Logger) (*Master, error) {
 		cfg.Bind = []string{"127.0.0.1:8000"}
 	}
 	m := &Master{cfg: cfg, log: logger, events: make(chan any, 64), metrics: newMetrics()}
-	p := &execProcs{user: cfg.User, errorLog: cfg.ErrorLog, capture: cfg.CaptureOutput, events: m.events}
+	p := &execProcs{app: cfg.App, user: cfg.User, log: logger, capture: cfg.CaptureOutput, events: m.events}
 	var err error
 	if p.python, err = resolvePython(cfg.Python); err != nil {
 		return nil, err
@@ -74,9 +74,6 @@ func New(cfg Config, logger *slog.Logger) (*Master, error) {
 	}
 	if p.cred, err = credential(cfg.User, cfg.Group); err != nil {
 		return nil, err
-	}
-	if p.cred != nil && cfg.ErrorLog != nil {
-		cfg.ErrorLog.SetOwner(int(p.cred.Uid), int(p.cred.Gid))
 	}
 	if m.listeners, err = listen(cfg.Bind, listenOptions{Backlog: cfg.Backlog, Umask: cfg.Umask}); err != nil {
 		return nil, err
@@ -119,6 +116,7 @@ func (m *Master) Run(ctx context.Context) error {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
+	setProcName("wsgikit master")
 	for _, a := range m.addrs() {
 		m.log.Info(fmt.Sprintf("listening at: %s (%d)", displayAddr(a), os.Getpid()))
 	}

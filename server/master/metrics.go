@@ -17,36 +17,49 @@ import (
 
 // metrics aggregates the workers' snapshots in the master and serves them
 // to Prometheus. Counters stay monotonic across worker restarts: a worker's
-// last snapshot moves into "retired" when it exits.
+// last snapshot moves into "retired" when it exits. The only per-worker
+// series is labelled by worker number, not pid, so recycling workers does
+// not make new series.
 type metrics struct {
 	mu       sync.Mutex
-	live     map[int]workerproto.Snapshot
-	rss      map[int]float64 // bytes, per live worker
+	live     map[int]workerproto.Snapshot // by pid
+	rss      map[int]liveRSS              // by pid
 	retired  workerproto.Snapshot
 	restarts map[string]uint64
 
-	descRequests, descLatency, descInflight, descQueued, descThreads, descRestarts, descRSS, descWorkers *prometheus.Desc
+	descRequests, descRejected, descLatency, descInflight, descQueued, descThreads, descRestarts, descRSS, descWorkers *prometheus.Desc
+}
+
+// liveRSS is a live worker's resident memory and number.
+type liveRSS struct {
+	num   int
+	bytes float64
+}
+
+func newSnapshot() workerproto.Snapshot {
+	return workerproto.Snapshot{Requests: map[string]uint64{}, Rejected: map[string]uint64{}, Latency: make([]uint64, len(workerproto.LatencyBuckets)+1)}
 }
 
 func newMetrics() *metrics {
 	return &metrics{
-		live: map[int]workerproto.Snapshot{}, rss: map[int]float64{}, restarts: map[string]uint64{},
-		retired:      workerproto.Snapshot{Requests: map[string]uint64{}, Latency: make([]uint64, len(workerproto.LatencyBuckets)+1)},
+		live: map[int]workerproto.Snapshot{}, rss: map[int]liveRSS{}, restarts: map[string]uint64{},
+		retired:      newSnapshot(),
 		descRequests: prometheus.NewDesc("wsgikit_requests_total", "Requests answered, by method and status.", []string{"method", "status"}, nil),
+		descRejected: prometheus.NewDesc("wsgikit_rejected_requests_total", "Requests the server refused itself (malformed, over a limit, too slow), by status; the application never saw them.", []string{"code"}, nil),
 		descLatency:  prometheus.NewDesc("wsgikit_request_duration_seconds", "Time from a parsed request to the end of its response.", nil, nil),
 		descInflight: prometheus.NewDesc("wsgikit_requests_in_flight", "Requests running in Python now.", nil, nil),
 		descQueued:   prometheus.NewDesc("wsgikit_requests_queued", "Parsed requests waiting for a free Python thread.", nil, nil),
 		descThreads:  prometheus.NewDesc("wsgikit_python_threads", "Python threads (request slots) by state.", []string{"state"}, nil),
 		descRestarts: prometheus.NewDesc("wsgikit_worker_restarts_total", "Workers replaced, by cause.", []string{"cause"}, nil),
-		descRSS:      prometheus.NewDesc("wsgikit_worker_rss_bytes", "Resident memory per worker.", []string{"pid"}, nil),
+		descRSS:      prometheus.NewDesc("wsgikit_worker_rss_bytes", "Resident memory per live worker, by worker number (the lowest free when it started: few series, unlike pids).", []string{"worker"}, nil),
 		descWorkers:  prometheus.NewDesc("wsgikit_workers", "Live worker processes.", nil, nil),
 	}
 }
 
-func (m *metrics) update(pid int, s workerproto.Snapshot, rssBytes float64) {
+func (m *metrics) update(pid, num int, s workerproto.Snapshot, rssBytes float64) {
 	m.mu.Lock()
 	m.live[pid] = s
-	m.rss[pid] = rssBytes
+	m.rss[pid] = liveRSS{num, rssBytes}
 	m.mu.Unlock()
 }
 
@@ -71,6 +84,9 @@ func addSnapshot(dst *workerproto.Snapshot, s workerproto.Snapshot) {
 	for k, v := range s.Requests {
 		dst.Requests[k] += v
 	}
+	for k, v := range s.Rejected {
+		dst.Rejected[k] += v
+	}
 	for i := range s.Latency {
 		if i < len(dst.Latency) {
 			dst.Latency[i] += s.Latency[i]
@@ -84,7 +100,7 @@ func addSnapshot(dst *workerproto.Snapshot, s workerproto.Snapshot) {
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.descRequests, m.descLatency, m.descInflight, m.descQueued, m.descThreads, m.descRestarts, m.descRSS, m.descWorkers} {
+	for _, d := range []*prometheus.Desc{m.descRequests, m.descRejected, m.descLatency, m.descInflight, m.descQueued, m.descThreads, m.descRestarts, m.descRSS, m.descWorkers} {
 		ch <- d
 	}
 }
@@ -93,20 +109,18 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	total := workerproto.Snapshot{Requests: map[string]uint64{}, Latency: make([]uint64, len(workerproto.LatencyBuckets)+1)}
+	total := newSnapshot()
 	addSnapshot(&total, m.retired)
 	total.Inflight, total.Waiting, total.Threads = 0, 0, 0 // gauges: live workers only
 	for _, s := range m.live {
 		addSnapshot(&total, s)
 	}
-	keys := make([]string, 0, len(total.Requests))
-	for k := range total.Requests {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range sortedKeys(total.Requests) {
 		method, status, _ := strings.Cut(k, " ")
 		ch <- prometheus.MustNewConstMetric(m.descRequests, prometheus.CounterValue, float64(total.Requests[k]), method, status)
+	}
+	for _, code := range sortedKeys(total.Rejected) {
+		ch <- prometheus.MustNewConstMetric(m.descRejected, prometheus.CounterValue, float64(total.Rejected[code]), code)
 	}
 	buckets := map[float64]uint64{}
 	var cum uint64
@@ -123,10 +137,19 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	for cause, n := range m.restarts {
 		ch <- prometheus.MustNewConstMetric(m.descRestarts, prometheus.CounterValue, float64(n), cause)
 	}
-	for pid, rss := range m.rss {
-		ch <- prometheus.MustNewConstMetric(m.descRSS, prometheus.GaugeValue, rss, strconv.Itoa(pid))
+	for _, r := range m.rss {
+		ch <- prometheus.MustNewConstMetric(m.descRSS, prometheus.GaugeValue, r.bytes, strconv.Itoa(r.num))
 	}
 	ch <- prometheus.MustNewConstMetric(m.descWorkers, prometheus.GaugeValue, float64(len(m.live)))
+}
+
+func sortedKeys(m map[string]uint64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // serve serves /metrics on addr (its own listener: never the app's).

@@ -3,6 +3,8 @@ package master
 import (
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/user"
@@ -10,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/wsgikit/wsgikit/server"
 	"github.com/wsgikit/wsgikit/server/errorlog"
@@ -22,68 +25,90 @@ import (
 // its exit come back as events.
 type execProcs struct {
 	python    string
+	app       string              // as given, for process titles
 	cred      *syscall.Credential // --user/--group; nil: the master's
 	user      string              // as given, for messages
 	base      workerproto.Config  // every worker's, but for FDs and MaxRequests
 	listeners []*os.File
-	errorLog  *errorlog.File // the workers' stderr; nil: the master's
-	capture   bool           // the workers' stdout too (--capture-output)
-	events    chan<- any     // statusEvent, exitEvent
+	log       *slog.Logger // where the workers' output goes (errorlog.Relay)
+	capture   bool         // the workers' stdout too (--capture-output)
+	events    chan<- any   // statusEvent, exitEvent
 }
 
-func (p *execProcs) start(limit uint64) (int, *workerproto.Scoreboard, error) {
-	ctlR, ctlW, err := os.Pipe()
-	if err != nil {
-		return 0, nil, fmt.Errorf("spawn worker: %w", err)
-	}
-	stR, stW, err := os.Pipe()
-	if err != nil {
-		ctlR.Close()
-		ctlW.Close()
-		return 0, nil, fmt.Errorf("spawn worker: %w", err)
-	}
-	board, boardF, err := workerproto.NewScoreboard(p.base.Threads)
-	if err != nil {
-		ctlR.Close()
-		ctlW.Close()
-		stR.Close()
-		stW.Close()
+func (p *execProcs) start(num int, limit uint64) (int, *workerproto.Scoreboard, error) {
+	var opened []io.Closer // closed if the start fails
+	fail := func(err error) (int, *workerproto.Scoreboard, error) {
+		for _, c := range opened {
+			c.Close()
+		}
 		return 0, nil, err
 	}
+	pipes := make([]*os.File, 0, 6) // control, status, output: read and write ends
+	for range 3 {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return fail(fmt.Errorf("spawn worker: %w", err))
+		}
+		pipes = append(pipes, r, w)
+		opened = append(opened, r, w)
+	}
+	ctlR, ctlW, stR, stW, outR, outW := pipes[0], pipes[1], pipes[2], pipes[3], pipes[4], pipes[5]
+	board, boardF, err := workerproto.NewScoreboard(p.base.Threads)
+	if err != nil {
+		return fail(err)
+	}
+	opened = append(opened, board, boardF)
 	files, fds := workerproto.Pass(p.listeners, ctlR, stW, boardF)
 	wc := p.base
 	wc.FDs, wc.MaxRequests = fds, limit
+	wc.ProcTitle = fmt.Sprintf("wsgikit worker %d [%s]", num, p.app)
 	cmd := workerproto.Command(p.python, &wc)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if p.errorLog != nil {
-		cmd.Stderr = p.errorLog.File()
-	}
+	// The worker's stderr (Python's and the engine's log records) comes to
+	// the master, which writes it to the error log in its format (Relay).
+	cmd.Stdout, cmd.Stderr = os.Stdout, outW
 	if p.capture {
-		cmd.Stdout = cmd.Stderr
+		cmd.Stdout = outW
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Credential: p.cred}
 	cmd.ExtraFiles = files
 	err = cmd.Start()
 	ctlR.Close()
 	stW.Close()
+	outW.Close()
 	if err != nil {
-		ctlW.Close()
-		stR.Close()
-		boardF.Close()
 		if p.cred != nil && errors.Is(err, syscall.EACCES) {
-			return 0, nil, fmt.Errorf("spawn worker %s: %w: uid %d (--user %s) cannot run it; give an interpreter that user can read (e.g. not under /root) or another --user", p.python, err, p.cred.Uid, p.user)
+			return fail(fmt.Errorf("spawn worker %s: %w: uid %d (--user %s) cannot run it; give an interpreter that user can read (e.g. not under /root) or another --user", p.python, err, p.cred.Uid, p.user))
 		}
-		return 0, nil, fmt.Errorf("spawn worker %s: %w", p.python, err)
+		return fail(fmt.Errorf("spawn worker %s: %w", p.python, err))
 	}
 	pid := cmd.Process.Pid
 	go p.readStatus(pid, stR)
+	relayed := relay(outR, p.log, pid)
 	go func() {
 		cmd.Wait()
 		ctlW.Close() // the worker is gone: its control pipe and board file too (the mapping stays)
 		boardF.Close()
+		awaitRelay(relayed) // its last words before the news of its exit
 		p.events <- exitEvent{pid: pid, code: cmd.ProcessState.ExitCode(), how: describeExit(cmd.ProcessState)}
 	}()
 	return pid, board, nil
+}
+
+// relay logs what process pid writes on r (errorlog.Relay) until EOF, when
+// the returned channel closes.
+func relay(r *os.File, log *slog.Logger, pid int) <-chan struct{} {
+	done := make(chan struct{})
+	go func() { errorlog.Relay(r, log, pid); close(done) }()
+	return done
+}
+
+// awaitRelay waits for a relay to end once its process exited; bounded, as
+// a process it started may still hold the pipe.
+func awaitRelay(done <-chan struct{}) {
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+	}
 }
 
 // readStatus forwards a worker's status messages to the master loop.
@@ -133,10 +158,7 @@ func workerConfig(c *Config, spec AppSpec, libdir string) workerproto.Config {
 		ScriptName: c.ScriptName, LogLevel: c.LogLevel, LogJSON: c.LogJSON, AccessLog: c.AccessLog,
 		AccessLogFormat: c.AccessLogFormat, Software: server.Version, Static: c.Static,
 		ForwardedAllow: c.ForwardedAllowIPs, ProxyProtocol: c.ProxyProtocol, ProxyAllowFrom: c.ProxyAllowFrom,
-		MaxConnections: c.MaxConnections,
-	}
-	if c.ErrorLog != nil {
-		wc.ErrorLogPath = c.ErrorLog.Path()
+		MaxConnections: c.MaxConnections, CaptureOutput: c.CaptureOutput,
 	}
 	return wc
 }
@@ -159,8 +181,22 @@ func CheckConfig(cfg Config) error {
 	wc := workerproto.Config{Module: spec.Module, Callable: spec.Callable, Factory: spec.Factory, Chdir: cfg.Chdir,
 		PythonPath: cfg.PythonPath, LibDir: libdir, CheckOnly: true}
 	cmd := workerproto.Command(python, &wc)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("check: %w", err)
+	}
+	cmd.Stdout, cmd.Stderr = outW, outW
+	err = cmd.Start()
+	outW.Close()
+	if err != nil {
+		outR.Close()
+	} else {
+		level, _ := errorlog.ParseLevel(cfg.LogLevel)
+		relayed := relay(outR, errorlog.New(os.Stderr, level, cfg.LogJSON), cmd.Process.Pid)
+		err = cmd.Wait()
+		awaitRelay(relayed)
+	}
+	if err != nil {
 		code := cmd.ProcessState.ExitCode()
 		if workerproto.Permanent(code) {
 			return &ExitError{Code: code, Err: fmt.Errorf("check failed (see above)")}

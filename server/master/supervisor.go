@@ -32,8 +32,9 @@ const (
 // procs starts and signals worker processes: the supervisor's only way to
 // act on the system (execProcs; a fake in the tests).
 type procs interface {
-	// start starts a worker that recycles after limit requests (0: never).
-	start(limit uint64) (pid int, board *workerproto.Scoreboard, err error)
+	// start starts worker number num (its process title and metrics label)
+	// that recycles after limit requests (0: never).
+	start(num int, limit uint64) (pid int, board *workerproto.Scoreboard, err error)
 	signal(pid int, sig syscall.Signal)
 	// rssMB is the worker's resident memory in MB (0 when unknown).
 	rssMB(pid int) float64
@@ -60,6 +61,7 @@ type (
 // worker is what the supervisor knows of one worker process.
 type worker struct {
 	pid         int
+	num         int // 1..: the lowest no live worker had when it started (title, metrics label)
 	board       *workerproto.Scoreboard
 	gen         int
 	started     time.Time
@@ -140,11 +142,12 @@ func (s *supervisor) spawn(now time.Time) error {
 			limit += uint64(s.jitter(s.cfg.MaxRequestsJitter + 1))
 		}
 	}
-	pid, board, err := s.procs.start(limit)
+	num := s.freeNum()
+	pid, board, err := s.procs.start(num, limit)
 	if err != nil {
 		return err
 	}
-	s.workers[pid] = &worker{pid: pid, board: board, gen: s.gen, started: now, lastBeat: now, limit: limit}
+	s.workers[pid] = &worker{pid: pid, num: num, board: board, gen: s.gen, started: now, lastBeat: now, limit: limit}
 	s.log.Info(fmt.Sprintf("booting worker with pid %d", pid))
 	return nil
 }
@@ -241,8 +244,7 @@ func (s *supervisor) onExit(ev exitEvent, now time.Time) error {
 		return nil
 	}
 	delete(s.workers, ev.pid)
-	s.metrics.update(ev.pid, w.board.Snapshot(), 0) // exact final counts: the board outlives the worker
-	s.metrics.exited(ev.pid)
+	defer s.release(w) // after the crash report below has read its board
 	if workerproto.Permanent(ev.code) && !w.ready {
 		if w.gen > 0 && s.liveInGen(w.gen-1) > 0 {
 			// A reload whose new code does not import: keep serving the old.
@@ -250,7 +252,7 @@ func (s *supervisor) onExit(ev exitEvent, now time.Time) error {
 			s.gen--
 			for _, o := range s.byPID() {
 				if o.gen > s.gen {
-					delete(s.workers, o.pid)
+					s.release(o)
 					s.procs.signal(o.pid, syscall.SIGKILL)
 				}
 			}
@@ -292,7 +294,7 @@ func (s *supervisor) onExit(ev exitEvent, now time.Time) error {
 func (s *supervisor) check(now time.Time) {
 	for _, w := range s.byPID() {
 		rss := s.procs.rssMB(w.pid)
-		s.metrics.update(w.pid, w.board.Snapshot(), rss*(1<<20))
+		s.metrics.update(w.pid, w.num, w.board.Snapshot(), rss*(1<<20))
 		if stale := max(10*s.cfg.Heartbeat, 30*time.Second); w.killedBy == "" && now.Sub(w.lastBeat) > stale {
 			s.log.Error(fmt.Sprintf("worker %d sent no heartbeat for %v: killing it", w.pid, stale))
 			w.killedBy = causeUnresponsive
@@ -343,6 +345,29 @@ func (s *supervisor) reconcile(now time.Time) time.Duration {
 	return 0
 }
 
+// release forgets a worker that is gone (or being killed): its exact final
+// counts move to the metrics' retired totals (the board outlives the
+// process), then the master's mapping of its board is unmapped.
+func (s *supervisor) release(w *worker) {
+	delete(s.workers, w.pid)
+	s.metrics.update(w.pid, w.num, w.board.Snapshot(), 0)
+	s.metrics.exited(w.pid)
+	w.board.Close()
+}
+
+// freeNum is the lowest worker number no live worker has.
+func (s *supervisor) freeNum() int {
+	used := map[int]bool{}
+	for _, w := range s.workers {
+		used[w.num] = true
+	}
+	n := 1
+	for used[n] {
+		n++
+	}
+	return n
+}
+
 func (s *supervisor) readyInGen(gen int) int {
 	n := 0
 	for _, w := range s.workers {
@@ -381,4 +406,8 @@ func (s *supervisor) signalAll(sig syscall.Signal) {
 }
 
 // forget drops a worker that exited while the master stops.
-func (s *supervisor) forget(pid int) { delete(s.workers, pid) }
+func (s *supervisor) forget(pid int) {
+	if w, ok := s.workers[pid]; ok {
+		s.release(w)
+	}
+}

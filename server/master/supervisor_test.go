@@ -25,7 +25,7 @@ type fakeProcs struct {
 	fail    bool // start fails
 }
 
-func (f *fakeProcs) start(limit uint64) (int, *workerproto.Scoreboard, error) {
+func (f *fakeProcs) start(num int, limit uint64) (int, *workerproto.Scoreboard, error) {
 	if f.fail {
 		return 0, nil, fmt.Errorf("spawn worker: no interpreter")
 	}

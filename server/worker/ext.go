@@ -140,8 +140,9 @@ func wkRead(slot C.int, p unsafe.Pointer, n C.size_t, line C.int) C.longlong {
 	return -1
 }
 
-// logger is the worker's error log; app exceptions come here from C.
-var logger = errorlog.New(os.Stderr, slog.LevelInfo, false)
+// logger is the worker's error log, records on stderr that the master
+// writes to the error log (errorlog.Relay); app exceptions come here from C.
+var logger = errorlog.NewRelayed(os.Stderr, slog.LevelInfo)
 
 // wkLogError logs an application error with its request line and traceback.
 //
@@ -180,11 +181,11 @@ func wkEnvKey(i C.int, buf *C.char, n C.int) C.int {
 func wkServe(cfgp *C.char, cfglen C.int) C.int {
 	cfg, err := workerproto.ParseConfig(C.GoBytes(unsafe.Pointer(cfgp), cfglen))
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "wsgikit worker: %v\n", err)
+		logger.Error(err.Error())
 		return workerproto.ExitConfig
 	}
 	level, _ := errorlog.ParseLevel(cfg.LogLevel)
-	logger = errorlog.New(os.Stderr, level, cfg.LogJSON)
+	logger = errorlog.NewRelayed(os.Stderr, level)
 	// At least two Ps, even on one CPU: while the event loop's thread is in
 	// Python (a cgo call), an idle P tells sysmon there is no need to take
 	// the loop's P away and hand it to another thread (server/engine/loop.go).
@@ -233,12 +234,7 @@ func wkServe(cfgp *C.char, cfglen C.int) C.int {
 	go func() {
 		for s := range sigs {
 			switch s {
-			case syscall.SIGUSR1:
-				if cfg.ErrorLogPath != "" {
-					if err := errorlog.ReopenStderr(cfg.ErrorLogPath); err != nil {
-						logger.Error(fmt.Sprintf("reopen %s: %v", cfg.ErrorLogPath, err))
-					}
-				}
+			case syscall.SIGUSR1: // the master reopens the error log it writes
 				if ec.AccessLog != nil {
 					if err := ec.AccessLog.Reopen(); err != nil {
 						logger.Error(err.Error())

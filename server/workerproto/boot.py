@@ -11,12 +11,45 @@ import traceback
 
 EXIT_IMPORT = 3  # the application could not be imported: do not restart
 EXIT_NO_EXT = 4  # no _wsgikit build for this interpreter
+RECORD_MARK = "\x1e"  # starts a stderr line that is a log record (errorlog.RecordMark)
 
 
-def fail(code, msg):
-    sys.stderr.write("wsgikit: %s\n" % msg)
+def log(level, msg, tb=None):
+    """One record for the error log, which the master writes in its format;
+    tb, a traceback, goes with it (not a record per line)."""
+    rec = {"level": level, "msg": msg}
+    if tb:
+        rec["traceback"] = tb
+    sys.stderr.write(RECORD_MARK + json.dumps(rec) + "\n")
     sys.stderr.flush()
+
+
+def fail(code, msg, tb=None):
+    log("ERROR", msg, tb)
     sys.exit(code)
+
+
+def set_title(title):
+    """Show title in ps and top rather than `python -c <this file>`, as
+    setproctitle does: /proc/self/cmdline is read from the memory of the
+    original argv strings, ours to overwrite; comm (15 bytes) is what top shows."""
+    try:
+        with open("/proc/self/comm", "w") as f:
+            f.write(title[:15].rstrip())
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end: stat's 48th and 49th
+        room = end - start
+        if room < 2:
+            return
+        raw = title.encode()[:room - 2]
+        # A NUL ends the title; the area's last byte is not one, which tells
+        # the kernel the strings were rewritten: it shows up to the first NUL.
+        with open("/proc/self/mem", "r+b", buffering=0) as mem:
+            mem.seek(start)
+            mem.write(raw + b"\0" * (room - len(raw) - 1) + b" ")
+    except (OSError, ValueError, IndexError):
+        pass  # cosmetic: keep the interpreter's title
 
 
 def load_app(cfg):
@@ -24,8 +57,7 @@ def load_app(cfg):
     try:
         mod = importlib.import_module(cfg["module"])
     except BaseException:
-        traceback.print_exc()
-        fail(EXIT_IMPORT, "cannot import module %r for app %s (cwd %s)" % (cfg["module"], target, os.getcwd()))
+        fail(EXIT_IMPORT, "cannot import module %r for app %s (cwd %s)" % (cfg["module"], target, os.getcwd()), traceback.format_exc())
     obj = mod
     for part in cfg["callable"].split("."):
         if not hasattr(obj, part):
@@ -36,8 +68,7 @@ def load_app(cfg):
         try:
             obj = obj()
         except BaseException:
-            traceback.print_exc()
-            fail(EXIT_IMPORT, "app factory %s raised" % target)
+            fail(EXIT_IMPORT, "app factory %s raised" % target, traceback.format_exc())
     if not callable(obj):
         fail(EXIT_IMPORT, "%s is not callable (it is a %s)" % (target, type(obj).__name__))
     return obj
@@ -46,6 +77,10 @@ def load_app(cfg):
 def main():
     raw = os.environ.pop("WSGIKIT_WORKER")
     cfg = json.loads(raw)
+    if cfg.get("proc_title"):
+        set_title(cfg["proc_title"])
+    if cfg.get("capture_output"):  # the app's prints reach the log as they happen
+        sys.stdout.reconfigure(line_buffering=True)
     libdir = cfg["libdir"]
     if not any(os.path.exists(os.path.join(libdir, "_wsgikit" + s)) for s in importlib.machinery.EXTENSION_SUFFIXES):
         fail(EXIT_NO_EXT, "no _wsgikit build for Python %d.%d in %s (wanted _wsgikit%s); build it with: make build PYTHON=%s"

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/wsgikit/wsgikit/server/errorlog"
 )
 
 // configKeys are the JSON names of Config's fields (FDs' flattened in).
@@ -40,6 +42,9 @@ func TestBootMatchesProtocol(t *testing.T) {
 		if got, _ := strconv.Atoi(m[1]); got != want {
 			t.Errorf("boot.py: %s = %d, Go says %d", name, got, want)
 		}
+	}
+	if m := regexp.MustCompile(`(?m)^RECORD_MARK = (".*?")`).FindStringSubmatch(bootPy); m == nil || m[1] != strconv.QuoteToASCII(errorlog.RecordMark) {
+		t.Errorf("boot.py's RECORD_MARK %v is not errorlog.RecordMark %q", m, errorlog.RecordMark)
 	}
 	keys := configKeys(reflect.TypeFor[Config]())
 	used := regexp.MustCompile(`cfg(?:\["|\.get\(")(\w+)"`).FindAllStringSubmatch(bootPy, -1)

@@ -27,6 +27,7 @@ type Config struct {
 	PythonPath []string `json:"pythonpath"`
 	LibDir     string   `json:"libdir"`     // where _wsgikit*.so lives
 	CheckOnly  bool     `json:"check_only"` // import the app and load the extension, then exit 0
+	ProcTitle  string   `json:"proc_title"` // what ps shows for the worker ("wsgikit worker 1 [app]")
 
 	FDs
 
@@ -41,15 +42,15 @@ type Config struct {
 	ScriptName      string       `json:"script_name"`
 	LogLevel        string       `json:"log_level"`
 	LogJSON         bool         `json:"log_json"`
+	CaptureOutput   bool         `json:"capture_output"` // stdout goes to the error log too: line-buffered
 	AccessLog       string       `json:"access_log"`
 	AccessLogFormat string       `json:"access_log_format"`
 	ForwardedAllow  string       `json:"forwarded_allow_ips"`
 	ProxyProtocol   string       `json:"proxy_protocol"`
 	ProxyAllowFrom  string       `json:"proxy_allow_from"`
 	MaxConnections  int          `json:"max_connections"`
-	ErrorLogPath    string       `json:"error_log"` // reopened onto stderr on USR1
-	Software        string       `json:"software"`  // SERVER_SOFTWARE
-	Static          bool         `json:"static"`    // answer hello world without calling Python
+	Software        string       `json:"software"` // SERVER_SOFTWARE
+	Static          bool         `json:"static"`   // answer hello world without calling Python
 }
 
 // Duration marshals as a Go duration string.

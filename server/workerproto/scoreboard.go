@@ -87,6 +87,20 @@ func mapBoard(fd, n int) (*Scoreboard, error) {
 	return &Scoreboard{mem: mem, n: n}, nil
 }
 
+// Close unmaps the board (the master, once the worker is gone: each one is
+// a mapping of its own). The board must not be used after.
+func (b *Scoreboard) Close() error {
+	mem := b.mem
+	b.mem = nil
+	if mem == nil {
+		return nil
+	}
+	if err := syscall.Munmap(mem); err != nil {
+		return fmt.Errorf("scoreboard munmap: %w", err)
+	}
+	return nil
+}
+
 // Slots is the number of records.
 func (b *Scoreboard) Slots() int { return b.n }
 

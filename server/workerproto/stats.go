@@ -18,8 +18,9 @@ type Stats struct {
 	byMethodStatus [8][600]atomic.Uint64
 	latency        [14]atomic.Uint64 // len(LatencyBuckets)+1: the last is +Inf
 	latencySumNS   atomic.Uint64
-	Inflight       atomic.Int64 // requests running in Python
-	Waiting        atomic.Int64 // parsed requests waiting for a slot
+	rejected       [200]atomic.Uint64 // by status - 400: requests the server refused itself
+	Inflight       atomic.Int64       // requests running in Python
+	Waiting        atomic.Int64       // parsed requests waiting for a slot
 }
 
 func methodIndex(m []byte) int {
@@ -46,6 +47,14 @@ func (s *Stats) Observe(method []byte, status int, d time.Duration) {
 	s.latencySumNS.Add(uint64(d))
 }
 
+// Reject counts a request the server answered itself with status (400,
+// 408, 413, 414, 417, 431...: the application never saw it).
+func (s *Stats) Reject(status int) {
+	if status >= 400 && status < 600 {
+		s.rejected[status-400].Add(1)
+	}
+}
+
 // Snapshot is a copy of a worker's counters, as the master's metrics use them.
 type Snapshot struct {
 	Served    uint64
@@ -53,6 +62,7 @@ type Snapshot struct {
 	Waiting   int64
 	Threads   int
 	Requests  map[string]uint64 // "GET 200" -> count
+	Rejected  map[string]uint64 // "400" -> count (Reject)
 	Latency   []uint64          // non-cumulative, per LatencyBuckets (+Inf last)
 	LatencyNS uint64
 }
@@ -66,6 +76,12 @@ func (st *Stats) snapshot() Snapshot {
 				s.Requests[methodNames[m]+" "+itoa3(code)] = n
 				s.Served += n
 			}
+		}
+	}
+	s.Rejected = map[string]uint64{}
+	for i := range st.rejected {
+		if n := st.rejected[i].Load(); n > 0 {
+			s.Rejected[itoa3(400+i)] = n
 		}
 	}
 	s.Latency = make([]uint64, len(st.latency))

@@ -6,6 +6,7 @@ import os
 import sys
 import threading
 import time
+import traceback
 
 EVENTS = os.environ.get("WKAPP_EVENTS")
 HOARD = []  # /grow keeps memory here: a leak for --reload-on-rss
@@ -195,6 +196,26 @@ def application(environ, start_response):
         print(args.get("text", ""), flush=True)
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"printed"]
+    if path == "/stderr":  # the app's own stderr: a record per line in the error log
+        sys.stderr.write(args.get("text", "") + "\n")
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"written"]
+    if path == "/print-exc":  # a chained traceback the app prints, piecewise: one record
+        try:
+            try:
+                raise ValueError("inner")
+            except ValueError:
+                raise KeyError("outer")
+        except KeyError:
+            traceback.print_exc()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"printed"]
+    if path == "/thread-exc":  # an uncaught exception in a thread: threading's excepthook prints it
+        t = threading.Thread(target=lambda: 1 / 0)
+        t.start()
+        t.join()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"raised"]
     if path == "/osenv":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [os.environ.get(args.get("name", ""), "").encode()]
