@@ -181,4 +181,3 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 func elapsed(d time.Duration) string {
 	return fmt.Sprintf("%ds", max(d, 0).Round(time.Second)/time.Second)
 }
-
