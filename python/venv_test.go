@@ -1,5 +1,3 @@
-// Package python holds what `make setup` and `make lock` run: python/venv.py
-// builds the peers venvs from peers.lock; these tests run it for real.
 package python
 
 import (
