@@ -49,6 +49,7 @@ type conn struct {
 	readyAt  time.Time // when the current request was parsed (the access log counts the wait)
 	phase    phase     // what the loop waits for
 	deadline time.Time // when that wait ends
+	idleAt   time.Time // since when it has waited for a request (accepted, or the last response ended)
 	wdead    time.Time // when waiting for the socket to take pending output ends
 	events   uint32    // what the loop's epoll watches for (0: nothing)
 	busy     bool      // a request of it is queued or running (N > 1: off the loop)
@@ -204,11 +205,9 @@ func (c *conn) pump() step {
 				return stepClose
 			}
 			c.phase = phHead
-			c.deadline = time.Now().Add(e.cfg.KeepAlive)
+			c.idleAt = time.Now()
+			c.deadline = c.idleAt.Add(e.cfg.KeepAlive)
 		case phHead:
-			if !c.first && e.draining.Load() && c.r.Buffered() == 0 {
-				return stepClose
-			}
 			err := c.r.ReadRequest(&c.req)
 			if err == http1.ErrWouldBlock {
 				return stepWait
@@ -233,10 +232,19 @@ func (c *conn) next() step {
 	if c.phase != phHead || c.r.Buffered() > 0 || !c.nc.drained {
 		return c.pump()
 	}
-	if c.e.draining.Load() {
-		return stepClose
-	}
 	return stepWait
+}
+
+// idle reports whether c waits for a request of which nothing has come yet:
+// what a draining engine may close (see drainQuiet).
+func (c *conn) idle() bool {
+	switch c.phase {
+	case phHead:
+		return c.r.Buffered() == 0
+	case phProxy:
+		return len(c.pbuf) == 0
+	}
+	return false
 }
 
 // readProxy reads the PROXY protocol header a trusted proxy must send first.
@@ -285,7 +293,7 @@ func (c *conn) readFailed(err error) {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		// Only answer 408 when part of a head arrived: an idle keep-alive
 		// connection is simply closed.
-		if c.r.Buffered() > 0 && !c.e.draining.Load() {
+		if c.r.Buffered() > 0 {
 			c.hbuf = http1.AppendError(c.hbuf[:0], 408)
 			c.write(c.hbuf)
 		}
@@ -340,6 +348,7 @@ func (c *conn) handle(slot int) (bool, time.Time) {
 	if c.err != nil || x.close || c.abort {
 		return false, end
 	}
+	c.idleAt = end
 	c.deadline = end.Add(e.cfg.KeepAlive)
 	if hasBody && !body.Done() {
 		if c.req.Expect100 && !c.continueSent {

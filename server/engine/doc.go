@@ -52,8 +52,13 @@
 //     An idle keep-alive connection ends at its deadline; a head that
 //     started but did not complete in time gets a 408.
 //
-//  7. Stop. Drain closes the listeners and the idle connections; busy ones
-//     end after their current response, which says "Connection: close".
+//  7. Stop. Drain closes the listeners (the master's sockets stay open:
+//     what waits in the accept queue goes to the other workers). Every
+//     request already on its way is served, with "Connection: close": the
+//     one in flight on each connection, and the next one on a kept-alive
+//     connection. A connection waiting for a request closes only once it
+//     has been quiet for drainQuiet (loopconns.go says why), so the engine
+//     never closes a connection under a request the client is sending.
 //     Shutdown waits for them until its context ends, then cuts what is
 //     left (shutdown(2)); a request still in Python ends at its next write.
 //

@@ -117,8 +117,8 @@ func (e *Engine) ServeFDs(fds []int) error {
 	return l.run()
 }
 
-// Shutdown stops accepting, closes idle connections, lets in-flight requests
-// finish until ctx ends, then cuts the rest.
+// Shutdown drains (Drain), lets the requests on their way finish until ctx
+// ends, then cuts the rest.
 func (e *Engine) Shutdown(ctx context.Context) error {
 	e.Drain()
 	if !e.started.Load() {
@@ -142,9 +142,9 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	return fmt.Errorf("graceful stop: %w; cut the remaining connections", ctx.Err())
 }
 
-// Drain starts a graceful stop: the engine stops accepting, idle connections
-// close now, busy ones after their current response (which says
-// "Connection: close"). Shutdown waits.
+// Drain starts a graceful stop: the engine stops accepting, answers the
+// requests already on their way with "Connection: close", and closes the
+// connections that stay quiet (drainQuiet). Shutdown waits.
 func (e *Engine) Drain() {
 	e.draining.Store(true)
 	e.wake()

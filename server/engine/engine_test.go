@@ -345,3 +345,97 @@ func TestEnginePipelinedConnections(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return errorlog.New(io.Discard, slog.LevelError, false) }
+
+// TestEngineDrainLosesNoRequest: clients keep sending on kept-alive
+// connections while the engine drains; every request is answered, each
+// connection ends with a response saying "Connection: close", and the
+// engine then stops by itself.
+func TestEngineDrainLosesNoRequest(t *testing.T) {
+	for _, threads := range []int{1, 3} {
+		t.Run(fmt.Sprintf("threads-%d", threads), func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			e := New(Config{Threads: threads, Logger: discardLogger()}, echoApp{})
+			served := make(chan error, 1)
+			go func() { served <- e.Serve(ln) }()
+			const conns = 8
+			answered := make(chan int, conns*1000)
+			errs := make(chan error, conns)
+			for i := range conns {
+				c := dialEngine(t, ln.Addr().String())
+				go func() {
+					errs <- func() error {
+						br := bufio.NewReader(c)
+						for j := 0; ; j++ {
+							if _, err := fmt.Fprintf(c, "GET /%d/%d HTTP/1.1\r\nHost: x\r\n\r\n", i, j); err != nil {
+								return fmt.Errorf("request %d: %w", j, err)
+							}
+							r, err := http.ReadResponse(br, nil)
+							if err != nil {
+								return fmt.Errorf("request %d: %w", j, err)
+							}
+							io.ReadAll(r.Body)
+							answered <- j
+							if r.Close {
+								return nil
+							}
+						}
+					}()
+				}()
+			}
+			for range conns * 20 { // under way on every connection
+				<-answered
+			}
+			e.Drain()
+			for range conns {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			select {
+			case err := <-served:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the engine did not stop once its connections ended")
+			}
+		})
+	}
+}
+
+// TestEngineDrainClosesQuietConnections: a draining engine closes a
+// connection that sent nothing since its last response once it is quiet,
+// and answers a request that arrives on one meanwhile.
+func TestEngineDrainClosesQuietConnections(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	e := New(Config{Threads: 1, Logger: discardLogger()}, echoApp{})
+	served := make(chan error, 1)
+	go func() { served <- e.Serve(ln) }()
+	quiet, late := dialEngine(t, ln.Addr().String()), dialEngine(t, ln.Addr().String())
+	for _, c := range []net.Conn{quiet, late} {
+		io.WriteString(c, "GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+		if r, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || r.Close {
+			t.Fatalf("before the drain: %v", err)
+		}
+	}
+	e.Drain()
+	io.WriteString(late, "GET /late HTTP/1.1\r\nHost: x\r\n\r\n")
+	r, err := http.ReadResponse(bufio.NewReader(late), nil)
+	if err != nil || !r.Close {
+		t.Fatalf("a request on a kept-alive connection during the drain: %v, close %v", err, r != nil && r.Close)
+	}
+	if b, err := io.ReadAll(quiet); err != nil || len(b) != 0 {
+		t.Fatalf("the quiet connection got %q (%v), want a clean close", b, err)
+	}
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+}

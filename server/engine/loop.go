@@ -148,6 +148,10 @@ func (l *loop) listen(on bool) {
 	l.lnOn = on
 }
 
+// closeListeners stops accepting for good. The listening sockets are the
+// master's, inherited by every worker (one socket each, not SO_REUSEPORT
+// copies with queues of their own): closing this worker's descriptors
+// leaves the connections in the accept queue to the other workers.
 func (l *loop) closeListeners() {
 	l.listen(false)
 	closeFDs(l.lns)
