@@ -67,8 +67,6 @@ type conn struct {
 	logbuf []byte
 }
 
-var connPool sync.Pool
-
 // outBuf holds response bytes until they are flushed; pooled, so idle
 // keep-alive connections hold none.
 type outBuf struct{ b []byte }
@@ -88,7 +86,7 @@ func (c *conn) releaseWriter(force bool) {
 }
 
 func newConn(e *Engine, nc *fdConn) *conn {
-	c, _ := connPool.Get().(*conn)
+	c, _ := e.connPool.Get().(*conn) // the engine's own: its readers hold its limits
 	if c == nil {
 		c = &conn{hbuf: make([]byte, 0, 512)}
 		c.r = http1.NewReader(nil, e.cfg.Limits)
@@ -286,9 +284,7 @@ func (c *conn) readFailed(err error) {
 	var he *http1.Error
 	switch {
 	case errors.As(err, &he):
-		c.e.logf(slog.LevelDebug, "rejected request from %s: %d %s", c.nc.RemoteAddr(), he.Status, he.Reason)
-		c.hbuf = http1.AppendError(c.hbuf[:0], he.Status)
-		c.write(c.hbuf)
+		c.reject(he.Status, he.Reason)
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		// Only answer 408 when part of a head arrived: an idle keep-alive
@@ -298,6 +294,14 @@ func (c *conn) readFailed(err error) {
 			c.write(c.hbuf)
 		}
 	}
+}
+
+// reject answers a request the client got wrong with status (logged at
+// debug: the client's error is no news for the operator).
+func (c *conn) reject(status int, reason string) {
+	c.e.logf(slog.LevelDebug, "rejected request from %s: %d %s", c.nc.RemoteAddr(), status, reason)
+	c.hbuf = http1.AppendError(c.hbuf[:0], status)
+	c.write(c.hbuf)
 }
 
 // handle runs the request in c.req holding slot; it reports whether the

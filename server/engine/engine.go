@@ -40,6 +40,7 @@ type Engine struct {
 	done     chan struct{}
 	mu       sync.Mutex
 	conns    map[*conn]struct{} // open connections, for cutting them from Shutdown
+	connPool sync.Pool          // closed connections, reused
 
 	served atomic.Uint64 // requests answered, for recycling
 	script []byte

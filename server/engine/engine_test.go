@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -438,4 +439,89 @@ func TestEngineDrainClosesQuietConnections(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// readAllApp reads the whole request body, then answers with it; a body
+// that fails ends the exchange with Fail, as the worker does when the
+// application raises.
+type readAllApp struct{}
+
+func (readAllApp) Serve(slot int, x *Exchange) {
+	var body []byte
+	buf := make([]byte, 3)
+	for {
+		n, err := x.ReadBody(buf)
+		body = append(body, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			x.Fail()
+			return
+		}
+	}
+	h := Head{Status: []byte("200 OK"), Code: 200, AppCL: -1}
+	x.Complete(&h, body)
+}
+
+// TestEngineBadBodyIsTheClients: framing that fails while the application
+// reads the body ends as the client's error (400, 413), with the connection
+// closed, logged at debug: not a 500.
+func TestEngineBadBodyIsTheClients(t *testing.T) {
+	cases := []struct {
+		name, req string
+		status    int
+		reason    string
+	}{
+		{"malformed chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0x5\r\nhello\r\n0\r\n\r\n", 400, "chunk size"},
+		{"chunk over the limit", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n40\r\n" + strings.Repeat("z", 64) + "\r\n0\r\n\r\n", 413, "413"},
+		{"body shorter than Content-Length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345", 400, "shorter than announced"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			var log syncBuffer
+			limits := http1.DefaultLimits()
+			limits.MaxBodyBytes = 32
+			e := New(Config{Threads: 1, Limits: limits, Logger: errorlog.New(&log, slog.LevelDebug, false)}, readAllApp{})
+			go e.Serve(ln)
+			defer e.Shutdown(context.Background())
+			c := dialEngine(t, ln.Addr().String())
+			io.WriteString(c, tc.req)
+			c.(*net.TCPConn).CloseWrite() // the client sent all it will
+			r, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.StatusCode != tc.status || !r.Close {
+				t.Fatalf("status %d, close %v; want %d and close", r.StatusCode, r.Close, tc.status)
+			}
+			want := fmt.Sprintf("rejected request from %s: %d", c.LocalAddr(), tc.status)
+			if l := log.String(); !strings.Contains(l, want) || !strings.Contains(l, tc.reason) || !strings.Contains(l, "[DEBUG]") || strings.Contains(l, "[ERROR]") {
+				t.Fatalf("log %q; want %q with %q, at debug only", l, want, tc.reason)
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer for a log written by the engine's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -50,14 +50,16 @@ type Exchange struct {
 	frame     framing
 	remaining int64 // Content-Length framing: bytes still allowed
 	written   int64
-	close     bool // the connection must close after this response
-	status    int  // for logs and metrics: the status sent
+	close     bool  // the connection must close after this response
+	status    int   // for logs and metrics: the status sent
+	bodyErr   error // reading the request body failed: the client's fault
 	start     time.Time
 }
 
 func (x *Exchange) reset(c *conn, req *http1.Request) {
 	x.Req, x.c = req, c
 	x.headSent, x.frame, x.remaining, x.written, x.close, x.status = false, frameLength, 0, 0, false, 0
+	x.bodyErr = nil
 }
 
 // requestLine returns "METHOD target HTTP/1.x" for log lines (allocates; logs only).
@@ -70,19 +72,47 @@ func (x *Exchange) requestLine() string {
 // when the client asked for it.
 func (x *Exchange) ReadBody(p []byte) (int, error) {
 	n, err := x.c.r.Body().Read(p)
-	if err != nil && err != io.EOF {
-		x.close = true
-	}
+	x.bodyFailed(err)
 	return n, err
 }
 
 // ReadLine reads up to and including '\n', at most len(p) bytes.
 func (x *Exchange) ReadLine(p []byte) (int, error) {
 	n, err := x.c.r.Body().ReadLine(p)
+	x.bodyFailed(err)
+	return n, err
+}
+
+// bodyFailed notes a failed body read: the framing is lost, so the
+// connection closes, and an application that fails on it answers for the
+// client's error, not its own (Fail).
+func (x *Exchange) bodyFailed(err error) {
 	if err != nil && err != io.EOF {
 		x.close = true
+		if x.bodyErr == nil {
+			x.bodyErr = err
+		}
 	}
-	return n, err
+}
+
+// ClientError is the error the request body failed with (bad framing, a
+// body over the limit, a client that stopped sending), or nil: when the
+// application then fails, the failure is the client's (a 4xx, logged at
+// debug), not the application's.
+func (x *Exchange) ClientError() error { return x.bodyErr }
+
+// bodyStatus is the status that answers a request whose body failed with err.
+func bodyStatus(err error) (int, string) {
+	var he *http1.Error
+	switch {
+	case errors.As(err, &he):
+		return he.Status, he.Reason
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return 408, "request body timed out"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return 400, "request body shorter than announced"
+	}
+	return 400, "request body unreadable: " + err.Error()
 }
 
 func noBodyStatus(code int) bool { return code < 200 || code == 204 || code == 304 }
@@ -282,16 +312,23 @@ func (x *Exchange) Finish() {
 	}
 }
 
-// Fail ends a response whose application raised: a 500 when nothing was sent,
-// otherwise the connection is cut with no valid terminator so the client sees
-// a truncated response rather than a complete-looking one.
+// Fail ends a response whose application raised: a 500 when nothing was sent
+// (the client's 4xx when its body failed, see ClientError), otherwise the
+// connection is cut with no valid terminator so the client sees a truncated
+// response rather than a complete-looking one.
 func (x *Exchange) Fail() {
 	if !x.headSent {
-		x.status = 500
 		x.close = true // the request body may be unread; start clean
+		x.headSent = true
+		if x.bodyErr != nil {
+			status, reason := bodyStatus(x.bodyErr)
+			x.status = status
+			x.c.reject(status, reason+", found while the application read it")
+			return
+		}
+		x.status = 500
 		x.c.hbuf = http1.AppendError(x.c.hbuf[:0], 500)
 		x.c.write(x.c.hbuf)
-		x.headSent = true
 		return
 	}
 	x.close = true

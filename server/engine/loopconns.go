@@ -204,7 +204,7 @@ func (l *loop) closeConn(c *conn) {
 	c.nc = nil
 	c.r.Reset(nil)
 	c.releaseWriter(true)
-	connPool.Put(c)
+	e.connPool.Put(c)
 }
 
 // note makes sure the deadline scan runs by t.

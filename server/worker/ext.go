@@ -143,10 +143,20 @@ func wkRead(slot C.int, p unsafe.Pointer, n C.size_t, line C.int) C.longlong {
 // logger is the worker's error log; app exceptions come here from C.
 var logger = errorlog.New(os.Stderr, slog.LevelInfo, false)
 
-// wkLogError logs an application error with its request line and traceback.
+// wkLogError logs an application error with its request line and traceback;
+// app is set for the application's own exceptions. One that follows a
+// failed request body is the client's error (answered 4xx by
+// Exchange.Fail), logged at debug like every rejected request.
 //
 //export wkLogError
-func wkLogError(why, line, tb *C.char) {
+func wkLogError(slot, app C.int, why, line, tb *C.char) {
+	level, msg := slog.LevelError, C.GoString(why)
+	if x := current[slot]; app != 0 && x != nil && x.ClientError() != nil {
+		level, msg = slog.LevelDebug, msg+" after its request body failed ("+x.ClientError().Error()+")"
+	}
+	if !logger.Enabled(context.Background(), level) {
+		return
+	}
 	args := []any{}
 	if l := C.GoString(line); l != "" {
 		args = append(args, "request", l)
@@ -154,7 +164,7 @@ func wkLogError(why, line, tb *C.char) {
 	if t := C.GoString(tb); t != "" {
 		args = append(args, "traceback", t)
 	}
-	logger.Error(C.GoString(why), args...)
+	logger.Log(context.Background(), level, msg, args...)
 }
 
 //export wkEnvKeyCount

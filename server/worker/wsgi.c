@@ -521,8 +521,10 @@ static PyObject *new_input(int slot) {
 /* ---------- the request ---------- */
 
 /* log_error prints the request line and the traceback of the current error
- * to sys.stderr (PyErr_Print is never used: it exits on SystemExit). */
-static void log_error(wk_slot *s, const char *why) {
+ * to sys.stderr (PyErr_Print is never used: it exits on SystemExit). app is
+ * set for the application's own exceptions, which Go logs as the client's
+ * error when its request body had failed. */
+static void log_error(wk_slot *s, int app, const char *why) {
 	PyObject *t, *v, *tb;
 	PyErr_Fetch(&t, &v, &tb);
 	PyErr_NormalizeException(&t, &v, &tb);
@@ -549,7 +551,7 @@ static void log_error(wk_slot *s, const char *why) {
 	const char *ts = text ? PyUnicode_AsUTF8(text) : NULL;
 	PyErr_Clear();
 	/* Go's logger writes it: one format (text or JSON) for every log line. */
-	wkLogError((char *)why, (char *)(ls ? ls : ""), (char *)(ts ? ts : ""));
+	wkLogError((int)(s - wk_slots), app, (char *)why, (char *)(ls ? ls : ""), (char *)(ts ? ts : ""));
 	Py_XDECREF(line); Py_XDECREF(text);
 	Py_XDECREF(t); Py_XDECREF(v); Py_XDECREF(tb);
 }
@@ -618,7 +620,7 @@ static int call_close(wk_slot *s, PyObject *result) {
 	if (!result || !PyObject_HasAttr(result, str_close)) return 0;
 	PyObject *r = PyObject_CallMethodNoArgs(result, str_close);
 	if (!r) {
-		log_error(s, "exception in the iterable's close()");
+		log_error(s, 0, "exception in the iterable's close()");
 		return -1;
 	}
 	Py_DECREF(r);
@@ -738,7 +740,7 @@ int wk_call(int slot, const char *buf, const wk_env_entry *ents, int nents) {
 	int kind;
 	enter_python();
 	if (slot_objects(slot) < 0) {
-		log_error(s, "out of memory");
+		log_error(s, 0, "out of memory");
 		PyEval_SaveThread();
 		return WK_ERROR;
 	}
@@ -754,7 +756,7 @@ int wk_call(int slot, const char *buf, const wk_env_entry *ents, int nents) {
 	PyObject *result = NULL;
 	s->environ = build_environ(s, buf, ents, nents);
 	if (!s->environ) {
-		log_error(s, "could not build environ");
+		log_error(s, 0, "could not build environ");
 		kind = WK_ERROR;
 		goto done;
 	}
@@ -762,13 +764,13 @@ int wk_call(int slot, const char *buf, const wk_env_entry *ents, int nents) {
 	result = PyObject_Vectorcall(app, callargs, 2, NULL);
 	if (!result) {
 		if (s->stop == WK_GONE) { PyErr_Clear(); kind = WK_GONE; goto done; }
-		log_error(s, "exception in the application");
+		log_error(s, 1, "exception in the application");
 		kind = WK_ERROR;
 		goto done;
 	}
 	kind = iterate(s, slot, result);
 	if (kind == WK_ERROR && s->stop == WK_GONE) { PyErr_Clear(); kind = WK_GONE; }
-	if (kind == WK_ERROR) log_error(s, "error while iterating the response");
+	if (kind == WK_ERROR) log_error(s, 1, "error while iterating the response");
 	if (call_close(s, result) < 0 && kind != WK_GONE)
 		kind = WK_ERROR; /* PEP 3333: an exception from close() is an application error */
 done:

@@ -57,6 +57,6 @@ extern long long wkRead(int slot, void *p, size_t n, int line);
 extern int wkEnvKeyCount(void);
 extern int wkEnvKey(int i, char *buf, int n);
 extern int wkServe(char *cfg, int cfglen);
-extern void wkLogError(char *why, char *line, char *tb);
+extern void wkLogError(int slot, int app, char *why, char *line, char *tb);
 
 #endif
