@@ -42,25 +42,29 @@ type Engine struct {
 	conns    map[*conn]struct{} // open connections, for cutting them from Shutdown
 	connPool sync.Pool          // closed connections, reused
 
-	served atomic.Uint64 // requests answered, for recycling
-	script []byte
-	board  *workerproto.Scoreboard
-	stats  *workerproto.Stats // in the scoreboard
+	served  atomic.Uint64              // requests answered, for recycling
+	running []atomic.Pointer[Exchange] // by slot: the request it runs (TimeOut finds it there)
+	stuck   atomic.Int32               // connections whose request TimeOut answered, still in Python
+	script  []byte
+	board   *workerproto.Scoreboard
+	stats   *workerproto.Stats // in the scoreboard
 
 	// LimitReached is closed when the engine has served MaxRequests: the
 	// worker asks the master for a replacement and keeps serving meanwhile.
 	LimitReached chan struct{}
 }
 
-// New returns an engine running app with cfg.Threads slots.
+// New returns an engine running app with cfg.Threads slots (and the
+// workerproto.Spare, used only after a TimeOut).
 func New(cfg Config, app App) *Engine {
 	cfg.defaults()
 	e := &Engine{cfg: cfg, app: app, conns: make(map[*conn]struct{}), script: []byte(cfg.ScriptName), done: make(chan struct{})}
 	e.LimitReached = make(chan struct{})
 	e.board = cfg.Board
-	if e.board == nil || e.board.Slots() < cfg.Threads {
+	if e.board == nil || e.board.Slots() < cfg.Threads+workerproto.Spare {
 		e.board = workerproto.PrivateScoreboard(cfg.Threads)
 	}
+	e.running = make([]atomic.Pointer[Exchange], cfg.Threads+workerproto.Spare)
 	e.stats = e.board.Stats()
 	return e
 }
@@ -69,8 +73,17 @@ func New(cfg Config, app App) *Engine {
 // when the request ended.
 func (e *Engine) run(slot int, x *Exchange, start time.Time) time.Time {
 	e.stats.Inflight.Add(1)
-	e.board.Begin(slot, start.UnixNano(), x.Req.Method, x.Req.Target, x.Req.Minor)
+	ns := start.UnixNano()
+	x.mu.Lock()
+	x.startNS, x.ended, x.timedOut = ns, false, false
+	x.mu.Unlock()
+	e.running[slot].Store(x)
+	e.board.Begin(slot, ns, x.Req.Method, x.Req.Target, x.Req.Minor)
 	e.app.Serve(slot, x)
+	x.mu.Lock()
+	x.ended = true
+	x.mu.Unlock()
+	e.running[slot].Store(nil)
 	e.board.End(slot)
 	e.stats.Inflight.Add(-1)
 	d := time.Since(start) // the monotonic clock only: one clock read, not two
@@ -115,7 +128,8 @@ func (e *Engine) ServeFDs(fds []int) error {
 		return err
 	}
 	defer l.close()
-	return l.run()
+	go l.serve()
+	return <-l.exit
 }
 
 // Shutdown drains (Drain), lets the requests on their way finish until ctx

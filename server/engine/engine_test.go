@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -524,4 +526,153 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// stuckApp blocks the requests for /block (and /stream-block, after a first
+// block of its body) until release closes, like a request stuck in Python;
+// it answers the others with their target.
+type stuckApp struct {
+	started chan struct{} // a stuck request began
+	release chan struct{}
+}
+
+func (a stuckApp) Serve(slot int, x *Exchange) {
+	h := Head{Status: []byte("200 OK"), Code: 200, AppCL: -1}
+	switch string(x.Req.Target) {
+	case "/block":
+		a.started <- struct{}{}
+		<-a.release
+	case "/stream-block":
+		x.Send(&h, []byte("first"), -1)
+		a.started <- struct{}{}
+		<-a.release
+		if x.Send(&h, []byte("late"), -1) == nil {
+			panic("a timed-out exchange still sends")
+		}
+		x.Finish()
+		return
+	}
+	x.Complete(&h, append([]byte(nil), x.Req.Target...))
+}
+
+// stuckSlot finds the slot the request for target runs in, and since when.
+func stuckSlot(t *testing.T, e *Engine, target string) (int, int64) {
+	t.Helper()
+	for i := range e.board.Slots() {
+		if st, line, ok := e.board.Read(i); ok && strings.Contains(line, " "+target+" ") {
+			return i, st
+		}
+	}
+	t.Fatalf("%s runs in no slot", target)
+	return 0, 0
+}
+
+// TestEngineTimeOut: a request told it ran over --timeout gets 504 with
+// Connection: close at once, while the application still holds it; the
+// engine drains, serving every other request (with one thread too: the
+// loop itself was stuck in that request), and stops without waiting for it.
+func TestEngineTimeOut(t *testing.T) {
+	for _, threads := range []int{1, 3} {
+		t.Run(fmt.Sprintf("threads-%d", threads), func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			app := stuckApp{started: make(chan struct{}, 1), release: make(chan struct{})}
+			defer close(app.release)
+			e := New(Config{Threads: threads, Logger: discardLogger()}, app)
+			served := make(chan error, 1)
+			go func() { served <- e.Serve(ln) }()
+			const conns = 8
+			answered := make(chan int, conns*1000)
+			errs := make(chan error, conns)
+			for i := range conns {
+				c := dialEngine(t, ln.Addr().String())
+				go func() {
+					errs <- func() error {
+						br := bufio.NewReader(c)
+						for j := 0; ; j++ {
+							if _, err := fmt.Fprintf(c, "GET /%d/%d HTTP/1.1\r\nHost: x\r\n\r\n", i, j); err != nil {
+								return fmt.Errorf("request %d: %w", j, err)
+							}
+							r, err := http.ReadResponse(br, nil)
+							if err != nil {
+								return fmt.Errorf("request %d: %w", j, err)
+							}
+							io.ReadAll(r.Body)
+							answered <- j
+							if r.Close {
+								return nil
+							}
+						}
+					}()
+				}()
+			}
+			for range conns * 10 {
+				<-answered
+			}
+			stuck := dialEngine(t, ln.Addr().String())
+			io.WriteString(stuck, "GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
+			<-app.started
+			slot, start := stuckSlot(t, e, "/block")
+			if _, _, ok := e.TimeOut(slot, start-1); ok {
+				t.Fatal("TimeOut acted on a request that began at another time")
+			}
+			line, answered504, ok := e.TimeOut(slot, start)
+			if !ok || !answered504 || line != "GET /block HTTP/1.1" {
+				t.Fatalf("TimeOut: %q answered=%v ok=%v", line, answered504, ok)
+			}
+			b, err := io.ReadAll(stuck)
+			if err != nil || !bytes.HasPrefix(b, []byte("HTTP/1.1 504 Gateway Timeout\r\n")) || !bytes.Contains(b, []byte("Connection: close\r\n")) {
+				t.Fatalf("the timed-out request got %q (%v)", b, err)
+			}
+			for range conns {
+				if err := <-errs; err != nil {
+					t.Fatalf("another request failed: %v", err)
+				}
+			}
+			select {
+			case err := <-served:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the engine did not stop while the timed-out request held its thread")
+			}
+			if n := e.Abandoned(); n != 1 {
+				t.Fatalf("Abandoned %d, want 1", n)
+			}
+		})
+	}
+}
+
+// TestEngineTimeOutStreaming: a timed-out request whose response began is
+// reset: the client cannot take the part it got as the whole; the
+// application's later sends fail.
+func TestEngineTimeOutStreaming(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	app := stuckApp{started: make(chan struct{}, 1), release: make(chan struct{})}
+	e := New(Config{Threads: 1, Logger: discardLogger()}, app)
+	served := make(chan error, 1)
+	go func() { served <- e.Serve(ln) }()
+	c := dialEngine(t, ln.Addr().String())
+	io.WriteString(c, "GET /stream-block HTTP/1.1\r\nHost: x\r\n\r\n")
+	<-app.started
+	slot, start := stuckSlot(t, e, "/stream-block")
+	if _, answered, ok := e.TimeOut(slot, start); !ok || answered {
+		t.Fatalf("TimeOut: answered=%v ok=%v, want a reset", answered, ok)
+	}
+	b, err := io.ReadAll(c)
+	if !errors.Is(err, syscall.ECONNRESET) || !bytes.Contains(b, []byte("5\r\nfirst\r\n")) || bytes.Contains(b, []byte("0\r\n\r\n")) {
+		t.Fatalf("got %q (%v), want the first block, then a reset", b, err)
+	}
+	if err := <-served; err != nil || e.Abandoned() != 1 {
+		t.Fatalf("served %v, abandoned %d", err, e.Abandoned())
+	}
+	close(app.release) // the application returns and finds its sends fail
 }

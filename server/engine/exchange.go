@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -40,11 +41,18 @@ var errClientGone = errors.New("client disconnected")
 
 // Exchange is one request in flight, handed to a Python thread. The worker
 // calls its methods from that thread, which owns the connection until the
-// request ends, so nothing here needs a lock.
+// request ends; each call holds mu only so that a request that ran over
+// --timeout can be taken from it between two calls (Engine.TimeOut), after
+// which its calls do nothing.
 type Exchange struct {
 	Req *http1.Request
 	Env Environ
 	c   *conn
+
+	mu       sync.Mutex // held by each call from the application, and by TimeOut
+	startNS  int64      // when it began, as the scoreboard says (mu)
+	ended    bool       // the application returned (mu)
+	timedOut bool       // TimeOut answered it: the application's calls do nothing (mu)
 
 	headSent  bool
 	frame     framing
@@ -68,9 +76,24 @@ func (x *Exchange) requestLine() string {
 	return string(r.Method) + " " + string(r.Target) + " HTTP/1." + strconv.Itoa(r.Minor)
 }
 
+// lock starts a call from the application; false (unlocked) when the
+// request was timed out: the call must do nothing.
+func (x *Exchange) lock() bool {
+	x.mu.Lock()
+	if x.timedOut {
+		x.mu.Unlock()
+		return false
+	}
+	return true
+}
+
 // ReadBody reads the request body (wsgi.input); it sends 100 Continue first
 // when the client asked for it.
 func (x *Exchange) ReadBody(p []byte) (int, error) {
+	if !x.lock() {
+		return 0, errClientGone
+	}
+	defer x.mu.Unlock()
 	n, err := x.c.r.Body().Read(p)
 	x.bodyFailed(err)
 	return n, err
@@ -78,6 +101,10 @@ func (x *Exchange) ReadBody(p []byte) (int, error) {
 
 // ReadLine reads up to and including '\n', at most len(p) bytes.
 func (x *Exchange) ReadLine(p []byte) (int, error) {
+	if !x.lock() {
+		return 0, errClientGone
+	}
+	defer x.mu.Unlock()
 	n, err := x.c.r.Body().ReadLine(p)
 	x.bodyFailed(err)
 	return n, err
@@ -180,14 +207,18 @@ func (x *Exchange) writeHead(h *Head, total int64) {
 // Complete sends a whole response whose body the application has finished
 // producing (nothing was sent before): the common, single-write path.
 func (x *Exchange) Complete(h *Head, body []byte) {
+	if !x.lock() {
+		return
+	}
+	defer x.mu.Unlock()
 	if x.headSent {
-		x.Send(h, body, -1)
-		x.Finish()
+		x.send(h, body, -1)
+		x.finish()
 		return
 	}
 	x.writeHead(h, int64(len(body)))
 	x.body(body)
-	x.Finish()
+	x.finish()
 }
 
 // Send transmits one non-empty block of a streamed response, sending the head
@@ -195,6 +226,14 @@ func (x *Exchange) Complete(h *Head, body []byte) {
 // total is the whole body's length when the application's output is already
 // complete (a large list), else -1.
 func (x *Exchange) Send(h *Head, p []byte, total int64) error {
+	if !x.lock() {
+		return errClientGone
+	}
+	defer x.mu.Unlock()
+	return x.send(h, p, total)
+}
+
+func (x *Exchange) send(h *Head, p []byte, total int64) error {
 	if !x.headSent {
 		x.writeHead(h, total)
 	}
@@ -217,6 +256,10 @@ func (x *Exchange) Send(h *Head, p []byte, total int64) error {
 // wsgi.file_wrapper over a regular file) with sendfile(2) where the
 // connection supports it: the bytes never pass through Python or user space.
 func (x *Exchange) SendFile(h *Head, fd int, off, n int64) error {
+	if !x.lock() {
+		return errClientGone
+	}
+	defer x.mu.Unlock()
 	if !x.headSent {
 		x.writeHead(h, n)
 	}
@@ -301,6 +344,14 @@ var crlf = []byte("\r\n")
 // when fewer bytes than the announced Content-Length were produced (the client
 // could not delimit the response otherwise).
 func (x *Exchange) Finish() {
+	if !x.lock() {
+		return
+	}
+	defer x.mu.Unlock()
+	x.finish()
+}
+
+func (x *Exchange) finish() {
 	switch x.frame {
 	case frameChunked:
 		x.c.write(http1.LastChunk)
@@ -317,6 +368,10 @@ func (x *Exchange) Finish() {
 // connection is cut with no valid terminator so the client sees a truncated
 // response rather than a complete-looking one.
 func (x *Exchange) Fail() {
+	if !x.lock() {
+		return
+	}
+	defer x.mu.Unlock()
 	if !x.headSent {
 		x.close = true // the request body may be unread; start clean
 		x.headSent = true

@@ -197,6 +197,10 @@ func (l *loop) closeConn(c *conn) {
 	fd := c.nc.fd
 	l.conns[fd] = nil
 	l.n--
+	if c.x.timedOut { // its application returned at last
+		e.stuck.Add(-1)
+		c.x.timedOut = false
+	}
 	if c.abort {
 		c.nc.setLinger0() // a reset: the client must not take a cut body as complete
 	}
