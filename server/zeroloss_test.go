@@ -13,6 +13,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -199,14 +201,18 @@ func TestZeroLossOperations(t *testing.T) {
 			syscall.Kill(s.cmd.Process.Pid, syscall.SIGHUP)
 			s.waitLogCount("stopped (reload", 2)
 		}},
-		{"TTOU", 16, []string{"-w", "2"}, func(t *testing.T, s *served, l *load) {
+		// One worker holds the load; TTIN adds one, and TTOU retires the
+		// older: the one with the load.
+		{"TTOU", 16, nil, func(t *testing.T, s *served, l *load) {
+			syscall.Kill(s.cmd.Process.Pid, syscall.SIGTTIN)
+			s.waitLog("TTIN: 2 workers")
 			syscall.Kill(s.cmd.Process.Pid, syscall.SIGTTOU)
 			s.waitLog("stopped (scale-down")
 		}},
 		{"max-requests", 16, []string{"-w", "2", "--max-requests", "300", "--max-requests-jitter", "50"}, func(t *testing.T, s *served, l *load) {
 			s.waitLogCount("stopped (max-requests", 3)
 		}},
-		{"reload-on-rss", 16, []string{"-w", "2", "--reload-on-rss", "80"}, func(t *testing.T, s *served, l *load) {
+		{"reload-on-rss", 16, []string{"--reload-on-rss", "80"}, func(t *testing.T, s *served, l *load) {
 			if r := s.get("/grow?mb=100"); r.StatusCode != 200 {
 				t.Fatalf("/grow: %d", r.StatusCode)
 			}
@@ -265,6 +271,38 @@ func TestZeroLossKilledWorker(t *testing.T) {
 	}
 	if n := l.failed.Load(); n > int64(conns) {
 		t.Errorf("%d requests failed; the killed worker held %d connections: %q", n, conns, l.errors())
+	}
+}
+
+// TestZeroLossTimeout: a request over --timeout gets 504 from the engine,
+// the log names it with the Python stack of its thread, and no other
+// request of its worker fails while the worker drains and is replaced.
+func TestZeroLossTimeout(t *testing.T) {
+	for _, threads := range []string{"1", "4"} {
+		t.Run("threads-"+threads, func(t *testing.T) {
+			s := serve(t, "wkapp", "--timeout", "1", "--threads", threads)
+			l := startLoad(t, s.addr, 16)
+			l.waitMore(s, 500)
+			gate := filepath.Join(t.TempDir(), "gate")
+			os.WriteFile(gate, nil, 0o644) // never removed: the request is stuck
+			c := s.dial()
+			status, closed, body, err := roundTripOn(c, bufio.NewReader(c), fmt.Sprintf("GET /block?gate=%s HTTP/1.1\r\nHost: t\r\n\r\n", gate))
+			if err != nil || status != 504 || !closed {
+				t.Fatalf("the stuck request: %d %q close=%v (%v), want 504 with Connection: close\n%s", status, body, closed, err, s.Log())
+			}
+			s.waitLog(fmt.Sprintf(`"GET /block?gate=%s HTTP/1.1"`, gate))
+			s.waitLog("stopped (timeout")
+			l.waitMore(s, 500)
+			l.halt()
+			if n := l.failed.Load(); n > 0 {
+				t.Fatalf("%d of %d other requests failed: %q\n%s", n, l.total(), l.errors(), s.Log())
+			}
+			for _, want := range []string{"ran over --timeout 1s", "in application", "time.sleep(0.005)"} {
+				if !strings.Contains(s.Log(), want) {
+					t.Errorf("log lacks %q (the Python stack of the stuck thread):\n%s", want, s.Log())
+				}
+			}
+		})
 	}
 }
 

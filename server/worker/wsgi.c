@@ -14,6 +14,7 @@ static int n_env_keys;
 static PyObject *str_close, *str_read, *str_fileno;
 static PyObject *key_input, *key_method, *key_uri, *key_proto;
 static PyObject *format_exception; /* traceback.format_exception */
+static PyObject *format_stack;     /* traceback.format_stack */
 static void enter_python(void);
 static int slot_objects(int slot);
 
@@ -746,6 +747,7 @@ int wk_call(int slot, const char *buf, const wk_env_entry *ents, int nents) {
 	}
 
 	s->gen++;
+	s->ident = PyThread_get_thread_ident();
 	s->sr_called = s->head_sent = s->used_write = s->stop = 0;
 	s->out_len = 0;
 	s->app_cl = -1;
@@ -789,6 +791,30 @@ done:
 	if (PyErr_Occurred()) PyErr_Clear();
 	PyEval_SaveThread();
 	return kind;
+}
+
+/* wk_stack returns the Python stack of the thread running slot's request,
+ * formatted like a traceback (malloc'd: the caller frees it), or NULL. It
+ * takes the GIL, which a thread stuck in a sleep or in I/O has released and
+ * one spinning in Python yields every switch interval. */
+char *wk_stack(int slot) {
+	PyGILState_STATE g = PyGILState_Ensure();
+	char *out = NULL;
+	PyObject *frames = NULL, *key = NULL, *lines = NULL, *text = NULL, *empty = NULL;
+	PyObject *current = PySys_GetObject("_current_frames"); /* borrowed */
+	if (!current || !(frames = PyObject_CallNoArgs(current))) goto done;
+	if (!(key = PyLong_FromUnsignedLong(wk_slots[slot].ident))) goto done;
+	PyObject *frame = PyDict_GetItemWithError(frames, key); /* borrowed */
+	if (!frame) goto done;
+	if (!(lines = PyObject_CallOneArg(format_stack, frame))) goto done;
+	if (!(empty = PyUnicode_FromString("")) || !(text = PyUnicode_Join(empty, lines))) goto done;
+	const char *u = PyUnicode_AsUTF8(text);
+	if (u) out = strdup(u);
+done:
+	PyErr_Clear();
+	Py_XDECREF(frames); Py_XDECREF(key); Py_XDECREF(lines); Py_XDECREF(text); Py_XDECREF(empty);
+	PyGILState_Release(g);
+	return out;
 }
 
 /* ---------- threads ---------- */
@@ -873,7 +899,7 @@ static PyObject *wk_serve(PyObject *self, PyObject *args, PyObject *kw) {
 	SET("wsgi.file_wrapper", (PyObject *)&FileWrapperType);
 #undef SET
 
-	wk_slots = PyMem_RawCalloc(threads, sizeof(wk_slot));
+	wk_slots = PyMem_RawCalloc(threads + wkSpareSlots(), sizeof(wk_slot)); /* the spare serves while a timed-out request keeps its thread */
 	if (!wk_slots) return PyErr_NoMemory();
 
 	int rc;
@@ -910,8 +936,9 @@ PyMODINIT_FUNC PyInit__wsgikit(void) {
 	PyObject *tbmod = PyImport_ImportModule("traceback");
 	if (!tbmod) return NULL;
 	format_exception = PyObject_GetAttrString(tbmod, "format_exception");
+	format_stack = PyObject_GetAttrString(tbmod, "format_stack");
 	Py_DECREF(tbmod);
-	if (!format_exception) return NULL;
+	if (!format_exception || !format_stack) return NULL;
 	PyObject *m = PyModule_Create(&moduledef);
 	if (!m) return NULL;
 	Py_INCREF(&FileWrapperType);
