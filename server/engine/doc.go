@@ -65,4 +65,16 @@
 // Only the loop touches a connection, except while one of its requests is
 // queued or running (conn.busy): then the runner holding it does, and the
 // loop only notes that its socket had an edge.
+//
+// # A request over --timeout
+//
+// The master tells the worker, which calls TimeOut (timeout.go): the engine
+// takes the exchange from the application between two of its calls
+// (Exchange.mu) and answers 504 with "Connection: close" (a reset when the
+// response began), without Python. The application keeps its thread until
+// it returns; its calls do nothing from then on. The engine drains, with
+// the spare slot in place of the stuck one; with one thread the loop's own
+// goroutine is the stuck one, so a new goroutine takes the loop over and
+// runners serve from then on. The engine stops once the rest is done,
+// without waiting for the stuck request (Abandoned).
 package engine

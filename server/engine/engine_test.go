@@ -23,22 +23,14 @@ import (
 // startEngine serves app on a loopback port; the engine stops with the test.
 func startEngine(t testing.TB, app App, threads int) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := New(Config{Threads: threads, Logger: discardLogger()}, app)
-	done := make(chan error, 1)
-	go func() { done <- e.Serve(ln) }()
+	e, addr, served := listenEngine(t, Config{Threads: threads, Logger: discardLogger()}, app)
 	t.Cleanup(func() {
-		ln.Close()
-		e.Drain()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		e.Shutdown(ctx)
-		<-done
+		<-served
 	})
-	return ln.Addr().String()
+	return addr
 }
 
 // streamApp sends its body in blocks through Send, like a generator.
@@ -349,6 +341,55 @@ func TestEnginePipelinedConnections(t *testing.T) {
 
 func discardLogger() *slog.Logger { return errorlog.New(io.Discard, slog.LevelError, false) }
 
+// listenEngine serves with New(cfg, app) on a loopback port; served says
+// how Serve ended. The listener closes with the test.
+func listenEngine(t testing.TB, cfg Config, app App) (*Engine, string, <-chan error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	e := New(cfg, app)
+	served := make(chan error, 1)
+	go func() { served <- e.Serve(ln) }()
+	return e, ln.Addr().String(), served
+}
+
+// keepAliveClients starts conns clients that send one request after the
+// other on a kept-alive connection until an answer says Connection: close.
+// The first answers are reported on answered (it holds conns*1000); each
+// client's end on errs (nil: it ended on a Connection: close).
+func keepAliveClients(t *testing.T, addr string, conns int) (answered chan int, errs chan error) {
+	answered, errs = make(chan int, conns*1000), make(chan error, conns)
+	for i := range conns {
+		c := dialEngine(t, addr)
+		go func() {
+			errs <- func() error {
+				br := bufio.NewReader(c)
+				for j := 0; ; j++ {
+					if _, err := fmt.Fprintf(c, "GET /%d/%d HTTP/1.1\r\nHost: x\r\n\r\n", i, j); err != nil {
+						return fmt.Errorf("request %d: %w", j, err)
+					}
+					r, err := http.ReadResponse(br, nil)
+					if err != nil {
+						return fmt.Errorf("request %d: %w", j, err)
+					}
+					io.ReadAll(r.Body)
+					select {
+					case answered <- j:
+					default: // nobody counts any more
+					}
+					if r.Close {
+						return nil
+					}
+				}
+			}()
+		}()
+	}
+	return answered, errs
+}
+
 // TestEngineDrainLosesNoRequest: clients keep sending on kept-alive
 // connections while the engine drains; every request is answered, each
 // connection ends with a response saying "Connection: close", and the
@@ -356,39 +397,9 @@ func discardLogger() *slog.Logger { return errorlog.New(io.Discard, slog.LevelEr
 func TestEngineDrainLosesNoRequest(t *testing.T) {
 	for _, threads := range []int{1, 3} {
 		t.Run(fmt.Sprintf("threads-%d", threads), func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			e := New(Config{Threads: threads, Logger: discardLogger()}, echoApp{})
-			served := make(chan error, 1)
-			go func() { served <- e.Serve(ln) }()
+			e, addr, served := listenEngine(t, Config{Threads: threads, Logger: discardLogger()}, echoApp{})
 			const conns = 8
-			answered := make(chan int, conns*1000)
-			errs := make(chan error, conns)
-			for i := range conns {
-				c := dialEngine(t, ln.Addr().String())
-				go func() {
-					errs <- func() error {
-						br := bufio.NewReader(c)
-						for j := 0; ; j++ {
-							if _, err := fmt.Fprintf(c, "GET /%d/%d HTTP/1.1\r\nHost: x\r\n\r\n", i, j); err != nil {
-								return fmt.Errorf("request %d: %w", j, err)
-							}
-							r, err := http.ReadResponse(br, nil)
-							if err != nil {
-								return fmt.Errorf("request %d: %w", j, err)
-							}
-							io.ReadAll(r.Body)
-							answered <- j
-							if r.Close {
-								return nil
-							}
-						}
-					}()
-				}()
-			}
+			answered, errs := keepAliveClients(t, addr, conns)
 			for range conns * 20 { // under way on every connection
 				<-answered
 			}
@@ -414,15 +425,8 @@ func TestEngineDrainLosesNoRequest(t *testing.T) {
 // connection that sent nothing since its last response once it is quiet,
 // and answers a request that arrives on one meanwhile.
 func TestEngineDrainClosesQuietConnections(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	e := New(Config{Threads: 1, Logger: discardLogger()}, echoApp{})
-	served := make(chan error, 1)
-	go func() { served <- e.Serve(ln) }()
-	quiet, late := dialEngine(t, ln.Addr().String()), dialEngine(t, ln.Addr().String())
+	e, addr, served := listenEngine(t, Config{Threads: 1, Logger: discardLogger()}, echoApp{})
+	quiet, late := dialEngine(t, addr), dialEngine(t, addr)
 	for _, c := range []net.Conn{quiet, late} {
 		io.WriteString(c, "GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
 		if r, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || r.Close {
@@ -481,18 +485,12 @@ func TestEngineBadBodyIsTheClients(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
 			var log syncBuffer
 			limits := http1.DefaultLimits()
 			limits.MaxBodyBytes = 32
-			e := New(Config{Threads: 1, Limits: limits, Logger: errorlog.New(&log, slog.LevelDebug, false)}, readAllApp{})
-			go e.Serve(ln)
+			e, addr, _ := listenEngine(t, Config{Threads: 1, Limits: limits, Logger: errorlog.New(&log, slog.LevelDebug, false)}, readAllApp{})
 			defer e.Shutdown(context.Background())
-			c := dialEngine(t, ln.Addr().String())
+			c := dialEngine(t, addr)
 			io.WriteString(c, tc.req)
 			c.(*net.TCPConn).CloseWrite() // the client sent all it will
 			r, err := http.ReadResponse(bufio.NewReader(c), nil)
@@ -574,45 +572,15 @@ func stuckSlot(t *testing.T, e *Engine, target string) (int, int64) {
 func TestEngineTimeOut(t *testing.T) {
 	for _, threads := range []int{1, 3} {
 		t.Run(fmt.Sprintf("threads-%d", threads), func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
 			app := stuckApp{started: make(chan struct{}, 1), release: make(chan struct{})}
 			defer close(app.release)
-			e := New(Config{Threads: threads, Logger: discardLogger()}, app)
-			served := make(chan error, 1)
-			go func() { served <- e.Serve(ln) }()
+			e, addr, served := listenEngine(t, Config{Threads: threads, Logger: discardLogger()}, app)
 			const conns = 8
-			answered := make(chan int, conns*1000)
-			errs := make(chan error, conns)
-			for i := range conns {
-				c := dialEngine(t, ln.Addr().String())
-				go func() {
-					errs <- func() error {
-						br := bufio.NewReader(c)
-						for j := 0; ; j++ {
-							if _, err := fmt.Fprintf(c, "GET /%d/%d HTTP/1.1\r\nHost: x\r\n\r\n", i, j); err != nil {
-								return fmt.Errorf("request %d: %w", j, err)
-							}
-							r, err := http.ReadResponse(br, nil)
-							if err != nil {
-								return fmt.Errorf("request %d: %w", j, err)
-							}
-							io.ReadAll(r.Body)
-							answered <- j
-							if r.Close {
-								return nil
-							}
-						}
-					}()
-				}()
-			}
+			answered, errs := keepAliveClients(t, addr, conns)
 			for range conns * 10 {
 				<-answered
 			}
-			stuck := dialEngine(t, ln.Addr().String())
+			stuck := dialEngine(t, addr)
 			io.WriteString(stuck, "GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
 			<-app.started
 			slot, start := stuckSlot(t, e, "/block")
@@ -651,16 +619,9 @@ func TestEngineTimeOut(t *testing.T) {
 // reset: the client cannot take the part it got as the whole; the
 // application's later sends fail.
 func TestEngineTimeOutStreaming(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	app := stuckApp{started: make(chan struct{}, 1), release: make(chan struct{})}
-	e := New(Config{Threads: 1, Logger: discardLogger()}, app)
-	served := make(chan error, 1)
-	go func() { served <- e.Serve(ln) }()
-	c := dialEngine(t, ln.Addr().String())
+	e, addr, served := listenEngine(t, Config{Threads: 1, Logger: discardLogger()}, app)
+	c := dialEngine(t, addr)
 	io.WriteString(c, "GET /stream-block HTTP/1.1\r\nHost: x\r\n\r\n")
 	<-app.started
 	slot, start := stuckSlot(t, e, "/stream-block")

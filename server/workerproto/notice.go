@@ -26,20 +26,14 @@ type NoticeWriter struct{ w io.Writer }
 func NewNoticeWriter(w io.Writer) *NoticeWriter { return &NoticeWriter{w: w} }
 
 // Send writes one notice in one write; an error means the worker is gone.
-func (nw *NoticeWriter) Send(n Notice) error {
-	line, _ := json.Marshal(n)
-	_, err := nw.w.Write(append(line, '\n'))
-	return err
-}
+func (nw *NoticeWriter) Send(n Notice) error { return writeLine(nw.w, n) }
 
 // NoticeReader is the worker's end of the control pipe.
 type NoticeReader struct{ sc *bufio.Scanner }
 
 // NewNoticeReader reads notices from r.
 func NewNoticeReader(r io.Reader) *NoticeReader {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 4<<10), 64<<10)
-	return &NoticeReader{sc: sc}
+	return &NoticeReader{sc: lineScanner(r, 64<<10)}
 }
 
 // Next returns the next notice, skipping lines it does not understand. At
@@ -51,8 +45,5 @@ func (nr *NoticeReader) Next() (Notice, error) {
 			return n, nil
 		}
 	}
-	if err := nr.sc.Err(); err != nil {
-		return Notice{}, err
-	}
-	return Notice{}, io.EOF
+	return Notice{}, scanEnd(nr.sc)
 }
