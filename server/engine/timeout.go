@@ -30,7 +30,7 @@ func (e *Engine) TimeOut(slot int, startNS int64) (line string, answered, ok boo
 	}
 	x.seize()
 	defer x.mu.Unlock()
-	if x.ended || x.startNS != startNS {
+	if x.ended || x.timedOut || x.startNS != startNS {
 		return "", false, false
 	}
 	x.timedOut, x.close = true, true
@@ -97,8 +97,11 @@ const (
 // loop runs itself (one thread), the loop's goroutine is stuck in it, so
 // another goroutine takes the loop over and hands requests to runners from
 // then on; the stuck one hands its connection back when the application
-// returns (serveInline). Called with the request's exchange locked: it has
-// not ended, so the loop cannot leave it meanwhile.
+// returns (serveInline). An application of one thread (wsgi.multithread
+// false) then runs a request on a second thread while the first is stuck:
+// the alternative is failing the requests already on their way. Called
+// with the request's exchange locked: it has not ended, so the loop cannot
+// leave it meanwhile.
 func (l *loop) replace(slot int) {
 	l.mu.Lock()
 	if !l.spareUsed {
