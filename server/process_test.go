@@ -103,22 +103,6 @@ func (s *served) getRetry(path string) string {
 	return ""
 }
 
-func TestProcessTimeoutKillsWorker(t *testing.T) {
-	s := serve(t, "wkapp", "--timeout", "0.5")
-	gate := filepath.Join(t.TempDir(), "gate")
-	os.WriteFile(gate, nil, 0o644) // never removed: the request is stuck
-	c := s.dial()
-	fmt.Fprintf(c, "GET /block?gate=%s HTTP/1.1\r\nHost: t\r\n\r\n", gate)
-	s.waitLog(fmt.Sprintf(`request "GET /block?gate=%s HTTP/1.1" ran over --timeout`, gate))
-	s.waitLog("killed by signal killed")
-	if b, _ := io.ReadAll(c); len(b) != 0 {
-		t.Errorf("the stuck request got %q; want the connection cut", b)
-	}
-	if got := s.getRetry("/"); got != "Hello, World!" {
-		t.Fatalf("after the timeout: %q", got)
-	}
-}
-
 func TestProcessMaxRequestsRecycles(t *testing.T) {
 	s := serve(t, "wkapp", "--max-requests", "5", "--max-requests-jitter", "2")
 	pids := map[string]bool{}

@@ -161,7 +161,7 @@ engine as a CPython extension. The callable defaults to "application";
 	f.IntVar(&cfg.LimitFieldSize, "limit-request-field_size", 8190, "maximum size of one header field (431 beyond)")
 	f.Int64Var(&cfg.LimitBody, "limit-request-body", 0, "maximum request body in bytes, 0 for no limit (413 beyond)")
 	f.StringVar(&cfg.ScriptName, "script-name", "", "SCRIPT_NAME the app is mounted at (stripped from PATH_INFO)")
-	f.Float64Var(&timeout, "timeout", 0, "seconds a request may run before its worker is killed and replaced, logged with the request line (0: no limit)")
+	f.Float64Var(&timeout, "timeout", 0, "seconds a request may run before it gets 504 and its worker drains and is replaced, logged with the request line and its Python stack (0: no limit)")
 	f.IntVar(&cfg.MaxRequests, "max-requests", 0, "recycle a worker gracefully after this many requests (0: never)")
 	f.IntVar(&cfg.MaxRequestsJitter, "max-requests-jitter", 0, "add a random 0..N to --max-requests per worker")
 	f.Float64Var(&cfg.ReloadOnRSSMB, "reload-on-rss", 0, "recycle a worker gracefully when its RSS exceeds this many MB (0: never)")

@@ -49,6 +49,7 @@ type conn struct {
 	readyAt  time.Time // when the current request was parsed (the access log counts the wait)
 	phase    phase     // what the loop waits for
 	deadline time.Time // when that wait ends
+	idleAt   time.Time // since when it has waited for a request (accepted, or the last response ended)
 	wdead    time.Time // when waiting for the socket to take pending output ends
 	events   uint32    // what the loop's epoll watches for (0: nothing)
 	busy     bool      // a request of it is queued or running (N > 1: off the loop)
@@ -65,8 +66,6 @@ type conn struct {
 	rc     accesslog.Record
 	logbuf []byte
 }
-
-var connPool sync.Pool
 
 // outBuf holds response bytes until they are flushed; pooled, so idle
 // keep-alive connections hold none.
@@ -87,7 +86,7 @@ func (c *conn) releaseWriter(force bool) {
 }
 
 func newConn(e *Engine, nc *fdConn) *conn {
-	c, _ := connPool.Get().(*conn)
+	c, _ := e.connPool.Get().(*conn) // the engine's own: its readers hold its limits
 	if c == nil {
 		c = &conn{hbuf: make([]byte, 0, 512)}
 		c.r = http1.NewReader(nil, e.cfg.Limits)
@@ -204,11 +203,9 @@ func (c *conn) pump() step {
 				return stepClose
 			}
 			c.phase = phHead
-			c.deadline = time.Now().Add(e.cfg.KeepAlive)
+			c.idleAt = time.Now()
+			c.deadline = c.idleAt.Add(e.cfg.KeepAlive)
 		case phHead:
-			if !c.first && e.draining.Load() && c.r.Buffered() == 0 {
-				return stepClose
-			}
 			err := c.r.ReadRequest(&c.req)
 			if err == http1.ErrWouldBlock {
 				return stepWait
@@ -233,10 +230,19 @@ func (c *conn) next() step {
 	if c.phase != phHead || c.r.Buffered() > 0 || !c.nc.drained {
 		return c.pump()
 	}
-	if c.e.draining.Load() {
-		return stepClose
-	}
 	return stepWait
+}
+
+// idle reports whether c waits for a request of which nothing has come yet:
+// what a draining engine may close (see drainQuiet).
+func (c *conn) idle() bool {
+	switch c.phase {
+	case phHead:
+		return c.r.Buffered() == 0
+	case phProxy:
+		return len(c.pbuf) == 0
+	}
+	return false
 }
 
 // readProxy reads the PROXY protocol header a trusted proxy must send first.
@@ -278,21 +284,22 @@ func (c *conn) readFailed(err error) {
 	var he *http1.Error
 	switch {
 	case errors.As(err, &he):
-		c.e.logf(slog.LevelDebug, "rejected request from %s: %d %s", c.nc.RemoteAddr(), he.Status, he.Reason)
-		c.reject(he.Status)
+		c.reject(he.Status, he.Reason)
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		// Only answer 408 when part of a head arrived: an idle keep-alive
 		// connection is simply closed.
-		if c.r.Buffered() > 0 && !c.e.draining.Load() {
-			c.reject(408)
+		if c.r.Buffered() > 0 {
+			c.reject(408, "request head not complete in time")
 		}
 	}
 }
 
-// reject answers status for a request the application never sees, and
-// counts it (the master's wsgikit_rejected_requests_total).
-func (c *conn) reject(status int) {
+// reject answers a request the client got wrong with status, logged at
+// debug (the client's error is no news for the operator) and counted (the
+// master's wsgikit_rejected_requests_total).
+func (c *conn) reject(status int, reason string) {
+	c.e.logf(slog.LevelDebug, "rejected request from %s: %d %s", c.nc.RemoteAddr(), status, reason)
 	c.e.stats.Reject(status)
 	c.hbuf = http1.AppendError(c.hbuf[:0], status)
 	c.write(c.hbuf)
@@ -312,7 +319,7 @@ func (c *conn) handle(slot int) (bool, time.Time) {
 	}
 	if c.req.ExpectOther {
 		// RFC 9110 §10.1.1: an expectation the server cannot meet.
-		c.reject(417)
+		c.reject(417, "an expectation other than 100-continue")
 		return false, time.Now()
 	}
 	al := e.cfg.AccessLog
@@ -345,6 +352,7 @@ func (c *conn) handle(slot int) (bool, time.Time) {
 	if c.err != nil || x.close || c.abort {
 		return false, end
 	}
+	c.idleAt = end
 	c.deadline = end.Add(e.cfg.KeepAlive)
 	if hasBody && !body.Done() {
 		if c.req.Expect100 && !c.continueSent {

@@ -15,14 +15,17 @@ func (l *loop) enqueue(c *conn) {
 
 // dispatch starts queued requests. With one thread the loop runs them
 // itself, each connection one request per round (then the loop looks for
-// new events again); otherwise runners take them.
-func (l *loop) dispatch() {
-	if l.e.cfg.Threads == 1 {
+// new events again); otherwise runners take them. It reports whether
+// another goroutine took the loop over during a request (replace).
+func (l *loop) dispatch() (detached bool) {
+	if l.inline.Load() != inlineOff {
 		for round := l.ready.len(); round > 0 && l.ready.len() > 0; round-- {
-			l.serveInline(l.popReady())
+			if l.serveInline(l.popReady()) {
+				return true
+			}
 			l.maybeYield()
 		}
-		return
+		return false
 	}
 	l.mu.Lock()
 	for l.ready.len() > 0 && len(l.free) > 0 {
@@ -33,6 +36,7 @@ func (l *loop) dispatch() {
 		go l.runner(slot, c)
 	}
 	l.mu.Unlock()
+	return false
 }
 
 // popReady takes the oldest queued request (l.mu held).
@@ -68,15 +72,22 @@ func (q *connQueue) pop() *conn {
 }
 
 // serveInline runs c's request on the loop's own thread (Threads == 1), then
-// any pipelined one while nobody else waits.
-func (l *loop) serveInline(c *conn) {
+// any pipelined one while nobody else waits. It reports whether the loop
+// was taken over meanwhile (replace): this goroutine is then no longer the
+// loop's.
+func (l *loop) serveInline(c *conn) (detached bool) {
 	for {
+		l.inline.Store(inlineBusy)
 		keep, end := c.handle(0)
+		if !l.inline.CompareAndSwap(inlineBusy, inlineIdle) {
+			l.handBack(c, 0)
+			return true
+		}
 		l.now = end
 		if !keep {
 			c.busy = false
 			l.finish(c)
-			return
+			return false
 		}
 		if c.edged {
 			c.edged = false
@@ -96,7 +107,7 @@ func (l *loop) serveInline(c *conn) {
 		case stepClose:
 			l.finish(c)
 		}
-		return
+		return false
 	}
 }
 

@@ -52,12 +52,29 @@
 //     An idle keep-alive connection ends at its deadline; a head that
 //     started but did not complete in time gets a 408.
 //
-//  7. Stop. Drain closes the listeners and the idle connections; busy ones
-//     end after their current response, which says "Connection: close".
+//  7. Stop. Drain closes the listeners (the master's sockets stay open:
+//     what waits in the accept queue goes to the other workers). Every
+//     request already on its way is served, with "Connection: close": the
+//     one in flight on each connection, and the next one on a kept-alive
+//     connection. A connection waiting for a request closes only once it
+//     has been quiet for drainQuiet (loopconns.go says why), so the engine
+//     never closes a connection under a request the client is sending.
 //     Shutdown waits for them until its context ends, then cuts what is
 //     left (shutdown(2)); a request still in Python ends at its next write.
 //
 // Only the loop touches a connection, except while one of its requests is
 // queued or running (conn.busy): then the runner holding it does, and the
 // loop only notes that its socket had an edge.
+//
+// # A request over --timeout
+//
+// The master tells the worker, which calls TimeOut (timeout.go): the engine
+// takes the exchange from the application between two of its calls
+// (Exchange.mu) and answers 504 with "Connection: close" (a reset when the
+// response began), without Python. The application keeps its thread until
+// it returns; its calls do nothing from then on. The engine drains, with
+// the spare slot in place of the stuck one; with one thread the loop's own
+// goroutine is the stuck one, so a new goroutine takes the loop over and
+// runners serve from then on. The engine stops once the rest is done,
+// without waiting for the stuck request (Abandoned).
 package engine

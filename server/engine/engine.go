@@ -40,26 +40,31 @@ type Engine struct {
 	done     chan struct{}
 	mu       sync.Mutex
 	conns    map[*conn]struct{} // open connections, for cutting them from Shutdown
+	connPool sync.Pool          // closed connections, reused
 
-	served atomic.Uint64 // requests answered, for recycling
-	script []byte
-	board  *workerproto.Scoreboard
-	stats  *workerproto.Stats // in the scoreboard
+	served  atomic.Uint64              // requests answered, for recycling
+	running []atomic.Pointer[Exchange] // by slot: the request it runs (TimeOut finds it there)
+	stuck   atomic.Int32               // connections whose request TimeOut answered, still in Python
+	script  []byte
+	board   *workerproto.Scoreboard
+	stats   *workerproto.Stats // in the scoreboard
 
 	// LimitReached is closed when the engine has served MaxRequests: the
 	// worker asks the master for a replacement and keeps serving meanwhile.
 	LimitReached chan struct{}
 }
 
-// New returns an engine running app with cfg.Threads slots.
+// New returns an engine running app with cfg.Threads slots (and the
+// workerproto.Spare, used only after a TimeOut).
 func New(cfg Config, app App) *Engine {
 	cfg.defaults()
 	e := &Engine{cfg: cfg, app: app, conns: make(map[*conn]struct{}), script: []byte(cfg.ScriptName), done: make(chan struct{})}
 	e.LimitReached = make(chan struct{})
 	e.board = cfg.Board
-	if e.board == nil || e.board.Slots() < cfg.Threads {
+	if e.board == nil || e.board.Slots() < cfg.Threads+workerproto.Spare {
 		e.board = workerproto.PrivateScoreboard(cfg.Threads)
 	}
+	e.running = make([]atomic.Pointer[Exchange], cfg.Threads+workerproto.Spare)
 	e.stats = e.board.Stats()
 	return e
 }
@@ -68,8 +73,17 @@ func New(cfg Config, app App) *Engine {
 // when the request ended.
 func (e *Engine) run(slot int, x *Exchange, start time.Time) time.Time {
 	e.stats.Inflight.Add(1)
-	e.board.Begin(slot, start.UnixNano(), x.Req.Method, x.Req.Target, x.Req.Minor)
+	ns := start.UnixNano()
+	x.mu.Lock()
+	x.startNS, x.ended, x.timedOut = ns, false, false
+	x.mu.Unlock()
+	e.running[slot].Store(x)
+	e.board.Begin(slot, ns, x.Req.Method, x.Req.Target, x.Req.Minor)
 	e.app.Serve(slot, x)
+	x.mu.Lock()
+	x.ended = true
+	x.mu.Unlock()
+	e.running[slot].Store(nil)
 	e.board.End(slot)
 	e.stats.Inflight.Add(-1)
 	d := time.Since(start) // the monotonic clock only: one clock read, not two
@@ -114,11 +128,12 @@ func (e *Engine) ServeFDs(fds []int) error {
 		return err
 	}
 	defer l.close()
-	return l.run()
+	go l.serve()
+	return <-l.exit
 }
 
-// Shutdown stops accepting, closes idle connections, lets in-flight requests
-// finish until ctx ends, then cuts the rest.
+// Shutdown drains (Drain), lets the requests on their way finish until ctx
+// ends, then cuts the rest.
 func (e *Engine) Shutdown(ctx context.Context) error {
 	e.Drain()
 	if !e.started.Load() {
@@ -142,9 +157,9 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	return fmt.Errorf("graceful stop: %w; cut the remaining connections", ctx.Err())
 }
 
-// Drain starts a graceful stop: the engine stops accepting, idle connections
-// close now, busy ones after their current response (which says
-// "Connection: close"). Shutdown waits.
+// Drain starts a graceful stop: the engine stops accepting, answers the
+// requests already on their way with "Connection: close", and closes the
+// connections that stay quiet (drainQuiet). Shutdown waits.
 func (e *Engine) Drain() {
 	e.draining.Store(true)
 	e.wake()

@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,22 +23,14 @@ import (
 // startEngine serves app on a loopback port; the engine stops with the test.
 func startEngine(t testing.TB, app App, threads int) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := New(Config{Threads: threads, Logger: discardLogger()}, app)
-	done := make(chan error, 1)
-	go func() { done <- e.Serve(ln) }()
+	e, addr, served := listenEngine(t, Config{Threads: threads, Logger: discardLogger()}, app)
 	t.Cleanup(func() {
-		ln.Close()
-		e.Drain()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		e.Shutdown(ctx)
-		<-done
+		<-served
 	})
-	return ln.Addr().String()
+	return addr
 }
 
 // streamApp sends its body in blocks through Send, like a generator.
@@ -345,3 +340,300 @@ func TestEnginePipelinedConnections(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return errorlog.New(io.Discard, slog.LevelError, false) }
+
+// listenEngine serves with New(cfg, app) on a loopback port; served says
+// how Serve ended. The listener closes with the test.
+func listenEngine(t testing.TB, cfg Config, app App) (*Engine, string, <-chan error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	e := New(cfg, app)
+	served := make(chan error, 1)
+	go func() { served <- e.Serve(ln) }()
+	return e, ln.Addr().String(), served
+}
+
+// keepAliveClients starts conns clients that send one request after the
+// other on a kept-alive connection until an answer says Connection: close.
+// The first answers are reported on answered (it holds conns*1000); each
+// client's end on errs (nil: it ended on a Connection: close).
+func keepAliveClients(t *testing.T, addr string, conns int) (answered chan int, errs chan error) {
+	answered, errs = make(chan int, conns*1000), make(chan error, conns)
+	for i := range conns {
+		c := dialEngine(t, addr)
+		go func() {
+			errs <- func() error {
+				br := bufio.NewReader(c)
+				for j := 0; ; j++ {
+					if _, err := fmt.Fprintf(c, "GET /%d/%d HTTP/1.1\r\nHost: x\r\n\r\n", i, j); err != nil {
+						return fmt.Errorf("request %d: %w", j, err)
+					}
+					r, err := http.ReadResponse(br, nil)
+					if err != nil {
+						return fmt.Errorf("request %d: %w", j, err)
+					}
+					io.ReadAll(r.Body)
+					select {
+					case answered <- j:
+					default: // nobody counts any more
+					}
+					if r.Close {
+						return nil
+					}
+				}
+			}()
+		}()
+	}
+	return answered, errs
+}
+
+// TestEngineDrainLosesNoRequest: clients keep sending on kept-alive
+// connections while the engine drains; every request is answered, each
+// connection ends with a response saying "Connection: close", and the
+// engine then stops by itself.
+func TestEngineDrainLosesNoRequest(t *testing.T) {
+	for _, threads := range []int{1, 3} {
+		t.Run(fmt.Sprintf("threads-%d", threads), func(t *testing.T) {
+			e, addr, served := listenEngine(t, Config{Threads: threads, Logger: discardLogger()}, echoApp{})
+			const conns = 8
+			answered, errs := keepAliveClients(t, addr, conns)
+			for range conns * 20 { // under way on every connection
+				<-answered
+			}
+			e.Drain()
+			for range conns {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			select {
+			case err := <-served:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the engine did not stop once its connections ended")
+			}
+		})
+	}
+}
+
+// TestEngineDrainClosesQuietConnections: a draining engine closes a
+// connection that sent nothing since its last response once it is quiet,
+// and answers a request that arrives on one meanwhile.
+func TestEngineDrainClosesQuietConnections(t *testing.T) {
+	e, addr, served := listenEngine(t, Config{Threads: 1, Logger: discardLogger()}, echoApp{})
+	quiet, late := dialEngine(t, addr), dialEngine(t, addr)
+	for _, c := range []net.Conn{quiet, late} {
+		io.WriteString(c, "GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+		if r, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || r.Close {
+			t.Fatalf("before the drain: %v", err)
+		}
+	}
+	e.Drain()
+	io.WriteString(late, "GET /late HTTP/1.1\r\nHost: x\r\n\r\n")
+	r, err := http.ReadResponse(bufio.NewReader(late), nil)
+	if err != nil || !r.Close {
+		t.Fatalf("a request on a kept-alive connection during the drain: %v, close %v", err, r != nil && r.Close)
+	}
+	if b, err := io.ReadAll(quiet); err != nil || len(b) != 0 {
+		t.Fatalf("the quiet connection got %q (%v), want a clean close", b, err)
+	}
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readAllApp reads the whole request body, then answers with it; a body
+// that fails ends the exchange with Fail, as the worker does when the
+// application raises.
+type readAllApp struct{}
+
+func (readAllApp) Serve(slot int, x *Exchange) {
+	var body []byte
+	buf := make([]byte, 3)
+	for {
+		n, err := x.ReadBody(buf)
+		body = append(body, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			x.Fail()
+			return
+		}
+	}
+	h := Head{Status: []byte("200 OK"), Code: 200, AppCL: -1}
+	x.Complete(&h, body)
+}
+
+// TestEngineBadBodyIsTheClients: framing that fails while the application
+// reads the body ends as the client's error (400, 413), with the connection
+// closed, logged at debug: not a 500.
+func TestEngineBadBodyIsTheClients(t *testing.T) {
+	cases := []struct {
+		name, req string
+		status    int
+		reason    string
+	}{
+		{"malformed chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0x5\r\nhello\r\n0\r\n\r\n", 400, "chunk size"},
+		{"chunk over the limit", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n40\r\n" + strings.Repeat("z", 64) + "\r\n0\r\n\r\n", 413, "413"},
+		{"body shorter than Content-Length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345", 400, "shorter than announced"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var log syncBuffer
+			limits := http1.DefaultLimits()
+			limits.MaxBodyBytes = 32
+			e, addr, _ := listenEngine(t, Config{Threads: 1, Limits: limits, Logger: errorlog.New(&log, slog.LevelDebug, false)}, readAllApp{})
+			defer e.Shutdown(context.Background())
+			c := dialEngine(t, addr)
+			io.WriteString(c, tc.req)
+			c.(*net.TCPConn).CloseWrite() // the client sent all it will
+			r, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.StatusCode != tc.status || !r.Close {
+				t.Fatalf("status %d, close %v; want %d and close", r.StatusCode, r.Close, tc.status)
+			}
+			want := fmt.Sprintf("rejected request from %s: %d", c.LocalAddr(), tc.status)
+			if l := log.String(); !strings.Contains(l, want) || !strings.Contains(l, tc.reason) || !strings.Contains(l, "[DEBUG]") || strings.Contains(l, "[ERROR]") {
+				t.Fatalf("log %q; want %q with %q, at debug only", l, want, tc.reason)
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer for a log written by the engine's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// stuckApp blocks the requests for /block (and /stream-block, after a first
+// block of its body) until release closes, like a request stuck in Python;
+// it answers the others with their target.
+type stuckApp struct {
+	started chan struct{} // a stuck request began
+	release chan struct{}
+}
+
+func (a stuckApp) Serve(slot int, x *Exchange) {
+	h := Head{Status: []byte("200 OK"), Code: 200, AppCL: -1}
+	switch string(x.Req.Target) {
+	case "/block":
+		a.started <- struct{}{}
+		<-a.release
+	case "/stream-block":
+		x.Send(&h, []byte("first"), -1)
+		a.started <- struct{}{}
+		<-a.release
+		if x.Send(&h, []byte("late"), -1) == nil {
+			panic("a timed-out exchange still sends")
+		}
+		x.Finish()
+		return
+	}
+	x.Complete(&h, append([]byte(nil), x.Req.Target...))
+}
+
+// stuckSlot finds the slot the request for target runs in, and since when.
+func stuckSlot(t *testing.T, e *Engine, target string) (int, int64) {
+	t.Helper()
+	for i := range e.board.Slots() {
+		if st, line, ok := e.board.Read(i); ok && strings.Contains(line, " "+target+" ") {
+			return i, st
+		}
+	}
+	t.Fatalf("%s runs in no slot", target)
+	return 0, 0
+}
+
+// TestEngineTimeOut: a request told it ran over --timeout gets 504 with
+// Connection: close at once, while the application still holds it; the
+// engine drains, serving every other request (with one thread too: the
+// loop itself was stuck in that request), and stops without waiting for it.
+func TestEngineTimeOut(t *testing.T) {
+	for _, threads := range []int{1, 3} {
+		t.Run(fmt.Sprintf("threads-%d", threads), func(t *testing.T) {
+			app := stuckApp{started: make(chan struct{}, 1), release: make(chan struct{})}
+			defer close(app.release)
+			e, addr, served := listenEngine(t, Config{Threads: threads, Logger: discardLogger()}, app)
+			const conns = 8
+			answered, errs := keepAliveClients(t, addr, conns)
+			for range conns * 10 {
+				<-answered
+			}
+			stuck := dialEngine(t, addr)
+			io.WriteString(stuck, "GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
+			<-app.started
+			slot, start := stuckSlot(t, e, "/block")
+			if _, _, ok := e.TimeOut(slot, start-1); ok {
+				t.Fatal("TimeOut acted on a request that began at another time")
+			}
+			line, answered504, ok := e.TimeOut(slot, start)
+			if !ok || !answered504 || line != "GET /block HTTP/1.1" {
+				t.Fatalf("TimeOut: %q answered=%v ok=%v", line, answered504, ok)
+			}
+			b, err := io.ReadAll(stuck)
+			if err != nil || !bytes.HasPrefix(b, []byte("HTTP/1.1 504 Gateway Timeout\r\n")) || !bytes.Contains(b, []byte("Connection: close\r\n")) {
+				t.Fatalf("the timed-out request got %q (%v)", b, err)
+			}
+			for range conns {
+				if err := <-errs; err != nil {
+					t.Fatalf("another request failed: %v", err)
+				}
+			}
+			select {
+			case err := <-served:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the engine did not stop while the timed-out request held its thread")
+			}
+			if n := e.Abandoned(); n != 1 {
+				t.Fatalf("Abandoned %d, want 1", n)
+			}
+		})
+	}
+}
+
+// TestEngineTimeOutStreaming: a timed-out request whose response began is
+// reset: the client cannot take the part it got as the whole; the
+// application's later sends fail.
+func TestEngineTimeOutStreaming(t *testing.T) {
+	app := stuckApp{started: make(chan struct{}, 1), release: make(chan struct{})}
+	e, addr, served := listenEngine(t, Config{Threads: 1, Logger: discardLogger()}, app)
+	c := dialEngine(t, addr)
+	io.WriteString(c, "GET /stream-block HTTP/1.1\r\nHost: x\r\n\r\n")
+	<-app.started
+	slot, start := stuckSlot(t, e, "/stream-block")
+	if _, answered, ok := e.TimeOut(slot, start); !ok || answered {
+		t.Fatalf("TimeOut: answered=%v ok=%v, want a reset", answered, ok)
+	}
+	b, err := io.ReadAll(c)
+	if !errors.Is(err, syscall.ECONNRESET) || !bytes.Contains(b, []byte("5\r\nfirst\r\n")) || bytes.Contains(b, []byte("0\r\n\r\n")) {
+		t.Fatalf("got %q (%v), want the first block, then a reset", b, err)
+	}
+	if err := <-served; err != nil || e.Abandoned() != 1 {
+		t.Fatalf("served %v, abandoned %d", err, e.Abandoned())
+	}
+	close(app.release) // the application returns and finds its sends fail
+}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -40,24 +41,33 @@ var errClientGone = errors.New("client disconnected")
 
 // Exchange is one request in flight, handed to a Python thread. The worker
 // calls its methods from that thread, which owns the connection until the
-// request ends, so nothing here needs a lock.
+// request ends; each call holds mu only so that a request that ran over
+// --timeout can be taken from it between two calls (Engine.TimeOut), after
+// which its calls do nothing.
 type Exchange struct {
 	Req *http1.Request
 	Env Environ
 	c   *conn
 
+	mu       sync.Mutex // held by each call from the application, and by TimeOut
+	startNS  int64      // when it began, as the scoreboard says (mu)
+	ended    bool       // the application returned (mu)
+	timedOut bool       // TimeOut answered it: the application's calls do nothing (mu)
+
 	headSent  bool
 	frame     framing
 	remaining int64 // Content-Length framing: bytes still allowed
 	written   int64
-	close     bool // the connection must close after this response
-	status    int  // for logs and metrics: the status sent
+	close     bool  // the connection must close after this response
+	status    int   // for logs and metrics: the status sent
+	bodyErr   error // reading the request body failed: the client's fault
 	start     time.Time
 }
 
 func (x *Exchange) reset(c *conn, req *http1.Request) {
 	x.Req, x.c = req, c
 	x.headSent, x.frame, x.remaining, x.written, x.close, x.status = false, frameLength, 0, 0, false, 0
+	x.bodyErr = nil
 }
 
 // requestLine returns "METHOD target HTTP/1.x" for log lines (allocates; logs only).
@@ -66,23 +76,70 @@ func (x *Exchange) requestLine() string {
 	return string(r.Method) + " " + string(r.Target) + " HTTP/1." + strconv.Itoa(r.Minor)
 }
 
+// lock starts a call from the application; false (unlocked) when the
+// request was timed out: the call must do nothing.
+func (x *Exchange) lock() bool {
+	x.mu.Lock()
+	if x.timedOut {
+		x.mu.Unlock()
+		return false
+	}
+	return true
+}
+
 // ReadBody reads the request body (wsgi.input); it sends 100 Continue first
 // when the client asked for it.
 func (x *Exchange) ReadBody(p []byte) (int, error) {
-	n, err := x.c.r.Body().Read(p)
-	if err != nil && err != io.EOF {
-		x.close = true
+	if !x.lock() {
+		return 0, errClientGone
 	}
+	defer x.mu.Unlock()
+	n, err := x.c.r.Body().Read(p)
+	x.bodyFailed(err)
 	return n, err
 }
 
 // ReadLine reads up to and including '\n', at most len(p) bytes.
 func (x *Exchange) ReadLine(p []byte) (int, error) {
+	if !x.lock() {
+		return 0, errClientGone
+	}
+	defer x.mu.Unlock()
 	n, err := x.c.r.Body().ReadLine(p)
+	x.bodyFailed(err)
+	return n, err
+}
+
+// bodyFailed notes a failed body read: the framing is lost, so the
+// connection closes, and an application that fails on it answers for the
+// client's error, not its own (Fail).
+func (x *Exchange) bodyFailed(err error) {
 	if err != nil && err != io.EOF {
 		x.close = true
+		if x.bodyErr == nil {
+			x.bodyErr = err
+		}
 	}
-	return n, err
+}
+
+// ClientError is the error the request body failed with (bad framing, a
+// body over the limit, a client that stopped sending), or nil: when the
+// application then fails, the failure is the client's (a 4xx, logged at
+// debug), not the application's.
+func (x *Exchange) ClientError() error { return x.bodyErr }
+
+// bodyStatus is the status that answers a request whose body failed with err.
+func bodyStatus(err error) (int, string) {
+	var he *http1.Error
+	switch {
+	case errors.As(err, &he):
+		return he.Status, he.Reason
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return 408, "request body timed out"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return 400, "request body shorter than announced"
+	}
+	return 400, "request body unreadable: " + err.Error()
 }
 
 func noBodyStatus(code int) bool { return code < 200 || code == 204 || code == 304 }
@@ -150,14 +207,18 @@ func (x *Exchange) writeHead(h *Head, total int64) {
 // Complete sends a whole response whose body the application has finished
 // producing (nothing was sent before): the common, single-write path.
 func (x *Exchange) Complete(h *Head, body []byte) {
+	if !x.lock() {
+		return
+	}
+	defer x.mu.Unlock()
 	if x.headSent {
-		x.Send(h, body, -1)
-		x.Finish()
+		x.send(h, body, -1)
+		x.finish()
 		return
 	}
 	x.writeHead(h, int64(len(body)))
 	x.body(body)
-	x.Finish()
+	x.finish()
 }
 
 // Send transmits one non-empty block of a streamed response, sending the head
@@ -165,6 +226,14 @@ func (x *Exchange) Complete(h *Head, body []byte) {
 // total is the whole body's length when the application's output is already
 // complete (a large list), else -1.
 func (x *Exchange) Send(h *Head, p []byte, total int64) error {
+	if !x.lock() {
+		return errClientGone
+	}
+	defer x.mu.Unlock()
+	return x.send(h, p, total)
+}
+
+func (x *Exchange) send(h *Head, p []byte, total int64) error {
 	if !x.headSent {
 		x.writeHead(h, total)
 	}
@@ -187,6 +256,10 @@ func (x *Exchange) Send(h *Head, p []byte, total int64) error {
 // wsgi.file_wrapper over a regular file) with sendfile(2) where the
 // connection supports it: the bytes never pass through Python or user space.
 func (x *Exchange) SendFile(h *Head, fd int, off, n int64) error {
+	if !x.lock() {
+		return errClientGone
+	}
+	defer x.mu.Unlock()
 	if !x.headSent {
 		x.writeHead(h, n)
 	}
@@ -269,6 +342,14 @@ var crlf = []byte("\r\n")
 // when fewer bytes than the announced Content-Length were produced (the client
 // could not delimit the response otherwise).
 func (x *Exchange) Finish() {
+	if !x.lock() {
+		return
+	}
+	defer x.mu.Unlock()
+	x.finish()
+}
+
+func (x *Exchange) finish() {
 	switch x.frame {
 	case frameChunked:
 		x.c.write(http1.LastChunk)
@@ -280,16 +361,27 @@ func (x *Exchange) Finish() {
 	}
 }
 
-// Fail ends a response whose application raised: a 500 when nothing was sent,
-// otherwise the connection is cut with no valid terminator so the client sees
-// a truncated response rather than a complete-looking one.
+// Fail ends a response whose application raised: a 500 when nothing was sent
+// (the client's 4xx when its body failed, see ClientError), otherwise the
+// connection is cut with no valid terminator so the client sees a truncated
+// response rather than a complete-looking one.
 func (x *Exchange) Fail() {
+	if !x.lock() {
+		return
+	}
+	defer x.mu.Unlock()
 	if !x.headSent {
-		x.status = 500
 		x.close = true // the request body may be unread; start clean
+		x.headSent = true
+		if x.bodyErr != nil {
+			status, reason := bodyStatus(x.bodyErr)
+			x.status = status
+			x.c.reject(status, reason+", found while the application read it")
+			return
+		}
+		x.status = 500
 		x.c.hbuf = http1.AppendError(x.c.hbuf[:0], 500)
 		x.c.write(x.c.hbuf)
-		x.headSent = true
 		return
 	}
 	x.close = true

@@ -211,6 +211,21 @@ type writerOnly struct{ io.Writer }
 // stop that cannot wait), without closing the descriptor under its owner.
 func (c *fdConn) cut() { unix.Shutdown(c.fd, unix.SHUT_RDWR) }
 
+// shut shuts down one or both directions (unix.SHUT_RD, SHUT_WR, SHUT_RDWR)
+// without closing the descriptor under its owner.
+func (c *fdConn) shut(how int) { unix.Shutdown(c.fd, how) }
+
+// reset sends the client a reset at once, without closing the descriptor
+// under the request that holds it: connect(2) to AF_UNSPEC disconnects a TCP
+// socket (the kernel's tcp_disconnect). Where that fails (a unix socket),
+// both directions shut instead.
+func (c *fdConn) reset() {
+	var unspec [16]byte // a sockaddr whose family is AF_UNSPEC (0)
+	if _, _, e := unix.RawSyscall(unix.SYS_CONNECT, uintptr(c.fd), uintptr(unsafe.Pointer(&unspec[0])), uintptr(len(unspec))); e != 0 {
+		c.cut()
+	}
+}
+
 // setLinger0 makes close send a reset: the client must not take a cut body
 // as complete.
 func (c *fdConn) setLinger0() {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -53,15 +54,18 @@ type loop struct {
 	closed bool      // listeners closed (draining)
 	busy   bool      // the last epoll_wait returned events
 
+	inline   atomic.Int32 // inlineOff, inlineIdle, inlineBusy (timeout.go)
+	exit     chan error   // the loop's end, from whichever goroutine runs it (replace)
 	woken    atomic.Bool  // a wake is pending: no need to write wakefd again
 	sleeping atomic.Bool  // in a blocking epoll_wait: runners giving back must wake it
 	nback    atomic.Int32 // len(back), read without the lock
 
-	mu      sync.Mutex // ready, free, back, runners (shared with runners when Threads > 1)
-	ready   connQueue  // requests parsed, waiting for a Python thread
-	free    []int      // idle slots
-	back    []*conn    // connections runners are done with, for the loop
-	runners int
+	mu        sync.Mutex // ready, free, back, runners (shared with runners when Threads > 1)
+	ready     connQueue  // requests parsed, waiting for a Python thread
+	free      []int      // idle slots
+	back      []*conn    // connections runners are done with, for the loop
+	runners   int
+	spareUsed bool // the spare slot was added to free (replace)
 }
 
 // yieldEvery is how often the loop goes through the Go scheduler. sysmon
@@ -98,6 +102,10 @@ func newLoop(e *Engine, lns []int) (*loop, error) {
 	for i := e.cfg.Threads - 1; i >= 0; i-- {
 		l.free = append(l.free, i)
 	}
+	if e.cfg.Threads == 1 {
+		l.inline.Store(inlineIdle)
+	}
+	l.exit = make(chan error, 1)
 	l.now = time.Now()
 	l.scanAt = l.now.Add(time.Hour)
 	l.listen(true)
@@ -148,6 +156,10 @@ func (l *loop) listen(on bool) {
 	l.lnOn = on
 }
 
+// closeListeners stops accepting for good. The listening sockets are the
+// master's, inherited by every worker (one socket each, not SO_REUSEPORT
+// copies with queues of their own): closing this worker's descriptors
+// leaves the connections in the accept queue to the other workers.
 func (l *loop) closeListeners() {
 	l.listen(false)
 	closeFDs(l.lns)
@@ -177,8 +189,8 @@ func (l *loop) run() error {
 		if e.draining.Load() && !l.closed {
 			l.drain()
 		}
-		if l.closed && l.n == 0 {
-			return nil
+		if l.closed && l.n == int(e.stuck.Load()) {
+			return nil // what is left waits for a timed-out request (Abandoned)
 		}
 		if !l.lnOn && !l.closed && !l.pauseT.After(l.now) && (e.cfg.MaxConnections <= 0 || l.n < e.cfg.MaxConnections) {
 			l.listen(true)
@@ -210,12 +222,25 @@ func (l *loop) run() error {
 		if l.nback.Load() > 0 {
 			l.takeBack()
 		}
-		l.dispatch()
+		if l.dispatch() {
+			return errDetached
+		}
 		if !l.now.Before(l.scanAt) {
 			l.scan()
 		}
 	}
 }
+
+// serve runs the loop on this goroutine until it ends, and says so on exit,
+// unless another goroutine took the loop over meanwhile (replace).
+func (l *loop) serve() {
+	if err := l.run(); err != errDetached {
+		l.exit <- err
+	}
+}
+
+// errDetached ends run on a goroutine the loop was taken from (replace).
+var errDetached = errors.New("loop taken over")
 
 // maybeYield lets the Go scheduler run once per yieldEvery.
 func (l *loop) maybeYield() {

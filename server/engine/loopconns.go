@@ -63,6 +63,7 @@ func (l *loop) accept(fd int) error {
 		if e.cutting.Load() {
 			nc.cut()
 		}
+		c.idleAt = l.now
 		c.deadline = l.now.Add(e.cfg.HeaderTimeout)
 		l.park(c) // the request is rarely there yet: epoll says when
 	}
@@ -135,13 +136,44 @@ func (l *loop) park(c *conn) {
 		return
 	}
 	c.releaseWriter(false)
-	if l.e.draining.Load() && !c.first && c.phase == phHead {
-		// Idle or trickling between requests: a graceful stop ends it now.
+	d := l.due(c)
+	if !l.now.Before(d) && d.Before(c.deadline) {
+		// Draining, and quiet long enough: no request is on its way.
 		l.finish(c)
 		return
 	}
-	l.note(c.deadline)
+	l.note(d)
 	l.watch(c, unix.EPOLLIN|unix.EPOLLET)
+}
+
+// drainQuiet is how long a draining engine keeps a connection that waits
+// for a request, counted from its last response (or its accept), before it
+// closes it. Closing an idle keep-alive connection races with a request the
+// client may have sent meanwhile: RFC 9112 §9.6 makes the client retry, but
+// many clients do not (not a POST, not through every pool), and the request
+// is lost. A client that keeps using the connection sends its next request
+// one round trip plus its own turnaround after our response: while that can
+// be under way, the connection stays, and the request that comes is answered
+// with "Connection: close" (a clean handover, no race). A second covers a
+// round trip across continents (~300 ms) with room for a busy client; a
+// connection quiet for longer sat idle in a client's pool, where a request
+// starting in the very instant of our FIN is the race every keep-alive
+// server runs at its keep-alive timeout anyway. It ends no wait sooner than
+// the keep-alive timeout would.
+const drainQuiet = time.Second
+
+// due is when c's wait ends: its deadline, or for output the write timeout;
+// on a draining engine, an idle connection's quiet period (drainQuiet).
+func (l *loop) due(c *conn) time.Time {
+	if c.events&unix.EPOLLOUT != 0 {
+		return c.wdead
+	}
+	if l.e.draining.Load() && c.idle() {
+		if q := c.idleAt.Add(drainQuiet); q.Before(c.deadline) {
+			return q
+		}
+	}
+	return c.deadline
 }
 
 // finish flushes what c has pending (waiting for the client if needed), then
@@ -165,6 +197,10 @@ func (l *loop) closeConn(c *conn) {
 	fd := c.nc.fd
 	l.conns[fd] = nil
 	l.n--
+	if c.x.timedOut { // its application returned at last
+		e.stuck.Add(-1)
+		c.x.timedOut = false
+	}
 	if c.abort {
 		c.nc.setLinger0() // a reset: the client must not take a cut body as complete
 	}
@@ -172,7 +208,7 @@ func (l *loop) closeConn(c *conn) {
 	c.nc = nil
 	c.r.Reset(nil)
 	c.releaseWriter(true)
-	connPool.Put(c)
+	e.connPool.Put(c)
 }
 
 // note makes sure the deadline scan runs by t.
@@ -189,10 +225,7 @@ func (l *loop) scan() {
 		if c == nil || c.busy {
 			continue
 		}
-		d := c.deadline
-		if c.events&unix.EPOLLOUT != 0 {
-			d = c.wdead
-		}
+		d := l.due(c)
 		if l.now.Before(d) {
 			if d.Before(next) {
 				next = d
@@ -224,25 +257,27 @@ func (l *loop) expire(c *conn) {
 		l.finish(c)
 		return
 	}
+	if l.now.Before(c.deadline) {
+		// A drain's quiet period ended: park closes the connection if it
+		// is still idle, else a head started and gets its time.
+		l.park(c)
+		return
+	}
 	if c.phase == phHead {
 		c.readFailed(os.ErrDeadlineExceeded)
 	}
 	l.finish(c)
 }
 
-// drain starts a graceful stop: no more accepting; idle connections close.
+// drain starts a graceful stop: no more accepting. Requests already on
+// their way are served, with "Connection: close"; a connection waiting for
+// one closes once quiet (drainQuiet).
 func (l *loop) drain() {
 	l.closeListeners()
 	for _, c := range l.conns {
-		if c == nil || c.busy || c.closing || c.first || c.phase != phHead || c.events&unix.EPOLLOUT != 0 {
+		if c == nil || c.busy || c.closing || c.events&unix.EPOLLOUT != 0 {
 			continue
 		}
-		// A complete pipelined request is served (with Connection: close).
-		switch c.pump() {
-		case stepReady:
-			l.enqueue(c)
-		default:
-			l.finish(c)
-		}
+		l.advance(c)
 	}
 }

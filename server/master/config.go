@@ -38,7 +38,7 @@ type Config struct {
 	CaptureOutput   bool // the workers' stdout goes to the error log too (Gunicorn's --capture-output)
 	Static          bool // answer hello world without calling Python: the engine's ceiling, for benchmarks
 
-	Timeout           time.Duration // a request running longer gets its worker killed and replaced (0: off)
+	Timeout           time.Duration // a request running longer gets 504 and its worker drains and is replaced (0: off)
 	MaxRequests       int           // recycle a worker after this many requests (0: never)
 	MaxRequestsJitter int           // add 0..J to MaxRequests per worker, so workers do not recycle together
 	ReloadOnRSSMB     float64       // recycle a worker whose RSS exceeds this (0: never)

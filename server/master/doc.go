@@ -11,8 +11,11 @@
 // (new workers first; back to the old ones when the new code does not
 // import), recycling (--max-requests, --reload-on-rss: replacement first),
 // --timeout, heartbeats and the backoff between crash replacements live,
-// tested without Python. Run (master.go) turns signals, status pipes, exits
-// and tickers into those events:
+// tested without Python. A request over --timeout is told to its worker
+// (workerproto.Notice), which answers it 504 and drains; a worker asked to
+// stop is killed only if it is still there after --graceful-timeout. Run
+// (master.go) turns signals, status pipes, exits and tickers into those
+// events:
 //
 //	TERM      graceful stop: stop accepting, finish in-flight requests (--graceful-timeout)
 //	INT, QUIT fast stop

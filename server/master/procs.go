@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -33,6 +34,9 @@ type execProcs struct {
 	log       *slog.Logger // where the workers' output goes (errorlog.Relay)
 	capture   bool         // the workers' stdout too (--capture-output)
 	events    chan<- any   // statusEvent, exitEvent
+
+	mu       sync.Mutex
+	controls map[int]*os.File // pid -> the write end of its control pipe, while it lives
 }
 
 func (p *execProcs) start(num int, limit uint64) (int, *workerproto.Scoreboard, error) {
@@ -82,10 +86,19 @@ func (p *execProcs) start(num int, limit uint64) (int, *workerproto.Scoreboard, 
 		return fail(fmt.Errorf("spawn worker %s: %w", p.python, err))
 	}
 	pid := cmd.Process.Pid
+	p.mu.Lock()
+	if p.controls == nil {
+		p.controls = map[int]*os.File{}
+	}
+	p.controls[pid] = ctlW
+	p.mu.Unlock()
 	go p.readStatus(pid, stR)
 	relayed := relay(outR, p.log, pid)
 	go func() {
 		cmd.Wait()
+		p.mu.Lock()
+		delete(p.controls, pid)
+		p.mu.Unlock()
 		ctlW.Close() // the worker is gone: its control pipe and board file too (the mapping stays)
 		boardF.Close()
 		awaitRelay(relayed) // its last words before the news of its exit
@@ -125,6 +138,20 @@ func (p *execProcs) readStatus(pid int, r *os.File) {
 }
 
 func (p *execProcs) signal(pid int, sig syscall.Signal) { syscall.Kill(pid, sig) }
+
+// notify writes n on the worker's control pipe. A worker reads it at once
+// (a goroutine of its own); the deadline only keeps a wedged one from
+// holding the master, which then kills it at the graceful timeout anyway.
+func (p *execProcs) notify(pid int, n workerproto.Notice) {
+	p.mu.Lock()
+	f := p.controls[pid]
+	p.mu.Unlock()
+	if f == nil {
+		return
+	}
+	f.SetWriteDeadline(time.Now().Add(time.Second))
+	workerproto.NewNoticeWriter(f).Send(n) // an error: the worker is gone, its exit event comes
+}
 
 func (p *execProcs) rssMB(pid int) float64 {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")

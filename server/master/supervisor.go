@@ -20,6 +20,7 @@ const (
 	causeReload       = "reload"
 	causeScaleDown    = "scale-down"
 	causeUnresponsive = "unresponsive"
+	causeGrace        = "graceful-timeout" // asked to stop, still there after --graceful-timeout
 )
 
 // Backoff between replacements of workers that keep crashing.
@@ -29,13 +30,20 @@ const (
 	stableUp   = 10 * time.Second // a worker up this long resets the backoff
 )
 
-// procs starts and signals worker processes: the supervisor's only way to
-// act on the system (execProcs; a fake in the tests).
+// exitMargin is what a worker asked to stop gets beyond --graceful-timeout
+// to exit (it cuts what is left at the graceful timeout, then exits) before
+// the master kills it.
+const exitMargin = time.Second
+
+// procs starts, signals and notifies worker processes: the supervisor's
+// only way to act on the system (execProcs; a fake in the tests).
 type procs interface {
 	// start starts worker number num (its process title and metrics label)
 	// that recycles after limit requests (0: never).
 	start(num int, limit uint64) (pid int, board *workerproto.Scoreboard, err error)
 	signal(pid int, sig syscall.Signal)
+	// notify sends the worker a notice on its control pipe.
+	notify(pid int, n workerproto.Notice)
 	// rssMB is the worker's resident memory in MB (0 when unknown).
 	rssMB(pid int) float64
 }
@@ -67,10 +75,12 @@ type worker struct {
 	started     time.Time
 	lastBeat    time.Time
 	ready       bool
-	retiring    string // cause, once asked to stop
-	pendingTerm bool   // retiring, TERM not sent yet (waits for a ready replacement)
-	limit       uint64 // max requests for this worker (with jitter), 0 none
-	killedBy    string // set when the supervisor killed it (timeout, unresponsive)
+	retiring    string        // cause, once asked to stop
+	pendingTerm bool          // retiring, TERM not sent yet (waits for a ready replacement)
+	limit       uint64        // max requests for this worker (with jitter), 0 none
+	killedBy    string        // set when the supervisor killed it (unresponsive, did not stop)
+	killAt      time.Time     // asked to stop: killed if still there then
+	timedOut    map[int]int64 // slot -> start of the request it was told ran over --timeout
 }
 
 // supervisor is the master's decisions as a state machine: events go in
@@ -126,7 +136,7 @@ func (s *supervisor) handle(ev any, now time.Time) (respawnIn time.Duration, err
 	case tickEvent:
 		s.check(now)
 	case scaleEvent:
-		s.scale(ev.delta)
+		s.scale(ev.delta, now)
 	case forwardEvent:
 		s.signalAll(ev.sig)
 	}
@@ -164,7 +174,7 @@ func (s *supervisor) reload(now time.Time) {
 	}
 }
 
-func (s *supervisor) scale(delta int) {
+func (s *supervisor) scale(delta int, now time.Time) {
 	switch {
 	case delta > 0:
 		s.target++
@@ -174,7 +184,7 @@ func (s *supervisor) scale(delta int) {
 		s.log.Info(fmt.Sprintf("TTOU: %d workers", s.target))
 		for _, w := range s.byPID() {
 			if w.retiring == "" {
-				s.retire(w, causeScaleDown)
+				s.retire(w, causeScaleDown, now)
 				return
 			}
 		}
@@ -199,7 +209,7 @@ func (s *supervisor) onStatus(ev statusEvent, now time.Time) {
 			retired := 0
 			for _, o := range s.byPID() {
 				if o.gen < s.gen && o.retiring == "" {
-					s.retire(o, causeReload)
+					s.retire(o, causeReload, now)
 					retired++
 				}
 			}
@@ -211,30 +221,38 @@ func (s *supervisor) onStatus(ev statusEvent, now time.Time) {
 	}
 	if ev.status == workerproto.Recycle && w.retiring == "" {
 		s.log.Info(fmt.Sprintf("worker %d served %d requests (--max-requests): recycling it", w.pid, w.limit))
-		s.retire(w, causeMaxRequests)
+		s.retire(w, causeMaxRequests, now)
 	}
-	s.termPending()
+	s.termPending(now)
 }
 
 // retire asks a worker to stop gracefully: it stops accepting and finishes
 // what it serves. The TERM waits until enough other workers are ready (its
 // replacement, for recycling), so there is never a moment with nobody accepting.
-func (s *supervisor) retire(w *worker, cause string) {
+func (s *supervisor) retire(w *worker, cause string, now time.Time) {
 	if w.retiring != "" {
 		return
 	}
 	w.retiring = cause
 	w.pendingTerm = true
 	s.metrics.restart(cause)
-	s.termPending()
+	s.termPending(now)
 }
 
-func (s *supervisor) termPending() {
+func (s *supervisor) termPending(now time.Time) {
 	for _, w := range s.byPID() {
 		if w.pendingTerm && s.readyInGen(s.gen) >= min(s.target, 1) {
 			w.pendingTerm = false
 			s.procs.signal(w.pid, syscall.SIGTERM)
+			s.killBy(w, now.Add(s.cfg.GracefulTimeout+exitMargin))
 		}
+	}
+}
+
+// killBy makes sure w is killed if it is still there at t.
+func (s *supervisor) killBy(w *worker, t time.Time) {
+	if w.killAt.IsZero() || t.Before(w.killAt) {
+		w.killAt = t
 	}
 }
 
@@ -289,8 +307,8 @@ func (s *supervisor) onExit(ev exitEvent, now time.Time) error {
 	return nil
 }
 
-// check enforces --timeout, --reload-on-rss and liveness, and refreshes
-// the metrics from the scoreboards.
+// check enforces --timeout, --reload-on-rss, --graceful-timeout and
+// liveness, and refreshes the metrics from the scoreboards.
 func (s *supervisor) check(now time.Time) {
 	for _, w := range s.byPID() {
 		rss := s.procs.rssMB(w.pid)
@@ -301,23 +319,41 @@ func (s *supervisor) check(now time.Time) {
 			s.procs.signal(w.pid, syscall.SIGKILL)
 		}
 		if s.cfg.Timeout > 0 && w.killedBy == "" {
-			for i := 0; i < w.board.Slots(); i++ {
-				st, line, ok := w.board.Read(i)
-				if ok && now.Sub(time.Unix(0, st)) > s.cfg.Timeout {
-					s.log.Error(fmt.Sprintf("worker %d: request %q ran over --timeout %v; killing the worker", w.pid, line, s.cfg.Timeout))
-					w.killedBy = causeTimeout
-					s.procs.signal(w.pid, syscall.SIGKILL)
-					break
-				}
-			}
+			s.checkTimeouts(w, now)
+		}
+		if !w.killAt.IsZero() && now.After(w.killAt) && w.killedBy == "" {
+			s.log.Error(fmt.Sprintf("worker %d (%s) still running past --graceful-timeout %v: killing it", w.pid, w.retiring, s.cfg.GracefulTimeout))
+			w.killedBy = causeGrace
+			s.procs.signal(w.pid, syscall.SIGKILL)
 		}
 		if w.retiring != "" || !w.ready {
 			continue
 		}
 		if s.cfg.ReloadOnRSSMB > 0 && rss > s.cfg.ReloadOnRSSMB {
 			s.log.Info(fmt.Sprintf("worker %d uses %.0f MB RSS (--reload-on-rss %.0f): recycling it", w.pid, rss, s.cfg.ReloadOnRSSMB))
-			s.retire(w, causeRSS)
+			s.retire(w, causeRSS, now)
 		}
+	}
+}
+
+// checkTimeouts tells w about each request of it over --timeout, once: the
+// worker answers it 504 (the engine does, without the GIL), stops
+// accepting and lets its other requests finish. It is replaced meanwhile,
+// and killed only if it is still there after --graceful-timeout.
+func (s *supervisor) checkTimeouts(w *worker, now time.Time) {
+	for i := 0; i < w.board.Slots(); i++ {
+		st, line, ok := w.board.Read(i)
+		if !ok || now.Sub(time.Unix(0, st)) <= s.cfg.Timeout || w.timedOut[i] == st {
+			continue
+		}
+		s.log.Error(fmt.Sprintf("worker %d: request %q ran over --timeout %v: it gets 504; the worker drains and is replaced", w.pid, line, s.cfg.Timeout))
+		if w.timedOut == nil {
+			w.timedOut = map[int]int64{}
+		}
+		w.timedOut[i] = st
+		s.procs.notify(w.pid, workerproto.Notice{TimedOut: true, Slot: i, Start: st})
+		s.retire(w, causeTimeout, now)
+		s.killBy(w, now.Add(s.cfg.GracefulTimeout+exitMargin))
 	}
 }
 

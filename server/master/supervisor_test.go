@@ -19,7 +19,7 @@ type fakeProcs struct {
 	threads int
 	pids    int
 	limits  []uint64 // per start
-	signals []string // "TERM 1", "KILL 3"
+	signals []string // "TERM 1", "KILL 3", and notices: "TIMEOUT 1 slot 0"
 	boards  map[int]*workerproto.Scoreboard
 	rss     map[int]float64
 	fail    bool // start fails
@@ -40,6 +40,10 @@ var sigNames = map[syscall.Signal]string{syscall.SIGTERM: "TERM", syscall.SIGKIL
 
 func (f *fakeProcs) signal(pid int, sig syscall.Signal) {
 	f.signals = append(f.signals, fmt.Sprintf("%s %d", sigNames[sig], pid))
+}
+
+func (f *fakeProcs) notify(pid int, n workerproto.Notice) {
+	f.signals = append(f.signals, fmt.Sprintf("TIMEOUT %d slot %d", pid, n.Slot))
 }
 
 func (f *fakeProcs) rssMB(pid int) float64 { return f.rss[pid] }
@@ -286,24 +290,73 @@ func TestSupervisorBackoffCap(t *testing.T) {
 	}
 }
 
-// TestSupervisorTimeout: a request past --timeout gets its worker killed,
-// the log names the request, and the restart counts as a timeout.
+// TestSupervisorTimeout: a request past --timeout is told to its worker
+// (which answers it 504 and drains), once; the worker is replaced, TERMed
+// once the replacement is ready, and killed only if it is still there
+// after --graceful-timeout. The log names the request; the restart counts
+// as a timeout.
 func TestSupervisorTimeout(t *testing.T) {
-	r := newRig(t, Config{Timeout: time.Second})
+	r := newRig(t, Config{Timeout: time.Second, GracefulTimeout: 10 * time.Second})
 	r.run(t, []step{{ev: ready(1)}})
 	r.p.boards[1].Begin(1, t0.UnixNano(), []byte("GET"), []byte("/slow"), 1)
 	r.run(t, []step{
 		{at: 500 * time.Millisecond, ev: tickEvent{}},
-		{at: 2 * time.Second, ev: tickEvent{}, signals: []string{"KILL 1"}},
-		{at: 2 * time.Second, ev: killed(1), respawn: 100 * time.Millisecond},
+		{at: 2 * time.Second, ev: tickEvent{}, signals: []string{"TIMEOUT 1 slot 1"}, started: 1},
+		{at: 3 * time.Second, ev: tickEvent{}}, // told once
+		{at: 3 * time.Second, ev: ready(2), signals: []string{"TERM 1"}},
+		{at: 12 * time.Second, ev: tickEvent{}},                                               // within --graceful-timeout of the notice
+		{at: 13*time.Second + time.Millisecond, ev: tickEvent{}, signals: []string{"KILL 1"}}, // 2 s + 10 s + the exit margin
+		{at: 14 * time.Second, ev: tickEvent{}},                                               // killed once
+		{at: 14 * time.Second, ev: killed(1)},                                                 // retiring: no crash, no backoff
 	})
-	for _, want := range []string{`request \"GET /slow HTTP/1.1\" ran over --timeout 1s`, `while serving \"GET /slow HTTP/1.1\"`} {
+	for _, want := range []string{`request \"GET /slow HTTP/1.1\" ran over --timeout 1s: it gets 504`, `worker 1 (timeout) still running past --graceful-timeout 10s: killing it`, `worker 1 stopped (timeout, killed by signal killed)`} {
 		if !strings.Contains(r.log.String(), want) {
 			t.Errorf("log lacks %s:\n%s", want, r.log.String())
 		}
 	}
 	if got := r.s.metrics.restarts[causeTimeout]; got != 1 {
 		t.Errorf("timeout restarts %d, want 1", got)
+	}
+	if !slices.Equal(r.live(), []int{2}) {
+		t.Errorf("serving: %v, want [2]", r.live())
+	}
+}
+
+// TestSupervisorTimeoutDrained: a worker told of a timeout that exits by
+// itself (its other requests done) is not killed, and a later request over
+// --timeout in another slot is told too.
+func TestSupervisorTimeoutDrained(t *testing.T) {
+	r := newRig(t, Config{Workers: 2, Timeout: time.Second, GracefulTimeout: 10 * time.Second})
+	r.run(t, []step{{ev: ready(1)}, {ev: ready(2)}})
+	r.p.boards[1].Begin(0, t0.UnixNano(), []byte("GET"), []byte("/a"), 1)
+	r.run(t, []step{
+		// Another worker is ready: the TERM goes at once, the replacement starts.
+		{at: 2 * time.Second, ev: tickEvent{}, signals: []string{"TIMEOUT 1 slot 0", "TERM 1"}, started: 1},
+	})
+	r.p.boards[1].Begin(1, t0.Add(time.Second).UnixNano(), []byte("GET"), []byte("/b"), 1) // the spare slot
+	r.run(t, []step{
+		{at: 3 * time.Second, ev: tickEvent{}, signals: []string{"TIMEOUT 1 slot 1"}},
+		{at: 4 * time.Second, ev: exited(1, 0)},
+		{at: 20 * time.Second, ev: tickEvent{}},
+	})
+}
+
+// TestSupervisorStopDeadline: a worker asked to stop (here by TTOU) that is
+// still there after --graceful-timeout (a request stuck in Python holds it)
+// is killed; one that exits in time is not.
+func TestSupervisorStopDeadline(t *testing.T) {
+	r := newRig(t, Config{Workers: 3, GracefulTimeout: 5 * time.Second})
+	r.run(t, []step{
+		{ev: ready(1)}, {ev: ready(2)}, {ev: ready(3)},
+		{at: time.Second, ev: scaleEvent{-1}, signals: []string{"TERM 1"}},
+		{at: time.Second, ev: scaleEvent{-1}, signals: []string{"TERM 2"}},
+		{at: 2 * time.Second, ev: exited(2, 0)},
+		{at: 7 * time.Second, ev: tickEvent{}},
+		{at: 7*time.Second + time.Millisecond, ev: tickEvent{}, signals: []string{"KILL 1"}},
+		{at: 8 * time.Second, ev: killed(1)},
+	})
+	if want := "worker 1 (scale-down) still running past --graceful-timeout 5s: killing it"; !strings.Contains(r.log.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, r.log.String())
 	}
 }
 

@@ -6,6 +6,7 @@
 // serves on the inherited listeners and runs the app on a pool of Python
 // threads, one cgo call per request (wsgi.c holds the Python side: environ,
 // start_response, wsgi.input, wsgi.file_wrapper). It reports to the master
-// on the status pipe and stops on TERM, INT, QUIT or when the master's
-// control pipe closes.
+// on the status pipe, has the engine answer a request the master says ran
+// over --timeout (logged with its thread's Python stack), and stops on TERM,
+// INT, QUIT or when the master's control pipe closes.
 package main

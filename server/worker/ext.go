@@ -3,6 +3,7 @@
 package main
 
 /*
+#include <stdlib.h>
 #include "wsgi.h"
 */
 import "C"
@@ -16,6 +17,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -144,10 +146,20 @@ func wkRead(slot C.int, p unsafe.Pointer, n C.size_t, line C.int) C.longlong {
 // writes to the error log (errorlog.Relay); app exceptions come here from C.
 var logger = errorlog.NewRelayed(os.Stderr, slog.LevelInfo)
 
-// wkLogError logs an application error with its request line and traceback.
+// wkLogError logs an application error with its request line and traceback;
+// app is set for the application's own exceptions. One that follows a
+// failed request body is the client's error (answered 4xx by
+// Exchange.Fail), logged at debug like every rejected request.
 //
 //export wkLogError
-func wkLogError(why, line, tb *C.char) {
+func wkLogError(slot, app C.int, why, line, tb *C.char) {
+	level, msg := slog.LevelError, C.GoString(why)
+	if x := current[slot]; app != 0 && x != nil && x.ClientError() != nil {
+		level, msg = slog.LevelDebug, msg+" after its request body failed ("+x.ClientError().Error()+")"
+	}
+	if !logger.Enabled(context.Background(), level) {
+		return
+	}
 	args := []any{}
 	if l := C.GoString(line); l != "" {
 		args = append(args, "request", l)
@@ -155,8 +167,13 @@ func wkLogError(why, line, tb *C.char) {
 	if t := C.GoString(tb); t != "" {
 		args = append(args, "traceback", t)
 	}
-	logger.Error(C.GoString(why), args...)
+	logger.Log(context.Background(), level, msg, args...)
 }
+
+// wkSpareSlots is how many request slots C makes beyond the threads.
+//
+//export wkSpareSlots
+func wkSpareSlots() C.int { return workerproto.Spare }
 
 //export wkEnvKeyCount
 func wkEnvKeyCount() C.int { return C.int(len(engine.EnvKeys)) }
@@ -222,7 +239,7 @@ func wkServe(cfgp *C.char, cfglen C.int) C.int {
 	if cfg.Static {
 		app = engine.StaticApp{}
 	}
-	current = make([]*engine.Exchange, ec.Threads)
+	current = make([]*engine.Exchange, ec.Threads+workerproto.Spare)
 	eng := engine.New(ec, app)
 
 	// Python signal handlers cannot run while the main thread is inside Go,
@@ -248,11 +265,23 @@ func wkServe(cfgp *C.char, cfglen C.int) C.int {
 		}
 	}()
 	if cfg.Control > 0 {
-		// The master holds the write end: EOF means it is gone, and a worker
-		// must never outlive its master.
+		// The master's notices; it holds the write end: EOF means it is
+		// gone, and a worker must never outlive its master.
 		go func() {
-			f := os.NewFile(uintptr(cfg.Control), "control")
-			io.Copy(io.Discard, f)
+			nr := workerproto.NewNoticeReader(os.NewFile(uintptr(cfg.Control), "control"))
+			for {
+				n, err := nr.Next()
+				if err != nil {
+					break
+				}
+				if !timeouts.add() {
+					continue // exiting
+				}
+				go func() {
+					defer timeouts.wg.Done()
+					timedOut(eng, n)
+				}()
+			}
 			select {
 			case stop <- ec.GracefulTimeout:
 			default:
@@ -270,18 +299,93 @@ func wkServe(cfgp *C.char, cfglen C.int) C.int {
 	grace := ec.GracefulTimeout
 	select {
 	case grace = <-stop:
+		logger.Info(fmt.Sprintf("stopping: in-flight requests get %v", grace))
 	case err := <-served:
-		logger.Error(fmt.Sprintf("serve: %v", err))
-		rc = workerproto.ExitFailed
+		if err != nil { // else it drained by itself, after a timeout
+			logger.Error(fmt.Sprintf("serve: %v", err))
+			rc = workerproto.ExitFailed
+		}
 	}
 	eng.Drain()
-	logger.Info(fmt.Sprintf("stopping: in-flight requests get %v", grace))
 	ctx, cancel := context.WithTimeout(context.Background(), max(grace, time.Millisecond))
 	if err := eng.Shutdown(ctx); err != nil {
 		logger.Warn(err.Error())
 	}
 	cancel()
+	timeouts.wait() // their log lines, with the stacks, before the exit
+	if n := eng.Abandoned(); n > 0 {
+		logger.Warn(fmt.Sprintf("exiting with %d timed-out request(s) still in Python", n))
+		rc = workerproto.ExitAbandoned
+	}
 	return C.int(rc)
+}
+
+// timeouts are the notices being handled (timedOut): the exit waits for
+// their log lines.
+var timeouts pending
+
+// pending counts goroutines an exit waits for. Unlike a bare WaitGroup, it
+// takes none once the wait began (a WaitGroup must not grow from zero while
+// waited for).
+type pending struct {
+	mu      sync.Mutex
+	exiting bool
+	wg      sync.WaitGroup
+}
+
+// add counts one more, unless the wait began.
+func (p *pending) add() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.exiting {
+		return false
+	}
+	p.wg.Add(1)
+	return true
+}
+
+func (p *pending) wait() {
+	p.mu.Lock()
+	p.exiting = true
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// timedOut handles the master's notice that a request ran over --timeout:
+// the engine answers it (504, or a reset when its response had begun)
+// without the GIL, and the worker drains; the log names the request and
+// shows where its thread is stuck.
+func timedOut(eng *engine.Engine, n workerproto.Notice) {
+	line, answered, ok := eng.TimeOut(n.Slot, n.Start)
+	if !ok {
+		return // it ended meanwhile
+	}
+	how := "answered 504"
+	if !answered {
+		how = "its response had begun: the connection was reset"
+	}
+	logger.Error("request ran over --timeout: "+how+"; the worker drains and exits", "request", line, "stack", pyStack(n.Slot))
+}
+
+// pyStack is the Python stack of the thread running slot's request. It
+// waits a few seconds at most for the GIL (a C extension may hold it).
+func pyStack(slot int) string {
+	got := make(chan string, 1)
+	go func() {
+		p := C.wk_stack(C.int(slot))
+		if p == nil {
+			got <- "(unavailable)"
+			return
+		}
+		defer C.free(unsafe.Pointer(p))
+		got <- C.GoString(p)
+	}()
+	select {
+	case s := <-got:
+		return s
+	case <-time.After(3 * time.Second):
+		return "(unavailable: the GIL stayed held)"
+	}
 }
 
 // heartbeat tells the master the worker is ready, then that it is alive

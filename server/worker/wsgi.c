@@ -14,6 +14,7 @@ static int n_env_keys;
 static PyObject *str_close, *str_read, *str_fileno;
 static PyObject *key_input, *key_method, *key_uri, *key_proto;
 static PyObject *format_exception; /* traceback.format_exception */
+static PyObject *format_stack;     /* traceback.format_stack */
 static void enter_python(void);
 static int slot_objects(int slot);
 
@@ -521,8 +522,10 @@ static PyObject *new_input(int slot) {
 /* ---------- the request ---------- */
 
 /* log_error prints the request line and the traceback of the current error
- * to sys.stderr (PyErr_Print is never used: it exits on SystemExit). */
-static void log_error(wk_slot *s, const char *why) {
+ * to sys.stderr (PyErr_Print is never used: it exits on SystemExit). app is
+ * set for the application's own exceptions, which Go logs as the client's
+ * error when its request body had failed. */
+static void log_error(wk_slot *s, int app, const char *why) {
 	PyObject *t, *v, *tb;
 	PyErr_Fetch(&t, &v, &tb);
 	PyErr_NormalizeException(&t, &v, &tb);
@@ -549,7 +552,7 @@ static void log_error(wk_slot *s, const char *why) {
 	const char *ts = text ? PyUnicode_AsUTF8(text) : NULL;
 	PyErr_Clear();
 	/* Go's logger writes it: one format (text or JSON) for every log line. */
-	wkLogError((char *)why, (char *)(ls ? ls : ""), (char *)(ts ? ts : ""));
+	wkLogError((int)(s - wk_slots), app, (char *)why, (char *)(ls ? ls : ""), (char *)(ts ? ts : ""));
 	Py_XDECREF(line); Py_XDECREF(text);
 	Py_XDECREF(t); Py_XDECREF(v); Py_XDECREF(tb);
 }
@@ -618,7 +621,7 @@ static int call_close(wk_slot *s, PyObject *result) {
 	if (!result || !PyObject_HasAttr(result, str_close)) return 0;
 	PyObject *r = PyObject_CallMethodNoArgs(result, str_close);
 	if (!r) {
-		log_error(s, "exception in the iterable's close()");
+		log_error(s, 0, "exception in the iterable's close()");
 		return -1;
 	}
 	Py_DECREF(r);
@@ -738,12 +741,13 @@ int wk_call(int slot, const char *buf, const wk_env_entry *ents, int nents) {
 	int kind;
 	enter_python();
 	if (slot_objects(slot) < 0) {
-		log_error(s, "out of memory");
+		log_error(s, 0, "out of memory");
 		PyEval_SaveThread();
 		return WK_ERROR;
 	}
 
 	s->gen++;
+	s->ident = PyThread_get_thread_ident();
 	s->sr_called = s->head_sent = s->used_write = s->stop = 0;
 	s->out_len = 0;
 	s->app_cl = -1;
@@ -754,7 +758,7 @@ int wk_call(int slot, const char *buf, const wk_env_entry *ents, int nents) {
 	PyObject *result = NULL;
 	s->environ = build_environ(s, buf, ents, nents);
 	if (!s->environ) {
-		log_error(s, "could not build environ");
+		log_error(s, 0, "could not build environ");
 		kind = WK_ERROR;
 		goto done;
 	}
@@ -762,13 +766,13 @@ int wk_call(int slot, const char *buf, const wk_env_entry *ents, int nents) {
 	result = PyObject_Vectorcall(app, callargs, 2, NULL);
 	if (!result) {
 		if (s->stop == WK_GONE) { PyErr_Clear(); kind = WK_GONE; goto done; }
-		log_error(s, "exception in the application");
+		log_error(s, 1, "exception in the application");
 		kind = WK_ERROR;
 		goto done;
 	}
 	kind = iterate(s, slot, result);
 	if (kind == WK_ERROR && s->stop == WK_GONE) { PyErr_Clear(); kind = WK_GONE; }
-	if (kind == WK_ERROR) log_error(s, "error while iterating the response");
+	if (kind == WK_ERROR) log_error(s, 1, "error while iterating the response");
 	if (call_close(s, result) < 0 && kind != WK_GONE)
 		kind = WK_ERROR; /* PEP 3333: an exception from close() is an application error */
 done:
@@ -787,6 +791,30 @@ done:
 	if (PyErr_Occurred()) PyErr_Clear();
 	PyEval_SaveThread();
 	return kind;
+}
+
+/* wk_stack returns the Python stack of the thread running slot's request,
+ * formatted like a traceback (malloc'd: the caller frees it), or NULL. It
+ * takes the GIL, which a thread stuck in a sleep or in I/O has released and
+ * one spinning in Python yields every switch interval. */
+char *wk_stack(int slot) {
+	PyGILState_STATE g = PyGILState_Ensure();
+	char *out = NULL;
+	PyObject *frames = NULL, *key = NULL, *lines = NULL, *text = NULL, *empty = NULL;
+	PyObject *current = PySys_GetObject("_current_frames"); /* borrowed */
+	if (!current || !(frames = PyObject_CallNoArgs(current))) goto done;
+	if (!(key = PyLong_FromUnsignedLong(wk_slots[slot].ident))) goto done;
+	PyObject *frame = PyDict_GetItemWithError(frames, key); /* borrowed */
+	if (!frame) goto done;
+	if (!(lines = PyObject_CallOneArg(format_stack, frame))) goto done;
+	if (!(empty = PyUnicode_FromString("")) || !(text = PyUnicode_Join(empty, lines))) goto done;
+	const char *u = PyUnicode_AsUTF8(text);
+	if (u) out = strdup(u);
+done:
+	PyErr_Clear();
+	Py_XDECREF(frames); Py_XDECREF(key); Py_XDECREF(lines); Py_XDECREF(text); Py_XDECREF(empty);
+	PyGILState_Release(g);
+	return out;
 }
 
 /* ---------- threads ---------- */
@@ -871,7 +899,7 @@ static PyObject *wk_serve(PyObject *self, PyObject *args, PyObject *kw) {
 	SET("wsgi.file_wrapper", (PyObject *)&FileWrapperType);
 #undef SET
 
-	wk_slots = PyMem_RawCalloc(threads, sizeof(wk_slot));
+	wk_slots = PyMem_RawCalloc(threads + wkSpareSlots(), sizeof(wk_slot)); /* the spare serves while a timed-out request keeps its thread */
 	if (!wk_slots) return PyErr_NoMemory();
 
 	int rc;
@@ -908,8 +936,9 @@ PyMODINIT_FUNC PyInit__wsgikit(void) {
 	PyObject *tbmod = PyImport_ImportModule("traceback");
 	if (!tbmod) return NULL;
 	format_exception = PyObject_GetAttrString(tbmod, "format_exception");
+	format_stack = PyObject_GetAttrString(tbmod, "format_stack");
 	Py_DECREF(tbmod);
-	if (!format_exception) return NULL;
+	if (!format_exception || !format_stack) return NULL;
 	PyObject *m = PyModule_Create(&moduledef);
 	if (!m) return NULL;
 	Py_INCREF(&FileWrapperType);

@@ -39,6 +39,7 @@ typedef struct {
 	/* Per-request state. */
 	int sr_called, head_sent, used_write, stop;
 	unsigned long gen;       /* bumps per request: stale objects notice */
+	unsigned long ident;     /* the Python thread running the request (wk_stack) */
 	PyObject *environ;
 
 	/* Python side, reused across requests. */
@@ -49,6 +50,7 @@ typedef struct {
 extern wk_slot *wk_slots;
 
 int wk_call(int slot, const char *buf, const wk_env_entry *ents, int nents);
+char *wk_stack(int slot);
 
 /* Exported by Go (cgo //export). */
 extern int wkSend(int slot, void *p, size_t n, long long total);
@@ -57,6 +59,7 @@ extern long long wkRead(int slot, void *p, size_t n, int line);
 extern int wkEnvKeyCount(void);
 extern int wkEnvKey(int i, char *buf, int n);
 extern int wkServe(char *cfg, int cfglen);
-extern void wkLogError(char *why, char *line, char *tb);
+extern int wkSpareSlots(void);
+extern void wkLogError(int slot, int app, char *why, char *line, char *tb);
 
 #endif

@@ -11,6 +11,7 @@ import traceback
 
 EXIT_IMPORT = 3  # the application could not be imported: do not restart
 EXIT_NO_EXT = 4  # no _wsgikit build for this interpreter
+EXIT_ABANDONED = 5  # stopped while a request over --timeout still runs in a thread
 RECORD_MARK = "\x1e"  # starts a stderr line that is a log record (errorlog.RecordMark)
 
 
@@ -109,6 +110,11 @@ def main():
     rc = _wsgikit.serve(app, raw, threads=cfg["threads"],
                         multiprocess=cfg["multiprocess"], software=cfg["software"])
     sys.stdout.flush()
+    if rc == EXIT_ABANDONED:
+        # That request's thread still runs the app: finalizing the
+        # interpreter would wait for it, or pull its state from under it.
+        sys.stderr.flush()
+        os._exit(rc)
     sys.exit(rc)
 
 

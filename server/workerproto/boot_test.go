@@ -33,7 +33,7 @@ func TestBootMatchesProtocol(t *testing.T) {
 	if !strings.Contains(bootPy, `os.environ.pop("`+EnvVar+`")`) {
 		t.Errorf("boot.py does not read its config from %s", EnvVar)
 	}
-	for name, want := range map[string]int{"EXIT_IMPORT": ExitImport, "EXIT_NO_EXT": ExitNoExt} {
+	for name, want := range map[string]int{"EXIT_IMPORT": ExitImport, "EXIT_NO_EXT": ExitNoExt, "EXIT_ABANDONED": ExitAbandoned} {
 		m := regexp.MustCompile(`(?m)^` + name + ` = (\d+)`).FindStringSubmatch(bootPy)
 		if m == nil {
 			t.Errorf("boot.py defines no %s", name)

@@ -10,10 +10,14 @@
 //     the scoreboard.
 //   - What it says on the status pipe: typed Status messages, one JSON
 //     object per line, written by StatusWriter and read by StatusReader.
+//   - What the master tells it on the control pipe: Notices, one JSON
+//     object per line (NoticeWriter, NoticeReader): a request ran over
+//     --timeout.
 //   - What its exit code means (ExitImport, ExitNoExt: restarting cannot help).
 //   - The scoreboard: shared memory holding each request slot's current
-//     request and the worker's counters (Stats), which the master reads to
-//     enforce --timeout and to export metrics, even after the worker died.
+//     request (the threads' and the Spare's) and the worker's counters
+//     (Stats), which the master reads to enforce --timeout and to export
+//     metrics, even after the worker died.
 //
 // boot.py is the Python half; boot_test.go checks it against the constants
 // and the Config fields here.

@@ -8,6 +8,9 @@ const (
 	ExitConfig = 2 // the worker could not use its Config (e.g. the access log does not open)
 	ExitImport = 3 // the application could not be imported: restarting cannot help
 	ExitNoExt  = 4 // no _wsgikit build for the interpreter: restarting cannot help
+	// ExitAbandoned: the worker stopped while a request that ran over
+	// --timeout still held a thread; it exits without finalizing Python.
+	ExitAbandoned = 5
 )
 
 // Permanent reports whether a worker that exited with code cannot be helped

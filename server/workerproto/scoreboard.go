@@ -17,9 +17,15 @@ import (
 // After the records comes the worker's Stats (atomic counters only), so the
 // master reads exact counts at any time, even after the worker died.
 type Scoreboard struct {
-	mem []byte
-	n   int
+	mem     []byte
+	n       int // records: the worker's threads and the spare
+	threads int
 }
+
+// Spare is how many request slots a worker has beyond its threads: one,
+// which serves while a request that ran over --timeout keeps its thread
+// (the worker drains then). It has a record, so --timeout covers it too.
+const Spare = 1
 
 var statsSize = int(unsafe.Sizeof(Stats{}))
 
@@ -33,7 +39,7 @@ func (b *Scoreboard) Stats() *Stats {
 // Snapshot reads the counters.
 func (b *Scoreboard) Snapshot() Snapshot {
 	s := b.Stats().snapshot()
-	s.Threads = b.n
+	s.Threads = b.threads
 	return s
 }
 
@@ -42,9 +48,11 @@ const (
 	lineMax    = recordSize - 16
 )
 
-// NewScoreboard makes a scoreboard for n slots in an unlinked file (in
-// /dev/shm when available) whose descriptor is passed to the worker.
-func NewScoreboard(n int) (*Scoreboard, *os.File, error) {
+// NewScoreboard makes a scoreboard for a worker of threads threads (and the
+// Spare) in an unlinked file (in /dev/shm when available) whose descriptor
+// is passed to the worker.
+func NewScoreboard(threads int) (*Scoreboard, *os.File, error) {
+	n := threads + Spare
 	dir := "/dev/shm"
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		dir = os.TempDir()
@@ -58,7 +66,7 @@ func NewScoreboard(n int) (*Scoreboard, *os.File, error) {
 		f.Close()
 		return nil, nil, fmt.Errorf("scoreboard: %w", err)
 	}
-	b, err := mapBoard(int(f.Fd()), n)
+	b, err := mapBoard(int(f.Fd()), threads)
 	if err != nil {
 		f.Close()
 		return nil, nil, err
@@ -66,25 +74,27 @@ func NewScoreboard(n int) (*Scoreboard, *os.File, error) {
 	return b, f, nil
 }
 
-// OpenScoreboard maps a scoreboard passed by the master as fd.
-func OpenScoreboard(fd, n int) (*Scoreboard, error) { return mapBoard(fd, n) }
+// OpenScoreboard maps a scoreboard for threads threads passed by the master as fd.
+func OpenScoreboard(fd, threads int) (*Scoreboard, error) { return mapBoard(fd, threads) }
 
 // PrivateScoreboard is a scoreboard nobody else reads: for an engine without
 // a master (tests, embedding).
-func PrivateScoreboard(n int) *Scoreboard {
+func PrivateScoreboard(threads int) *Scoreboard {
+	n := threads + Spare
 	mem, err := syscall.Mmap(-1, 0, boardSize(n), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_SHARED)
 	if err != nil {
 		mem = make([]byte, boardSize(n)) // private memory works the same in one process
 	}
-	return &Scoreboard{mem: mem, n: n}
+	return &Scoreboard{mem: mem, n: n, threads: threads}
 }
 
-func mapBoard(fd, n int) (*Scoreboard, error) {
+func mapBoard(fd, threads int) (*Scoreboard, error) {
+	n := threads + Spare
 	mem, err := syscall.Mmap(fd, 0, boardSize(n), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("scoreboard mmap: %w", err)
 	}
-	return &Scoreboard{mem: mem, n: n}, nil
+	return &Scoreboard{mem: mem, n: n, threads: threads}, nil
 }
 
 // Close unmaps the board (the master, once the worker is gone: each one is
@@ -101,7 +111,7 @@ func (b *Scoreboard) Close() error {
 	return nil
 }
 
-// Slots is the number of records.
+// Slots is the number of records: the threads and the Spare.
 func (b *Scoreboard) Slots() int { return b.n }
 
 func (b *Scoreboard) seq(slot int) *atomic.Uint32 {

@@ -47,9 +47,31 @@ func NewStatusWriter(w io.Writer) *StatusWriter { return &StatusWriter{w: w} }
 
 // Send writes one status in one write; an error means the master is gone.
 func (sw *StatusWriter) Send(s Status) error {
-	line, _ := json.Marshal(statusLine{Ready: s == Ready, Beat: s == Beat, Recycle: s == Recycle})
-	_, err := sw.w.Write(append(line, '\n'))
+	return writeLine(sw.w, statusLine{Ready: s == Ready, Beat: s == Beat, Recycle: s == Recycle})
+}
+
+// writeLine writes v as one JSON object and a newline, in one write (a
+// pipe write that small is atomic).
+func writeLine(w io.Writer, v any) error {
+	line, _ := json.Marshal(v) // plain fields only: it cannot fail
+	_, err := w.Write(append(line, '\n'))
 	return err
+}
+
+// lineScanner reads lines of at most max bytes.
+func lineScanner(r io.Reader, max int) *bufio.Scanner {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, min(max, 64<<10)), max)
+	return sc
+}
+
+// scanEnd is a reader's error once sc has no more lines: io.EOF at the end
+// of the pipe.
+func scanEnd(sc *bufio.Scanner) error {
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	return io.EOF
 }
 
 // StatusReader is the master's end of the status pipe.
@@ -57,9 +79,7 @@ type StatusReader struct{ sc *bufio.Scanner }
 
 // NewStatusReader reads statuses from r.
 func NewStatusReader(r io.Reader) *StatusReader {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	return &StatusReader{sc: sc}
+	return &StatusReader{sc: lineScanner(r, 1<<20)}
 }
 
 // Next returns the next status, skipping lines that are not JSON; a JSON
@@ -79,8 +99,5 @@ func (sr *StatusReader) Next() (Status, error) {
 		}
 		return Beat, nil
 	}
-	if err := sr.sc.Err(); err != nil {
-		return 0, err
-	}
-	return 0, io.EOF
+	return 0, scanEnd(sr.sc)
 }

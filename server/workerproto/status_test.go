@@ -43,3 +43,26 @@ func TestStatusReaderSkipsNoise(t *testing.T) {
 		}
 	}
 }
+
+// TestNoticeRoundTrip: the master's notices reach the worker as sent; lines
+// it does not understand are skipped; the pipe's end is io.EOF.
+func TestNoticeRoundTrip(t *testing.T) {
+	var pipe bytes.Buffer
+	w := NewNoticeWriter(&pipe)
+	sent := []Notice{{TimedOut: true, Slot: 1, Start: 1234567890123}, {TimedOut: true, Slot: 0, Start: 42}}
+	w.Send(sent[0])
+	pipe.WriteString("garbage\n{\"future\":true}\n")
+	w.Send(sent[1])
+	if !strings.HasPrefix(pipe.String(), "{\"timed_out\":true,\"slot\":1,\"start\":1234567890123}\n") {
+		t.Fatalf("wire format %q", pipe.String())
+	}
+	r := NewNoticeReader(&pipe)
+	for i, want := range sent {
+		if got, err := r.Next(); err != nil || got != want {
+			t.Fatalf("notice %d: %+v (%v), want %+v", i, got, err, want)
+		}
+	}
+	if _, err := r.Next(); err != io.EOF {
+		t.Fatalf("after the last: %v, want EOF", err)
+	}
+}

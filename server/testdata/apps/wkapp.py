@@ -71,6 +71,20 @@ def application(environ, start_response):
             body = b"|".join(iter(lambda: inp.readline(int(args.get("n", "-1"))), b""))
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return [body]
+    if path == "/read-late":
+        # Reads the body while the response is iterated: a body that fails
+        # raises from wsgi.input after the application returned.
+        inp = environ["wsgi.input"]
+
+        def gen():
+            try:
+                body = inp.read()
+            except OSError as e:
+                event("input-error " + type(e).__name__)
+                raise
+            yield body
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return Closing("read-late", gen())
     if path == "/gen":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return Closing("gen", [b"", b"a" * 10, b"", b"b" * 5])
