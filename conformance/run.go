@@ -241,17 +241,12 @@ func (in *instance) runShare(ctx context.Context, specs []*framework.Spec, share
 					how = fmt.Sprintf("the server answered a plain request %.1fs later", waited.Seconds())
 				} else if in.restarts < maxRestarts && ctx.Err() == nil {
 					tail := in.tg.Log(30)
-					_ = in.srv.Stop()
-					if nsrv, err := in.start(ctx, in.name, in.env); err == nil {
-						in.srv = nsrv
-						in.tg = newTarget(in.name, nsrv, in.sink)
-						in.restarts++
+					if err := in.restart(ctx); err == nil {
 						how = fmt.Sprintf("the server had stopped answering; a fresh instance was started (restart %d of at most %d)", in.restarts, maxRestarts)
 						if j > 0 {
 							results[share[j-1]].Transcript += "-- the server stopped answering after this spec (the next one ERRORed); the run restarted it. Its log tail:\n" + tail + "\n"
 						}
 					} else {
-						in.srv = nil
 						dead = fmt.Sprintf("server stopped answering during the run and could not be restarted (%v); log tail:\n%s", err, tail)
 					}
 				}
@@ -264,7 +259,18 @@ func (in *instance) runShare(ctx context.Context, specs []*framework.Spec, share
 			switch {
 			case dead != "":
 			case !in.tg.Alive():
-				dead = "server exited during the run; log tail:\n" + in.tg.Log(30)
+				// This spec's request ended the server (Granian exits when a
+				// worker panics): the spec has its verdict; the rest of the
+				// share gets a fresh instance, whether or not the exit was
+				// complete before the next spec would have noticed.
+				tail := in.tg.Log(30)
+				if in.restarts >= maxRestarts || ctx.Err() != nil {
+					dead = "server exited during the run; log tail:\n" + tail
+				} else if err := in.restart(ctx); err != nil {
+					dead = fmt.Sprintf("server exited during the run and could not be restarted (%v); log tail:\n%s", err, tail)
+				} else {
+					v.Transcript += fmt.Sprintf("-- the server exited after this spec; the run restarted it: a fresh instance was started (restart %d of at most %d) for the next spec. Its log tail:\n%s\n", in.restarts, maxRestarts, tail)
+				}
 			case v.Verdict == framework.ERROR && !listening(in.tg.Addr):
 				dead = "server stopped accepting connections during the run; log tail:\n" + in.tg.Log(30)
 			}
@@ -277,6 +283,20 @@ func (in *instance) runShare(ctx context.Context, specs []*framework.Spec, share
 		}
 		results[i] = toResult(v)
 	}
+}
+
+// restart replaces the instance with a fresh one serving the same sink.
+func (in *instance) restart(ctx context.Context) error {
+	_ = in.srv.Stop()
+	nsrv, err := in.start(ctx, in.name, in.env)
+	if err != nil {
+		in.srv = nil
+		return err
+	}
+	in.srv = nsrv
+	in.tg = newTarget(in.name, nsrv, in.sink)
+	in.restarts++
+	return nil
 }
 
 // recoveryWait bounds how long a live server may take to answer again after
