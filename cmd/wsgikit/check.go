@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -24,7 +25,8 @@ func init() { verbs = append(verbs, newCheckCmd) }
 type checkFlags struct {
 	servers   []string
 	profiles  string
-	cmd       string
+	cmds      []string
+	env       envFlags
 	focus     string
 	level     string
 	strict    bool
@@ -43,17 +45,31 @@ func newCheckCmd() *cobra.Command {
 		Use:   "check",
 		Short: "PEP 3333 and RFC 9112 conformance verdicts for WSGI servers",
 		Long: `Runs the conformance suite against each server in turn (fresh instances
-serving apps/probe.py, sharing its specs) and writes check.json, junit-<server>.xml and
-check.md. Exit 0 when no MUST failed (with --strict: and no SHOULD), 1 when
-one did, 2 on usage or harness errors. A server that is not installed is
-skipped with one warning line; 2 if none is.`,
+serving apps/probe.py, sharing its specs) and writes check.json, check.md,
+junit-<server>.xml and the report (index.html, summary.md) into -o DIR.
+
+Your setup: --python or --virtualenv is the interpreter every server runs
+on, so the peers checked are the versions installed there (your pinned
+Gunicorn, uWSGI, Granian…) and our server's workers run on it too:
+  wsgikit check --virtualenv ~/src/myproject/.venv --server wsgikit,gunicorn-gthread,uwsgi
+A server that cannot start prints its own last lines here.
+
+` + cmdHelp() + `
+--chdir DIR runs the --cmd commands in DIR (your project, where their
+relative paths point); the probe app is still found ({appdir} is put on
+PYTHONPATH).
+
+Exit 0 when no MUST failed (with --strict: and no SHOULD), 1 when one did,
+2 on usage or harness errors. A server that is not installed is skipped
+with one warning line; 2 if none is.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runCheck(cmd, fl) },
 	}
 	f := c.Flags()
 	f.StringSliceVar(&fl.servers, "server", nil, "server profiles, comma-separated (default: wsgikit and every built-in peer; missing ones are skipped)")
 	f.StringVar(&fl.profiles, "profiles", "", "TOML file of user server profiles")
-	f.StringVar(&fl.cmd, "cmd", "", "ad-hoc server command template (profile name \"cmd\"), e.g. 'gunicorn -b {bind} {app}'")
+	f.StringArrayVar(&fl.cmds, "cmd", nil, "ad-hoc server command template, [NAME=]TEMPLATE, e.g. 'gunicorn -b {bind} {app}' (repeatable; unnamed: server \"cmd\"; placeholders below)")
+	fl.env.add(f, "run the --cmd commands in this directory (your project), not in the probe app's")
 	f.StringVar(&fl.focus, "focus", "", "spec IDs or regular expressions, comma-separated")
 	f.StringVar(&fl.level, "level", "ALL", "MUST, SHOULD (MUST and SHOULD) or ALL")
 	f.BoolVar(&fl.strict, "strict", false, "NON-STRICT verdicts (broken SHOULDs) fail the run too")
@@ -83,19 +99,29 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 		}
 		user = append(user, ps...)
 	}
-	if fl.cmd != "" {
-		p, err := harness.FromCmd(fl.cmd)
-		if err != nil {
-			return usageErr("%v", err)
-		}
-		user = append(user, p)
+	workdir, err := fl.env.projectDir()
+	if err != nil {
+		return err
 	}
+	if workdir != "" && len(fl.cmds) == 0 {
+		return usageErr("--chdir: check serves wsgikit's probe app, not yours; --chdir is where --cmd commands run, and there is none")
+	}
+	if err := fl.env.usePython(); err != nil {
+		return err
+	}
+	cmds, err := cmdProfiles(fl.cmds, workdir)
+	if err != nil {
+		return err
+	}
+	user = append(user, cmds...)
 	servers := fl.servers
 	if len(servers) == 0 {
-		if fl.cmd != "" {
-			servers = []string{"cmd"}
-		} else {
-			servers = builtinPeers()
+		servers = builtinPeers()
+		if len(cmds) > 0 {
+			servers = nil
+		}
+		for _, p := range cmds {
+			servers = append(servers, p.Name)
 		}
 	}
 	for _, s := range servers {
@@ -139,7 +165,8 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 		return usageErr("%v", err)
 	}
 	check.Skipped = skipped
-	if err := reports.WriteCheck(fl.out, check, fl.strict); err != nil {
+	var wrote []string
+	if err := reports.WriteCheck(fl.out, check, fl.strict, reports.Written(&wrote)); err != nil {
 		return err
 	}
 	ran := 0
@@ -148,14 +175,14 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 		ran += len(s.Results)
 		if !fl.quiet {
 			if s.Error != "" {
-				fmt.Fprintf(stderr, "check: %s could not run: %s\n", s.Name, textutil.Clip(textutil.FirstLine(s.Error, ""), 200))
+				writeStartFailure(stderr, s.Name, s.Error)
 				continue
 			}
 			fmt.Fprintf(stderr, "check: %s %s: %d PASS, %d FAIL, %d NON-STRICT, %d INFO, %d UNSUPPORTED, %d ERROR (%.0fs)\n",
 				s.Name, s.Version, n[framework.PASS], n[framework.FAIL], n[framework.NONSTRICT], n[framework.VINFO], n[framework.UNSUPPORTED], n[framework.ERROR], finished[s.Name].Sub(started[s.Name]).Seconds())
 		}
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s/check.json, check.md and JUnit XML per server\n", fl.out)
+	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", strings.Join(wrote, ", "))
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted; partial results in %s", fl.out)
 	}
@@ -173,4 +200,17 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 		return &exitError{code: 1, err: fmt.Errorf("%s; see %s/check.md", what, fl.out)}
 	}
 	return nil
+}
+
+// writeStartFailure says why a server could not run: the error's first
+// line, then the rest of it (the server's own last lines of output), so
+// that a start-up failure explains itself in the terminal.
+func writeStartFailure(w io.Writer, server, why string) {
+	first, rest, _ := strings.Cut(strings.TrimRight(why, "\n"), "\n")
+	fmt.Fprintf(w, "check: %s could not run: %s\n", server, textutil.Clip(first, 300))
+	for _, l := range strings.Split(rest, "\n") {
+		if l != "" {
+			fmt.Fprintf(w, "  | %s\n", l)
+		}
+	}
 }
