@@ -157,15 +157,6 @@ func answer(ctx context.Context, client *http.Client, t vegeta.Target) (status i
 	return resp.StatusCode, n, "sha256:" + hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
-// same reports whether two answers are the same work: the same status and,
-// unless one of them varies by itself, the same body.
-func same(a, b reports.BenchTarget) bool {
-	if a.Error != "" || b.Error != "" || a.Status != b.Status {
-		return false
-	}
-	return a.Varies || b.Varies || a.Digest == b.Digest
-}
-
 // differences lists, one line per target, the targets not answered alike
 // by every server (or not answered at all).
 func differences(servers []string, answers map[string][]reports.BenchTarget) []string {
@@ -177,7 +168,7 @@ func differences(servers []string, answers map[string][]reports.BenchTarget) []s
 	for i, t := range ref {
 		differ := t.Error != ""
 		for _, s := range servers[1:] {
-			if a := answers[s]; i >= len(a) || !same(t, a[i]) {
+			if a := answers[s]; i >= len(a) || !t.Same(a[i]) {
 				differ = true
 			}
 		}

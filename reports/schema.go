@@ -142,6 +142,16 @@ type BenchTarget struct {
 	Error    string `json:"error,omitempty"`
 }
 
+// Same reports whether two servers did the same work for a target: both
+// answered, with the same status and, unless either body varies by
+// itself, the same body.
+func (t BenchTarget) Same(o BenchTarget) bool {
+	if t.Error != "" || o.Error != "" || t.Status != o.Status {
+		return false
+	}
+	return t.Varies || o.Varies || t.Digest == o.Digest
+}
+
 // Latency percentiles in milliseconds.
 type Latency struct {
 	P50 float64 `json:"p50"`
