@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -132,7 +131,7 @@ one warning line; 2 if none is.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runBench(cmd, f) },
 	}
 	fl := c.Flags()
-	fl.StringSliceVar(&f.servers, "server", nil, "server profiles to compare (see `wsgikit servers`)")
+	fl.StringSliceVar(&f.servers, "server", nil, "server profiles to compare, comma-separated (see: wsgikit servers)")
 	fl.StringVar(&f.appSpec, "app", "", "your app, module:callable (e.g. myproject.wsgi:application), imported from --chdir")
 	f.env.add(fl, "your project's directory, where --app is imported from (default: the working directory)")
 	fl.StringArrayVar(&f.paths, "path", nil, "a request to --app, path and query: one scenario each (repeatable; default /)")
@@ -145,7 +144,7 @@ one warning line; 2 if none is.`,
 	fl.StringVar(&f.scenarioFile, "scenarios", "", "old name of --scenario-file")
 	_ = fl.MarkDeprecated("scenarios", "use --scenario-file (--scenario names scenarios)")
 	fl.StringVar(&f.profilesFile, "profiles", "", "TOML file of user server profiles")
-	fl.StringArrayVar(&f.cmds, "cmd", nil, "ad-hoc server command template, [NAME=]TEMPLATE (repeatable; unnamed: server \"cmd\"; placeholders below)")
+	fl.StringArrayVar(&f.cmds, "cmd", nil, "ad-hoc server command template, [NAME=]TEMPLATE (repeatable; unnamed: server \"cmd\"; placeholders above)")
 	fl.StringArrayVar(&f.urls, "url", nil, "an already running server, NAME=http://127.0.0.1:PORT (repeatable; no cost figures)")
 	fl.StringVarP(&f.conc, "concurrency", "c", "32", "connections: one value, or a list for a sweep (1,8,32,128); open/capacity: max in flight")
 	fl.Float64Var(&f.rate, "rate", 0, "open model: requests per second")
@@ -188,7 +187,7 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	if err != nil {
 		return usageErr("--threshold: %v", err)
 	}
-	base, err := f.loadBaseline(cmd.ErrOrStderr())
+	base, firstNote, err := f.loadBaseline(cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}
@@ -223,10 +222,10 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	if base != nil {
 		out.Regressions = loadgen.Gate(out, base, threshold)
 		regressed = loadgen.WriteGate(stdout, out.Regressions, threshold)
-	} else if f.baseline != "" {
-		out.Notes = append(out.Notes, firstBaselineNote(f.baseline))
+	} else if firstNote != "" {
+		out.Notes = append(out.Notes, firstNote)
 	}
-	if werr := f.write(stdout, out, err == nil && base == nil && f.baseline != ""); werr != nil {
+	if werr := f.write(stdout, out, err == nil && firstNote != ""); werr != nil {
 		return werr
 	}
 	if err != nil {
@@ -243,30 +242,20 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	return fmt.Errorf("every run failed; see the FAILED lines above")
 }
 
-// loadBaseline reads --baseline. A file that does not exist yet is the
-// first run of a CI job: nil, with a note on w (and a notice for GitHub
-// Actions), and write saves this run there.
-func (f *benchFlags) loadBaseline(w io.Writer) (*reports.Bench, error) {
+// loadBaseline reads --baseline; nil and the note when it does not exist
+// yet (see missingBaseline).
+func (f *benchFlags) loadBaseline(w io.Writer) (*reports.Bench, string, error) {
 	if f.baseline == "" {
-		return nil, nil
+		return nil, "", nil
 	}
-	if _, err := os.Stat(f.baseline); errors.Is(err, fs.ErrNotExist) {
-		note := firstBaselineNote(f.baseline)
-		fmt.Fprintf(w, "bench: %s\n", note)
-		if os.Getenv("GITHUB_ACTIONS") == "true" {
-			fmt.Fprintf(w, "::notice title=wsgikit bench::%s\n", note)
-		}
-		return nil, nil
+	if note, missing := missingBaseline(w, "bench", f.baseline); missing {
+		return nil, note, nil
 	}
 	base, err := loadgen.LoadBaseline(f.baseline)
 	if err != nil {
-		return nil, usageErr("--baseline: %v", err)
+		return nil, "", usageErr("--baseline: %v", err)
 	}
-	return base, nil
-}
-
-func firstBaselineNote(path string) string {
-	return fmt.Sprintf("no baseline at %s yet: nothing to gate against this time; this run is saved there as the baseline for the next", path)
+	return base, "", nil
 }
 
 // write writes bench.json, the report rendered from it and the vegeta

@@ -31,6 +31,7 @@ type checkFlags struct {
 	level     string
 	strict    bool
 	out       string
+	baseline  string
 	workers   int
 	threads   int
 	quiet     bool
@@ -55,25 +56,32 @@ Gunicorn, uWSGI, Granian…) and our server's workers run on it too:
 A server that cannot start prints its own last lines here.
 
 ` + cmdHelp() + `
+
 --chdir DIR runs the --cmd commands in DIR (your project, where their
 relative paths point); the probe app is still found ({appdir} is put on
 PYTHONPATH).
 
-Exit 0 when no MUST failed (with --strict: and no SHOULD), 1 when one did,
-2 on usage or harness errors. A server that is not installed is skipped
-with one warning line; 2 if none is.`,
+In CI, --baseline FILE (an earlier check.json) gates on change: exit 1 only
+for verdicts worse than FILE's, so a server's known failures pass. A FILE
+that does not exist yet is a first run: no gate, a note, and this run is
+written to FILE for the next one.
+
+Exit 0 when no MUST failed (with --strict: and no SHOULD; with --baseline:
+no verdict got worse), 1 when one did, 2 on usage or harness errors. A
+server that is not installed is skipped with one warning line; 2 if none is.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runCheck(cmd, fl) },
 	}
 	f := c.Flags()
 	f.StringSliceVar(&fl.servers, "server", nil, "server profiles, comma-separated (default: wsgikit and every built-in peer; missing ones are skipped)")
 	f.StringVar(&fl.profiles, "profiles", "", "TOML file of user server profiles")
-	f.StringArrayVar(&fl.cmds, "cmd", nil, "ad-hoc server command template, [NAME=]TEMPLATE, e.g. 'gunicorn -b {bind} {app}' (repeatable; unnamed: server \"cmd\"; placeholders below)")
+	f.StringArrayVar(&fl.cmds, "cmd", nil, "ad-hoc server command template, [NAME=]TEMPLATE, e.g. 'gunicorn -b {bind} {app}' (repeatable; unnamed: server \"cmd\"; placeholders above)")
 	fl.env.add(f, "run the --cmd commands in this directory (your project), not in the probe app's")
 	f.StringVar(&fl.focus, "focus", "", "spec IDs or regular expressions, comma-separated")
 	f.StringVar(&fl.level, "level", "ALL", "MUST, SHOULD (MUST and SHOULD) or ALL")
 	f.BoolVar(&fl.strict, "strict", false, "NON-STRICT verdicts (broken SHOULDs) fail the run too")
 	f.StringVarP(&fl.out, "output", "o", "out/check", "output directory")
+	f.StringVar(&fl.baseline, "baseline", "", "an earlier check.json: exit 1 only for verdicts worse than its (the servers' known failures pass); a missing FILE is written for next time")
 	f.IntVar(&fl.workers, "workers", 1, "worker processes per server instance")
 	f.IntVar(&fl.threads, "threads", 4, "threads per worker")
 	f.BoolVarP(&fl.quiet, "quiet", "q", false, "no per-server progress on stderr")
@@ -133,6 +141,15 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 		return usageErr("--focus: %v", err)
 	}
 	stderr := cmd.ErrOrStderr()
+	var base *reports.Check
+	_, first := missingBaseline(stderr, "check", fl.baseline)
+	if fl.baseline != "" && !first {
+		in, err := reports.Load(fl.baseline)
+		if err != nil || len(in.Checks) != 1 {
+			return usageErr("--baseline %s: want a check.json (%v)", fl.baseline, err)
+		}
+		base = in.Checks[0]
+	}
 	servers, skipped := skipMissing(stderr, "check", servers, user)
 	if len(servers) == 0 {
 		return usageErr("no server to check is installed; install one or name another with --server or --cmd (see: wsgikit servers)")
@@ -192,6 +209,16 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 	if errs := conformance.HarnessErrors(check); len(errs) > 0 {
 		return fmt.Errorf("harness errors (not server verdicts): %s", strings.Join(errs, "; "))
 	}
+	switch {
+	case first:
+		if err := writeJSON(fl.baseline, check); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (baseline)\n", fl.baseline)
+		return nil
+	case base != nil:
+		return gateCheck(stderr, check, base, fl)
+	}
 	if conformance.Failed(check, fl.strict) {
 		what := "a MUST failed"
 		if fl.strict {
@@ -213,4 +240,21 @@ func writeStartFailure(w io.Writer, server, why string) {
 			fmt.Fprintf(w, "  | %s\n", l)
 		}
 	}
+}
+
+// gateCheck judges the run against --baseline: exit 1 only for verdicts
+// worse than the baseline's.
+func gateCheck(w io.Writer, check, base *reports.Check, fl checkFlags) error {
+	worse, notes := conformance.Worse(check, base, fl.strict)
+	for _, n := range notes {
+		fmt.Fprintf(w, "check: %s\n", n)
+	}
+	for _, l := range worse {
+		fmt.Fprintf(w, "  WORSE      %s\n", l)
+	}
+	if len(worse) > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d verdict(s) worse than %s; see %s/check.md", len(worse), fl.baseline, fl.out)}
+	}
+	fmt.Fprintf(w, "check: no verdict worse than %s\n", fl.baseline)
+	return nil
 }
