@@ -34,6 +34,10 @@ func TestCheckUsageErrors(t *testing.T) {
 		{[]string{"check", "--level", "FOO"}, "want MUST, SHOULD or ALL"},
 		{[]string{"check", "--instances", "0"}, "want 1 or more"},
 		{[]string{"check", "--cmd", "'unbalanced"}, "--cmd"},
+		{[]string{"check", "--chdir", "."}, "--chdir: check serves wsgikit's probe app"},
+		{[]string{"check", "--cmd", "a=true {bind} {app}", "--cmd", "a=false {bind} {app}"}, "--cmd a: the name is given twice"},
+		{[]string{"check", "--virtualenv", "/nonexistent"}, "no bin/python"},
+		{[]string{"check", "--baseline", "check_test.go"}, "--baseline check_test.go: want a check.json"},
 	} {
 		_, err := runWsgikit(tc.args...)
 		if exitCode(err) != 2 || err == nil || !strings.Contains(err.Error(), tc.want) {
