@@ -57,8 +57,12 @@ func (r *runner) sameWork(ctx context.Context) error {
 	if failed := startFailures(r.Servers, answers); len(failed) > 0 && !r.AllowDifferent {
 		return fmt.Errorf("%w: %s could not start the app (its output is above); pass --allow-different to measure the others anyway", ErrDifferentWork, strings.Join(failed, ", "))
 	}
-	if len(r.out.Different) > 0 && !r.AllowDifferent {
-		return fmt.Errorf("%w: %d target(s) answered differently (see above); fix the app or its settings, or pass --allow-different to measure anyway", ErrDifferentWork, len(r.out.Different))
+	if n := len(r.out.Different); n > 0 && !r.AllowDifferent {
+		more := ""
+		if n > 1 {
+			more = fmt.Sprintf(" (and %d more)", n-1)
+		}
+		return fmt.Errorf("%w: %s%s; fix the app or its settings, or pass --allow-different to measure anyway", ErrDifferentWork, r.out.Different[0], more)
 	}
 	if len(r.out.Different) > 0 {
 		r.out.Notes = append(r.out.Notes, fmt.Sprintf("--allow-different: %d target(s) answered differently; the comparison is of different work", len(r.out.Different)))
@@ -81,7 +85,11 @@ func (r *runner) askGroup(ctx context.Context, server string, group []*Scenario)
 	}
 	defer r.stop(server, srv)
 	client := &http.Client{
-		Transport: &http.Transport{DisableCompression: true}, // ask what the load asks, no Accept-Encoding added
+		// Ask what the load asks (no Accept-Encoding added), each request on
+		// its own connection: a server that closes one after answering
+		// (uWSGI's --http-socket) must not fail the next, a POST that no
+		// client would retry.
+		Transport: &http.Transport{DisableCompression: true, DisableKeepAlives: true},
 		Timeout:   r.Timeout,
 		// The server's own answer is what is compared, a redirect included.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

@@ -133,7 +133,7 @@ func IsBuiltinApp(spec string) bool { return !strings.Contains(spec, ":") }
 //
 //	[[scenario]]
 //	name = "login"
-//	app = "bench"                  # or "myapp.py:application"
+//	app = "bench"                  # or "myapp.py:application", "module:callable"; default: --app, else "bench"
 //	[[scenario.request]]
 //	method = "POST"
 //	path = "/upload"
