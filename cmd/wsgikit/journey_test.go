@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -115,9 +114,7 @@ func requireJourney(t *testing.T, servers ...string) {
 func readBench(t *testing.T, dir string) *reports.Bench {
 	t.Helper()
 	var b reports.Bench
-	if data, err := os.ReadFile(filepath.Join(dir, "bench.json")); err != nil || json.Unmarshal(data, &b) != nil {
-		t.Fatalf("bench.json: %v", err)
-	}
+	readJSON(t, filepath.Join(dir, "bench.json"), &b)
 	return &b
 }
 
@@ -243,9 +240,7 @@ func TestJourneyCheckYourVenv(t *testing.T) {
 		t.Fatalf("%v\n%s", err, log)
 	}
 	var c reports.Check
-	if data, err := os.ReadFile(filepath.Join(out, "check.json")); err != nil || json.Unmarshal(data, &c) != nil {
-		t.Fatalf("check.json: %v", err)
-	}
+	readJSON(t, filepath.Join(out, "check.json"), &c)
 	if len(c.Servers) != 1 || c.Servers[0].Version != strings.TrimSpace(string(want)) {
 		t.Fatalf("check.json servers %+v; want gunicorn-gthread %s, the venv's", c.Servers, want)
 	}
