@@ -263,3 +263,20 @@ func TestJourneyCheckYourVenv(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckChdirRunsCmdInProject: check --chdir runs the --cmd commands in
+// the user's project (where their relative paths point), and the probe app
+// still imports there.
+func TestCheckChdirRunsCmdInProject(t *testing.T) {
+	requireJourney(t, "gunicorn-gthread")
+	proj := userProject(t, map[string]string{"deploy/gunicorn.conf.py": "workers = 1\n"})
+	cmd := "mine={python} -m gunicorn -c deploy/gunicorn.conf.py -b {bind} {app}"
+	spec := "pep3333/environ/script-name-root"
+	if _, err := runWsgikit("check", "-q", "--cmd", cmd, "--focus", spec, "-o", t.TempDir()); exitCode(err) != 2 {
+		t.Fatalf("the config file is not next to the probe app: exit %d (%v), want 2", exitCode(err), err)
+	}
+	log, err := runWsgikit("check", "--chdir", proj, "--cmd", cmd, "--focus", spec, "-o", t.TempDir())
+	if err != nil || !strings.Contains(log, ": 1 PASS") {
+		t.Fatalf("--chdir %s: %v\n%s", proj, err, log)
+	}
+}
