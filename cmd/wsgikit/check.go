@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -73,7 +74,7 @@ server that is not installed is skipped with one warning line; 2 if none is.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runCheck(cmd, fl) },
 	}
 	f := c.Flags()
-	f.StringSliceVar(&fl.servers, "server", nil, "server profiles, comma-separated (default: wsgikit and every built-in peer; missing ones are skipped)")
+	f.StringSliceVar(&fl.servers, "server", nil, "server profiles, comma-separated, checked with the --cmd ones (default without --cmd: wsgikit and every built-in peer; missing ones are skipped)")
 	f.StringVar(&fl.profiles, "profiles", "", "TOML file of user server profiles")
 	f.StringArrayVar(&fl.cmds, "cmd", nil, "ad-hoc server command template, [NAME=]TEMPLATE, e.g. 'gunicorn -b {bind} {app}' (repeatable; unnamed: server \"cmd\"; placeholders above)")
 	fl.env.add(f, "run the --cmd commands in this directory (your project), not in the probe app's")
@@ -122,13 +123,14 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 		return err
 	}
 	user = append(user, cmds...)
+	// The --cmd servers, and those --server names; without either, every
+	// built-in peer.
 	servers := fl.servers
-	if len(servers) == 0 {
+	if len(servers) == 0 && len(cmds) == 0 {
 		servers = builtinPeers()
-		if len(cmds) > 0 {
-			servers = nil
-		}
-		for _, p := range cmds {
+	}
+	for _, p := range cmds {
+		if !slices.Contains(servers, p.Name) {
 			servers = append(servers, p.Name)
 		}
 	}
