@@ -372,7 +372,7 @@ func Counts(cs reports.CheckServer) map[string]int {
 func Failed(c *reports.Check, strict bool) bool {
 	for _, s := range c.Servers {
 		for _, r := range s.Results {
-			if r.Verdict == framework.FAIL || strict && r.Verdict == framework.NONSTRICT {
+			if failing(r.Verdict, strict) {
 				return true
 			}
 		}

@@ -36,6 +36,20 @@ func Bench(ctx context.Context, p Plan) (*reports.Bench, error) {
 		}
 	}
 	r := &runner{Plan: &p, out: out, versions: map[string]string{}, crossDone: map[string]bool{}}
+	for _, s := range p.Servers {
+		out.Servers = append(out.Servers, reports.BenchServ{Name: s})
+	}
+	// versions are known once each server has started.
+	defer func() {
+		for i, s := range p.Servers {
+			out.Servers[i].Version = r.versions[s]
+		}
+	}()
+	if err := r.sameWork(ctx); err != nil {
+		out.Runs, out.Summary, out.Comparisons = []reports.BenchRun{}, []reports.BenchSum{}, []reports.Comparison{}
+		p.Progress.Close()
+		return out, err
+	}
 	p.Progress.Plan(p.Rounds * len(p.Servers) * len(p.Scenarios) * max(len(p.points()), 1))
 	for round := 1; round <= p.Rounds; round++ {
 		for i := range p.Servers {
@@ -48,22 +62,22 @@ func Bench(ctx context.Context, p Plan) (*reports.Bench, error) {
 			}
 		}
 	}
-	for _, s := range p.Servers {
-		out.Servers = append(out.Servers, reports.BenchServ{Name: s, Version: r.versions[s]})
-	}
 	out.Summary, out.Comparisons = SummarizeRuns(out.Runs, p.Servers)
 	p.Progress.Close()
 	return out, nil
 }
 
+// groupByApp groups the scenarios that run the same app (resolved by
+// Validate), in the order of first appearance: each group runs on one
+// instance.
 func groupByApp(scs []*Scenario) [][]*Scenario {
-	var order []string
-	groups := map[string][]*Scenario{}
+	var order []harness.App
+	groups := map[harness.App][]*Scenario{}
 	for _, s := range scs {
-		if _, ok := groups[s.App]; !ok {
-			order = append(order, s.App)
+		if _, ok := groups[s.app]; !ok {
+			order = append(order, s.app)
 		}
-		groups[s.App] = append(groups[s.App], s)
+		groups[s.app] = append(groups[s.app], s)
 	}
 	var out [][]*Scenario
 	for _, a := range order {
@@ -98,7 +112,7 @@ func (r *runner) serverGroup(ctx context.Context, server string, scs []*Scenario
 			if srv == nil || exited(srv) {
 				r.stop(server, srv)
 				var err error
-				if srv, err = r.start(ctx, server, sc.App); err != nil {
+				if srv, err = r.start(ctx, server, sc.app); err != nil {
 					row.Failed = fmt.Sprintf("start %s: %v", server, err)
 					r.Progress.Failed(label, row.Failed)
 					r.out.Runs = append(r.out.Runs, row)
@@ -117,7 +131,7 @@ func (r *runner) serverGroup(ctx context.Context, server string, scs []*Scenario
 
 // start starts server running app, on loopback and pinned as the plan
 // says; an instance that fails those checks is stopped again.
-func (r *runner) start(ctx context.Context, server, app string) (harness.Server, error) {
+func (r *runner) start(ctx context.Context, server string, app harness.App) (harness.Server, error) {
 	srv, ver, err := r.Start(ctx, server, app)
 	if err != nil {
 		return nil, err

@@ -3,7 +3,9 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -72,7 +74,7 @@ func TestBenchRotatesServersAndSummarizes(t *testing.T) {
 	p := Plan{
 		Servers: []string{"a", "b", "c"}, Scenarios: scenarios(t, "hello"), Mode: ModeClosed,
 		Concurrency: []int{2}, Rounds: 3, Duration: 300 * time.Millisecond, Warmup: 100 * time.Millisecond,
-		Start: func(ctx context.Context, server, app string) (harness.Server, string, error) {
+		Start: func(ctx context.Context, server string, app harness.App) (harness.Server, string, error) {
 			mu.Lock()
 			starts = append(starts, server)
 			mu.Unlock()
@@ -83,8 +85,9 @@ func TestBenchRotatesServersAndSummarizes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(starts, " "); got != "a b c b c a c a b" {
-		t.Fatalf("start order %q, want rotated rounds", got)
+	// One start each for the same-work check, then the rounds, rotated.
+	if got := strings.Join(starts, " "); got != "a b c a b c b c a c a b" {
+		t.Fatalf("start order %q, want the same-work check then rotated rounds", got)
 	}
 	if len(out.Runs) != 9 {
 		t.Fatalf("%d runs, want 9", len(out.Runs))
@@ -120,11 +123,11 @@ func TestBenchServerCrashFailsOnlyThatRun(t *testing.T) {
 	p := Plan{
 		Servers: []string{"crashy", "steady"}, Scenarios: scenarios(t, "hello", "json"), Mode: ModeClosed,
 		Concurrency: []int{2}, Rounds: 1, Duration: 500 * time.Millisecond,
-		Start: func(ctx context.Context, server, app string) (harness.Server, string, error) {
+		Start: func(ctx context.Context, server string, app harness.App) (harness.Server, string, error) {
 			if server == "steady" {
 				return startGoInstance(t, fixtureHandler()), "", nil
 			}
-			first := starts.Add(1) == 1
+			first := starts.Add(1) == 2 // the first measured: the same-work check's comes before
 			var n atomic.Int32
 			var g *goInstance
 			g = startGoInstance(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -152,8 +155,8 @@ func TestBenchServerCrashFailsOnlyThatRun(t *testing.T) {
 			t.Fatalf("%s should have run: %+v", k, r)
 		}
 	}
-	if starts.Load() != 2 {
-		t.Fatalf("crashy started %d times, want a restart after the crash", starts.Load())
+	if starts.Load() != 3 {
+		t.Fatalf("crashy started %d times, want the same-work check, the run, and a restart after the crash", starts.Load())
 	}
 	for _, s := range out.Summary {
 		if s.Server == "crashy" && s.Scenario == "hello" && (s.Failed != 1 || s.Rounds != 0) {
@@ -162,27 +165,121 @@ func TestBenchServerCrashFailsOnlyThatRun(t *testing.T) {
 	}
 }
 
+// TestBenchStartFailureIsReported: a server that cannot start the app is
+// found by the same-work check, before anything is measured, with its
+// error; allowed to differ, its runs fail with it.
 func TestBenchStartFailureIsReported(t *testing.T) {
 	p := Plan{
-		Servers: []string{"broken"}, Scenarios: scenarios(t, "hello"), Mode: ModeClosed, Concurrency: []int{1},
+		Servers: []string{"broken", "go"}, Scenarios: scenarios(t, "hello"), Mode: ModeClosed, Concurrency: []int{1},
 		Rounds: 1, Duration: 100 * time.Millisecond,
-		Start: func(ctx context.Context, server, app string) (harness.Server, string, error) {
+		Start: func(ctx context.Context, server string, app harness.App) (harness.Server, string, error) {
+			if server == "go" {
+				return startGoInstance(t, fixtureHandler()), "", nil
+			}
 			return nil, "", fmt.Errorf("ModuleNotFoundError: No module named 'flask'")
 		},
 	}
+	var log bytes.Buffer
+	p.Log = &log
 	out, err := Bench(context.Background(), p)
+	if !errors.Is(err, ErrDifferentWork) || !strings.Contains(err.Error(), "broken could not start") || len(out.Runs) != 0 ||
+		len(out.Different) != 1 || !strings.Contains(out.Different[0], "No module named") {
+		t.Fatalf("err %v, runs %d, different %q; want a refusal before any run naming the start error", err, len(out.Runs), out.Different)
+	}
+	if !strings.Contains(log.String(), "broken could not start the app: ModuleNotFoundError") {
+		t.Errorf("log does not show the start error:\n%s", log.String())
+	}
+	p.AllowDifferent = true
+	out, err = Bench(context.Background(), p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out.Runs) != 1 || !strings.Contains(out.Runs[0].Failed, "No module named") {
+	if len(out.Runs) != 2 || !strings.Contains(out.Runs[0].Failed, "No module named") || out.Runs[1].Failed != "" {
 		t.Fatalf("runs %+v", out.Runs)
+	}
+}
+
+// TestBenchSameWork: servers that answer a target with another status or
+// body are refused before anything is measured, unless allowed; a body that
+// varies between two answers of one server is compared by status only; the
+// answers are in bench.json per server.
+func TestBenchSameWork(t *testing.T) {
+	handler := func(status int, body string, varies bool) http.Handler {
+		var n atomic.Int32
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(status)
+			io.WriteString(w, body)
+			if varies {
+				fmt.Fprint(w, n.Add(1))
+			}
+		})
+	}
+	servers := map[string]http.Handler{
+		"a":       handler(200, "hello", false),
+		"b":       handler(200, "hello", false),
+		"moody":   handler(200, "hello at ", true),
+		"teapot":  handler(418, "hello", false),
+		"other":   handler(200, "bonjour", false),
+		"missing": handler(404, "nope", false),
+		"gone":    handler(404, "nope", false),
+	}
+	sc := &Scenario{Name: "mine", App: "bench", Requests: []Request{{Method: "GET", Path: "/x"}, {Method: "POST", Path: "/y", Body: []byte("b")}}}
+	plan := func(names ...string) Plan {
+		return Plan{Servers: names, Scenarios: []*Scenario{sc}, Mode: ModeClosed, Concurrency: []int{1}, Rounds: 1,
+			Duration: 100 * time.Millisecond, Log: io.Discard,
+			Start: func(ctx context.Context, server string, app harness.App) (harness.Server, string, error) {
+				return startGoInstance(t, servers[server]), "", nil
+			}}
+	}
+	for _, tc := range []struct {
+		servers []string
+		refused string // in the differences; "" when the servers do the same work
+	}{
+		{[]string{"a", "b"}, ""},
+		{[]string{"a", "moody"}, ""},
+		{[]string{"a", "teapot"}, "teapot 418"},
+		{[]string{"a", "b", "other"}, "other 200 sha256:"},
+	} {
+		out, err := Bench(context.Background(), plan(tc.servers...))
+		if tc.refused == "" {
+			if err != nil || len(out.Runs) != len(tc.servers) || len(out.Different) != 0 {
+				t.Errorf("%v: err %v, %d runs, different %q; want every run", tc.servers, err, len(out.Runs), out.Different)
+			}
+		} else if !errors.Is(err, ErrDifferentWork) || len(out.Runs) != 0 || len(out.Different) != 2 || !strings.Contains(out.Different[0], tc.refused) {
+			t.Errorf("%v: err %v, %d runs, different %q; want a refusal naming %q", tc.servers, err, len(out.Runs), out.Different, tc.refused)
+		}
+		if len(out.Servers) != len(tc.servers) {
+			t.Fatalf("%v: servers %+v", tc.servers, out.Servers)
+		}
+		for _, s := range out.Servers {
+			if len(s.Targets) != 2 || s.Targets[0].Path != "/x" || s.Targets[1].Method != "POST" || s.Targets[0].Digest == "" {
+				t.Errorf("%v: %s's targets %+v", tc.servers, s.Name, s.Targets)
+			}
+			if s.Targets[0].Varies != (s.Name == "moody") {
+				t.Errorf("%s: varies %v", s.Name, s.Targets[0].Varies)
+			}
+		}
+	}
+	p := plan("a", "teapot")
+	p.AllowDifferent = true
+	out, err := Bench(context.Background(), p)
+	if err != nil || len(out.Runs) != 2 || len(out.Different) != 2 {
+		t.Fatalf("--allow-different: err %v, %d runs, different %q", err, len(out.Runs), out.Different)
+	}
+	out, err = Bench(context.Background(), plan("missing", "gone"))
+	if err != nil || len(out.Notes) != 2 || !strings.Contains(out.Notes[0], "every server answers GET /x with 404") {
+		t.Fatalf("an error page everywhere: err %v, notes %q; want a note per target", err, out.Notes)
+	}
+	twice := plan("a", "a")
+	if err := twice.Validate(); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Fatalf("a server named twice: %v", err)
 	}
 }
 
 func TestBenchRefusesRemoteTargets(t *testing.T) {
 	sc := &Scenario{Name: "far", App: "bench", Requests: []Request{{Method: "GET", Path: "http://10.1.2.3/"}}}
 	p := Plan{Servers: []string{"x"}, Scenarios: []*Scenario{sc}, Mode: ModeClosed, Rounds: 1, Duration: time.Second,
-		Start: func(context.Context, string, string) (harness.Server, string, error) { panic("must not start") }}
+		Start: func(context.Context, string, harness.App) (harness.Server, string, error) { panic("must not start") }}
 	if _, err := Bench(context.Background(), p); err == nil || !strings.Contains(err.Error(), "--allow-remote") {
 		t.Fatalf("err %v, want a refusal naming --allow-remote", err)
 	}
@@ -199,7 +296,7 @@ func TestBenchWritesResultFiles(t *testing.T) {
 	p := Plan{
 		Servers: []string{"go"}, Scenarios: scenarios(t, "hello"), Mode: ModeOpen, Rate: 200, Concurrency: []int{16},
 		Rounds: 1, Duration: 500 * time.Millisecond, OutDir: dir,
-		Start: func(ctx context.Context, server, app string) (harness.Server, string, error) {
+		Start: func(ctx context.Context, server string, app harness.App) (harness.Server, string, error) {
 			return startGoInstance(t, fixtureHandler()), "", nil
 		},
 	}
@@ -302,7 +399,7 @@ body_file = "payload.bin"
 headers = { "Content-Type" = "application/octet-stream" }
 `
 	os.WriteFile(filepath.Join(dir, "s.toml"), []byte(toml), 0o644)
-	scs, err := LoadScenarios(filepath.Join(dir, "s.toml"), "")
+	scs, err := LoadScenarios(filepath.Join(dir, "s.toml"), "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +409,7 @@ headers = { "Content-Type" = "application/octet-stream" }
 	}
 	vt := "GET /\nX-Test: 1\n\nPOST /upload\n"
 	os.WriteFile(filepath.Join(dir, "targets.txt"), []byte(vt), 0o644)
-	scs, err = LoadScenarios(filepath.Join(dir, "targets.txt"), "flask")
+	scs, err = LoadScenarios(filepath.Join(dir, "targets.txt"), "flask", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +423,7 @@ headers = { "Content-Type" = "application/octet-stream" }
 		"bad path":    "[[scenario]]\nname='x'\n[[scenario.request]]\npath='ftp://x/'\n",
 	} {
 		os.WriteFile(filepath.Join(dir, "bad.toml"), []byte(bad), 0o644)
-		if _, err := LoadScenarios(filepath.Join(dir, "bad.toml"), ""); err == nil {
+		if _, err := LoadScenarios(filepath.Join(dir, "bad.toml"), "", ""); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}

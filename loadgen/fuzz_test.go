@@ -77,7 +77,7 @@ func FuzzScenarioTOML(f *testing.F) {
 	f.Add("[[scenario]]\nname='x'\n[[scenario.request]]\npath='/'\nheaders={A='b'}\n")
 	f.Add("[[scenario]]\nname='y'\napp='flask'\n[[scenario.request]]\nmethod='POST'\npath='/upload'\nbody='z'\nweight=3\n")
 	f.Fuzz(func(t *testing.T, src string) {
-		scs, err := parseTOMLScenarios([]byte(src), t.TempDir())
+		scs, err := parseTOMLScenarios([]byte(src), t.TempDir(), "bench")
 		if err != nil {
 			return
 		}
@@ -102,7 +102,7 @@ func FuzzVegetaTargets(f *testing.F) {
 		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		scs, err := LoadScenarios(path, "")
+		scs, err := LoadScenarios(path, "", "")
 		if err != nil {
 			if strings.Contains(err.Error(), "\n") {
 				t.Fatalf("multi-line error %q", err)

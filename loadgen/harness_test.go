@@ -38,16 +38,12 @@ func installed(t *testing.T, names ...string) []string {
 	return out
 }
 
-func harnessStart(ctx context.Context, server, app string) (harness.Server, string, error) {
+func harnessStart(ctx context.Context, server string, app harness.App) (harness.Server, string, error) {
 	p, err := harness.Lookup(server, nil)
 	if err != nil {
 		return nil, "", err
 	}
-	a, err := harness.BuiltinApp(app)
-	if err != nil {
-		return nil, "", err
-	}
-	inst, err := harness.Start(ctx, p, a, harness.Options{Workers: 1, Threads: 4})
+	inst, err := harness.Start(ctx, p, app, harness.Options{Workers: 1, Threads: 4})
 	if err != nil {
 		return nil, "", err
 	}
@@ -178,11 +174,13 @@ func TestRealServersEveryMode(t *testing.T) {
 		servers := installed(t, "waitress")
 		// The server is killed as the first run's measurement begins
 		// (its progress bar hears of it first): that run fails with the
-		// log tail, the next scenario gets a fresh server.
+		// log tail, the next scenario gets a fresh server. The victim is
+		// the last instance started when that run begins (the same-work
+		// check's instances are stopped by then).
 		var victim harness.Server
-		start := func(ctx context.Context, server, app string) (harness.Server, string, error) {
+		start := func(ctx context.Context, server string, app harness.App) (harness.Server, string, error) {
 			inst, v, err := harnessStart(ctx, server, app)
-			if err == nil && victim == nil {
+			if err == nil {
 				victim = inst
 			}
 			return inst, v, err

@@ -14,9 +14,9 @@ import (
 	"github.com/wsgikit/wsgikit/reports"
 )
 
-// StartFunc starts the named server running app (a builtin app name or
-// "file.py:callable"); StartTargets makes one from harness profiles.
-type StartFunc func(ctx context.Context, server, app string) (srv harness.Server, version string, err error)
+// StartFunc starts the named server running app; StartTargets makes one
+// from harness profiles.
+type StartFunc func(ctx context.Context, server string, app harness.App) (srv harness.Server, version string, err error)
 
 // Modes of a bench.
 const (
@@ -59,11 +59,14 @@ type Plan struct {
 	OutDir      string // result files; "" keeps none
 	AllowRemote bool
 	CrossCheck  string // "wrk" or ""
-	WrkPath     string // default /usr/bin/wrk
-	Start       StartFunc
-	Progress    Progress
-	Log         io.Writer // plain progress lines and notes (default io.Discard)
-	Command     string    // recorded in the output
+	// AllowDifferent measures even when the servers answer a target
+	// differently before the measurement (see ErrDifferentWork).
+	AllowDifferent bool
+	WrkPath        string // default /usr/bin/wrk
+	Start          StartFunc
+	Progress       Progress
+	Log            io.Writer // plain progress lines and notes (default io.Discard)
+	Command        string    // recorded in the output
 }
 
 // Validate checks the plan and fills its defaults; Bench calls it too. Its
@@ -75,6 +78,13 @@ func (p *Plan) Validate() error {
 	if p.Start == nil {
 		return errors.New("bench: no way to start servers")
 	}
+	seen := map[string]bool{}
+	for _, s := range p.Servers {
+		if seen[s] {
+			return fmt.Errorf("server %q is named twice", s)
+		}
+		seen[s] = true
+	}
 	if p.Rounds < 1 || p.Rounds > 1000 {
 		return fmt.Errorf("--rounds %d: want 1..1000", p.Rounds)
 	}
@@ -83,6 +93,13 @@ func (p *Plan) Validate() error {
 	}
 	if p.Warmup < 0 || p.Warmup > time.Hour {
 		return fmt.Errorf("--warmup %v: want 0 to 1h", p.Warmup)
+	}
+	for _, s := range p.Scenarios {
+		a, err := ResolveApp(s.App, s.AppDir)
+		if err != nil {
+			return fmt.Errorf("scenario %q: %w", s.Name, err)
+		}
+		s.app = a
 	}
 	if err := p.checkLoad(); err != nil {
 		return err
@@ -251,7 +268,7 @@ type Target struct {
 // StartTargets starts each named server as targets says, running the
 // scenario's app; a start is bounded to a minute.
 func StartTargets(targets map[string]Target) StartFunc {
-	return func(ctx context.Context, server, app string) (harness.Server, string, error) {
+	return func(ctx context.Context, server string, app harness.App) (harness.Server, string, error) {
 		t, ok := targets[server]
 		if !ok {
 			return nil, "", fmt.Errorf("no target named %q", server)
@@ -259,13 +276,9 @@ func StartTargets(targets map[string]Target) StartFunc {
 		if t.URL != "" {
 			return harness.External(t.URL), "", nil
 		}
-		a, err := ResolveApp(app)
-		if err != nil {
-			return nil, "", err
-		}
 		sctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		inst, err := harness.Start(sctx, t.Profile, a, t.Options)
+		inst, err := harness.Start(sctx, t.Profile, app, t.Options)
 		if err != nil {
 			return nil, "", err
 		}

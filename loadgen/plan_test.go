@@ -18,7 +18,7 @@ func TestPlanValidate(t *testing.T) {
 	hello := scenarios(t, "hello")
 	valid := func(edit func(*Plan)) Plan {
 		p := Plan{Servers: []string{"s"}, Scenarios: hello, Rounds: 1, Duration: time.Second,
-			Start: func(context.Context, string, string) (harness.Server, string, error) { panic("not started") }}
+			Start: func(context.Context, string, harness.App) (harness.Server, string, error) { panic("not started") }}
 		edit(&p)
 		return p
 	}

@@ -35,9 +35,15 @@ type Scenario struct {
 	Name        string
 	Description string
 	// App names what the server must run: a builtin app of the harness
-	// ("bench", "hello", "flask", "django") or "path/to/file.py:callable".
-	App      string
+	// ("bench", "hello", "flask", "django"), "path/to/file.py:callable" or
+	// "module:callable" (imported from AppDir).
+	App string
+	// AppDir is where a module:callable App is imported from ("": the
+	// working directory).
+	AppDir   string
 	Requests []Request
+
+	app harness.App // App resolved, by Plan.Validate
 }
 
 // Upload and response sizes of the builtin scenarios.
@@ -103,24 +109,31 @@ func dedupe(xs []string) []string {
 }
 
 // ResolveApp maps a scenario's app to a harness App: a builtin name, or
-// "path/to/file.py:callable" / "module:callable" (from the working directory).
-func ResolveApp(spec string) (harness.App, error) {
+// "path/to/file.py:callable" / "module:callable" (imported from dir, by
+// default the working directory; a file's path is relative to dir too).
+func ResolveApp(spec, dir string) (harness.App, error) {
 	if !strings.Contains(spec, ":") {
 		return harness.BuiltinApp(spec)
 	}
 	mod, call, _ := strings.Cut(spec, ":")
 	if strings.HasSuffix(mod, ".py") {
-		dir := filepath.Dir(mod)
-		return harness.ParseApp(strings.TrimSuffix(filepath.Base(mod), ".py")+":"+call, dir)
+		if !filepath.IsAbs(mod) && dir != "" {
+			mod = filepath.Join(dir, mod)
+		}
+		return harness.ParseApp(strings.TrimSuffix(filepath.Base(mod), ".py")+":"+call, filepath.Dir(mod))
 	}
-	return harness.ParseApp(spec, "")
+	return harness.ParseApp(spec, dir)
 }
+
+// IsBuiltinApp reports whether a scenario's App is one of wsgikit's apps
+// rather than the user's.
+func IsBuiltinApp(spec string) bool { return !strings.Contains(spec, ":") }
 
 // scenarioFile is the TOML form of user scenarios:
 //
 //	[[scenario]]
 //	name = "login"
-//	app = "bench"                  # or "myapp.py:application"
+//	app = "bench"                  # or "myapp.py:application", "module:callable"; default: --app, else "bench"
 //	[[scenario.request]]
 //	method = "POST"
 //	path = "/upload"
@@ -145,32 +158,66 @@ type scenarioFile struct {
 
 // LoadScenarios reads user scenarios: a .toml file (any number of named
 // scenarios), or a vegeta "http" target file (one scenario named after the
-// file, run against the "bench" app unless app is given; relative paths are
-// resolved against the server under test).
-func LoadScenarios(path, app string) ([]*Scenario, error) {
+// file; relative paths are resolved against the server under test).
+// Scenarios that name no app run app ("" for wsgikit's bench app); dir is
+// where module:callable apps are imported from ("": the working directory).
+func LoadScenarios(path, app, dir string) ([]*Scenario, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read scenarios: %w", err)
 	}
+	if app == "" {
+		app = "bench"
+	}
 	if strings.HasSuffix(path, ".toml") {
-		return parseTOMLScenarios(data, filepath.Dir(path))
+		scs, err := parseTOMLScenarios(data, filepath.Dir(path), app)
+		for _, s := range scs {
+			s.AppDir = dir
+		}
+		return scs, err
 	}
 	tgts, err := vegeta.ReadAllTargets(vegeta.NewHTTPTargeter(bytes.NewReader(data), nil, nil))
 	if err != nil {
 		return nil, fmt.Errorf("read vegeta targets %s: %w", path, err)
 	}
-	if app == "" {
-		app = "bench"
-	}
 	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	s := &Scenario{Name: name, App: app, Description: "targets from " + path}
+	s := &Scenario{Name: name, App: app, AppDir: dir, Description: "targets from " + path}
 	for _, t := range tgts {
 		s.Requests = append(s.Requests, Request{Method: t.Method, Path: t.URL, Body: t.Body, Header: t.Header})
 	}
 	return []*Scenario{s}, s.validate()
 }
 
-func parseTOMLScenarios(data []byte, dir string) ([]*Scenario, error) {
+// PathScenarios are the requests given on the command line (--path, with
+// --method, -H and --body for each): one scenario per path, named after
+// it (with the method when it is not GET), running app imported from dir.
+func PathScenarios(app, dir string, paths []string, method string, header http.Header, body []byte) ([]*Scenario, error) {
+	method = strings.ToUpper(method)
+	if method == "" {
+		method = "GET"
+	}
+	seen := map[string]bool{}
+	var out []*Scenario
+	for _, p := range paths {
+		name := p
+		if method != "GET" {
+			name = method + " " + p
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("--path %s is given twice", p)
+		}
+		seen[name] = true
+		s := &Scenario{Name: name, App: app, AppDir: dir, Description: method + " " + p + " on " + app,
+			Requests: []Request{{Method: method, Path: p, Header: header, Body: body}}}
+		if err := s.validate(); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func parseTOMLScenarios(data []byte, dir, app string) ([]*Scenario, error) {
 	var f scenarioFile
 	md, err := toml.Decode(string(data), &f)
 	if err != nil {
@@ -186,7 +233,7 @@ func parseTOMLScenarios(data []byte, dir string) ([]*Scenario, error) {
 	for _, fs := range f.Scenario {
 		s := &Scenario{Name: fs.Name, Description: fs.Description, App: fs.App}
 		if s.App == "" {
-			s.App = "bench"
+			s.App = app
 		}
 		for _, fr := range fs.Request {
 			r := Request{Method: strings.ToUpper(fr.Method), Path: fr.Path, Body: []byte(fr.Body), Weight: fr.Weight}

@@ -63,7 +63,7 @@ func TestBenchWithWrk(t *testing.T) {
 	p := Plan{
 		Servers: []string{"go"}, Scenarios: scenarios(t, "hello"), Concurrency: []int{4}, Rounds: 1,
 		Duration: time.Second, Warmup: time.Second, Transport: TransportWrk,
-		Start: func(ctx context.Context, server, app string) (harness.Server, string, error) {
+		Start: func(ctx context.Context, server string, app harness.App) (harness.Server, string, error) {
 			return startGoInstance(t, fixtureHandler()), "", nil
 		},
 	}

@@ -98,6 +98,9 @@ type BenchView struct {
 	Scenarios   []*ScenarioView
 	Regressions []RegRow
 	Warnings    []string
+	SameWork    []SameWorkRow // what each server answered before the measurement
+	Different   []string      // the targets answered differently (the run was refused unless allowed)
+	Notes       []string
 }
 
 // higherBetter says which way a metric improves.
@@ -135,7 +138,7 @@ func BuildBench(b *Bench, colors Colors) *BenchView {
 	if b == nil {
 		return nil
 	}
-	v := &BenchView{Servers: b.Servers}
+	v := &BenchView{Servers: b.Servers, SameWork: sameWorkRows(b.Servers), Different: b.Different, Notes: b.Notes}
 	order := map[string]int{}
 	for i, s := range b.Servers {
 		order[s.Name] = i

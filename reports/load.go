@@ -187,6 +187,8 @@ func MergeBenches(bs []*Bench) *Bench {
 		out.Summary = append(out.Summary, b.Summary...)
 		out.Comparisons = append(out.Comparisons, b.Comparisons...)
 		out.Regressions = append(out.Regressions, b.Regressions...)
+		out.Notes = append(out.Notes, b.Notes...)
+		out.Different = append(out.Different, b.Different...)
 	}
 	// The same comparison or regression from two inputs: the later one wins.
 	out.Comparisons = lastOf(out.Comparisons, func(c Comparison) string { return c.A + "\x00" + c.B + "\x00" + c.Scenario + "\x00" + c.Metric })

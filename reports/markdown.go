@@ -196,6 +196,34 @@ func (r *Report) mdBench(b *bufio.Writer) {
 		}
 		b.WriteString("\n")
 	}
+	if len(v.Different) > 0 {
+		b.WriteString("**Different work**: the servers answered these requests differently before the measurement:\n\n")
+		for _, d := range v.Different {
+			b.WriteString("- " + mdCell(d) + "\n")
+		}
+		b.WriteString("\n")
+	}
+	if len(v.SameWork) > 0 {
+		b.WriteString("Same work (each server's answer before the measurement: status · size · sha256):\n\n| request |")
+		for _, s := range v.Servers {
+			b.WriteString(" " + mdCell(s.Name) + " |")
+		}
+		b.WriteString("\n|---|" + strings.Repeat("---|", len(v.Servers)) + "\n")
+		for _, row := range v.SameWork {
+			fmt.Fprintf(b, "| `%s` |", mdCell(row.Request))
+			for _, a := range row.Answers {
+				if row.Differs {
+					a = "**" + a + "**"
+				}
+				b.WriteString(" " + mdCell(a) + " |")
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("\n")
+	}
+	for _, n := range v.Notes {
+		b.WriteString("Note: " + mdCell(n) + "\n\n")
+	}
 	if len(v.Warnings) > 0 {
 		b.WriteString("Warnings:\n\n")
 		for _, w := range v.Warnings {

@@ -44,3 +44,36 @@ func TestScorePercentNeverRoundsUpToPerfect(t *testing.T) {
 		t.Errorf("299/300 prints as %v%%, want below 100", got)
 	}
 }
+
+// TestSameWorkRendered: the servers' answers before the measurement are in
+// the Markdown and the HTML, a request they answer differently marked, and
+// the bench's notes and differences shown.
+func TestSameWorkRendered(t *testing.T) {
+	b := &Bench{Schema: BenchSchema, Runs: []BenchRun{}, Summary: []BenchSum{}, Comparisons: []Comparison{},
+		Servers: []BenchServ{
+			{Name: "wsgikit", Targets: []BenchTarget{{Scenario: "/", Method: "GET", Path: "/", Status: 200, Bytes: 5, Digest: "sha256:aaaa"},
+				{Scenario: "/t", Method: "GET", Path: "/t", Status: 200, Bytes: 2048, Digest: "sha256:cccc", Varies: true}}},
+			{Name: "uwsgi", Targets: []BenchTarget{{Scenario: "/", Method: "GET", Path: "/", Status: 500, Bytes: 9, Digest: "sha256:bbbb"},
+				{Scenario: "/t", Method: "GET", Path: "/t", Status: 200, Bytes: 2048, Digest: "sha256:dddd"}}},
+		},
+		Different: []string{"GET /: wsgikit 200 sha256:aaaa (5 B); uwsgi 500 sha256:bbbb (9 B)"},
+		Notes:     []string{"refused: the servers do not do the same work"},
+	}
+	var md bytes.Buffer
+	if err := Build(&Inputs{Benches: []*Bench{b}}).WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| `GET /` | **200 · 5 B · sha256:aaaa** | **500 · 9 B · sha256:bbbb** |",
+		"| `GET /t` | 200 · 2.0 KiB · sha256:cccc (varies) | 200 · 2.0 KiB · sha256:dddd |",
+		"**Different work**", "Note: refused: the servers do not do the same work"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+	page := string(renderHTML(t, &Inputs{Benches: []*Bench{b}}))
+	for _, want := range []string{`id="same-work"`, `<tr class="r-regressed"><td><code>GET /</code>`, "500 · 9 B · sha256:bbbb", "Different work"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("HTML lacks %q", want)
+		}
+	}
+}

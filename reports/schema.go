@@ -85,6 +85,10 @@ type Bench struct {
 	Settings    *BenchSettings `json:"settings,omitempty"`
 	CrossChecks []CrossCheck   `json:"cross_checks,omitempty"`
 	Notes       []string       `json:"notes,omitempty"`
+	// Different lists the targets the servers answered differently, one
+	// line each (empty: the same work everywhere); the run was refused
+	// unless --allow-different.
+	Different []string `json:"different,omitempty"`
 	// Skipped are servers named but not installed, with why.
 	Skipped []SkippedServer `json:"skipped,omitempty"`
 }
@@ -115,10 +119,37 @@ type CrossCheck struct {
 	Error       string  `json:"error,omitempty"`
 }
 
-// BenchServ names a server and its version as benchmarked.
+// BenchServ names a server and its version as benchmarked, and what it
+// answered each target before the measurement.
 type BenchServ struct {
-	Name    string `json:"name"`
-	Version string `json:"version"`
+	Name    string        `json:"name"`
+	Version string        `json:"version"`
+	Targets []BenchTarget `json:"targets,omitempty"`
+}
+
+// BenchTarget is one distinct request of a scenario and a server's answer
+// to it before anything was measured: servers are compared only when they
+// answer every target alike (the same status, and the same body digest
+// unless a body varies between two requests).
+type BenchTarget struct {
+	Scenario string `json:"scenario"`
+	Method   string `json:"method"`
+	Path     string `json:"path"`
+	Status   int    `json:"status"`           // 0: no answer (Error says why)
+	Bytes    int64  `json:"bytes"`            // body length
+	Digest   string `json:"digest,omitempty"` // "sha256:" and the first 16 hex digits of the body's
+	Varies   bool   `json:"varies,omitempty"` // two answers of this server differed: compared by status only
+	Error    string `json:"error,omitempty"`
+}
+
+// Same reports whether two servers did the same work for a target: both
+// answered, with the same status and, unless either body varies by
+// itself, the same body.
+func (t BenchTarget) Same(o BenchTarget) bool {
+	if t.Error != "" || o.Error != "" || t.Status != o.Status {
+		return false
+	}
+	return t.Varies || o.Varies || t.Digest == o.Digest
 }
 
 // Latency percentiles in milliseconds.

@@ -13,9 +13,25 @@ import (
 type Option func(*options)
 
 type options struct {
-	strict bool
-	files  []string
-	json   bool
+	strict  bool
+	files   []string
+	json    bool
+	written *[]string
+}
+
+// Written returns an option that appends the path of each file written to
+// *paths, so a verb can say everything it wrote.
+func Written(paths *[]string) Option { return func(o *options) { o.written = paths } }
+
+// write writes one file of the report and notes its path.
+func (o *options) write(path string, b []byte) error {
+	if err := writeFile(path, b); err != nil {
+		return err
+	}
+	if o.written != nil {
+		*o.written = append(*o.written, path)
+	}
+	return nil
 }
 
 // MergedJSON returns an option that also writes the merged inputs as
@@ -51,14 +67,14 @@ func WriteDir(dir string, checks []*Check, benches []*Bench, opts ...Option) err
 	if err := r.WriteHTML(&buf); err != nil {
 		return err
 	}
-	if err := writeFile(filepath.Join(dir, "index.html"), buf.Bytes()); err != nil {
+	if err := o.write(filepath.Join(dir, "index.html"), buf.Bytes()); err != nil {
 		return err
 	}
 	buf.Reset()
 	if err := r.WriteMarkdown(&buf); err != nil {
 		return err
 	}
-	if err := writeFile(filepath.Join(dir, "summary.md"), buf.Bytes()); err != nil {
+	if err := o.write(filepath.Join(dir, "summary.md"), buf.Bytes()); err != nil {
 		return err
 	}
 	// JUnit files of servers no longer in the results would make CI report
@@ -76,7 +92,7 @@ func WriteDir(dir string, checks []*Check, benches []*Bench, opts ...Option) err
 			if err := writeJUnit(&buf, s, o.strict); err != nil {
 				return err
 			}
-			if err := writeFile(filepath.Join(dir, junitFileName(s.Name)), buf.Bytes()); err != nil {
+			if err := o.write(filepath.Join(dir, junitFileName(s.Name)), buf.Bytes()); err != nil {
 				return err
 			}
 		}
@@ -86,7 +102,7 @@ func WriteDir(dir string, checks []*Check, benches []*Bench, opts ...Option) err
 			if reflect.ValueOf(v).IsNil() {
 				continue
 			}
-			if err := writeJSON(filepath.Join(dir, name), v); err != nil {
+			if err := o.writeJSON(filepath.Join(dir, name), v); err != nil {
 				return err
 			}
 		}
@@ -98,30 +114,34 @@ func WriteDir(dir string, checks []*Check, benches []*Bench, opts ...Option) err
 // once: check.json (c as it is), check.md (the verdict matrix with every
 // failure's detail) and the report WriteDir renders (index.html,
 // summary.md, junit-<server>.xml; strict as in Strict).
-func WriteCheck(dir string, c *Check, strict bool) error {
+func WriteCheck(dir string, c *Check, strict bool, opts ...Option) error {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write check results: %w", err)
 	}
-	if err := writeJSON(filepath.Join(dir, "check.json"), c); err != nil {
+	if err := o.writeJSON(filepath.Join(dir, "check.json"), c); err != nil {
 		return err
 	}
 	var md bytes.Buffer
 	if err := writeCheckMatrix(&md, c); err != nil {
 		return err
 	}
-	if err := writeFile(filepath.Join(dir, "check.md"), md.Bytes()); err != nil {
+	if err := o.write(filepath.Join(dir, "check.md"), md.Bytes()); err != nil {
 		return err
 	}
-	return WriteDir(dir, []*Check{c}, nil, Strict(strict))
+	return WriteDir(dir, []*Check{c}, nil, append(opts, Strict(strict))...)
 }
 
 // writeJSON writes v as indented JSON with a final newline.
-func writeJSON(path string, v any) error {
+func (o *options) writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
 	}
-	return writeFile(path, append(b, '\n'))
+	return o.write(path, append(b, '\n'))
 }
 
 // writeFile writes through a temporary file and a rename, so a reader (a

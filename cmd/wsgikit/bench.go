@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,7 +18,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
-	"github.com/wsgikit/wsgikit/internal/harness"
 	"github.com/wsgikit/wsgikit/loadgen"
 	"github.com/wsgikit/wsgikit/reports"
 )
@@ -25,40 +25,82 @@ import (
 func init() { verbs = append(verbs, newBenchCmd) }
 
 type benchFlags struct {
-	servers, scenarios    []string
-	scenarioFile, appSpec string
-	profilesFile, cmdTmpl string
-	urls                  []string
-	conc                  string
-	rate                  float64
-	slo                   string
-	capStart              float64
-	mode                  string
-	rounds                int
-	duration, warmup      time.Duration
-	timeout               time.Duration
-	maxRequests           uint64
-	workers, threads      int
-	pin                   string
-	transport             string
-	crossCheck            string
-	saveBaseline          string
-	baseline              string
-	threshold             string
-	outDir                string
-	allowRemote           bool
-	progress              string
+	servers, scenarios []string
+	scenarioFile       string
+	appSpec            string
+	env                envFlags
+	paths, headers     []string
+	method, body       string
+	allowDifferent     bool
+	profilesFile       string
+	cmds               []string
+	urls               []string
+	conc               string
+	rate               float64
+	slo                string
+	capStart           float64
+	mode               string
+	rounds             int
+	duration, warmup   time.Duration
+	timeout            time.Duration
+	maxRequests        uint64
+	workers, threads   int
+	pin                string
+	transport          string
+	crossCheck         string
+	saveBaseline       string
+	baseline           string
+	threshold          string
+	outDir             string
+	allowRemote        bool
+	progress           string
 
 	skipped []reports.SkippedServer // named but not installed
+	started bool                    // some server is started here (not only --url ones)
 }
 
 func newBenchCmd() *cobra.Command {
 	f := &benchFlags{}
 	c := &cobra.Command{
-		Use:   "bench --server NAME[,NAME…] --scenario hello[,json,…]",
-		Short: "Load-test servers side by side: interleaved rounds, medians with CIs, U tests, a regression gate",
-		Long: `Start each server with each scenario's app, drive it with vegeta (as a library,
-through a lean HTTP/1.1 keep-alive transport), and compare.
+		Use:   "bench --server NAME[,NAME…] [--app module:callable --path /P…] [--scenario hello,json,…]",
+		Short: "Load-test servers side by side on your app or ours: interleaved rounds, medians with CIs, U tests, a regression gate",
+		Long: `Start each server with the app, check that they all answer alike, drive
+them with vegeta (as a library, through a lean HTTP/1.1 keep-alive
+transport), and compare.
+
+Your app, on your interpreter and your servers' versions:
+  wsgikit bench --app myproject.wsgi:application --chdir ~/src/myproject \
+      --virtualenv ~/src/myproject/.venv --server wsgikit,gunicorn-gthread,uwsgi \
+      --path / --path /api/items
+--app is imported from --chdir (default: here) by every server; --python or
+--virtualenv is the interpreter of every server (the venv's own Gunicorn,
+uWSGI, Granian… and our server's workers). Each --path is a scenario of its
+own (default: GET /); --method, -H and --body apply to each. A vegeta
+"http" targets file or a TOML file of scenarios (--scenario-file) runs on
+--app too.
+
+Same work: before measuring, every server answers each distinct request
+twice; servers whose status or body differ (an error page on one, the page
+on another) are not compared: exit 2, unless --allow-different. A body that
+differs between two answers of one server (a timestamp) is compared by
+status. The answers (status, size, sha256 digest) are in bench.json
+("targets" per server) and the report.
+
+Built-in scenarios (on wsgikit's own apps): hello json upload stream file
+sleep cpu flask django.
+
+Scenario file (--scenario-file FILE.toml):
+  [[scenario]]
+  name = "login"
+  app = "myproject.wsgi:application"   # default: --app, else wsgikit's bench app
+  [[scenario.request]]
+  method = "POST"                     # default GET
+  path = "/login"                     # or an http:// URL (loopback unless --allow-remote)
+  body = "user=a&pass=b"              # or body_file = "payload.bin" (next to FILE)
+  headers = { "Content-Type" = "application/x-www-form-urlencoded" }
+  weight = 3                          # share of the mix, default 1
+Any other file is read as vegeta "http" targets ("GET /path" lines, headers,
+@body files), one scenario named after the file.
 
 Modes (picked from the flags, or --mode):
   closed    -c N              N connections, each waits for its answer (max throughput)
@@ -75,23 +117,34 @@ each run reduced to one value per metric; medians with 95% CIs and
 Mann–Whitney U (benchstat's method; "~" = not significant, need ≥4 rounds
 to ever see a difference, ≥6 for finite CIs).
 
-Scenarios: hello json upload stream file sleep cpu flask django, or your own
-with --scenarios FILE (a .toml file of [[scenario]] tables, or a vegeta
-"http" target file run against --app).
+Regression gate: --baseline FILE compares with an earlier run (a bench.json
+or --save-baseline file). A FILE that does not exist yet is a first run: no
+gate, a note saying so, and this run is written to FILE for the next one.
+
+` + cmdHelp() + `
 
 Exit status: 0 done; 1 a significant regression against --baseline beyond
---threshold; 2 usage or harness errors (or every run failed). A server that
-is not installed is skipped with one warning line; 2 if none is.`,
+--threshold; 2 usage or harness errors, servers that do not do the same
+work, or every run failed. A server that is not installed is skipped with
+one warning line; 2 if none is.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runBench(cmd, f) },
 	}
 	fl := c.Flags()
-	fl.StringSliceVar(&f.servers, "server", nil, "server profiles to compare (see `wsgikit servers`)")
-	fl.StringSliceVar(&f.scenarios, "scenario", []string{"hello"}, "scenarios to run")
-	fl.StringVar(&f.scenarioFile, "scenarios", "", "file of user scenarios (.toml, or vegeta http targets)")
-	fl.StringVar(&f.appSpec, "app", "", "app for a vegeta target file: builtin name or module:callable (default bench)")
+	fl.StringSliceVar(&f.servers, "server", nil, "server profiles to compare, comma-separated (see: wsgikit servers)")
+	fl.StringVar(&f.appSpec, "app", "", "your app, module:callable (e.g. myproject.wsgi:application), imported from --chdir")
+	f.env.add(fl, "your project's directory, where --app is imported from (default: the working directory)")
+	fl.StringArrayVar(&f.paths, "path", nil, "a request to --app, path and query: one scenario each (repeatable; default /)")
+	fl.StringVar(&f.method, "method", "GET", "the method of each --path request")
+	fl.StringArrayVarP(&f.headers, "header", "H", nil, "a header of each --path request, 'Name: value' (repeatable)")
+	fl.StringVar(&f.body, "body", "", "the body of each --path request: text, or @FILE")
+	fl.BoolVar(&f.allowDifferent, "allow-different", false, "measure even when the servers answer a request differently (or cannot start the app)")
+	fl.StringSliceVar(&f.scenarios, "scenario", []string{"hello"}, "built-in scenarios (or names from --scenario-file) to run")
+	fl.StringVar(&f.scenarioFile, "scenario-file", "", "file of scenarios: .toml ([[scenario]] tables), or vegeta http targets; on --app")
+	fl.StringVar(&f.scenarioFile, "scenarios", "", "old name of --scenario-file")
+	_ = fl.MarkDeprecated("scenarios", "use --scenario-file (--scenario names scenarios)")
 	fl.StringVar(&f.profilesFile, "profiles", "", "TOML file of user server profiles")
-	fl.StringVar(&f.cmdTmpl, "cmd", "", "ad-hoc server command template, benchmarked as server \"cmd\"")
+	fl.StringArrayVar(&f.cmds, "cmd", nil, "ad-hoc server command template, [NAME=]TEMPLATE (repeatable; unnamed: server \"cmd\"; placeholders above)")
 	fl.StringArrayVar(&f.urls, "url", nil, "an already running server, NAME=http://127.0.0.1:PORT (repeatable; no cost figures)")
 	fl.StringVarP(&f.conc, "concurrency", "c", "32", "connections: one value, or a list for a sweep (1,8,32,128); open/capacity: max in flight")
 	fl.Float64Var(&f.rate, "rate", 0, "open model: requests per second")
@@ -109,9 +162,9 @@ is not installed is skipped with one warning line; 2 if none is.`,
 	fl.StringVar(&f.transport, "transport", "lean", "lean (ours), stock (vegeta's net/http), or wrk (Debian's wrk measures each run: closed model, one plain GET)")
 	fl.StringVar(&f.crossCheck, "cross-check", "", "wrk: also run wrk on each server (closed model) and print both throughputs")
 	fl.StringVar(&f.saveBaseline, "save-baseline", "", "write this run as a baseline file")
-	fl.StringVar(&f.baseline, "baseline", "", "compare with a baseline (or an earlier bench.json); exit 1 on a significant regression")
-	fl.StringVar(&f.threshold, "threshold", "5%", "smallest change called a regression")
-	fl.StringVarP(&f.outDir, "output", "o", "", "directory for bench.json and vegeta result files")
+	fl.StringVar(&f.baseline, "baseline", "", "compare with a baseline (or an earlier bench.json); exit 1 on a significant regression; a missing FILE is written for next time")
+	fl.StringVar(&f.threshold, "threshold", "5%", "smallest change called a regression (with --baseline)")
+	fl.StringVarP(&f.outDir, "output", "o", "out/bench", "directory for bench.json, the report and vegeta result files")
 	fl.BoolVar(&f.allowRemote, "allow-remote", false, "allow targets that are not loopback")
 	fl.StringVar(&f.progress, "progress", "auto", "auto, tty or plain")
 	return c
@@ -134,11 +187,9 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	if err != nil {
 		return usageErr("--threshold: %v", err)
 	}
-	var base *reports.Bench
-	if f.baseline != "" {
-		if base, err = loadgen.LoadBaseline(f.baseline); err != nil {
-			return usageErr("%v", err)
-		}
+	base, firstNote, err := f.loadBaseline(cmd.ErrOrStderr())
+	if err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -146,10 +197,17 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	if err != nil && out == nil {
 		return err
 	}
+	out.Skipped = f.skipped
+	if errors.Is(err, loadgen.ErrDifferentWork) {
+		out.Notes = append(out.Notes, "refused: "+err.Error())
+		if werr := f.write(stdout, out, false); werr != nil {
+			return werr
+		}
+		return usageErr("%v", err)
+	}
 	if err != nil {
 		out.Notes = append(out.Notes, "interrupted: "+err.Error())
 	}
-	out.Skipped = f.skipped
 	fmt.Fprintln(stdout)
 	loadgen.WriteText(stdout, out)
 	for _, cc := range out.CrossChecks {
@@ -164,8 +222,10 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	if base != nil {
 		out.Regressions = loadgen.Gate(out, base, threshold)
 		regressed = loadgen.WriteGate(stdout, out.Regressions, threshold)
+	} else if firstNote != "" {
+		out.Notes = append(out.Notes, firstNote)
 	}
-	if werr := f.write(stdout, out); werr != nil {
+	if werr := f.write(stdout, out, err == nil && firstNote != ""); werr != nil {
 		return werr
 	}
 	if err != nil {
@@ -182,43 +242,84 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	return fmt.Errorf("every run failed; see the FAILED lines above")
 }
 
-// write writes bench.json and the report rendered from it into --output,
-// and the baseline file.
-func (f *benchFlags) write(stdout io.Writer, out *reports.Bench) error {
-	if f.outDir != "" {
-		path := filepath.Join(f.outDir, "bench.json")
-		if err := writeJSON(path, out); err != nil {
+// loadBaseline reads --baseline; nil and the note when it does not exist
+// yet (see missingBaseline).
+func (f *benchFlags) loadBaseline(w io.Writer) (*reports.Bench, string, error) {
+	if f.baseline == "" {
+		return nil, "", nil
+	}
+	if note, missing := missingBaseline(w, "bench", f.baseline); missing {
+		return nil, note, nil
+	}
+	base, err := loadgen.LoadBaseline(f.baseline)
+	if err != nil {
+		return nil, "", usageErr("--baseline: %v", err)
+	}
+	return base, "", nil
+}
+
+// write writes bench.json, the report rendered from it and the vegeta
+// result files into --output, and the baseline files (--save-baseline, and
+// --baseline when first is set: its first run); then says what it wrote.
+func (f *benchFlags) write(stdout io.Writer, out *reports.Bench, first bool) error {
+	var wrote []string
+	path := filepath.Join(f.outDir, "bench.json")
+	if err := writeJSON(path, out); err != nil {
+		return err
+	}
+	wrote = append(wrote, path)
+	if err := reports.WriteDir(f.outDir, nil, []*reports.Bench{out}, reports.Written(&wrote)); err != nil {
+		return fmt.Errorf("render report: %w", err)
+	}
+	results := 0
+	for _, r := range out.Runs {
+		if r.ResultsFile != "" {
+			results++
+		}
+	}
+	if results > 0 {
+		wrote = append(wrote, fmt.Sprintf("%s/ (%d vegeta result files)", filepath.Join(f.outDir, "results"), results))
+	}
+	for _, b := range []struct {
+		path string
+		do   bool
+	}{{f.saveBaseline, f.saveBaseline != ""}, {f.baseline, first && f.baseline != f.saveBaseline}} {
+		if !b.do {
+			continue
+		}
+		if err := loadgen.SaveBaseline(b.path, out); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "\nwrote %s\n", path)
-		if err := reports.WriteDir(f.outDir, nil, []*reports.Bench{out}); err != nil {
-			return fmt.Errorf("render report: %w", err)
-		}
-		fmt.Fprintf(stdout, "report: %s\n", filepath.Join(f.outDir, "index.html"))
+		wrote = append(wrote, b.path+" (baseline)")
 	}
-	if f.saveBaseline != "" {
-		if err := loadgen.SaveBaseline(f.saveBaseline, out); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "saved baseline %s\n", f.saveBaseline)
-	}
+	fmt.Fprintf(stdout, "\nwrote %s\n", strings.Join(wrote, ", "))
+	fmt.Fprintf(stdout, "report: %s\n", filepath.Join(f.outDir, "index.html"))
 	return nil
 }
 
 // plan maps the flags to a loadgen.Plan, which checks them: its errors
 // become usage errors.
 func (f *benchFlags) plan(cmd *cobra.Command, stdout io.Writer) (*loadgen.Plan, error) {
+	if f.outDir == "" {
+		return nil, usageErr("-o/--output: give a directory for bench.json and the report")
+	}
 	p := &loadgen.Plan{Mode: f.mode, Rounds: f.rounds, Duration: f.duration, Warmup: f.warmup, Timeout: f.timeout,
 		MaxRequests: f.maxRequests, Transport: f.transport, AllowRemote: f.allowRemote, OutDir: f.outDir,
-		CrossCheck: f.crossCheck, Rate: f.rate, CapStart: f.capStart, Log: stdout,
+		CrossCheck: f.crossCheck, Rate: f.rate, CapStart: f.capStart, Log: stdout, AllowDifferent: f.allowDifferent,
 		Command: "wsgikit bench " + strings.Join(os.Args[min(2, len(os.Args)):], " ")}
+	if err := f.refuseIdle(cmd); err != nil {
+		return nil, err
+	}
+	if err := f.env.usePython(); err != nil {
+		return nil, err
+	}
 	if err := f.load(cmd, p); err != nil {
 		return nil, err
 	}
-	if err := f.scenarioList(cmd, p); err != nil {
+	if err := f.targets(cmd, p); err != nil {
 		return nil, err
 	}
-	if err := f.targets(cmd, p); err != nil {
+	if err := f.scenarioList(cmd, p); err != nil {
 		return nil, err
 	}
 	switch f.progress {
@@ -239,6 +340,29 @@ func (f *benchFlags) plan(cmd *cobra.Command, stdout io.Writer) (*loadgen.Plan, 
 		return nil, usageErr("%v", err)
 	}
 	return p, nil
+}
+
+// refuseIdle refuses flags that would do nothing with the others given:
+// every flag acts, or says in one line why it cannot.
+func (f *benchFlags) refuseIdle(cmd *cobra.Command) error {
+	changed := cmd.Flags().Changed
+	if len(f.urls) > 0 && len(f.servers) == 0 && len(f.cmds) == 0 {
+		for _, name := range []string{"app", "chdir", "python", "virtualenv", "workers", "threads", "profiles"} {
+			if changed(name) {
+				return usageErr("--%s: every server is a --url you run, so nothing here starts one; drop --%s", name, name)
+			}
+		}
+	}
+	if changed("rate") && changed("slo") {
+		return usageErr("give --rate (the open model) or --slo (a capacity search), not both")
+	}
+	if changed("capacity-start") && !changed("slo") {
+		return usageErr("--capacity-start: it is the first rate of a capacity search; add --slo")
+	}
+	if changed("threshold") && f.baseline == "" {
+		return usageErr("--threshold: it is the gate's against --baseline; add --baseline FILE")
+	}
+	return nil
 }
 
 // load parses -c, --slo and --pin (the plan's default concurrency
@@ -267,94 +391,6 @@ func (f *benchFlags) load(cmd *cobra.Command, p *loadgen.Plan) error {
 		}
 		p.Pin = pin
 	}
-	return nil
-}
-
-// scenarioList looks up --scenario among the builtins and --scenarios.
-func (f *benchFlags) scenarioList(cmd *cobra.Command, p *loadgen.Plan) error {
-	var user []*loadgen.Scenario
-	if f.scenarioFile != "" {
-		var err error
-		if user, err = loadgen.LoadScenarios(f.scenarioFile, f.appSpec); err != nil {
-			return usageErr("%v", err)
-		}
-		// A scenario file replaces the default list unless --scenario was given.
-		if !cmd.Flags().Changed("scenario") {
-			f.scenarios = nil
-			for _, s := range user {
-				f.scenarios = append(f.scenarios, s.Name)
-			}
-		}
-	}
-	for _, name := range f.scenarios {
-		s, err := loadgen.LookupScenario(strings.TrimSpace(name), user)
-		if err != nil {
-			return usageErr("%v", err)
-		}
-		p.Scenarios = append(p.Scenarios, s)
-	}
-	return nil
-}
-
-// targets resolves the servers: running URLs, an ad-hoc --cmd, and
-// harness profiles (a profile that is not installed is skipped with a
-// warning).
-func (f *benchFlags) targets(cmd *cobra.Command, p *loadgen.Plan) error {
-	opts := harness.Options{Workers: f.workers, Threads: f.threads}
-	if p.Pin != nil && len(p.Pin.Server) > 0 {
-		opts.CPUs = cpuList(p.Pin.Server)
-	}
-	targets := map[string]loadgen.Target{}
-	for _, u := range f.urls {
-		name, raw, ok := strings.Cut(u, "=")
-		if !ok || name == "" {
-			return usageErr("--url %q: want NAME=http://127.0.0.1:PORT", u)
-		}
-		if err := loadgen.CheckLoopback(raw); err != nil && !f.allowRemote {
-			return usageErr("%v", err)
-		}
-		targets[name] = loadgen.Target{URL: raw}
-		p.Servers = append(p.Servers, name)
-	}
-	if f.cmdTmpl != "" {
-		prof, err := harness.FromCmd(f.cmdTmpl)
-		if err != nil {
-			return usageErr("--cmd: %v", err)
-		}
-		targets["cmd"] = loadgen.Target{Profile: prof, Options: opts}
-		p.Servers = append(p.Servers, "cmd")
-	}
-	var profiles []*harness.Profile
-	if f.profilesFile != "" {
-		var err error
-		if profiles, err = harness.LoadProfiles(f.profilesFile); err != nil {
-			return usageErr("%v", err)
-		}
-	}
-	var names []string
-	for _, name := range f.servers {
-		name = strings.TrimSpace(name)
-		if _, err := harness.Lookup(name, profiles); err != nil {
-			return usageErr("%v", err)
-		}
-		names = append(names, name)
-	}
-	names, f.skipped = skipMissing(cmd.ErrOrStderr(), "bench", names, profiles)
-	for _, name := range names {
-		prof, _ := harness.Lookup(name, profiles) // looked up above
-		if _, err := prof.Version(); err != nil {
-			return usageErr("server %s: %v", name, err)
-		}
-		targets[name] = loadgen.Target{Profile: prof, Options: opts}
-		p.Servers = append(p.Servers, name)
-	}
-	if len(p.Servers) == 0 && len(f.skipped) > 0 {
-		return usageErr("no server to bench is installed; install one or name another (see `wsgikit servers`)")
-	}
-	if len(p.Servers) == 0 {
-		return usageErr("no server: give --server NAME[,NAME…] (see `wsgikit servers`), --cmd or --url")
-	}
-	p.Start = loadgen.StartTargets(targets)
 	return nil
 }
 

@@ -15,11 +15,15 @@ import (
 	"github.com/wsgikit/wsgikit/reports"
 )
 
+// usageCase is a command line refused with exit 2 and a one-line error
+// holding want.
+type usageCase struct {
+	args []string
+	want string
+}
+
 func TestBenchUsageErrors(t *testing.T) {
-	tests := []struct {
-		args []string
-		want string
-	}{
+	tests := []usageCase{
 		{[]string{"bench", "--server", "gunicorn-gthraed"}, "did you mean gunicorn-gthread"},
 		{[]string{"bench", "--server", "waitress", "--scenario", "jsno"}, "did you mean json"},
 		{[]string{"bench", "--server", "waitress", "--slo", "p99"}, "--slo"},
@@ -28,6 +32,35 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"bench", "--url", "x=http://192.0.2.1:80"}, "--allow-remote"},
 		{[]string{"bench"}, "no server"},
 		{[]string{"bench", "--server", "waitress", "--threshold", "lots"}, "--threshold"},
+		{[]string{"bench", "--url", "x=http://127.0.0.1:1", "--workers", "2"}, "--workers: every server is a --url"},
+		{[]string{"bench", "--url", "x=http://127.0.0.1:1", "--app", "m:app"}, "--app: every server is a --url"},
+	}
+	// Every flag acts or is refused, in one line saying why. "x" is a
+	// stand-in server that is never started: these are refused before.
+	x := []string{"bench", "--cmd", "x=true {bind} {app}"}
+	for _, tc := range []usageCase{
+		{[]string{"--app", "shop:app", "--scenario", "json"}, "run wsgikit's own apps, not --app"},
+		{[]string{"--app", "hello"}, "want module:callable"},
+		{[]string{"--path", "/x"}, "--path: the servers started here need your app"},
+		{[]string{"--method", "POST"}, "--method: it applies to each --path request"},
+		{[]string{"-H", "X-A: 1"}, "--header: it applies"},
+		{[]string{"--app", "shop:app", "-H", "no colon"}, "-H \"no colon\": want 'Name: value'"},
+		{[]string{"--app", "shop:app", "--path", "/a", "--path", "/a"}, "--path /a is given twice"},
+		{[]string{"--app", "shop:app", "--body", "@/nonexistent/body"}, "--body"},
+		{[]string{"--chdir", "."}, "--chdir: it is where --app is imported from"},
+		{[]string{"--app", "shop:app", "--chdir", "/nonexistent"}, "--chdir /nonexistent: not a directory"},
+		{[]string{"--python", "/nonexistent/python"}, "--python /nonexistent/python: not a Python 3 interpreter"},
+		{[]string{"--virtualenv", "/nonexistent"}, "--virtualenv /nonexistent: no bin/python"},
+		{[]string{"--python", "python3", "--virtualenv", "/v"}, "not both"},
+		{[]string{"--rate", "10", "--slo", "p99=10ms"}, "not both"},
+		{[]string{"--capacity-start", "5"}, "add --slo"},
+		{[]string{"--threshold", "10%"}, "add --baseline"},
+		{[]string{"--cmd", "x=false {bind} {app}"}, "--cmd x: the name is given twice"},
+		{[]string{"--cmd", "true {bind} {app}", "--cmd", "true {port} {app}"}, "without a name"},
+		{[]string{"--cmd", "uwsgi=true {bind} {app}"}, "uwsgi is a built-in profile"},
+		{[]string{"-o", ""}, "-o/--output"},
+	} {
+		tests = append(tests, usageCase{append(append([]string{}, x...), tc.args...), tc.want})
 	}
 	for _, tc := range tests {
 		_, err := runWsgikit(tc.args...)
@@ -55,14 +88,15 @@ func TestBenchCLIBaselineGate(t *testing.T) {
 	dir := t.TempDir()
 	base := filepath.Join(dir, "base.json")
 	common := []string{"bench", "--server", "waitress", "--scenario", "hello", "-d", "500ms", "--warmup", "100ms",
-		"-c", "2", "--progress", "plain", "--threshold", "5%"}
+		"-c", "2", "--progress", "plain"}
 	out, err := runWsgikit(append(common, "--rounds", "1", "--save-baseline", base, "-o", filepath.Join(dir, "a"))...)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if !strings.Contains(out, "saved baseline") || !strings.Contains(out, "hello") {
+	if !strings.Contains(out, base+" (baseline)") || !strings.Contains(out, "hello") {
 		t.Fatalf("output:\n%s", out)
 	}
+	common = append(common, "--threshold", "5%")
 	b, err := os.ReadFile(base)
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +162,7 @@ func TestBenchCLIBaselineGate(t *testing.T) {
 		}
 	}
 
-	out, err = runWsgikit(append(common, "--rounds", "4", "--baseline", scaled("fast.json", 1000))...)
+	out, err = runWsgikit(append(common, "--rounds", "4", "--baseline", scaled("fast.json", 1000), "-o", filepath.Join(dir, "c"))...)
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(out, "REGRESSION waitress hello rps") {
 		t.Fatalf("err %v, want exit 1 naming the regression:\n%s", err, out)

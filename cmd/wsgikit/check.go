@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,11 +26,13 @@ func init() { verbs = append(verbs, newCheckCmd) }
 type checkFlags struct {
 	servers   []string
 	profiles  string
-	cmd       string
+	cmds      []string
+	env       envFlags
 	focus     string
 	level     string
 	strict    bool
 	out       string
+	baseline  string
 	workers   int
 	threads   int
 	quiet     bool
@@ -43,21 +47,42 @@ func newCheckCmd() *cobra.Command {
 		Use:   "check",
 		Short: "PEP 3333 and RFC 9112 conformance verdicts for WSGI servers",
 		Long: `Runs the conformance suite against each server in turn (fresh instances
-serving apps/probe.py, sharing its specs) and writes check.json, junit-<server>.xml and
-check.md. Exit 0 when no MUST failed (with --strict: and no SHOULD), 1 when
-one did, 2 on usage or harness errors. A server that is not installed is
-skipped with one warning line; 2 if none is.`,
+serving apps/probe.py, sharing its specs) and writes check.json, check.md,
+junit-<server>.xml and the report (index.html, summary.md) into -o DIR.
+
+Your setup: --python or --virtualenv is the interpreter every server runs
+on, so the peers checked are the versions installed there (your pinned
+Gunicorn, uWSGI, Granian…) and our server's workers run on it too:
+  wsgikit check --virtualenv ~/src/myproject/.venv --server wsgikit,gunicorn-gthread,uwsgi
+A server that cannot start prints its own last lines here.
+
+` + cmdHelp() + `
+
+--chdir DIR runs the --cmd commands in DIR (your project, where their
+relative paths point); the probe app is still found ({appdir} is put on
+PYTHONPATH).
+
+In CI, --baseline FILE (an earlier check.json) gates on change: exit 1 only
+for verdicts worse than FILE's, so a server's known failures pass. A FILE
+that does not exist yet is a first run: no gate, a note, and this run is
+written to FILE for the next one.
+
+Exit 0 when no MUST failed (with --strict: and no SHOULD; with --baseline:
+no verdict got worse), 1 when one did, 2 on usage or harness errors. A
+server that is not installed is skipped with one warning line; 2 if none is.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runCheck(cmd, fl) },
 	}
 	f := c.Flags()
-	f.StringSliceVar(&fl.servers, "server", nil, "server profiles, comma-separated (default: wsgikit and every built-in peer; missing ones are skipped)")
+	f.StringSliceVar(&fl.servers, "server", nil, "server profiles, comma-separated, checked with the --cmd ones (default without --cmd: wsgikit and every built-in peer; missing ones are skipped)")
 	f.StringVar(&fl.profiles, "profiles", "", "TOML file of user server profiles")
-	f.StringVar(&fl.cmd, "cmd", "", "ad-hoc server command template (profile name \"cmd\"), e.g. 'gunicorn -b {bind} {app}'")
+	f.StringArrayVar(&fl.cmds, "cmd", nil, "ad-hoc server command template, [NAME=]TEMPLATE, e.g. 'gunicorn -b {bind} {app}' (repeatable; unnamed: server \"cmd\"; placeholders above)")
+	fl.env.add(f, "run the --cmd commands in this directory (your project), not in the probe app's")
 	f.StringVar(&fl.focus, "focus", "", "spec IDs or regular expressions, comma-separated")
 	f.StringVar(&fl.level, "level", "ALL", "MUST, SHOULD (MUST and SHOULD) or ALL")
 	f.BoolVar(&fl.strict, "strict", false, "NON-STRICT verdicts (broken SHOULDs) fail the run too")
 	f.StringVarP(&fl.out, "output", "o", "out/check", "output directory")
+	f.StringVar(&fl.baseline, "baseline", "", "an earlier check.json: exit 1 only for verdicts worse than its (the servers' known failures pass); a missing FILE is written for next time")
 	f.IntVar(&fl.workers, "workers", 1, "worker processes per server instance")
 	f.IntVar(&fl.threads, "threads", 4, "threads per worker")
 	f.BoolVarP(&fl.quiet, "quiet", "q", false, "no per-server progress on stderr")
@@ -83,19 +108,30 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 		}
 		user = append(user, ps...)
 	}
-	if fl.cmd != "" {
-		p, err := harness.FromCmd(fl.cmd)
-		if err != nil {
-			return usageErr("%v", err)
-		}
-		user = append(user, p)
+	workdir, err := fl.env.projectDir()
+	if err != nil {
+		return err
 	}
+	if workdir != "" && len(fl.cmds) == 0 {
+		return usageErr("--chdir: check serves wsgikit's probe app, not yours; --chdir is where --cmd commands run, and there is none")
+	}
+	if err := fl.env.usePython(); err != nil {
+		return err
+	}
+	cmds, err := cmdProfiles(fl.cmds, workdir)
+	if err != nil {
+		return err
+	}
+	user = append(user, cmds...)
+	// The --cmd servers, and those --server names; without either, every
+	// built-in peer.
 	servers := fl.servers
-	if len(servers) == 0 {
-		if fl.cmd != "" {
-			servers = []string{"cmd"}
-		} else {
-			servers = builtinPeers()
+	if len(servers) == 0 && len(cmds) == 0 {
+		servers = builtinPeers()
+	}
+	for _, p := range cmds {
+		if !slices.Contains(servers, p.Name) {
+			servers = append(servers, p.Name)
 		}
 	}
 	for _, s := range servers {
@@ -107,6 +143,15 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 		return usageErr("--focus: %v", err)
 	}
 	stderr := cmd.ErrOrStderr()
+	var base *reports.Check
+	_, first := missingBaseline(stderr, "check", fl.baseline)
+	if fl.baseline != "" && !first {
+		in, err := reports.Load(fl.baseline)
+		if err != nil || len(in.Checks) != 1 {
+			return usageErr("--baseline %s: want a check.json (%v)", fl.baseline, err)
+		}
+		base = in.Checks[0]
+	}
 	servers, skipped := skipMissing(stderr, "check", servers, user)
 	if len(servers) == 0 {
 		return usageErr("no server to check is installed; install one or name another with --server or --cmd (see: wsgikit servers)")
@@ -140,7 +185,8 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 		return usageErr("%v", err)
 	}
 	check.Skipped = skipped
-	if err := reports.WriteCheck(fl.out, check, fl.strict); err != nil {
+	var wrote []string
+	if err := reports.WriteCheck(fl.out, check, fl.strict, reports.Written(&wrote)); err != nil {
 		return err
 	}
 	ran := 0
@@ -149,14 +195,14 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 		ran += len(s.Results)
 		if !fl.quiet {
 			if s.Error != "" {
-				fmt.Fprintf(stderr, "check: %s could not run: %s\n", s.Name, textutil.Clip(textutil.FirstLine(s.Error, ""), 200))
+				writeStartFailure(stderr, s.Name, s.Error)
 				continue
 			}
 			fmt.Fprintf(stderr, "check: %s %s: %d PASS, %d FAIL, %d NON-STRICT, %d INFO, %d UNSUPPORTED, %d ERROR (%s)\n",
 				s.Name, s.Version, n[framework.PASS], n[framework.FAIL], n[framework.NONSTRICT], n[framework.VINFO], n[framework.UNSUPPORTED], n[framework.ERROR], elapsed(finished[s.Name].Sub(started[s.Name])))
 		}
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s/check.json, check.md and JUnit XML per server\n", fl.out)
+	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", strings.Join(wrote, ", "))
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted; partial results in %s", fl.out)
 	}
@@ -165,6 +211,16 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 	}
 	if errs := conformance.HarnessErrors(check); len(errs) > 0 {
 		return fmt.Errorf("harness errors (not server verdicts): %s", strings.Join(errs, "; "))
+	}
+	switch {
+	case first:
+		if err := writeJSON(fl.baseline, check); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (baseline)\n", fl.baseline)
+		return nil
+	case base != nil:
+		return gateCheck(stderr, check, base, fl)
 	}
 	if conformance.Failed(check, fl.strict) {
 		what := "a MUST failed"
@@ -180,4 +236,34 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 // server that reported once (or never) took no time, not a negative one.
 func elapsed(d time.Duration) string {
 	return fmt.Sprintf("%ds", max(d, 0).Round(time.Second)/time.Second)
+}
+
+// writeStartFailure says why a server could not run: the error's first
+// line, then the rest of it (the server's own last lines of output), so
+// that a start-up failure explains itself in the terminal.
+func writeStartFailure(w io.Writer, server, why string) {
+	first, rest, _ := strings.Cut(strings.TrimRight(why, "\n"), "\n")
+	fmt.Fprintf(w, "check: %s could not run: %s\n", server, textutil.Clip(first, 300))
+	for _, l := range strings.Split(rest, "\n") {
+		if l != "" {
+			fmt.Fprintf(w, "  | %s\n", l)
+		}
+	}
+}
+
+// gateCheck judges the run against --baseline: exit 1 only for verdicts
+// worse than the baseline's.
+func gateCheck(w io.Writer, check, base *reports.Check, fl checkFlags) error {
+	worse, notes := conformance.Worse(check, base, fl.strict)
+	for _, n := range notes {
+		fmt.Fprintf(w, "check: %s\n", n)
+	}
+	for _, l := range worse {
+		fmt.Fprintf(w, "  WORSE      %s\n", l)
+	}
+	if len(worse) > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d verdict(s) worse than %s; see %s/check.md", len(worse), fl.baseline, fl.out)}
+	}
+	fmt.Fprintf(w, "check: no verdict worse than %s\n", fl.baseline)
+	return nil
 }

@@ -35,6 +35,10 @@ func TestCheckUsageErrors(t *testing.T) {
 		{[]string{"check", "--level", "FOO"}, "want MUST, SHOULD or ALL"},
 		{[]string{"check", "--instances", "0"}, "want 1 or more"},
 		{[]string{"check", "--cmd", "'unbalanced"}, "--cmd"},
+		{[]string{"check", "--chdir", "."}, "--chdir: check serves wsgikit's probe app"},
+		{[]string{"check", "--cmd", "a=true {bind} {app}", "--cmd", "a=false {bind} {app}"}, "--cmd a: the name is given twice"},
+		{[]string{"check", "--virtualenv", "/nonexistent"}, "no bin/python"},
+		{[]string{"check", "--baseline", "check_test.go"}, "--baseline check_test.go: want a check.json"},
 	} {
 		_, err := runWsgikit(tc.args...)
 		if exitCode(err) != 2 || err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -122,5 +126,35 @@ func TestCheckElapsed(t *testing.T) {
 		if got := elapsed(tc.d); got != tc.want {
 			t.Errorf("elapsed(%v) = %q, want %q", tc.d, got, tc.want)
 		}
+	}
+}
+
+// TestCheckBaselineGate: with --baseline, a server's known failure passes
+// and a new one fails; a baseline that does not exist yet is a first run,
+// whatever failed, and is written for the next.
+func TestCheckBaselineGate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts a server")
+	}
+	requireProfile(t, "wsgiref")
+	dir := t.TempDir()
+	base := filepath.Join(dir, "baseline.json")
+	// wsgiref sends Content-Length on a 204: a MUST it fails.
+	args := []string{"check", "-q", "--server", "wsgiref", "--focus", "pep3333/body/204-no-content-length", "-o", filepath.Join(dir, "out"), "--baseline", base}
+	out, err := runWsgikit(args...)
+	if exitCode(err) != 0 || !strings.Contains(out, "no baseline at "+base+" yet") || !strings.Contains(out, "wrote "+base+" (baseline)") {
+		t.Fatalf("first run: exit %d (%v), want 0, a note and the baseline written:\n%s", exitCode(err), err, out)
+	}
+	out, err = runWsgikit(args...)
+	if exitCode(err) != 0 || !strings.Contains(out, "no verdict worse than "+base) {
+		t.Fatalf("the known failure again: exit %d (%v), want 0:\n%s", exitCode(err), err, out)
+	}
+	b, _ := os.ReadFile(base)
+	if err := os.WriteFile(base, []byte(strings.ReplaceAll(string(b), `"verdict": "FAIL"`, `"verdict": "PASS"`)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runWsgikit(args...)
+	if exitCode(err) != 1 || !strings.Contains(out, "WORSE      wsgiref pep3333/body/204-no-content-length: PASS → FAIL") {
+		t.Fatalf("a new failure: exit %d (%v), want 1 naming it:\n%s", exitCode(err), err, out)
 	}
 }

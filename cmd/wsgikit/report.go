@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -46,12 +48,14 @@ results (the newest input wins).`,
 			if err != nil {
 				return fmt.Errorf("report: %w", err)
 			}
-			if err := reports.WriteDir(out, in.Checks, in.Benches, reports.Strict(strict), reports.SourceFiles(in.Files...), reports.MergedJSON(true)); err != nil {
+			var wrote []string
+			if err := reports.WriteDir(out, in.Checks, in.Benches, reports.Strict(strict), reports.SourceFiles(in.Files...), reports.MergedJSON(true), reports.Written(&wrote)); err != nil {
 				return fmt.Errorf("report: %w", err)
 			}
+			sort.Strings(wrote)
 			index, _ := filepath.Abs(filepath.Join(out, "index.html"))
 			if !summary {
-				fmt.Fprintf(cmd.OutOrStdout(), "report: %s\n", index)
+				fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\nreport: %s\n", strings.Join(wrote, ", "), index)
 				return nil
 			}
 			// The Markdown goes to stdout (for $GITHUB_STEP_SUMMARY or a
@@ -63,11 +67,13 @@ results (the newest input wins).`,
 			if _, err := cmd.OutOrStdout().Write(md); err != nil {
 				return fmt.Errorf("report: %w", err)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "report: %s\n", index)
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\nreport: %s\n", strings.Join(wrote, ", "), index)
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&out, "out", "o", "", "directory to write index.html, summary.md and junit-*.xml into")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "directory to write index.html, summary.md and junit-*.xml into")
+	cmd.Flags().StringVar(&out, "out", "", "old name of --output")
+	_ = cmd.Flags().MarkDeprecated("out", "use -o/--output, as check and bench do")
 	cmd.Flags().BoolVar(&summary, "summary", false, "also print summary.md to stdout (the report's path then goes to stderr)")
 	cmd.Flags().BoolVar(&strict, "strict", false, "count NON-STRICT verdicts as JUnit failures (as check --strict does)")
 	return cmd

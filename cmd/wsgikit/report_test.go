@@ -12,13 +12,16 @@ import (
 func TestReportVerb(t *testing.T) {
 	td := filepath.Join("..", "..", "reports", "testdata")
 	dir := t.TempDir()
-	_, err := runWsgikit("report", filepath.Join(td, "check.json"), filepath.Join(td, "check-extra.json"), filepath.Join(td, "bench.json"), "-o", dir)
+	out, err := runWsgikit("report", filepath.Join(td, "check.json"), filepath.Join(td, "check-extra.json"), filepath.Join(td, "bench.json"), "-o", dir)
 	if err != nil {
 		t.Fatalf("wsgikit report: %v", err)
 	}
-	for _, f := range []string{"index.html", "summary.md", "junit-wsgikit.xml", "junit-uwsgi.xml", "junit-behind-nginx_gunicorn-gthread.xml"} {
+	for _, f := range []string{"index.html", "summary.md", "junit-wsgikit.xml", "junit-uwsgi.xml", "junit-behind-nginx_gunicorn-gthread.xml", "check.json", "bench.json"} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s not written: %v", f, err)
+		}
+		if !strings.Contains(out, filepath.Join(dir, f)) {
+			t.Errorf("the wrote line does not name %s:\n%s", f, out)
 		}
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "summary.md"))

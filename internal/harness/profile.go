@@ -61,6 +61,11 @@ type Profile struct {
 	VersionCmd    []string
 	VersionRegexp string
 
+	// versionOptional: a VersionCmd that fails or prints no version leaves
+	// the version "unknown" instead of the server missing (ad-hoc commands,
+	// whose --version is a guess).
+	versionOptional bool
+
 	// pyDists are distributions that must be installed for {python} when
 	// an executable next to it could be another build (uWSGI).
 	pyDists []string

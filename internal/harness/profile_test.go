@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -408,4 +409,58 @@ func FuzzProfileTOML(f *testing.F) {
 			seen[p.Name] = true
 		}
 	})
+}
+
+// TestCmdProfileVersion: a named ad-hoc command reports the version its
+// executable prints for --version; one that cannot say, or that would have
+// to run a script or a shell to ask, is "unknown" and still installed;
+// "{python} -m MOD" is MOD's package under {python}.
+func TestCmdProfileVersion(t *testing.T) {
+	dir := t.TempDir()
+	exe := func(name, script string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte("#!/bin/sh\n"+script+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	ran := filepath.Join(dir, "ran")
+	tests := []struct {
+		name, tmpl, want string
+	}{
+		{"mine", exe("myserver", `[ "$1" = --version ] && echo "myserver (version 1.2.3rc1)"`) + " --bind {bind} {app}", "1.2.3rc1"},
+		{"silent", exe("silent", "exit 1") + " --bind {bind} {app}", "unknown"},
+		{"script", "/bin/sh " + exe("script.sh", "touch "+ran) + " {port} {app}", "unknown"},
+		{"shell", "sh -c 'touch " + ran + "' {port} {app}", "unknown"},
+	}
+	for _, tt := range tests {
+		p, err := CmdProfile(tt.name, tt.tmpl, "")
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		v, err := p.Version()
+		if err != nil || v != tt.want || p.Name != tt.name {
+			t.Errorf("%s: version %q, %v; want %q", tt.name, v, err, tt.want)
+		}
+	}
+	if _, err := os.Stat(ran); err == nil {
+		t.Error("a script or shell was run to ask its version")
+	}
+	p, err := CmdProfile("py", "{python} -m wsgikit_surely_missing --bind {bind} {app}", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Version(); !errors.Is(err, ErrNotInstalled) || !strings.Contains(err.Error(), "import wsgikit_surely_missing") {
+		t.Errorf("{python} -m of a missing module: %v, want not installed naming the import", err)
+	}
+	if _, err := CmdProfile("named", "x --bind {bind}", ""); err == nil || !strings.HasPrefix(err.Error(), "--cmd named: ") {
+		t.Errorf("named command's error %v, want it to start with its name", err)
+	}
+	p, err = CmdProfile("here", "srv --bind {bind} {app}", "/srv/project")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Dir != "/srv/project" || len(p.Env) != 1 || !strings.HasPrefix(p.Env[0], "PYTHONPATH={appdir}") {
+		t.Errorf("workdir: Dir %q Env %q", p.Dir, p.Env)
+	}
 }

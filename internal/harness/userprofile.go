@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -146,31 +148,95 @@ func parseSignal(s string) (syscall.Signal, error) {
 	return 0, fmt.Errorf("unknown signal %q; use one of %s", s, strings.Join(names, ", "))
 }
 
-// FromCmd makes a profile from an ad-hoc command template (--cmd), split
-// like a shell would split it (quotes and backslashes; no expansion). It is
-// named "cmd", stopped with SIGTERM, and assumed to keep connections alive
-// (nothing says otherwise; the conformance suite measures it).
-func FromCmd(template string) (*Profile, error) {
+// CmdName is the profile name of an ad-hoc command given without one.
+const CmdName = "cmd"
+
+// FromCmd makes the profile of an unnamed ad-hoc command (--cmd TEMPLATE):
+// CmdProfile(CmdName, template, "").
+func FromCmd(template string) (*Profile, error) { return CmdProfile(CmdName, template, "") }
+
+// CmdProfile makes a profile from an ad-hoc command template (--cmd
+// [NAME=]TEMPLATE), split like a shell would split it (quotes and
+// backslashes; no expansion). It is stopped with SIGTERM and assumed to keep
+// connections alive (nothing says otherwise; the conformance suite measures
+// it). Its version is what the command reports (see cmdVersion). workdir,
+// when not empty, is where the command runs instead of {appdir}; {appdir}
+// then goes first on PYTHONPATH, so the app under test still imports.
+func CmdProfile(name, template, workdir string) (*Profile, error) {
+	prefix := "--cmd"
+	if name != CmdName {
+		prefix += " " + name
+	}
 	argv, err := splitCommand(template)
 	if err != nil {
-		return nil, fmt.Errorf("--cmd: %w", err)
+		return nil, fmt.Errorf("%s: %w", prefix, err)
 	}
 	p := &Profile{
-		Name:        "cmd",
+		Name:        name,
 		Description: "ad-hoc command: " + template,
 		Command:     argv,
 		KeepAlive:   true,
 		StopSignal:  syscall.SIGTERM,
 		StopGrace:   10 * time.Second,
 	}
-	if len(argv) > 0 && !strings.Contains(argv[0], "{") {
+	if len(argv) > 0 && detectable(argv[0]) {
 		p.Requires = []string{argv[0]}
 	}
+	cmdVersion(p)
+	if workdir != "" {
+		p.Dir = workdir
+		pp := "PYTHONPATH={appdir}"
+		if cur := os.Getenv("PYTHONPATH"); cur != "" {
+			pp += ":" + cur
+		}
+		p.Env = append(p.Env, pp)
+	}
 	if err := p.Validate(); err != nil {
-		return nil, fmt.Errorf("--cmd: %s", strings.Replace(err.Error(), "profile cmd: field command", "the template", 1))
+		return nil, fmt.Errorf("%s: %s", prefix, strings.Replace(err.Error(), "profile "+name+": field command", "the template", 1))
 	}
 	return p, nil
 }
+
+// cmdVersion says how an ad-hoc command's version is read, where a guess
+// is safe: "{python} -m MOD …" is MOD's package (which must then import
+// under {python}); a server's own executable is asked "EXE --version". A
+// script, a shell or an interpreter run some other way is never run to ask
+// (it could start serving): its version stays "unknown".
+func cmdVersion(p *Profile) {
+	argv := p.Command
+	if len(argv) >= 3 && argv[0] == "{python}" && argv[1] == "-m" && !strings.Contains(argv[2], "{") {
+		p.PyModules = []string{strings.SplitN(argv[2], ".", 2)[0]}
+		return
+	}
+	exe := argv[0]
+	base := filepath.Base(exe)
+	if dir, ok := strings.CutSuffix(exe, "/"+base); ok && dir != "{pybin}" && strings.Contains(dir, "{") {
+		return
+	}
+	if strings.Contains(base, "{") || notServerExe.MatchString(base) {
+		return
+	}
+	p.VersionCmd = []string{exe, "--version"}
+	p.VersionRegexp = `(\d+\.\d+[0-9A-Za-z.+-]*)`
+	p.versionOptional = true
+}
+
+// detectable reports whether s can be checked before an instance exists:
+// it uses no placeholder but {python}, {pybin}, {pyhome}, {wsgikit} and
+// {launchers}.
+func detectable(s string) bool {
+	for _, n := range placeholdersIn(s) {
+		if !detectionVars[n] {
+			return false
+		}
+	}
+	return true
+}
+
+// notServerExe are executables that run something else: asking them for a
+// version says nothing about the server (and running a script to ask could
+// start it).
+var notServerExe = regexp.MustCompile(`^(python[0-9.]*|pypy[0-9.]*|sh|bash|dash|zsh|env|exec|nice|taskset|timeout|sudo|setsid|stdbuf|xargs|node|perl|ruby)$`)
 
 func splitCommand(s string) ([]string, error) {
 	var out []string

@@ -142,7 +142,8 @@ type versionResult struct {
 // Version reports the installed version. When the server is missing, the
 // error (wrapping ErrNotInstalled) is one line naming the Debian package.
 func (p *Profile) Version() (string, error) {
-	key := p.Name + "\x00" + p.python() + "\x00" + os.Getenv("WSGIKIT_BIN")
+	// The command is part of the key: two ad-hoc commands may share a name.
+	key := p.Name + "\x00" + p.python() + "\x00" + os.Getenv("WSGIKIT_BIN") + "\x00" + strings.Join(p.Command, "\x00")
 	if r, ok := versionCache.Load(key); ok {
 		r := r.(versionResult)
 		return r.v, r.err
@@ -287,6 +288,9 @@ func (p *Profile) ownVersion() (string, error) {
 		argv[i] = s
 	}
 	out, err := run(argv[0], argv[1:]...)
+	if p.versionOptional {
+		return optionalVersion(p.VersionRegexp, out, err), nil
+	}
 	if err != nil && p.Name == "wsgikit" {
 		// The binary exists (Requires passed) but has no --version yet.
 		return "dev", nil
@@ -314,6 +318,19 @@ func (p *Profile) ownVersion() (string, error) {
 		return strings.Join(parts, ", "), nil
 	}
 	return strings.TrimSpace(textutil.FirstLine(strings.TrimSpace(out), "")), nil
+}
+
+// optionalVersion is the version a guessed version command printed, or
+// "unknown".
+func optionalVersion(re, out string, err error) string {
+	r, cerr := compileVersionRegexp(re)
+	if err != nil || cerr != nil {
+		return "unknown"
+	}
+	if m := r.FindStringSubmatch(out); len(m) > 1 && m[1] != "" {
+		return m[1]
+	}
+	return "unknown"
 }
 
 func compileVersionRegexp(s string) (*regexp.Regexp, error) {
