@@ -93,6 +93,9 @@ func TestWheel(t *testing.T) {
 			t.Run("servers", func(t *testing.T) { wheelServers(t, venv, home) })
 			t.Run("serve", func(t *testing.T) { wheelServe(t, venv, home) })
 			t.Run("check", func(t *testing.T) { wheelCheck(t, venv, home) })
+			if tag == defaultTag(t) {
+				t.Run("bench", func(t *testing.T) { wheelBench(t, venv, home) })
+			}
 		})
 	}
 }
@@ -232,6 +235,73 @@ func wheelCheck(t *testing.T, venv, home string) {
 	for _, r := range c.Servers[0].Results {
 		if r.Verdict == "ERROR" || r.Verdict == "FAIL" {
 			t.Errorf("%s: %s", r.ID, r.Verdict)
+		}
+	}
+}
+
+// defaultTag is the interpreter of the peers venv .venv/default (make setup).
+func defaultTag(t *testing.T) string {
+	t.Helper()
+	target, err := os.Readlink(filepath.Join("..", ".venv", "default"))
+	if err != nil {
+		testenv.Missing(t, "no peers venv .venv/default: run make setup")
+	}
+	return filepath.Base(target)
+}
+
+// wheelBench: from the pip-installed wsgikit, a side-by-side benchmark of
+// the user's own app on three servers, with the servers of a Python
+// environment of the user's choosing (here the peers venv, which has
+// Gunicorn and uWSGI): every server gives the same answer, and each is
+// measured.
+func wheelBench(t *testing.T, venv, home string) {
+	peersPython, _ := filepath.Abs(filepath.Join("..", ".venv", "default", "bin", "python"))
+	app := t.TempDir()
+	os.WriteFile(filepath.Join(app, "myapp.py"), []byte("def application(environ, start_response):\n"+
+		"    start_response('200 OK', [('Content-Type', 'text/plain')])\n    return [b'my app: ' + environ['PATH_INFO'].encode()]\n"), 0o644)
+	out := t.TempDir()
+	run(t, home, filepath.Join(venv, "bin", "wsgikit"), "bench", "--app", "myapp:application", "--chdir", app,
+		"--python", peersPython, "--server", "wsgikit,gunicorn-gthread,uwsgi", "--path", "/items",
+		"-d", "1s", "--rounds", "1", "--warmup", "0.5s", "-c", "4", "-o", out)
+	var b struct {
+		Servers []struct {
+			Name    string `json:"name"`
+			Targets []struct {
+				Status int    `json:"status"`
+				Digest string `json:"digest"`
+			} `json:"targets"`
+		} `json:"servers"`
+		Runs []struct {
+			Server   string `json:"server"`
+			Requests int    `json:"requests"`
+		} `json:"runs"`
+	}
+	raw, err := os.ReadFile(filepath.Join(out, "bench.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &b); err != nil {
+		t.Fatal(err)
+	}
+	digests := map[string]bool{}
+	for _, s := range b.Servers {
+		for _, tg := range s.Targets {
+			if tg.Status != 200 {
+				t.Errorf("%s answered %d", s.Name, tg.Status)
+			}
+			digests[tg.Digest] = true
+		}
+	}
+	if len(b.Servers) != 3 || len(digests) != 1 {
+		t.Fatalf("bench.json: %d servers, %d distinct answers; want 3 servers, one answer\n%s", len(b.Servers), len(digests), raw)
+	}
+	measured := map[string]bool{}
+	for _, r := range b.Runs {
+		measured[r.Server] = measured[r.Server] || r.Requests > 0
+	}
+	for _, s := range b.Servers {
+		if !measured[s.Name] {
+			t.Errorf("%s: no requests measured", s.Name)
 		}
 	}
 }
