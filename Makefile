@@ -130,7 +130,7 @@ PARSER_FUZZ := server/http1:FuzzParse server/http1:FuzzBody
 OTHER_FUZZ := server/http1:FuzzValidators internal/httpresp:FuzzReadResponse conformance/framework:FuzzReadResponse loadgen:FuzzResponse \
 	loadgen:FuzzScenarioTOML loadgen:FuzzVegetaTargets loadgen:FuzzParseWrk reports:FuzzRender internal/harness:FuzzParseStat \
 	internal/harness:FuzzExpand internal/harness:FuzzSplitCommand internal/harness:FuzzProfileTOML server/engine:FuzzProxyHeader \
-	server/engine:FuzzForwarded server/accesslog:FuzzAccessLog cmd/wsgikit:FuzzServeConfig
+	server/engine:FuzzForwarded server/accesslog:FuzzAccessLog cmd/wsgikit:FuzzServeConfig server/tlsconf:FuzzParseCiphers
 
 fuzz-parser:
 	@for t in $(PARSER_FUZZ); do \

@@ -101,7 +101,7 @@ func newConn(e *Engine, nc *fdConn) *conn {
 	c.pbuf = c.pbuf[:0]
 	c.ci.ServerName, c.ci.ServerPort = splitAddr(nc.LocalAddr())
 	c.ci.RemoteAddr, c.ci.RemotePort = splitAddr(nc.RemoteAddr())
-	c.ci.Proxies = nil
+	c.ci.Proxies, c.ci.TLS = nil, nil
 	if e.cfg.ForwardedAllow.Contains(c.ci.RemoteAddr) {
 		c.ci.Proxies = e.cfg.ForwardedAllow
 	}
@@ -156,7 +156,7 @@ func (c *conn) flush() {
 // output is still pending (the loop then waits for the socket).
 func (c *conn) flushNow() (pending bool) {
 	if c.err != nil || c.out == nil || len(c.out.b) == 0 {
-		return false
+		return c.err == nil && c.flushCiphertext()
 	}
 	n, err := c.nc.write(c.out.b, true)
 	if err == http1.ErrWouldBlock {

@@ -20,11 +20,20 @@ import (
 // startEngine serves app on a loopback port; the engine stops with the test.
 func startEngine(t testing.TB, app App, threads int) string {
 	t.Helper()
+	return startEngineWith(t, Config{Threads: threads}, app)
+}
+
+// startEngineWith is startEngine with more settings.
+func startEngineWith(t testing.TB, cfg Config, app App) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := New(Config{Threads: threads, Logger: discardLogger()}, app)
+	if cfg.Logger == nil {
+		cfg.Logger = discardLogger()
+	}
+	e := New(cfg, app)
 	done := make(chan error, 1)
 	go func() { done <- e.Serve(ln) }()
 	t.Cleanup(func() {

@@ -64,6 +64,10 @@ func (l *loop) accept(fd int) error {
 			nc.cut()
 		}
 		c.deadline = l.now.Add(e.cfg.HeaderTimeout)
+		if tc := l.tlsFor(fd); tc != nil {
+			l.startTLS(c, tc) // its handshake first, off the loop
+			continue
+		}
 		l.park(c) // the request is rarely there yet: epoll says when
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wsgikit/wsgikit/server"
 	"github.com/wsgikit/wsgikit/server/errorlog"
+	"github.com/wsgikit/wsgikit/server/tlsconf"
 	"github.com/wsgikit/wsgikit/server/workerproto"
 )
 
@@ -26,9 +27,10 @@ type execProcs struct {
 	user      string              // as given, for messages
 	base      workerproto.Config  // every worker's, but for FDs and MaxRequests
 	listeners []*os.File
-	errorLog  *errorlog.File // the workers' stderr; nil: the master's
-	capture   bool           // the workers' stdout too (--capture-output)
-	events    chan<- any     // statusEvent, exitEvent
+	tls       *tlsconf.Bundle // what TLS listeners serve with (a HUP may replace it); nil: none
+	errorLog  *errorlog.File  // the workers' stderr; nil: the master's
+	capture   bool            // the workers' stdout too (--capture-output)
+	events    chan<- any      // statusEvent, exitEvent
 }
 
 func (p *execProcs) start(limit uint64) (int, *workerproto.Scoreboard, error) {
@@ -50,7 +52,19 @@ func (p *execProcs) start(limit uint64) (int, *workerproto.Scoreboard, error) {
 		stW.Close()
 		return 0, nil, err
 	}
-	files, fds := workerproto.Pass(p.listeners, ctlR, stW, boardF)
+	var secret *os.File
+	if p.tls != nil {
+		if secret, err = workerproto.SecretFile("wsgikit-tls", p.tls.Marshal()); err != nil {
+			ctlR.Close()
+			ctlW.Close()
+			stR.Close()
+			stW.Close()
+			boardF.Close()
+			return 0, nil, err
+		}
+		defer secret.Close() // the worker has its own copy once started
+	}
+	files, fds := workerproto.Pass(p.listeners, ctlR, stW, boardF, secret)
 	wc := p.base
 	wc.FDs, wc.MaxRequests = fds, limit
 	cmd := workerproto.Command(p.python, &wc)
