@@ -56,17 +56,8 @@ func serveTLS(t *testing.T, files *harness.TLSFiles, args ...string) *tlsServer 
 		t.Fatal(err)
 	}
 	dir, _ := filepath.Abs("testdata/apps")
-	s := &tlsServer{served: &served{t: t, exited: make(chan struct{})}, client: client}
-	s.cmd = exec.Command(wsgikitBin(t), append(append([]string{"serve", "--chdir", dir}, args...), "wkapp:application")...)
-	s.cmd.Stdout, s.cmd.Stderr = s.served, s.served
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.cmd.Wait(); close(s.exited) }()
-	t.Cleanup(s.kill)
-	deadline := time.Now().Add(waitBound)
-	for time.Now().Before(deadline) {
+	s := &tlsServer{served: launch(t, append(append([]string{"serve", "--chdir", dir}, args...), "wkapp:application")), client: client}
+	s.waitReady(func() bool {
 		for _, m := range listenAtRE.FindAllStringSubmatch(s.Log(), -1) {
 			if m[1] == "https" && s.addr == "" {
 				s.addr = m[2]
@@ -75,19 +66,13 @@ func serveTLS(t *testing.T, files *harness.TLSFiles, args ...string) *tlsServer 
 				s.plain = m[2]
 			}
 		}
-		if s.addr != "" {
-			if r, _, err := s.get(s.client, "/__ready"); err == nil && r.StatusCode > 0 {
-				return s
-			}
+		if s.addr == "" {
+			return false
 		}
-		select {
-		case <-s.exited:
-			t.Fatalf("server exited during start-up:\n%s", s.Log())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	t.Fatalf("server not ready over TLS:\n%s", s.Log())
-	return nil
+		_, _, err := s.get(s.client, "/__ready")
+		return err == nil
+	})
+	return s
 }
 
 // get sends one GET over a new TLS connection.

@@ -241,16 +241,26 @@ func (c *conn) next() step {
 
 // readProxy reads the PROXY protocol header a trusted proxy must send first.
 func (c *conn) readProxy() step {
+	rest, s := c.readProxyFrom(c.nc)
+	if s == stepReady {
+		c.r.Preload(rest)
+	}
+	return s
+}
+
+// readProxyFrom reads the PROXY header from r; rest is what followed it
+// (the start of a request, or of a TLS handshake), valid until the next read.
+func (c *conn) readProxyFrom(r io.Reader) (rest []byte, s step) {
 	for {
 		if len(c.pbuf) == cap(c.pbuf) {
 			c.pbuf = append(c.pbuf, make([]byte, max(256, len(c.pbuf)))...)[:len(c.pbuf)]
 		}
-		n, err := c.nc.Read(c.pbuf[len(c.pbuf):cap(c.pbuf)])
+		n, err := r.Read(c.pbuf[len(c.pbuf):cap(c.pbuf)])
 		if err == http1.ErrWouldBlock {
-			return stepWait
+			return nil, stepWait
 		}
 		if err != nil {
-			return stepClose
+			return nil, stepClose
 		}
 		c.pbuf = c.pbuf[:len(c.pbuf)+n]
 		addr, port, hl, err := parseProxyHeader(c.pbuf, c.e.cfg.ProxyProtocol)
@@ -259,15 +269,15 @@ func (c *conn) readProxy() step {
 		}
 		if err != nil {
 			c.e.logf(slog.LevelDebug, "connection from %s: %v; closing", c.nc.RemoteAddr(), err)
-			return stepClose
+			return nil, stepClose
 		}
 		if hl > 0 {
 			if addr != nil {
 				c.ci.RemoteAddr, c.ci.RemotePort = addr, port
 			}
-			c.r.Preload(c.pbuf[hl:])
+			rest = c.pbuf[hl:]
 			c.pbuf = c.pbuf[:0]
-			return stepReady
+			return rest, stepReady
 		}
 	}
 }

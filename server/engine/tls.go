@@ -99,7 +99,7 @@ func (l *loop) startTLS(c *conn, cfg *tls.Config) {
 }
 
 func (l *loop) handshake(c *conn, t *tlsConn, deadline time.Time) {
-	if err := t.handshake(deadline); err != nil {
+	if err := t.handshake(c, deadline); err != nil {
 		l.e.logf(slog.LevelDebug, "TLS handshake with %s: %v; closing", c.nc.RemoteAddr(), err)
 		c.closing = true
 	} else {
@@ -115,9 +115,10 @@ func (l *loop) handshake(c *conn, t *tlsConn, deadline time.Time) {
 	}
 }
 
-// handshake runs the server handshake through a copy of the descriptor in
-// Go's netpoller.
-func (t *tlsConn) handshake(deadline time.Time) error {
+// handshake runs the server handshake of c through a copy of the
+// descriptor in Go's netpoller, after the PROXY header a trusted proxy
+// sends first (in the clear, before the TLS bytes it relays).
+func (t *tlsConn) handshake(c *conn, deadline time.Time) error {
 	fd, err := unix.FcntlInt(uintptr(t.w.c.fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("dup: %w", err)
@@ -125,6 +126,14 @@ func (t *tlsConn) handshake(deadline time.Time) error {
 	f := os.NewFile(uintptr(fd), "tls") // non-blocking already: the netpoller takes it
 	defer f.Close()
 	f.SetDeadline(deadline)
+	if c.phase == phProxy {
+		rest, s := c.readProxyFrom(f)
+		if s != stepReady {
+			return errors.New("no valid PROXY header")
+		}
+		t.w.pre = append([]byte(nil), rest...)
+		c.phase = phHead
+	}
 	t.w.hs = f
 	err = t.tc.Handshake()
 	var rhe tls.RecordHeaderError
@@ -169,23 +178,31 @@ func (t *tlsConn) read(p []byte) (int, error) {
 	return total, nil
 }
 
-// write is fdConn.write on a TLS connection. Without blocking, p is taken
-// whole once the socket took the records kept from before (else nothing
-// is); ErrWouldBlock then says some of its records wait in the wire.
+// write is fdConn.write on a TLS connection. The records of p go out
+// together (crypto/tls starts a connection with records of one segment
+// each: one write(2) apiece otherwise). Without blocking, p is taken whole
+// once the socket took the records kept from before (else nothing is);
+// ErrWouldBlock then says some of its records wait in the wire.
 func (t *tlsConn) write(p []byte, nonblock bool) (int, error) {
-	if !nonblock {
-		return t.tc.Write(p) // the wire sends what it kept first
-	}
-	if pending, err := t.w.flushNow(); err != nil || pending {
-		if err == nil {
-			err = http1.ErrWouldBlock
+	if nonblock {
+		if pending, err := t.w.flushNow(); err != nil || pending {
+			if err == nil {
+				err = http1.ErrWouldBlock
+			}
+			return 0, err
 		}
-		return 0, err
 	}
-	t.w.nonblock = true
+	t.w.nonblock, t.w.batch = nonblock, true
 	n, err := t.tc.Write(p)
-	t.w.nonblock = false
-	if err == nil && len(t.w.out) > 0 {
+	t.w.nonblock, t.w.batch = false, false
+	if err != nil {
+		return n, err
+	}
+	if !nonblock {
+		return n, t.w.flush()
+	}
+	pending, err := t.w.flushNow()
+	if err == nil && pending {
 		err = http1.ErrWouldBlock
 	}
 	return n, err
@@ -219,11 +236,16 @@ func (c *conn) flushCiphertext() bool {
 // crypto/tls reads and writes records through.
 type tlsWire struct {
 	c        *fdConn
+	pre      []byte   // read before the handshake (after a PROXY header): crypto/tls gets it first
 	hs       *os.File // during the handshake: a copy of the socket in Go's netpoller
 	nonblock bool     // the loop's turn: reads end with errWireAgain, writes keep what the socket leaves in out
+	batch    bool     // collect records in out: the writer sends them together
 	short    bool     // a read of this turn came back short: the socket is empty until epoll says otherwise
 	out      []byte   // records waiting for the socket
 }
+
+// batchMax bounds what a blocking write collects before it sends.
+const batchMax = 64 << 10
 
 // wireAgain is the wire's "would block": temporary, so crypto/tls keeps
 // what it read of a record.
@@ -236,6 +258,11 @@ func (wireAgain) Temporary() bool { return true }
 var errWireAgain net.Error = wireAgain{}
 
 func (w *tlsWire) Read(p []byte) (int, error) {
+	if len(w.pre) > 0 {
+		n := copy(p, w.pre)
+		w.pre = w.pre[n:]
+		return n, nil
+	}
 	if w.hs != nil {
 		return w.hs.Read(p)
 	}
@@ -257,7 +284,16 @@ func (w *tlsWire) Write(p []byte) (int, error) {
 	if w.hs != nil {
 		return w.hs.Write(p)
 	}
-	if w.nonblock {
+	switch {
+	case w.batch:
+		w.out = append(w.out, p...)
+		if !w.nonblock && len(w.out) >= batchMax {
+			if err := w.flush(); err != nil {
+				return 0, err
+			}
+		}
+		return len(p), nil
+	case w.nonblock:
 		n := 0
 		if len(w.out) == 0 {
 			var err error
@@ -268,14 +304,30 @@ func (w *tlsWire) Write(p []byte) (int, error) {
 		w.out = append(w.out, p[n:]...)
 		return len(p), nil
 	}
-	if len(w.out) > 0 {
-		_, err := w.c.writeRaw(w.out, false)
-		w.out = w.out[:0]
-		if err != nil {
-			return 0, err
-		}
+	if err := w.flush(); err != nil {
+		return 0, err
 	}
 	return w.c.writeRaw(p, false)
+}
+
+// flush sends out, waiting for the socket.
+func (w *tlsWire) flush() error {
+	if len(w.out) == 0 {
+		return nil
+	}
+	_, err := w.c.writeRaw(w.out, false)
+	w.release()
+	return err
+}
+
+// release empties out; one grown past a response's records goes (idle
+// connections keep little).
+func (w *tlsWire) release() {
+	if cap(w.out) > 32<<10 {
+		w.out = nil
+		return
+	}
+	w.out = w.out[:0]
 }
 
 // flushNow sends what the socket takes of out; it reports whether some is left.
@@ -288,9 +340,7 @@ func (w *tlsWire) flushNow() (bool, error) {
 	if err == http1.ErrWouldBlock {
 		return true, nil
 	}
-	if err != nil {
-		w.out = w.out[:0]
-	}
+	w.release()
 	return false, err
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/wsgikit/wsgikit/internal/harness"
 	"github.com/wsgikit/wsgikit/server/http1"
+	"github.com/wsgikit/wsgikit/server/ipset"
 	"github.com/wsgikit/wsgikit/server/tlsconf"
 )
 
@@ -458,7 +459,7 @@ func TestTLSWireNonblocking(t *testing.T) {
 	fc.tls = tc
 	hs := make(chan error, 1)
 	go func() { hs <- peer.Handshake() }()
-	if err := tc.handshake(time.Now().Add(10 * time.Second)); err != nil {
+	if err := tc.handshake(&conn{}, time.Now().Add(10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-hs; err != nil {
@@ -531,4 +532,40 @@ func TestTLSWireNonblocking(t *testing.T) {
 	if b := <-recv; string(b) != string(sent) {
 		t.Fatalf("peer got %d bytes, want %d (or they differ)", len(b), len(sent))
 	}
+}
+
+// TestEngineTLSAfterProxyHeader: a trusted proxy relaying TLS sends its
+// PROXY header in the clear first; the handshake follows on the same bytes
+// (in the same segment here), and the app sees the proxy's client.
+func TestEngineTLSAfterProxyHeader(t *testing.T) {
+	fx := newTLSFixture(t)
+	allow, err := ipset.Parse("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := startEngineWith(t, Config{ProxyProtocol: "v1", ProxyAllow: allow, TLS: []*tls.Config{fx.server(t, tlsconf.CertNone)}}, envApp{})
+	raw := dialEngine(t, addr)
+	c := tls.Client(&prefixConn{Conn: raw, prefix: []byte("PROXY TCP4 192.0.2.7 192.0.2.1 40000 443\r\n")}, fx.clientWith(nil))
+	env := getEnv(t, c, bufio.NewReader(c))
+	if env["REMOTE_ADDR"] != "192.0.2.7" || env["HTTPS"] != "on" {
+		t.Fatalf("REMOTE_ADDR %q, HTTPS %q", env["REMOTE_ADDR"], env["HTTPS"])
+	}
+}
+
+// prefixConn sends prefix with its first write.
+type prefixConn struct {
+	net.Conn
+	prefix []byte
+}
+
+func (c *prefixConn) Write(p []byte) (int, error) {
+	if c.prefix != nil {
+		b := append(c.prefix, p...)
+		c.prefix = nil
+		if _, err := c.Conn.Write(b); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
 }
