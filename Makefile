@@ -131,7 +131,7 @@ OTHER_FUZZ := server/http1:FuzzValidators internal/httpresp:FuzzReadResponse con
 	loadgen:FuzzScenarioTOML loadgen:FuzzVegetaTargets loadgen:FuzzParseWrk reports:FuzzRender internal/harness:FuzzParseStat \
 	internal/harness:FuzzExpand internal/harness:FuzzSplitCommand internal/harness:FuzzProfileTOML server/engine:FuzzProxyHeader \
 	server/engine:FuzzForwarded server/accesslog:FuzzAccessLog cmd/wsgikit:FuzzServeConfig \
-	internal/wrk:FuzzParse
+	internal/wrk:FuzzParse server/tlsconf:FuzzParseCiphers
 
 fuzz-parser:
 	@for t in $(PARSER_FUZZ); do \

@@ -90,21 +90,11 @@ func serve(t *testing.T, app string, args ...string) *served {
 
 func serveIn(t *testing.T, dir, app string, args ...string) *served {
 	t.Helper()
-	s := &served{t: t, exited: make(chan struct{})}
-	s.events = filepath.Join(t.TempDir(), "events")
 	argv := append([]string{"serve", "-b", "127.0.0.1:0", "--chdir", dir}, args...)
 	if app != "" {
 		argv = append(argv, app)
 	}
-	s.cmd = exec.Command(wsgikitBin(t), argv...)
-	s.cmd.Env = append(os.Environ(), "WKAPP_EVENTS="+s.events)
-	s.cmd.Stdout, s.cmd.Stderr = s, s
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.cmd.Wait(); close(s.exited) }()
-	t.Cleanup(s.kill)
+	s := launch(t, argv)
 	probe := "GET /__ready HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
 	for i, a := range args {
 		if a == "--proxy-protocol" {
@@ -114,30 +104,60 @@ func serveIn(t *testing.T, dir, app string, args ...string) *served {
 			s.logFile = args[i+1]
 		}
 	}
-	deadline := time.Now().Add(waitBound)
-	for time.Now().Before(deadline) {
+	s.waitReady(func() bool {
 		if m := listenRE.FindStringSubmatch(s.Log()); m != nil && s.addr == "" {
 			s.addr = m[1]
 		}
-		if s.addr != "" {
-			if c, err := net.Dial("tcp", s.addr); err == nil {
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				io.WriteString(c, probe)
-				b, _ := io.ReadAll(c)
-				c.Close()
-				if bytes.HasPrefix(b, []byte("HTTP/1.1 ")) {
-					return s
-				}
-			}
+		if s.addr == "" {
+			return false
+		}
+		c, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			return false
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, probe)
+		b, _ := io.ReadAll(c)
+		c.Close()
+		return bytes.HasPrefix(b, []byte("HTTP/1.1 "))
+	})
+	return s
+}
+
+// launch starts `wsgikit argv...` in a process group of its own, killed
+// with the test.
+func launch(t *testing.T, argv []string) *served {
+	t.Helper()
+	s := &served{t: t, exited: make(chan struct{})}
+	s.events = filepath.Join(t.TempDir(), "events")
+	s.cmd = exec.Command(wsgikitBin(t), argv...)
+	s.cmd.Env = append(os.Environ(), "WKAPP_EVENTS="+s.events)
+	s.cmd.Stdout, s.cmd.Stderr = s, s
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.cmd.Wait(); close(s.exited) }()
+	t.Cleanup(s.kill)
+	return s
+}
+
+// waitReady polls ready until it holds (bounded); the server exiting first
+// fails the test with its log.
+func (s *served) waitReady(ready func() bool) {
+	s.t.Helper()
+	deadline := time.Now().Add(waitBound)
+	for time.Now().Before(deadline) {
+		if ready() {
+			return
 		}
 		select {
 		case <-s.exited:
-			t.Fatalf("server exited during start-up:\n%s", s.Log())
+			s.t.Fatalf("server exited during start-up:\n%s", s.Log())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	t.Fatalf("server not ready:\n%s", s.Log())
-	return nil
+	s.t.Fatalf("server not ready:\n%s", s.Log())
 }
 
 func (s *served) kill() {

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/wsgikit/wsgikit/server/master"
+	"github.com/wsgikit/wsgikit/server/tlsconf"
 )
 
 // gunicornCompat holds the Gunicorn flags `serve` accepts so that a
@@ -24,6 +25,9 @@ type gunicornCompat struct {
 	workerConnections int
 	captureOutput     bool
 	statsdHost        string
+	sslVersion        string
+	handshakeOnConn   bool
+	raggedEOFs        bool
 }
 
 func (g *gunicornCompat) register(f *pflag.FlagSet) {
@@ -34,6 +38,9 @@ func (g *gunicornCompat) register(f *pflag.FlagSet) {
 	f.IntVar(&g.workerConnections, "worker-connections", 0, "Gunicorn's name for --max-connections (simultaneous connections per worker)")
 	f.BoolVar(&g.captureOutput, "capture-output", false, "send the workers' stdout to the error log too (their stderr always goes there)")
 	f.StringVar(&g.statsdHost, "statsd-host", "", "refused: wsgikit exports Prometheus metrics (--metrics-bind) instead of StatsD")
+	f.StringVar(&g.sslVersion, "ssl-version", "", "Gunicorn's deprecated --ssl-version: accepted and ignored, as Gunicorn does (TLS 1.2 at least, 1.3 preferred)")
+	f.BoolVar(&g.handshakeOnConn, "do-handshake-on-connect", false, "Gunicorn's --do-handshake-on-connect: accepted; the TLS handshake always completes right after accept, off the Python threads")
+	f.BoolVar(&g.raggedEOFs, "suppress-ragged-eofs", true, "Gunicorn's --suppress-ragged-eofs: accepted; a client closing without close_notify between requests is a clean close, within a request an error")
 }
 
 // apply maps the accepted flags onto cfg (a flag of wsgikit's own wins over
@@ -73,6 +80,15 @@ func (g *gunicornCompat) apply(f *pflag.FlagSet, cfg *master.Config, errorLog *s
 		}
 	}
 	cfg.CaptureOutput = g.captureOutput
+	if g.sslVersion != "" {
+		notes = append(notes, fmt.Sprintf("--ssl-version %s: ignored, as by Gunicorn since 21.0; wsgikit speaks TLS 1.2 and 1.3", g.sslVersion))
+	}
+	if f.Changed("do-handshake-on-connect") || f.Changed("suppress-ragged-eofs") {
+		notes = append(notes, "--do-handshake-on-connect, --suppress-ragged-eofs: accepted; wsgikit always completes the TLS handshake right after accept, off the Python threads, and takes an EOF without close_notify between requests for a clean close")
+	}
+	if _, ignored, err := tlsconf.ParseCiphers(cfg.TLS.Ciphers); err == nil && len(ignored) > 0 {
+		notes = append(notes, fmt.Sprintf("--ciphers: skipped what crypto/tls does not have (as OpenSSL skips unknown names): %s", strings.Join(ignored, ", ")))
+	}
 	return notes, nil
 }
 
@@ -89,7 +105,9 @@ var gunicornSettings = map[string]string{
 	"forwarded_allow_ips": "forwarded-allow-ips", "proxy_protocol": "proxy-protocol",
 	"proxy_allow_ips": "proxy-allow-from", "worker_connections": "max-connections",
 	"capture_output": "capture-output", "preload_app": "preload", "raw_env": "env",
-	"worker_class": "worker-class", "wsgi_app": "app",
+	"worker_class": "worker-class", "wsgi_app": "app", "certfile": "certfile", "keyfile": "keyfile",
+	"ca_certs": "ca-certs", "cert_reqs": "cert-reqs", "ciphers": "ciphers", "ssl_version": "ssl-version",
+	"do_handshake_on_connect": "do-handshake-on-connect", "suppress_ragged_eofs": "suppress-ragged-eofs",
 }
 
 var pyAssign = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+?)\s*(#.*)?$`)

@@ -81,6 +81,13 @@ func TestGunicornFlagsApply(t *testing.T) {
 	if _, err := g.apply(f, cfg, &errorLog); err != nil || cfg.MaxConnections != 7 {
 		t.Errorf("--max-connections 7 with --worker-connections 20: %d, %v", cfg.MaxConnections, err)
 	}
+	f, g, cfg = parse("--ssl-version", "TLSv1_2", "--do-handshake-on-connect", "--suppress-ragged-eofs")
+	cfg.TLS.Ciphers = "ECDHE+AESGCM:DHE-RSA-AES128-GCM-SHA256:TLS_AES_128_GCM_SHA256"
+	notes, err = g.apply(f, cfg, &errorLog)
+	if err != nil || len(notes) != 3 || !strings.Contains(notes[0], "--ssl-version TLSv1_2: ignored") ||
+		!strings.Contains(notes[1], "--do-handshake-on-connect") || !strings.HasSuffix(notes[2], ": DHE-RSA-AES128-GCM-SHA256") {
+		t.Errorf("TLS notes %q (%v)", notes, err)
+	}
 }
 
 func TestUnknownEnvWarns(t *testing.T) {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"os"
 	"time"
@@ -30,6 +31,7 @@ type Config struct {
 	ProxyProtocol   string                  // "", "v1", "v2" or "auto"
 	ProxyAllow      *ipset.Set              // peers that must send a PROXY header
 	MaxConnections  int                     // 0: no limit; beyond, accepting pauses (the backlog or other workers take them)
+	TLS             []*tls.Config           // by listener (Serve's order): its clients speak TLS (TLSFor); nil: plaintext
 }
 
 func (c *Config) defaults() {

@@ -100,7 +100,7 @@ func newConn(e *Engine, nc *fdConn) *conn {
 	c.pbuf = c.pbuf[:0]
 	c.ci.ServerName, c.ci.ServerPort = splitAddr(nc.LocalAddr())
 	c.ci.RemoteAddr, c.ci.RemotePort = splitAddr(nc.RemoteAddr())
-	c.ci.Proxies = nil
+	c.ci.Proxies, c.ci.TLS = nil, nil
 	if e.cfg.ForwardedAllow.Contains(c.ci.RemoteAddr) {
 		c.ci.Proxies = e.cfg.ForwardedAllow
 	}
@@ -155,7 +155,7 @@ func (c *conn) flush() {
 // output is still pending (the loop then waits for the socket).
 func (c *conn) flushNow() (pending bool) {
 	if c.err != nil || c.out == nil || len(c.out.b) == 0 {
-		return false
+		return c.err == nil && c.flushCiphertext()
 	}
 	n, err := c.nc.write(c.out.b, true)
 	if err == http1.ErrWouldBlock {
@@ -247,16 +247,26 @@ func (c *conn) idle() bool {
 
 // readProxy reads the PROXY protocol header a trusted proxy must send first.
 func (c *conn) readProxy() step {
+	rest, s := c.readProxyFrom(c.nc)
+	if s == stepReady {
+		c.r.Preload(rest)
+	}
+	return s
+}
+
+// readProxyFrom reads the PROXY header from r; rest is what followed it
+// (the start of a request, or of a TLS handshake), valid until the next read.
+func (c *conn) readProxyFrom(r io.Reader) (rest []byte, s step) {
 	for {
 		if len(c.pbuf) == cap(c.pbuf) {
 			c.pbuf = append(c.pbuf, make([]byte, max(256, len(c.pbuf)))...)[:len(c.pbuf)]
 		}
-		n, err := c.nc.Read(c.pbuf[len(c.pbuf):cap(c.pbuf)])
+		n, err := r.Read(c.pbuf[len(c.pbuf):cap(c.pbuf)])
 		if err == http1.ErrWouldBlock {
-			return stepWait
+			return nil, stepWait
 		}
 		if err != nil {
-			return stepClose
+			return nil, stepClose
 		}
 		c.pbuf = c.pbuf[:len(c.pbuf)+n]
 		addr, port, hl, err := parseProxyHeader(c.pbuf, c.e.cfg.ProxyProtocol)
@@ -265,15 +275,15 @@ func (c *conn) readProxy() step {
 		}
 		if err != nil {
 			c.e.logf(slog.LevelDebug, "connection from %s: %v; closing", c.nc.RemoteAddr(), err)
-			return stepClose
+			return nil, stepClose
 		}
 		if hl > 0 {
 			if addr != nil {
 				c.ci.RemoteAddr, c.ci.RemotePort = addr, port
 			}
-			c.r.Preload(c.pbuf[hl:])
+			rest = c.pbuf[hl:]
 			c.pbuf = c.pbuf[:0]
-			return stepReady
+			return rest, stepReady
 		}
 	}
 }

@@ -16,6 +16,10 @@
 //     an http1.Reader, and the peer's address. A peer in --proxy-allow-from
 //     must first send a PROXY header (proxy.go). The connection waits in the
 //     epoll set (edge-triggered) with the header timeout as its deadline.
+//     On a TLS listener, a goroutine first runs the handshake, waiting in
+//     Go's netpoller within the same deadline, and hands the connection
+//     back; from then on the loop reads and writes records without
+//     blocking through crypto/tls over the same descriptor (tls.go).
 //
 //  2. Read. When its socket is readable, the loop pumps the connection
 //     without blocking (conn.pump): the PROXY header, then the rest of a body
@@ -38,9 +42,9 @@
 //  5. Respond (exchange.go). The application ends the Exchange with
 //     Complete (the whole body at once: one write), or Send… then Finish
 //     (streamed: each block goes out before Send returns), or SendFile
-//     (sendfile(2) for wsgi.file_wrapper), or Fail (a 500 if nothing was
-//     sent, else the connection is cut so the client cannot take a truncated
-//     body as complete). Framing (Content-Length, chunked, close-delimited)
+//     (sendfile(2) for wsgi.file_wrapper; read+write over TLS), or Fail (a
+//     500 if nothing was sent, else the connection is cut so the client
+//     cannot take a truncated body as complete). Framing (Content-Length, chunked, close-delimited)
 //     is decided when the head goes out. Writes from the Python thread that
 //     find the socket full wait in poll(2) up to the I/O timeout; pipelined
 //     responses are flushed together.

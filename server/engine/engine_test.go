@@ -23,7 +23,16 @@ import (
 // startEngine serves app on a loopback port; the engine stops with the test.
 func startEngine(t testing.TB, app App, threads int) string {
 	t.Helper()
-	e, addr, served := listenEngine(t, Config{Threads: threads, Logger: discardLogger()}, app)
+	return startEngineWith(t, Config{Threads: threads}, app)
+}
+
+// startEngineWith is startEngine with more settings.
+func startEngineWith(t testing.TB, cfg Config, app App) string {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = discardLogger()
+	}
+	e, addr, served := listenEngine(t, cfg, app)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

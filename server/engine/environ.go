@@ -21,6 +21,7 @@ var EnvKeys = []string{
 	"HTTP_X_REQUEST_ID", "HTTP_AUTHORIZATION", "HTTP_ORIGIN", "HTTP_UPGRADE_INSECURE_REQUESTS",
 	"HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_EXPECT", "HTTP_TRANSFER_ENCODING",
 	"HTTP_X_PROBE_ID", "wsgi.url_scheme",
+	"HTTPS", "SSL_PROTOCOL", "SSL_CIPHER", "SSL_CLIENT_VERIFY", // TLS connections (tls.go)
 }
 
 const (
@@ -40,6 +41,11 @@ const (
 	keyCookie = 19
 	keyHost   = 13
 	keyScheme = 33
+
+	keyHTTPS           = 34
+	keySSLProtocol     = 35
+	keySSLCipher       = 36
+	keySSLClientVerify = 37
 )
 
 var envKeyIndex = func() map[string]int32 {
@@ -78,6 +84,15 @@ func (e *Environ) add(key int32, val []byte) {
 	e.Entries = append(e.Entries, EnvEntry{Key: key, VOff: int32(off), VLen: int32(len(val))})
 }
 
+// addNamed adds a key that is not in EnvKeys.
+func (e *Environ) addNamed(key, val string) {
+	koff := len(e.Buf)
+	e.Buf = append(e.Buf, key...)
+	voff := len(e.Buf)
+	e.Buf = append(e.Buf, val...)
+	e.Entries = append(e.Entries, EnvEntry{Key: -1, KOff: int32(koff), KLen: int32(len(key)), VOff: int32(voff), VLen: int32(len(val))})
+}
+
 // value returns the value of an entry.
 func (e *Environ) value(i int) []byte {
 	en := e.Entries[i]
@@ -113,6 +128,7 @@ type connInfo struct {
 	// its X-Forwarded-* / Forwarded fields then decide REMOTE_ADDR,
 	// wsgi.url_scheme and the host.
 	Proxies *ipset.Set
+	TLS     *tlsEnv // nil: plaintext
 }
 
 // errBadPath is returned for a path whose percent-encoding is malformed.
@@ -154,12 +170,19 @@ func buildEnviron(e *Environ, req *http1.Request, ci *connInfo, scriptName []byt
 	if fw.host != nil {
 		host = fw.host
 	}
+	scheme := fw.proto
+	if p := string(scheme); p != "https" && p != "http" {
+		scheme = nil
+		if ci.TLS != nil {
+			scheme = schemeHTTPS // a trusted proxy's word wins: it saw the client
+		}
+	}
 	name, port := splitHostPort(host)
 	if len(name) == 0 {
 		name, port = ci.ServerName, ci.ServerPort
 	} else if len(port) == 0 {
 		port = port80
-		if string(fw.proto) == "https" {
+		if string(scheme) == "https" {
 			port = port443
 		}
 	}
@@ -172,8 +195,11 @@ func buildEnviron(e *Environ, req *http1.Request, ci *connInfo, scriptName []byt
 		e.add(keyRemoteAddr, ci.RemoteAddr)
 		e.add(keyRemotePort, ci.RemotePort)
 	}
-	if p := string(fw.proto); p == "https" || p == "http" {
-		e.add(keyScheme, fw.proto)
+	if scheme != nil {
+		e.add(keyScheme, scheme)
+	}
+	if ci.TLS != nil {
+		ci.TLS.add(e)
 	}
 	if req.ContentLength >= 0 {
 		off := len(e.Buf)

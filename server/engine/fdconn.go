@@ -31,9 +31,18 @@ type fdConn struct {
 	// edge-triggered: only then may it wait for the next event.
 	drained bool
 	closed  bool
+	tls     *tlsConn // nil: plaintext (tls.go)
 }
 
 func (c *fdConn) Read(p []byte) (int, error) {
+	if c.tls != nil {
+		return c.tls.read(p)
+	}
+	return c.readRaw(p)
+}
+
+// readRaw reads the socket's bytes (ciphertext on a TLS connection).
+func (c *fdConn) readRaw(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -72,6 +81,13 @@ func (c *fdConn) Write(p []byte) (int, error) {
 // write writes p; with nonblock it stops at the first stall (http1.ErrWouldBlock)
 // and returns what was written.
 func (c *fdConn) write(p []byte, nonblock bool) (int, error) {
+	if c.tls != nil {
+		return c.tls.write(p, nonblock)
+	}
+	return c.writeRaw(p, nonblock)
+}
+
+func (c *fdConn) writeRaw(p []byte, nonblock bool) (int, error) {
 	total := 0
 	var deadline time.Time
 	for len(p) > 0 {
@@ -157,7 +173,7 @@ func (c *fdConn) wait(events int16, deadline time.Time) error {
 // wsgi.file_wrapper), else copies.
 func (c *fdConn) ReadFrom(r io.Reader) (int64, error) {
 	lr, ok := r.(*io.LimitedReader)
-	if !ok {
+	if !ok || c.tls != nil { // TLS encrypts in user space: no sendfile
 		return io.Copy(writerOnly{c}, r)
 	}
 	f, ok := lr.R.(*os.File)
@@ -229,6 +245,9 @@ func (c *fdConn) reset() {
 // setLinger0 makes close send a reset: the client must not take a cut body
 // as complete.
 func (c *fdConn) setLinger0() {
+	if c.tls != nil {
+		c.tls.abort = true // no close_notify either
+	}
 	unix.SetsockoptLinger(c.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
 }
 
@@ -237,6 +256,9 @@ func (c *fdConn) Close() error {
 		return net.ErrClosed
 	}
 	c.closed = true
+	if c.tls != nil {
+		c.tls.close()
+	}
 	return syscall.Close(c.fd)
 }
 

@@ -65,6 +65,10 @@ func (l *loop) accept(fd int) error {
 		}
 		c.idleAt = l.now
 		c.deadline = l.now.Add(e.cfg.HeaderTimeout)
+		if tc := l.tlsFor(fd); tc != nil {
+			l.startTLS(c, tc) // its handshake first, off the loop
+			continue
+		}
 		l.park(c) // the request is rarely there yet: epoll says when
 	}
 	return nil

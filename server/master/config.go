@@ -10,6 +10,7 @@ import (
 	"github.com/wsgikit/wsgikit/server/errorlog"
 	"github.com/wsgikit/wsgikit/server/http1"
 	"github.com/wsgikit/wsgikit/server/ipset"
+	"github.com/wsgikit/wsgikit/server/tlsconf"
 )
 
 // Config is what `wsgikit serve` is asked to do (gunicorn's names where the
@@ -44,16 +45,17 @@ type Config struct {
 	ReloadOnRSSMB     float64       // recycle a worker whose RSS exceeds this (0: never)
 	Backlog           int
 	Umask             os.FileMode
-	Heartbeat         time.Duration  // worker status period (default 1s)
-	MetricsBind       string         // HOST:PORT for Prometheus /metrics ("": off)
-	ForwardedAllowIPs string         // trusted proxies for X-Forwarded-*/Forwarded (IPs, CIDRs, "*")
-	ProxyProtocol     string         // "", v1, v2, auto
-	ProxyAllowFrom    string         // peers that must send a PROXY header
-	MaxConnections    int            // per worker; 0: no limit
-	Reload            bool           // development: reload workers when .py files change
-	PidFile           string         // the master's PID is written here
-	User, Group       string         // workers run as this user/group (names or numbers; the master needs root)
-	ErrorLog          *errorlog.File // nil: stderr
+	Heartbeat         time.Duration    // worker status period (default 1s)
+	MetricsBind       string           // HOST:PORT for Prometheus /metrics ("": off)
+	ForwardedAllowIPs string           // trusted proxies for X-Forwarded-*/Forwarded (IPs, CIDRs, "*")
+	ProxyProtocol     string           // "", v1, v2, auto
+	ProxyAllowFrom    string           // peers that must send a PROXY header
+	MaxConnections    int              // per worker; 0: no limit
+	Reload            bool             // development: reload workers when .py files change
+	PidFile           string           // the master's PID is written here
+	User, Group       string           // workers run as this user/group (names or numbers; the master needs root)
+	ErrorLog          *errorlog.File   // nil: stderr
+	TLS               tlsconf.Settings // --certfile...; binds without a scheme speak TLS when it is enabled
 }
 
 // Validate checks what the master cannot discover later, with messages
@@ -80,6 +82,14 @@ func (c *Config) Validate() error {
 	}
 	if _, err := ParseAppSpec(c.App); err != nil {
 		return err
+	}
+	if err := checkBinds(c.Bind, &c.TLS); err != nil {
+		return err
+	}
+	if c.TLS.Enabled() || anyHTTPS(c.Bind) {
+		if _, err := c.TLS.Load(time.Now()); err != nil {
+			return err
+		}
 	}
 	return nil
 }

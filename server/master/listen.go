@@ -11,9 +11,10 @@ import (
 
 // listener is a bound socket the master owns and hands to every worker.
 type listener struct {
-	Bind string   // as asked: "127.0.0.1:8000", "unix:/run/app.sock", "fd://3", "systemd"
+	Bind string   // as asked: "127.0.0.1:8000", "https://:8443", "unix:/run/app.sock", "fd://3", "systemd"
 	Addr string   // what it is bound to
 	File *os.File // the socket
+	TLS  bool     // its clients speak TLS
 	path string   // unix socket path to remove at exit
 }
 
@@ -21,6 +22,7 @@ type listener struct {
 type listenOptions struct {
 	Backlog int         // listen(2) backlog; 0 = 2048 (gunicorn's default)
 	Umask   os.FileMode // applied to unix socket files: mode = 0777 &^ Umask
+	TLS     bool        // binds without a scheme speak TLS (--certfile, as in Gunicorn)
 }
 
 // listen binds every address in binds. When the process was started by
@@ -31,15 +33,20 @@ func listen(binds []string, o listenOptions) ([]*listener, error) {
 		o.Backlog = 2048
 	}
 	if ls, err := systemdListeners(); err != nil || len(ls) > 0 {
+		for _, l := range ls {
+			l.TLS = o.TLS
+		}
 		return ls, err
 	}
 	var out []*listener
 	for _, b := range binds {
-		l, err := listenOne(b, o)
+		scheme, rest := splitScheme(b)
+		l, err := listenOne(rest, o)
 		if err != nil {
 			closeListeners(out)
 			return nil, err
 		}
+		l.Bind, l.TLS = b, scheme == "https" || scheme == "" && o.TLS
 		out = append(out, l)
 	}
 	return out, nil
@@ -72,7 +79,7 @@ func listenOne(bind string, o listenOptions) (*listener, error) {
 	}
 	ta, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("bind %s: %w (want HOST:PORT, [::1]:PORT, unix:PATH or fd://N)", bind, err)
+		return nil, fmt.Errorf("bind %s: %w (want HOST:PORT, [::1]:PORT, unix:PATH or fd://N, after http:// or https:// if need be)", bind, err)
 	}
 	family, sa := syscall.AF_INET, syscall.Sockaddr(nil)
 	if ip4 := ta.IP.To4(); ip4 != nil || ta.IP == nil {

@@ -34,6 +34,7 @@ type Master struct {
 	events    chan any
 	metrics   *metrics
 	sup       *supervisor
+	exec      *execProcs
 }
 
 // New validates cfg and binds its listeners.
@@ -59,6 +60,7 @@ func New(cfg Config, logger *slog.Logger) (*Master, error) {
 	}
 	m := &Master{cfg: cfg, log: logger, events: make(chan any, 64), metrics: newMetrics()}
 	p := &execProcs{app: cfg.App, user: cfg.User, log: logger, capture: cfg.CaptureOutput, events: m.events}
+	m.exec = p
 	var err error
 	if p.python, err = resolvePython(cfg.Python); err != nil {
 		return nil, err
@@ -75,7 +77,11 @@ func New(cfg Config, logger *slog.Logger) (*Master, error) {
 	if p.cred, err = credential(cfg.User, cfg.Group); err != nil {
 		return nil, err
 	}
-	if m.listeners, err = listen(cfg.Bind, listenOptions{Backlog: cfg.Backlog, Umask: cfg.Umask}); err != nil {
+	if m.listeners, err = listen(cfg.Bind, listenOptions{Backlog: cfg.Backlog, Umask: cfg.Umask, TLS: cfg.TLS.Enabled()}); err != nil {
+		return nil, err
+	}
+	if err := m.loadTLS(); err != nil {
+		closeListeners(m.listeners)
 		return nil, err
 	}
 	if cfg.PidFile != "" {
@@ -88,17 +94,9 @@ func New(cfg Config, logger *slog.Logger) (*Master, error) {
 		p.listeners = append(p.listeners, l.File)
 	}
 	p.base = workerConfig(&cfg, spec, libdir)
+	p.base.TLSListeners = m.tlsListeners()
 	m.sup = newSupervisor(cfg, p, logger, m.metrics, sdNotify, rand.IntN)
 	return m, nil
-}
-
-// addrs are the bound addresses (with the real port when 0 was asked).
-func (m *Master) addrs() []string {
-	var out []string
-	for _, l := range m.listeners {
-		out = append(out, l.Addr)
-	}
-	return out
 }
 
 // Run supervises the workers until ctx ends or a stop signal.
@@ -117,8 +115,8 @@ func (m *Master) Run(ctx context.Context) error {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
 	setProcName("wsgikit master")
-	for _, a := range m.addrs() {
-		m.log.Info(fmt.Sprintf("listening at: %s (%d)", displayAddr(a), os.Getpid()))
+	for _, l := range m.listeners {
+		m.log.Info(fmt.Sprintf("listening at: %s (%d)", displayAddr(l.Addr, l.TLS), os.Getpid()))
 	}
 	if m.cfg.MetricsBind != "" {
 		ln, err := m.metrics.serve(m.cfg.MetricsBind)
@@ -162,6 +160,7 @@ func (m *Master) Run(ctx context.Context) error {
 				return m.stop(syscall.SIGINT, 2*time.Second)
 			case syscall.SIGHUP:
 				m.log.Info("HUP: reloading: new workers first, then the old ones drain")
+				m.reloadTLS()
 				ev = reloadEvent{}
 			case syscall.SIGTTIN:
 				ev = scaleEvent{+1}
@@ -198,9 +197,14 @@ func (m *Master) Run(ctx context.Context) error {
 // sourceChanged is the --reload watcher's news: path changed.
 type sourceChanged struct{ path string }
 
-func displayAddr(a string) string {
-	if strings.HasPrefix(a, "unix:") {
+func displayAddr(a string, tls bool) string {
+	switch {
+	case strings.HasPrefix(a, "unix:") && tls:
+		return a + " (TLS)"
+	case strings.HasPrefix(a, "unix:"):
 		return a
+	case tls:
+		return "https://" + a
 	}
 	return "http://" + a
 }

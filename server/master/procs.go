@@ -17,6 +17,7 @@ import (
 
 	"github.com/wsgikit/wsgikit/server"
 	"github.com/wsgikit/wsgikit/server/errorlog"
+	"github.com/wsgikit/wsgikit/server/tlsconf"
 	"github.com/wsgikit/wsgikit/server/workerproto"
 )
 
@@ -31,9 +32,10 @@ type execProcs struct {
 	user      string              // as given, for messages
 	base      workerproto.Config  // every worker's, but for FDs and MaxRequests
 	listeners []*os.File
-	log       *slog.Logger // where the workers' output goes (errorlog.Relay)
-	capture   bool         // the workers' stdout too (--capture-output)
-	events    chan<- any   // statusEvent, exitEvent
+	tls       *tlsconf.Bundle // what TLS listeners serve with (a HUP may replace it); nil: none
+	log       *slog.Logger    // where the workers' output goes (errorlog.Relay)
+	capture   bool            // the workers' stdout too (--capture-output)
+	events    chan<- any      // statusEvent, exitEvent
 
 	mu       sync.Mutex
 	controls map[int]*os.File // pid -> the write end of its control pipe, while it lives
@@ -62,7 +64,14 @@ func (p *execProcs) start(num int, limit uint64) (int, *workerproto.Scoreboard, 
 		return fail(err)
 	}
 	opened = append(opened, board, boardF)
-	files, fds := workerproto.Pass(p.listeners, ctlR, stW, boardF)
+	var secret *os.File
+	if p.tls != nil {
+		if secret, err = workerproto.SecretFile("wsgikit-tls", p.tls.Marshal()); err != nil {
+			return fail(err)
+		}
+		defer secret.Close() // the worker has its own copy once started
+	}
+	files, fds := workerproto.Pass(p.listeners, ctlR, stW, boardF, secret)
 	wc := p.base
 	wc.FDs, wc.MaxRequests = fds, limit
 	wc.ProcTitle = fmt.Sprintf("wsgikit worker %d [%s]", num, p.app)

@@ -218,6 +218,10 @@ func wkServe(cfgp *C.char, cfglen C.int) C.int {
 	}
 	ec := engine.ConfigFor(&cfg)
 	ec.Logger = logger
+	if ec.TLS, err = engine.TLSFor(&cfg); err != nil {
+		logger.Error(err.Error())
+		return workerproto.ExitConfig
+	}
 	if cfg.AccessLog != "" {
 		al, err := accesslog.Open(cfg.AccessLog, cfg.AccessLogFormat, cfg.LogJSON)
 		if err != nil {

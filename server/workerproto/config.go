@@ -49,8 +49,9 @@ type Config struct {
 	ProxyProtocol   string       `json:"proxy_protocol"`
 	ProxyAllowFrom  string       `json:"proxy_allow_from"`
 	MaxConnections  int          `json:"max_connections"`
-	Software        string       `json:"software"` // SERVER_SOFTWARE
-	Static          bool         `json:"static"`   // answer hello world without calling Python
+	Software        string       `json:"software"`                // SERVER_SOFTWARE
+	Static          bool         `json:"static"`                  // answer hello world without calling Python
+	TLSListeners    []bool       `json:"tls_listeners,omitempty"` // by listener (FDs.Listen's order): speaks TLS (FDs.TLS)
 }
 
 // Duration marshals as a Go duration string.

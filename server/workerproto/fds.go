@@ -12,12 +12,13 @@ type FDs struct {
 	Control int   `json:"control_fd"` // read end of a pipe the master holds: EOF means it is gone
 	Status  int   `json:"status_fd"`  // write end of the status pipe (StatusWriter)
 	Board   int   `json:"board_fd"`   // the scoreboard's shared memory (OpenScoreboard)
+	TLS     int   `json:"tls_fd"`     // the TLS material (ReadSecret, tlsconf.Unmarshal); 0: none
 }
 
 // Pass lays out a worker's descriptors: the files to give exec.Cmd.ExtraFiles,
 // and where each lands in the worker. Listeners come first, then control,
-// status and board.
-func Pass(listeners []*os.File, control, status, board *os.File) ([]*os.File, FDs) {
+// status and board, then the TLS material when there is some (tls nil: none).
+func Pass(listeners []*os.File, control, status, board, tls *os.File) ([]*os.File, FDs) {
 	files := append(append([]*os.File{}, listeners...), control, status, board)
 	var fds FDs
 	for i := range listeners {
@@ -25,5 +26,9 @@ func Pass(listeners []*os.File, control, status, board *os.File) ([]*os.File, FD
 	}
 	n := firstFD + len(listeners)
 	fds.Control, fds.Status, fds.Board = n, n+1, n+2
+	if tls != nil {
+		files = append(files, tls)
+		fds.TLS = n + 3
+	}
 	return files, fds
 }
