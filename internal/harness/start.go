@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -429,8 +430,14 @@ func (i *Instance) ownsListener() (owned, known bool) {
 			continue // exited: its fds are gone while its socket may linger
 		}
 		fds, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+		if errors.Is(err, fs.ErrPermission) {
+			return false, false // another user's process of ours (not root): /proc does not tell
+		}
 		if err != nil {
-			return false, false
+			// Exiting between the two reads (a server that failed to bind
+			// the port someone else holds): it holds nothing. Taking the
+			// error for "unknown" let a foreign listener pass as ours.
+			continue
 		}
 		for _, fd := range fds {
 			link, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/fd/" + fd.Name())
