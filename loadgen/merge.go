@@ -17,8 +17,10 @@ import (
 )
 
 // DefaultMaxSkew bounds how far apart in time the agents of one merged
-// run may be: their clocks, and when each run began.
-const DefaultMaxSkew = 100 * time.Millisecond
+// run may be: their clocks, and when each run began. A quarter of a
+// second leaves 99% of a 30 s run common to every agent, and allows for
+// an agent woken late on a busy load host.
+const DefaultMaxSkew = 250 * time.Millisecond
 
 // Part is one agent's part of a coordinated run: its bench.json and the
 // directory its files are named relative to.
