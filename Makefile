@@ -14,7 +14,7 @@ OUT ?= out
 DEB_PACKAGES := python3-dev python3-venv pkg-config build-essential libev-dev apache2-dev \
 	gunicorn uwsgi uwsgi-plugin-python3 \
 	python3-waitress python3-flask python3-django python3-cheroot python3-gevent \
-	apache2 libapache2-mod-wsgi-py3 nginx-light wrk chromium fonts-dejavu-core
+	apache2 libapache2-mod-wsgi-py3 nginx-light wrk chromium fonts-dejavu-core pdsh
 
 # Peers from PyPI: one venv per CPython on the machine (.venv/py3.X), from the
 # hash-locked python/peers.lock; .venv/default is Debian's interpreter's venv,

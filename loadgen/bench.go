@@ -120,6 +120,9 @@ func (r *runner) serverGroup(ctx context.Context, server string, scs []*Scenario
 				}
 			}
 			row.ServerVer = r.versions[server]
+			if err := r.awaitSlot(ctx, srv); err != nil {
+				return
+			}
 			row = r.measure(ctx, srv, sc, load, row, label)
 			r.out.Runs = append(r.out.Runs, row)
 			if r.CrossCheck == "wrk" && row.Failed == "" && load.Mode == Closed {
@@ -179,7 +182,7 @@ func (r *runner) crossCheck(ctx context.Context, server, base string, sc *Scenar
 func (r *runner) measure(ctx context.Context, srv harness.Server, sc *Scenario, load Load, row reports.BenchRun, label string) reports.BenchRun {
 	cfg := RunConfig{BaseURL: srv.URL(), Scenario: sc, Load: load, Warmup: r.Warmup, Duration: r.Duration,
 		MaxRequests: r.MaxRequests, Timeout: r.Timeout, Stock: r.Transport == TransportStock, Server: srv,
-		PinnedApart: r.Pin.Apart(), KeepRecords: r.OutDir != ""}
+		PinnedApart: r.Pin.Apart(), KeepRecords: r.OutDir != "", Intervals: r.fleet != nil}
 	if r.Transport == TransportWrk {
 		cfg.Wrk = r.WrkPath
 	}
@@ -204,13 +207,14 @@ func (r *runner) measure(ctx context.Context, srv harness.Server, sc *Scenario, 
 	if r.OutDir != "" && len(res.Records) > 0 {
 		r.writeResults(&row, res)
 	}
+	r.agentRun(&row, res)
 	return row
 }
 
 // writeResults writes the run's vegeta result file under OutDir/results
 // and names it in the row; a failure becomes a note.
 func (r *runner) writeResults(row *reports.BenchRun, res *RunResult) {
-	name := fmt.Sprintf("%s_%s_%s_c%d_r%d.bin", safeName(row.Server), safeName(row.Scenario), row.Mode, row.Concurrency, row.Round)
+	name := runFileName(row) + ".bin"
 	path := filepath.Join(r.OutDir, "results", name)
 	if res.RecordsDropped > 0 {
 		r.out.Notes = append(r.out.Notes, fmt.Sprintf("%s: result file holds the first %d requests of %d", name, len(res.Records), res.Requests))
@@ -220,6 +224,11 @@ func (r *runner) writeResults(row *reports.BenchRun, res *RunResult) {
 	} else {
 		row.ResultsFile = filepath.Join("results", name)
 	}
+}
+
+// runFileName names a run's result files.
+func runFileName(row *reports.BenchRun) string {
+	return fmt.Sprintf("%s_%s_%s_c%d_r%d", safeName(row.Server), safeName(row.Scenario), row.Mode, row.Concurrency, row.Round)
 }
 
 func writeResultsFile(path string, res *RunResult, attack string) error {

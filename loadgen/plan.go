@@ -67,6 +67,12 @@ type Plan struct {
 	Progress       Progress
 	Log            io.Writer // plain progress lines and notes (default io.Discard)
 	Command        string    // recorded in the output
+
+	// Agent, when set, makes this bench one agent of a coordinated run
+	// starting at StartAt (see agent.go).
+	Agent   string
+	StartAt time.Time
+	fleet   *agentState
 }
 
 // Validate checks the plan and fills its defaults; Bench calls it too. Its
@@ -105,6 +111,9 @@ func (p *Plan) Validate() error {
 		return err
 	}
 	if err := p.checkClient(); err != nil {
+		return err
+	}
+	if err := p.checkAgent(); err != nil {
 		return err
 	}
 	if !p.AllowRemote {

@@ -78,7 +78,7 @@ func (rc *recorder) add(r *vegeta.Result) {
 	bi := int(end.Sub(rc.start) / rc.bucket)
 	if bi >= 0 && bi < 10000 {
 		for len(rc.bins) <= bi {
-			rc.bins = append(rc.bins, tbin{h: hdrhistogram.New(histMinUS, histMaxUS, 2)})
+			rc.bins = append(rc.bins, tbin{h: rc.binHist()})
 		}
 		rc.bins[bi].n++
 		record(rc.bins[bi].h, lat)
@@ -154,6 +154,12 @@ func (rc *recorder) finish() *RunResult {
 			res.SendRate = float64(res.Requests) / rc.lastSend.Sub(time.Unix(0, b)).Seconds()
 		}
 	}
+	if rc.cfg.Intervals {
+		res.IntervalWidth = rc.bucket
+		for _, b := range rc.bins {
+			res.Intervals = append(res.Intervals, b.h)
+		}
+	}
 	for i, b := range rc.bins {
 		res.Timeline = append(res.Timeline, reports.TimePoint{
 			T: float64(i+1) * rc.bucket.Seconds(), RPS: float64(b.n) / rc.bucket.Seconds(),
@@ -161,6 +167,15 @@ func (rc *recorder) finish() *RunResult {
 		})
 	}
 	return res
+}
+
+// binHist is a timeline bucket's histogram: two significant digits draw
+// the timeline; an HDR log needs the run's own precision.
+func (rc *recorder) binHist() *hdrhistogram.Histogram {
+	if rc.cfg.Intervals {
+		return newHist()
+	}
+	return hdrhistogram.New(histMinUS, histMaxUS, 2)
 }
 
 func targetIndex(tgts []vegeta.Target, r *vegeta.Result) int32 {

@@ -61,6 +61,9 @@ type RunConfig struct {
 	PinnedApart bool
 	// KeepRecords keeps compact per-request records for result files.
 	KeepRecords bool
+	// Intervals keeps the timeline's histograms at full precision in
+	// RunResult.Intervals (an agent writes them as an HDR histogram log).
+	Intervals bool
 	// Progress, when set, is called about every 100 ms with the number of
 	// responses so far.
 	Progress func(done uint64)
@@ -117,6 +120,11 @@ type RunResult struct {
 	Began            time.Time
 	Targets          []vegeta.Target
 	errStrings       []string
+
+	// Intervals are the latencies by timeline bucket (by answer time, from
+	// Began, IntervalWidth each); kept only with RunConfig.Intervals.
+	Intervals     []*hdrhistogram.Histogram
+	IntervalWidth time.Duration
 }
 
 // Run performs the warm-up and one measurement on a new vegeta Attacker each

@@ -91,6 +91,10 @@ type Bench struct {
 	Different []string `json:"different,omitempty"`
 	// Skipped are servers named but not installed, with why.
 	Skipped []SkippedServer `json:"skipped,omitempty"`
+	// Agent marks one agent's part of a coordinated run; Fleet, a merge of
+	// such parts.
+	Agent *BenchAgent `json:"agent,omitempty"`
+	Fleet *BenchFleet `json:"fleet,omitempty"`
 }
 
 // BenchSettings records how the numbers were made.

@@ -54,6 +54,7 @@ type benchFlags struct {
 	outDir             string
 	allowRemote        bool
 	progress           string
+	agent, startAt     string
 
 	skipped []reports.SkippedServer // named but not installed
 	started bool                    // some server is started here (not only --url ones)
@@ -167,6 +168,9 @@ one warning line; 2 if none is.`,
 	fl.StringVarP(&f.outDir, "output", "o", "out/bench", "directory for bench.json, the report and vegeta result files")
 	fl.BoolVar(&f.allowRemote, "allow-remote", false, "allow targets that are not loopback")
 	fl.StringVar(&f.progress, "progress", "auto", "auto, tty or plain")
+	fl.StringVar(&f.agent, "agent", "", "run as this agent of a coordinated run on several hosts (with --url, --start-at, -o; see: wsgikit bench merge)")
+	fl.StringVar(&f.startAt, "start-at", "", "agent: when every agent starts, RFC 3339 (e.g. 2026-12-08T10:00:00Z)")
+	c.AddCommand(newBenchMergeCmd())
 	return c
 }
 
@@ -320,6 +324,9 @@ func (f *benchFlags) plan(cmd *cobra.Command, stdout io.Writer) (*loadgen.Plan, 
 		return nil, err
 	}
 	if err := f.scenarioList(cmd, p); err != nil {
+		return nil, err
+	}
+	if err := f.agentPlan(p); err != nil {
 		return nil, err
 	}
 	switch f.progress {
