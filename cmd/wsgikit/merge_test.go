@@ -26,7 +26,7 @@ func TestAgentAndMergeUsageErrors(t *testing.T) {
 		{[]string{"bench", url, "--agent", "a1", "-o", t.TempDir()}, "needs --start-at"},
 		{[]string{"bench", url, "--start-at", "2099-01-01T00:00:00Z"}, "give --agent ID too"},
 		{[]string{"bench", url, "--agent", "a1", "--start-at", "2001-01-01T00:00:00Z", "-o", t.TempDir()}, "passed"},
-		{[]string{"bench", url, "--cmd", "srv --port {port} {app}", "--agent", "a1", "--start-at", "2099-01-01T00:00:00Z", "-o", t.TempDir()}, "--url NAME=URL only"},
+		{[]string{"bench", url, "--cmd", "sh -c true --port {port} {app}", "--agent", "a1", "--start-at", "2099-01-01T00:00:00Z", "-o", t.TempDir()}, "--url NAME=URL only"},
 		{[]string{"bench", "merge", t.TempDir()}, "-o DIR"},
 		{[]string{"bench", "merge", plain, "-o", t.TempDir()}, "not an agent's part"},
 		{[]string{"bench", "merge", filepath.Join(t.TempDir(), "none"), "-o", t.TempDir()}, "no such file"},
