@@ -22,11 +22,13 @@ type Refusal string
 
 // Refusals.
 const (
-	// Served: a final response below 400 (or no status line at all).
+	// Served: a final response below 400, or no answer while the
+	// connection stays open.
 	Served Refusal = "served"
 	// ClientError: a 4xx, a 5xx the cited sentence names (501 for a
-	// transfer coding not understood, 505 for an unsupported version), or a
-	// close without a response: the client is told it erred.
+	// transfer coding not understood, 505 for an unsupported version), a
+	// close without a response, or an answer without a status line (an
+	// HTTP/0.9-style error page: wsgiref's to a version it cannot read).
 	ClientError Refusal = "client-error"
 	// ServerError: any other 5xx. The server blamed itself for the
 	// client's error, which misleads clients (a retry), proxies (an
@@ -40,7 +42,11 @@ func RefusalOf(x *Exchange, named ...int) Refusal {
 	switch {
 	case x.Resp == nil && x.Closed():
 		return ClientError
-	case x.Resp == nil || x.Resp.Status < 400:
+	case x.Resp == nil:
+		return Served
+	case x.Resp.Status == 0 && x.Resp.Malformed != "":
+		return ClientError
+	case x.Resp.Status < 400:
 		return Served
 	case x.Resp.Status < 500:
 		return ClientError

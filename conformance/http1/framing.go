@@ -160,6 +160,9 @@ func contentLengthSpecs() []*f.Spec {
 				if o.Accepted() && len(o.Body) == 10 {
 					return f.Out("completed", "%s", o)
 				}
+				// The client's FIN is the event a server acts on; one that
+				// ignores it keeps the connection until an idle timeout of its
+				// own, which ReadTimeout keeps clear of.
 				if st := o.X.Conn.WaitClosed(f.ReadTimeout); st == f.StateTimeout {
 					return f.Out("completed", "%s; connection left open", o)
 				}

@@ -49,6 +49,8 @@ func pipeJudge(t *f.T, o *Obs) f.Result {
 	case o.X.Resp.AnnouncedClose() && !o.Next.Answered():
 		return f.Out("closed", "%s", o)
 	case o.Next.Closed():
+		// A close within ReadTimeout: an idle timeout of the server's own
+		// (2, 4, 5 or 10 s) never falls on the edge of the watch.
 		return f.Out("dropped", "%s; the connection closed without an answer to the GET", o)
 	}
 	return f.Out("swallowed", "%s; the GET is unanswered", o)

@@ -65,10 +65,13 @@ DEFECTS = {
     "chunked-not-decoded": "a chunked body reaches the app with its chunk syntax",
     "te-untrimmed": "Transfer-Encoding is chunked only as exactly ': chunked'; else Content-Length frames",
     "tecl-keepalive": "Content-Length + Transfer-Encoding: processed as chunked, the connection kept",
+    "tecl-reads-on": "Content-Length + Transfer-Encoding: processed as chunked, what the app left of the body parsed as the next request (a 400, then a close: Cheroot 9.0)",
     "te-cl-wins": "Content-Length wins over Transfer-Encoding",
     "te-unknown-ignored": "an unknown or non-final transfer coding is ignored",
     "te-unknown-400": "an unknown transfer coding gets 400, not 501",
     "http10-te-kept": "HTTP/1.0 with Transfer-Encoding is processed and kept alive",
+    "errors-as-500": "a request refused for the client's error gets 500",
+    "body-error-500": "a body the server could not deliver gets 500 when the app lets the error up",
     # connections
     "keep-reading-after-400": "after a 400 for bad framing the connection is read on",
     "close-not-announced": "no Connection: close on the response to a close request",
@@ -309,6 +312,7 @@ class Request:
         self.keepalive_10 = False  # HTTP/1.0 asking for keep-alive
         self.expect = False  # Expect: 100-continue
         self.framing = ("none", 0)
+        self.tecl = False  # both Content-Length and Transfer-Encoding
         self.path = self.query = ""
         self.has_query = False
         self.host_from_target = None  # absolute-form
@@ -525,7 +529,8 @@ def frame(r):
                 if defect("te-unknown-ignored"):
                     continue
                 raise HTTPError(501, "transfer coding not understood")
-            if cls and not defect("tecl-keepalive") and not defect("http10-te-kept"):
+            r.tecl = bool(cls)
+            if cls and not defect("tecl-keepalive") and not defect("http10-te-kept") and not defect("tecl-reads-on"):
                 r.close = True  # RFC 9112 §6.1: close after responding
             if r.major_minor < (1, 1) and not defect("http10-te-kept"):
                 r.close = True
@@ -1181,6 +1186,8 @@ class Conn:
                 return
 
     def error(self, status, msg):
+        if defect("errors-as-500") and status < 500:
+            status = 500
         body = ("%d %s: %s\n" % (status, REASONS.get(status, "Error"), msg)).encode("latin-1", "replace")
         head = "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nDate: %s\r\n" % (status, REASONS.get(status, "Error"), len(body), http_date())
         if not defect("keep-reading-after-400"):
@@ -1358,7 +1365,7 @@ class Conn:
                     return True
                 return False  # abort: the client sees the framing cut
             status = 500
-            if getattr(body, "broken", False):
+            if getattr(body, "broken", False) and not defect("body-error-500"):
                 status = 400
             if defect("app-error-200") and resp.status is None:
                 try:
@@ -1382,7 +1389,7 @@ class Conn:
             return False
         if resp.no_body and req.method == "HEAD" and defect("close-after-head"):
             return False
-        if defect("unread-body-kept"):
+        if defect("unread-body-kept") or defect("tecl-reads-on") and req.tecl:
             return True
         # Drain what the app left of the body, then read the next request.
         try:
