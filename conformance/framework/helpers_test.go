@@ -22,7 +22,9 @@ func TestRefusalOf(t *testing.T) {
 		{"501 not named", &Exchange{Conn: open, Resp: &Response{Status: 501}}, nil, ServerError},
 		{"501 named", &Exchange{Conn: open, Resp: &Response{Status: 501}}, []int{501}, ClientError},
 		{"505 named", &Exchange{Conn: closed, Resp: &Response{Status: 505}}, []int{501, 505}, ClientError},
-		{"HTTP/0.9 error page", &Exchange{Conn: closed, Resp: &Response{Malformed: "bad status line"}}, nil, ClientError},
+		{"HTTP/0.9 error page", &Exchange{Conn: closed, Resp: &Response{Malformed: "bad status line", Body: []byte("<html>Error code: 400")}}, nil, ClientError},
+		{"the app's answer under a garbage status line", &Exchange{Conn: closed, Resp: &Response{Malformed: "bad status line",
+			Body: []byte("Content-Length: 20\r\n\r\n{\"environ\": {}}")}}, nil, Served},
 	} {
 		if got := RefusalOf(c.x, c.named...); got != c.want {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)
