@@ -3,10 +3,11 @@ package conformance
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -290,7 +291,7 @@ func TestMutants(t *testing.T) {
 	}
 
 	user := []*harness.Profile{brokenProfile(t, "broken", "")}
-	names := sortedKeys(mutants)
+	names := slices.Sorted(maps.Keys(mutants))
 	for _, d := range names {
 		user = append(user, brokenProfile(t, "broken-"+d, "--defect "+d))
 	}
@@ -369,7 +370,7 @@ func TestMutants(t *testing.T) {
 	var table strings.Builder
 	covered := map[string]int{}
 	total := map[string]int{}
-	for _, id := range sortedKeys(specs) {
+	for _, id := range slices.Sorted(maps.Keys(specs)) {
 		s := specs[id]
 		if s.Level != framework.MUST && s.Level != framework.SHOULD {
 			continue
@@ -400,13 +401,4 @@ func worst(s *framework.Spec) string {
 		}
 	}
 	return framework.NONSTRICT
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
