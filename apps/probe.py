@@ -73,7 +73,11 @@ class Reporter:
         self.rfile = None
 
     def _send(self, obj, want_reply):
-        """One connection per request keeps its events in order at the sink."""
+        """One connection per request keeps its events in order at the sink.
+        The sink answers every line once it has recorded it (an ask with the
+        suite's reply, any other event with {}): an event the app reported
+        before the server answered is on record when the suite reads the
+        answer, so the suite never has to wait to learn that one did not come."""
         if not self.addr:
             sys.stderr.write("probe: WSGIKIT_SINK not set; event %r lost\n" % (obj.get("ev"),))
             return None
@@ -86,15 +90,20 @@ class Reporter:
                     self.rfile = self.sock.makefile("rb")
                 self.sock.settimeout(5)
                 self.sock.sendall(line)
-                if not want_reply:
-                    return None
-                self.sock.settimeout(40)
-                reply = self.rfile.readline()
-                return json.loads(reply or b"{}")
+                break
             except Exception as e:  # the app must keep working without a sink
                 self._drop()
                 if attempt == 2:
                     sys.stderr.write("probe: sink %s: %r\n" % (self.addr, e))
+                    return None
+        # Sent: wait for the receipt (or the reply), but never send twice.
+        try:
+            self.sock.settimeout(40 if want_reply else 5)
+            reply = self.rfile.readline()
+            return json.loads(reply or b"{}") if want_reply else None
+        except Exception as e:
+            self._drop()
+            sys.stderr.write("probe: sink %s: %r\n" % (self.addr, e))
         return None
 
     def _drop(self):
@@ -376,6 +385,7 @@ def do_env(environ, sr, a, rep):
     if a.get("mutate"):
         environ["probe.leak"] = "1"
     out = {"environ": dump_environ(environ)}
+    read_exc = None
     if a.get("read"):
         # Read the way careful frameworks do: CONTENT_LENGTH bytes, or to EOF
         # only when the server says the stream is terminated (or the request
@@ -400,9 +410,14 @@ def do_env(environ, sr, a, rep):
             out["body"] = b64b(data)
         except Exception as e:
             out["read_error"] = exc_desc(e)
+            read_exc = e
     if a.get("mutate"):
         environ.pop("HTTP_HOST", None)
     rep.ev("environ", **out)
+    if read_exc is not None and a.get("propagate"):
+        # As a framework does: the error goes up, and the server answers
+        # for the body it could not deliver.
+        raise read_exc
     body = json.dumps(out).encode("ascii")
     sr("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [body]

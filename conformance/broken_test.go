@@ -3,81 +3,14 @@ package conformance
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/wsgikit/wsgikit/conformance/framework"
 	"github.com/wsgikit/wsgikit/internal/harness"
-	"github.com/wsgikit/wsgikit/internal/testenv"
-	"github.com/wsgikit/wsgikit/internal/textutil"
 	"github.com/wsgikit/wsgikit/reports"
 )
-
-// mustCatch are specs every pinned peer passes; the broken server
-// (testdata/broken_server.py) violates each on purpose, so each must FAIL
-// there. This keeps "PASS everywhere" from hiding a spec that cannot fail.
-var mustCatch = []string{
-	"pep3333/app/environ-is-dict",
-	"pep3333/app/positional-args",
-	"pep3333/environ/fresh-per-request",
-	"pep3333/environ/path-info-percent-decoded-latin1",
-	"pep3333/environ/no-code-points-above-ff",
-	"pep3333/environ/query-string-raw",
-	"pep3333/environ/no-http-content-length",
-	"pep3333/environ/no-http-content-type",
-	"pep3333/environ/wsgi-version",
-	"pep3333/start_response/status-transmitted",
-	"pep3333/start_response/repeated-headers-preserved",
-	"pep3333/start_response/no-transmit-on-start",
-	"pep3333/start_response/date-header",
-	"pep3333/body/streaming-no-buffering",
-	"pep3333/write/no-buffering",
-	"pep3333/close/after-completion",
-	"pep3333/close/on-returned-object",
-	"pep3333/close/on-content-length-reached",
-}
-
-func TestBrokenServer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: starts a server")
-	}
-	script, err := filepath.Abs(filepath.Join("testdata", "broken_server.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat("/usr/bin/python3"); err != nil {
-		testenv.Missing(t, "no /usr/bin/python3: apt-get install python3")
-	}
-	p, err := harness.FromCmd("/usr/bin/python3 " + script + " --host {host} --port {port} --appdir {appdir} {app}")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Name = "broken"
-	c, err := Run(context.Background(), Options{
-		Servers: []string{"broken"},
-		Focus:   strings.Join(mustCatch, ","),
-		Start:   HarnessStarter(HarnessConfig{User: []*harness.Profile{p}}),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := c.Servers[0]
-	if s.Error != "" {
-		t.Fatalf("broken server did not start: %s", s.Error)
-	}
-	got := map[string]string{}
-	for _, r := range s.Results {
-		got[r.ID] = r.Verdict + ": " + textutil.FirstLine(r.Detail, " …")
-	}
-	for _, id := range mustCatch {
-		if v, ok := got[id]; !ok || !strings.HasPrefix(v, "FAIL") {
-			t.Errorf("%s did not catch the broken server: %q", id, v)
-		}
-	}
-}
 
 // TestServerDiesMidRun: when the server exits, the run starts a fresh
 // instance and runs the spec that found it gone once more; one that dies
@@ -143,14 +76,7 @@ func TestServerDiesMidRun(t *testing.T) {
 // brokenProfile runs testdata/broken_server.py with extra flags as name.
 func brokenProfile(t *testing.T, name, extra string) *harness.Profile {
 	t.Helper()
-	if _, err := os.Stat("/usr/bin/python3"); err != nil {
-		t.Skip("no /usr/bin/python3")
-	}
-	script, err := filepath.Abs(filepath.Join("testdata", "broken_server.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := harness.FromCmd("/usr/bin/python3 " + script + " " + extra + " --host {host} --port {port} --appdir {appdir} {app}")
+	p, err := harness.FromCmd("/usr/bin/python3 " + brokenScript(t) + " " + extra + " --host {host} --port {port} --appdir {appdir} {app}")
 	if err != nil {
 		t.Fatal(err)
 	}

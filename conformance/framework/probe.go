@@ -189,8 +189,14 @@ func B64(e Event, k string) []byte {
 }
 
 // Default waits used by the probe client. They bound hangs; none of them is
-// an oracle for a positive verdict.
+// an oracle for a positive verdict. ReadTimeout is also how long the suite
+// watches a connection for the server's next move (another response, a
+// close) where a verdict depends on it, so it keeps clear of the idle
+// timeouts servers commonly use (2 s Gunicorn, 4 s uWSGI's socket, 5 s
+// Apache, nginx and wsgikit, 10 s Cheroot): a server closing an idle
+// connection then never closes it just before or just after the suite stops
+// looking, from one run to the next.
 const (
-	ReadTimeout  = 5 * time.Second
+	ReadTimeout  = 7 * time.Second
 	EventTimeout = 5 * time.Second
 )

@@ -190,6 +190,27 @@ func (t *T) Called(id string, d time.Duration) bool {
 	return ok
 }
 
+// Invoked reports whether the app ran for id, asked once the server has
+// answered a later request: a hello on a fresh connection (the sentinel).
+// The sink answers each event before the app goes on, so a request the
+// server took up before the sentinel's has its call on record when the
+// sentinel's response is in: no wait decides the answer. Only a server that
+// holds a parsed request back behind a later one could run it afterwards.
+// Call it once the request's own connection is closed: a server that serves
+// one connection at a time takes the sentinel only then.
+func (t *T) Invoked(id string) bool {
+	if c, err := Dial(t.Target.Addr, 5*time.Second); err != nil {
+		t.Note("sentinel: %v", err)
+	} else {
+		t.conns = append(t.conns, c)
+		_ = c.Send(Req{ID: t.NewID(), Do: "hello", Close: true}.Build(t.Host()))
+		if r, err := c.ReadResponse("GET", ReadTimeout); err != nil || r.Status != 200 {
+			t.Note("sentinel: %s", (&Exchange{Conn: c, Resp: r}).Summary())
+		}
+	}
+	return t.Sink.Has(id, "call")
+}
+
 // Collapsed reports whether the server answered a later request of one
 // write in place of the first: the app never ran for first but ran for
 // later (bjoern parses every request of one read and runs the app once,

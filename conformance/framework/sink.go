@@ -125,9 +125,13 @@ func (s *Sink) accept() {
 	}
 }
 
-// serve reads JSON lines from one probe connection. An "ask" line blocks
-// this handler until the suite replies (or 30 s pass: the app then sees
-// {"timeout": true} and carries on).
+// serve reads JSON lines from one probe connection and answers each once it
+// is recorded: an "ask" with the suite's reply (the handler blocks until the
+// suite replies, or 30 s pass: the app then sees {"timeout": true} and
+// carries on), any other event with {}. The app waits for that answer, so an
+// event it reported before the server responded is on record by the time the
+// suite has the response: "did the app run for this request?" is then a
+// lookup, not a wait.
 func (s *Sink) serve(c net.Conn) {
 	defer s.wg.Done()
 	defer func() {
@@ -154,16 +158,16 @@ func (s *Sink) serve(c net.Conn) {
 		s.events[ev.ID] = append(s.events[ev.ID], ev)
 		s.cond.Broadcast()
 		s.mu.Unlock()
+		ans := []byte(`{}`)
 		if ev.reply != nil {
-			var ans []byte
 			select {
 			case ans = <-ev.reply:
 			case <-time.After(30 * time.Second):
 				ans = []byte(`{"timeout":true}`)
 			}
-			_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			_, _ = c.Write(append(ans, '\n'))
 		}
+		_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		_, _ = c.Write(append(ans, '\n'))
 		if err != nil {
 			return
 		}

@@ -9,7 +9,8 @@ import (
 )
 
 // TestSinkOrderAndAsk: events of one request arrive in order over one
-// connection; an ask blocks the sender until the suite replies.
+// connection, each answered with a receipt once recorded; an ask blocks the
+// sender until the suite replies.
 func TestSinkOrderAndAsk(t *testing.T) {
 	s, err := NewSink()
 	if err != nil {
@@ -22,8 +23,16 @@ func TestSinkOrderAndAsk(t *testing.T) {
 	}
 	defer c.Close()
 	r := bufio.NewReader(c)
+	_ = c.SetReadDeadline(time.Now().Add(time.Minute))
 	for i := 1; i <= 3; i++ {
 		fmt.Fprintf(c, `{"id":"r1","seq":%d,"pid":1,"ev":"step","n":%d}`+"\n", i, i)
+		// The receipt comes once the event is on record: no wait needed.
+		if line, err := r.ReadString('\n'); err != nil || line != "{}\n" {
+			t.Fatalf("receipt for step %d: %q %v", i, line, err)
+		}
+		if n := s.Count("r1", "step"); n != i {
+			t.Fatalf("receipt for step %d with %d steps on record", i, n)
+		}
 	}
 	fmt.Fprintf(c, `{"id":"r1","seq":4,"pid":1,"ev":"ask","q":"seen"}`+"\n")
 	// The bound only ends a wait that then fails; the ask arrives at once.
@@ -35,7 +44,6 @@ func TestSinkOrderAndAsk(t *testing.T) {
 		t.Fatalf("%d step events before the ask, want 3", n)
 	}
 	ask.Reply(map[string]any{"bytes": 0})
-	_ = c.SetReadDeadline(time.Now().Add(time.Minute))
 	line, err := r.ReadString('\n')
 	if err != nil || line != "{\"bytes\":0}\n" {
 		t.Fatalf("reply %q %v", line, err)

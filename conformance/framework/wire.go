@@ -295,3 +295,53 @@ func (c *Conn) WaitClosed(d time.Duration) ConnState {
 	}
 	return c.state
 }
+
+// Next is what the server did on a connection after a response the suite
+// has read: answered more (another response, or bytes that make none),
+// closed it, or neither while the suite watched.
+type Next struct {
+	Resp  *Response // another response, if one came
+	Extra []byte    // bytes received that make no response
+	State ConnState // FIN or RST: closed; timeout: still open
+}
+
+// Answered reports whether the server sent anything more.
+func (n Next) Answered() bool { return n.Resp != nil || len(n.Extra) > 0 }
+
+// Closed reports whether the server closed without sending anything more.
+func (n Next) Closed() bool {
+	return !n.Answered() && (n.State == StateFIN || n.State == StateRST)
+}
+
+func (n Next) String() string {
+	switch {
+	case n.Resp != nil:
+		return "then " + n.Resp.Summary()
+	case len(n.Extra) > 0:
+		return fmt.Sprintf("then %d more bytes: %q", len(n.Extra), Escape(n.Extra[:min(len(n.Extra), 60)]))
+	case n.State == StateTimeout:
+		return fmt.Sprintf("then nothing: connection still open after %s", ReadTimeout)
+	}
+	return "then the server closed (" + string(n.State) + ")"
+}
+
+// ReadNext watches c for up to d after a response: the next response, a
+// close, or nothing. Whether more comes is the server's decision, so the
+// suite sees it whatever the server answers: a second response, a 400 to
+// the leftover bytes, or garbage.
+func (c *Conn) ReadNext(method string, d time.Duration) Next {
+	r, err := c.ReadResponse(method, d)
+	n := Next{State: c.State()}
+	if err == nil {
+		n.Resp = r
+	} else if len(c.buf) > 0 {
+		n.Extra = append([]byte(nil), c.buf...)
+	}
+	if n.State == StateOpen {
+		n.State = StateTimeout
+		if n.Resp != nil {
+			n.State = StateOpen
+		}
+	}
+	return n
+}

@@ -28,7 +28,8 @@ func chunkedSupported(t *f.T) bool {
 }
 
 func chunkSpec(id, level, sentence, stimulus, body string, wantBody string) *f.Spec {
-	outs := []f.Outcome{f.Pass("rejected", "4xx/5xx, close, or a wait for bytes that never come; the app got no data"), f.Violation(level, "accepted", "the app read data"), f.Unsupported("no-chunked", "the server refuses chunked requests altogether")}
+	outs := []f.Outcome{any400.rejected(", the app's read raised, or a wait for bytes that never come; the app got no data"), f.ServerErrorOutcome(false),
+		f.Violation(level, "accepted", "the app read data"), f.Unsupported("no-chunked", "the server refuses chunked requests altogether")}
 	if wantBody != "" {
 		outs = []f.Outcome{f.Pass("decoded", "the app read "+fmt.Sprintf("%q", wantBody)), f.Violation(level, "refused", "refused or misread"), f.Unsupported("no-chunked", "the server refuses chunked requests altogether")}
 	}
@@ -51,6 +52,9 @@ func chunkSpec(id, level, sentence, stimulus, body string, wantBody string) *f.S
 			if o.Smuggled || o.Accepted() && !(o.Blocked && len(o.Body) == 0) {
 				return f.Out("accepted", "%s", o)
 			}
+			if o.Refusal() == f.ServerError {
+				return f.Out(string(f.ServerError), "%s", o)
+			}
 			return f.Out("rejected", "%s", o)
 		},
 	}
@@ -64,7 +68,7 @@ func chunkOverflowSpec() *f.Spec {
 		ID: "http1/framing/chunk-size-overflow", Level: f.MUST, Section: secChunk,
 		Sentence: "RFC 9112 §7.1: recipients MUST anticipate potentially large hexadecimal numerals and prevent parsing errors due to integer conversion overflows.",
 		Stimulus: "chunk size FFFFFFFFFFFFFFFFF5 (wraps to 5 in 64 bits)",
-		Outcomes: []f.Outcome{f.Pass("rejected", "4xx/5xx, close, a raised read, or no answer; the app got no complete body"),
+		Outcomes: []f.Outcome{any400.rejected(", a raised read, or no answer; the app got no complete body"), f.ServerErrorOutcome(false),
 			f.Pass("huge", "taken as the huge number: the app's read waits for the rest of the chunk"),
 			f.Fail("wrapped", "the app's read ended: the size wrapped to a small number"),
 			f.Unsupported("no-chunked", "the server refuses chunked requests altogether")},
@@ -78,6 +82,8 @@ func chunkOverflowSpec() *f.Spec {
 				return f.Out("huge", "%s", o)
 			case o.Accepted() || o.Smuggled:
 				return f.Out("wrapped", "%s", o)
+			case o.Refusal() == f.ServerError:
+				return f.Out(string(f.ServerError), "%s", o)
 			}
 			return f.Out("rejected", "%s", o)
 		},
@@ -109,12 +115,12 @@ func contentLengthSpecs() []*f.Spec {
 	} {
 		specs = append(specs, mustReject("framing/content-length-"+c.id, secCL, sentCL,
 			fmt.Sprintf("POST with Content-Length: %s and body 'hello'", c.v),
-			"POST /p HTTP/1.1\r\n{H}{P}Content-Length: "+c.v+"\r\n\r\nhello"))
+			"POST /p HTTP/1.1\r\n{H}{P}Content-Length: "+c.v+"\r\n\r\nhello", must400))
 	}
 	return append(specs,
 		mustReject("framing/content-length-duplicate-differing", secCL,
 			"RFC 9110 §8.6 / RFC 9112 §6.3 (5): multiple Content-Length field lines with differing values are invalid framing: 400 and close.",
-			"Content-Length: 5 and Content-Length: 6", "POST /p HTTP/1.1\r\n{H}{P}Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"),
+			"Content-Length: 5 and Content-Length: 6", "POST /p HTTP/1.1\r\n{H}{P}Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", must400),
 		spec("framing/content-length-duplicate-same", f.INFO, secCL,
 			"RFC 9110 §8.6: a recipient MAY either reject a message with identical repeated Content-Length values or replace them with the single valid value.",
 			"Content-Length: 5 twice", "POST /p HTTP/1.1\r\n{H}{P}Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello", sendOpts{},
@@ -132,7 +138,7 @@ func contentLengthSpecs() []*f.Spec {
 			"RFC 9112 §6.3 / RFC 9110 §8.6: a recipient MUST anticipate potentially large decimal numerals and prevent parsing errors due to integer conversion overflows.",
 			"Content-Length: 18446744073709551621 (2^64 + 5), body 'hello', then the client half-closes",
 			"POST /p HTTP/1.1\r\n{H}{P}Content-Length: 18446744073709551621\r\n\r\nhello", sendOpts{halfClose: true},
-			[]f.Outcome{f.Pass("rejected", "refused (400/413) or closed"), f.Pass("huge", "taken as the huge number (the body is incomplete)"), f.Fail("wrapped", "the length wrapped to a small number")},
+			[]f.Outcome{any400.rejected(""), f.ServerErrorOutcome(false), f.Pass("huge", "taken as the huge number (the body is incomplete)"), f.Fail("wrapped", "the length wrapped to a small number")},
 			func(t *f.T, o *Obs) f.Result {
 				if o.Called && o.Env != nil {
 					cl, _ := o.Env.Get("CONTENT_LENGTH")
@@ -144,7 +150,7 @@ func contentLengthSpecs() []*f.Spec {
 				if o.Called {
 					return f.Out("huge", "%s", o)
 				}
-				return f.Out("rejected", "%s", o)
+				return any400.outcome(o, "rejected")
 			}),
 		spec("framing/body-shorter-than-length", f.MUST, secCL,
 			"RFC 9112 §6.3 (6)/§8: if the sender closes the connection before the indicated number of octets are received, the recipient MUST consider the message to be incomplete and close the connection.",
@@ -154,6 +160,9 @@ func contentLengthSpecs() []*f.Spec {
 				if o.Accepted() && len(o.Body) == 10 {
 					return f.Out("completed", "%s", o)
 				}
+				// The client's FIN is the event a server acts on; one that
+				// ignores it keeps the connection until an idle timeout of its
+				// own, which ReadTimeout keeps clear of.
 				if st := o.X.Conn.WaitClosed(f.ReadTimeout); st == f.StateTimeout {
 					return f.Out("completed", "%s; connection left open", o)
 				}
@@ -193,14 +202,18 @@ func chunkedSpecs() []*f.Spec {
 			ID: "http1/framing/chunk-missing-terminator", Level: f.MUST, Section: secChunk,
 			Sentence: "RFC 9112 §7.1/§8: a chunked message that ends before its last chunk and final CRLF is incomplete: the server must not treat the body as complete.",
 			Stimulus: "chunked '5\\r\\nhello\\r\\n' and then the client half-closes (no last chunk).",
-			Outcomes: []f.Outcome{f.Pass("incomplete", "refused, the read raised, or the connection closed"), f.Fail("completed", "the app's read ended without an error: the body was taken as complete"), f.Unsupported("no-chunked", "chunked requests refused")},
+			Outcomes: []f.Outcome{f.Pass("incomplete", any400.statuses()+", or the app's read raised"), f.ServerErrorOutcome(false),
+				f.Fail("completed", "the app's read ended without an error: the body was taken as complete"), f.Unsupported("no-chunked", "chunked requests refused")},
 			Run: func(t *f.T) f.Result {
 				if !chunkedSupported(t) {
 					return f.Out("no-chunked", "a valid chunked POST was not decoded")
 				}
 				o := observe(t, "POST /c HTTP/1.1\r\n{H}{P}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", sendOpts{halfClose: true})
-				if o.Accepted() {
+				switch {
+				case o.Accepted():
 					return f.Out("completed", "%s", o)
+				case o.Refusal() == f.ServerError:
+					return f.Out(string(f.ServerError), "%s", o)
 				}
 				return f.Out("incomplete", "%s", o)
 			},

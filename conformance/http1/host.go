@@ -10,11 +10,11 @@ const sentHost = "RFC 9112 §3.2: A server MUST respond with a 400 (Bad Request)
 
 func hostSpecs() []*f.Spec {
 	return []*f.Spec{
-		mustReject("host/missing", secHost, sentHost, "'GET /h HTTP/1.1' without Host", "GET /h HTTP/1.1\r\n{P}\r\n"),
-		mustReject("host/duplicate", secHost, sentHost, "two Host lines", "GET /h HTTP/1.1\r\n{H}Host: other\r\n{P}\r\n"),
-		mustReject("host/invalid-space", secHost, sentHost, "'Host: a b'", "GET /h HTTP/1.1\r\nHost: a b\r\n{P}\r\n"),
-		mustReject("host/invalid-userinfo", secHost, sentHost, "'Host: user@a'", "GET /h HTTP/1.1\r\nHost: user@a\r\n{P}\r\n"),
-		mustReject("host/invalid-slash", secHost, sentHost, "'Host: a/b'", "GET /h HTTP/1.1\r\nHost: a/b\r\n{P}\r\n"),
+		mustReject("host/missing", secHost, sentHost, "'GET /h HTTP/1.1' without Host", "GET /h HTTP/1.1\r\n{P}\r\n", must400),
+		mustReject("host/duplicate", secHost, sentHost, "two Host lines", "GET /h HTTP/1.1\r\n{H}Host: other\r\n{P}\r\n", must400),
+		mustReject("host/invalid-space", secHost, sentHost, "'Host: a b'", "GET /h HTTP/1.1\r\nHost: a b\r\n{P}\r\n", must400),
+		mustReject("host/invalid-userinfo", secHost, sentHost, "'Host: user@a'", "GET /h HTTP/1.1\r\nHost: user@a\r\n{P}\r\n", must400),
+		mustReject("host/invalid-slash", secHost, sentHost, "'Host: a/b'", "GET /h HTTP/1.1\r\nHost: a/b\r\n{P}\r\n", must400),
 		info("host/http10-missing", secHost,
 			"RFC 9112 §3.2: the Host requirement is for HTTP/1.1; an HTTP/1.0 request without Host is usually accepted.",
 			"'GET /h HTTP/1.0' without Host", "GET /h HTTP/1.0\r\n{P}\r\n", envShow("SERVER_NAME")),
@@ -36,9 +36,9 @@ func hostSpecs() []*f.Spec {
 			}),
 		mustReject("host/asterisk-non-options", secHost,
 			"RFC 9112 §3.2.4: the asterisk-form is only used for a server-wide OPTIONS request.",
-			"'GET * HTTP/1.1'", "GET * HTTP/1.1\r\n{H}{P}\r\n"),
+			"'GET * HTTP/1.1'", "GET * HTTP/1.1\r\n{H}{P}\r\n", any400),
 		mustReject("host/authority-form-non-connect", secHost,
 			"RFC 9112 §3.2.3: the authority-form is only used for CONNECT requests.",
-			"'GET example.com:80 HTTP/1.1'", "GET example.com:80 HTTP/1.1\r\n{H}{P}\r\n"),
+			"'GET example.com:80 HTTP/1.1'", "GET example.com:80 HTTP/1.1\r\n{H}{P}\r\n", any400),
 	}
 }

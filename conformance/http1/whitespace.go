@@ -13,23 +13,20 @@ func whitespaceSpecs() []*f.Spec {
 	return []*f.Spec{
 		mustReject("whitespace/before-colon-content-length", secFields,
 			"RFC 9112 §5.1: No whitespace is allowed between the field name and colon … A server MUST reject, with a response status code of 400 (Bad Request), any received request message that contains whitespace between a header field name and colon.",
-			"'Content-Length : 5' with body 'hello'", "POST /w HTTP/1.1\r\n{H}{P}Content-Length : 5\r\n\r\nhello"),
+			"'Content-Length : 5' with body 'hello'", "POST /w HTTP/1.1\r\n{H}{P}Content-Length : 5\r\n\r\nhello", must400),
 		mustReject("whitespace/before-colon-header", secFields,
 			"RFC 9112 §5.1: A server MUST reject … any received request message that contains whitespace between a header field name and colon.",
-			"'X-Ws : 1'", "GET /w HTTP/1.1\r\n{H}{P}X-Ws : 1\r\n\r\n"),
+			"'X-Ws : 1'", "GET /w HTTP/1.1\r\n{H}{P}X-Ws : 1\r\n\r\n", must400),
 		mustReject("whitespace/tab-before-colon", secFields,
 			"RFC 9112 §5.1: whitespace (including HTAB) between field name and colon MUST be rejected with 400.",
-			"'X-Ws\\t: 1'", "GET /w HTTP/1.1\r\n{H}{P}X-Ws\t: 1\r\n\r\n"),
+			"'X-Ws\\t: 1'", "GET /w HTTP/1.1\r\n{H}{P}X-Ws\t: 1\r\n\r\n", must400),
 		spec("whitespace/obs-fold", f.MUST, secFields,
 			"RFC 9112 §5.2: A server that receives an obs-fold in a request message … MUST either reject the message by sending a 400 (Bad Request) … or replace each received obs-fold with one or more SP octets prior to interpreting the field value.",
 			"'X-Fold: a\\r\\n b'", "GET /w HTTP/1.1\r\n{H}{P}X-Fold: a\r\n b\r\n\r\n", sendOpts{},
-			[]f.Outcome{f.Pass("rejected", "400"), f.Pass("unfolded", "HTTP_X_FOLD is 'a' + SP(s) + 'b'"), f.Fail("other", "anything else (the continuation became a header, or was lost)")},
+			[]f.Outcome{must400.rejected(""), f.ServerErrorOutcome(true), f.Pass("unfolded", "HTTP_X_FOLD is 'a' + SP(s) + 'b'"), f.Fail("other", "anything else (the continuation became a header, or was lost)")},
 			func(t *f.T, o *Obs) f.Result {
 				if !o.Accepted() {
-					if o.Rejected() {
-						return f.Out("rejected", "%s", o)
-					}
-					return f.Out("other", "%s", o)
+					return must400.outcome(o, "other")
 				}
 				v, _ := o.Env.Get("HTTP_X_FOLD")
 				if len(v) >= 3 && v[0] == 'a' && v[len(v)-1] == 'b' && onlySpaces(v[1:len(v)-1]) {
@@ -40,10 +37,10 @@ func whitespaceSpecs() []*f.Spec {
 		spec("whitespace/before-first-header", f.MUST, secFields,
 			"RFC 9112 §2.2: A recipient that receives whitespace between the start-line and the first header field MUST either reject the message as invalid or consume each whitespace-preceded line without further processing of it.",
 			"'GET / HTTP/1.1\\r\\n X-Lead: 1\\r\\n…'", "GET /w HTTP/1.1\r\n X-Lead: 1\r\n{H}{P}\r\n", sendOpts{},
-			[]f.Outcome{f.Pass("rejected", "400"), f.Pass("ignored", "the line was ignored (no HTTP_X_LEAD, Host intact)"), f.Fail("processed", "the line was processed")},
+			[]f.Outcome{any400.rejected(""), f.ServerErrorOutcome(false), f.Pass("ignored", "the line was ignored (no HTTP_X_LEAD, Host intact)"), f.Fail("processed", "the line was processed")},
 			func(t *f.T, o *Obs) f.Result {
 				if !o.Accepted() {
-					return f.Out("rejected", "%s", o)
+					return any400.outcome(o, "processed")
 				}
 				if _, ok := o.Env["HTTP_X_LEAD"]; ok {
 					return f.Out("processed", "%s", o.Env.Show("HTTP_X_LEAD"))

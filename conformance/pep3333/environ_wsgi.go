@@ -164,10 +164,13 @@ func wholeEnvironSpecs() []*f.Spec {
 				}
 				return f.Out("broken", "%q + %q ? %q", sn, pi, qs)
 			})),
-		envSpec("absolute-form", f.INFO,
-			"RFC 9112 §3.2.2: a server MUST accept the absolute-form; PATH_INFO/QUERY_STRING come from the target; HTTP_HOST recorded.",
+		envSpec("absolute-form", f.MUST,
+			"RFC 9112 §3.2.2: a server MUST accept the absolute-form in requests; PEP 3333: PATH_INFO is the remainder of the request URL's path and QUERY_STRING the part after '?', so both come from the target's path and query (HTTP_HOST, the Host field as received or the target's authority, is recorded).",
 			"GET http://example.com/foo?q=1 HTTP/1.1 with Host: other", f.Req{Target: "http://example.com/foo?q=1", Host: "other"},
-			[]f.Outcome{f.Info("target-host", "path from target, HTTP_HOST example.com"), f.Info("header-host", "path from target, HTTP_HOST as sent"), f.Info("refused", "absolute-form refused"), f.Info("other", "path not taken from the target")},
+			[]f.Outcome{f.Pass("target-host", "PATH_INFO '/foo', QUERY_STRING 'q=1'; HTTP_HOST example.com (the target's authority)"),
+				f.Pass("header-host", "PATH_INFO '/foo', QUERY_STRING 'q=1'; HTTP_HOST as sent"),
+				f.Fail("refused", "the absolute-form refused"),
+				f.Fail("other", "PATH_INFO or QUERY_STRING not the target's path and query (e.g. PATH_INFO 'http://example.com/foo')")},
 			orRefused(func(t *f.T, env f.Env) f.Result {
 				pi, _ := env.Get("PATH_INFO")
 				qs, _ := env.Get("QUERY_STRING")
