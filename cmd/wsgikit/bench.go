@@ -54,6 +54,7 @@ type benchFlags struct {
 	outDir             string
 	allowRemote        bool
 	progress           string
+	tls, newConn       bool
 
 	skipped []reports.SkippedServer // named but not installed
 	started bool                    // some server is started here (not only --url ones)
@@ -167,6 +168,8 @@ one warning line; 2 if none is.`,
 	fl.StringVarP(&f.outDir, "output", "o", "out/bench", "directory for bench.json, the report and vegeta result files")
 	fl.BoolVar(&f.allowRemote, "allow-remote", false, "allow targets that are not loopback")
 	fl.StringVar(&f.progress, "progress", "auto", "auto, tty or plain")
+	fl.BoolVar(&f.tls, "tls", false, "start the servers with TLS (a throw-away CA's certificate) and drive https:// (TLS sessions resumed); servers without TLS are skipped")
+	fl.BoolVar(&f.newConn, "new-conn", false, "a new connection per request (over --tls: a handshake each, resumed)")
 	return c
 }
 
@@ -305,7 +308,7 @@ func (f *benchFlags) plan(cmd *cobra.Command, stdout io.Writer) (*loadgen.Plan, 
 	}
 	p := &loadgen.Plan{Mode: f.mode, Rounds: f.rounds, Duration: f.duration, Warmup: f.warmup, Timeout: f.timeout,
 		MaxRequests: f.maxRequests, Transport: f.transport, AllowRemote: f.allowRemote, OutDir: f.outDir,
-		CrossCheck: f.crossCheck, Rate: f.rate, CapStart: f.capStart, Log: stdout, AllowDifferent: f.allowDifferent,
+		CrossCheck: f.crossCheck, Rate: f.rate, CapStart: f.capStart, Log: stdout, AllowDifferent: f.allowDifferent, NewConn: f.newConn,
 		Command: "wsgikit bench " + strings.Join(os.Args[min(2, len(os.Args)):], " ")}
 	if err := f.refuseIdle(cmd); err != nil {
 		return nil, err
