@@ -32,6 +32,8 @@ import _launch_common  # noqa: E402
 def main():
     args = _launch_common.parse(__doc__.splitlines()[0], extra=[
         ("--tcp-nodelay", dict(action="store_true", help="set TCP_NODELAY on the listening socket")),
+        ("--certfile", dict(help="serve TLS with this certificate (PEM)")),
+        ("--keyfile", dict(help="and this private key")),
     ])
     app = _launch_common.load(args)
     listener = (args.host, args.port)
@@ -42,7 +44,8 @@ def main():
         listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         listener.bind((args.host, args.port))
         listener.listen(1024)
-    server = WSGIServer(listener, app, log=None)
+    tls = dict(certfile=args.certfile, keyfile=args.keyfile) if args.certfile else {}
+    server = WSGIServer(listener, app, log=None, **tls)
     for sig in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(sig, server.stop, 5)
     print("gevent.pywsgi serving %s on %s:%d" % (args.app, args.host, args.port), flush=True)

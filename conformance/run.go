@@ -13,12 +13,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/wsgikit/wsgikit/conformance/framework"
-	_ "github.com/wsgikit/wsgikit/conformance/http1"   // registers RFC 9112 specs
+	_ "github.com/wsgikit/wsgikit/conformance/http1" // registers RFC 9112 specs
+	"github.com/wsgikit/wsgikit/conformance/overtls"
 	_ "github.com/wsgikit/wsgikit/conformance/pep3333" // registers PEP 3333 specs
 	"github.com/wsgikit/wsgikit/internal/harness"
 	"github.com/wsgikit/wsgikit/internal/textutil"
@@ -28,7 +30,21 @@ import (
 // newTarget is the specs' view of a running server.
 func newTarget(name string, srv *harness.Instance, sink *framework.Sink) *framework.Target {
 	return &framework.Target{Name: name, Version: srv.Version, Addr: srv.Addr, Sink: sink, Exited: srv.Exited(),
-		LogTail: srv.LogTail, Proxy: proxyOf(srv)}
+		LogTail: srv.LogTail, Proxy: proxyOf(srv), TLS: srv.ClientTLS()}
+}
+
+// tlsChecked makes a starter whose instance serves plaintext when TLS was
+// asked for (or TLS when it was not) fail: the verdicts would judge the
+// other transport.
+func tlsChecked(start Starter, tls bool) Starter {
+	return func(ctx context.Context, name string, env []string) (*harness.Instance, error) {
+		inst, err := start(ctx, name, env)
+		if err == nil && (inst.ClientTLS() != nil) != tls {
+			_ = inst.Stop()
+			return nil, fmt.Errorf("start %s: the server serves %s, but the run was asked with TLS %v", name, inst.Scheme(), tls)
+		}
+		return inst, err
+	}
 }
 
 // Starter starts the named server serving apps/probe.py with env added to
@@ -49,6 +65,11 @@ type Options struct {
 	// use handshakes, not timing, so servers do not disturb each other's
 	// verdicts; the golden test runs three at a time.
 	Parallel int
+	// TLS runs the suite over TLS: servers start with the harness's
+	// throw-away CA (the default starter; a Start of one's own must start
+	// them with TLS too), every connection handshakes first, the TLS specs
+	// (conformance/overtls) join and the plaintext-only ones leave.
+	TLS bool
 	// Instances is how many fresh instances of one server share its specs,
 	// side by side (default 1). Spec i goes to instance i mod Instances,
 	// each instance runs its share in registry order (the disruptive specs
@@ -61,6 +82,17 @@ type Options struct {
 // Specs returns every registered spec.
 func Specs() []*framework.Spec { return framework.All() }
 
+// SpecsOver returns the specs of a run over TLS (tls) or plaintext: over
+// TLS, the registry without its plaintext-only specs, and the TLS specs.
+func SpecsOver(tls bool) []*framework.Spec {
+	all := framework.All()
+	if tls {
+		all = slices.DeleteFunc(all, func(s *framework.Spec) bool { return overtls.PlaintextOnly[s.ID] })
+		all = append(all, overtls.Specs()...)
+	}
+	return all
+}
+
 // Run runs the selected specs against each server in turn, each with a
 // fresh instance and a fresh event sink. A server that cannot start gets an
 // Error and no results. A spec that ERRORs runs once more when the server
@@ -69,7 +101,7 @@ func Specs() []*framework.Spec { return framework.All() }
 // gets ERROR for the rest.
 // The error return is for usage problems (unknown focus, no server).
 func Run(ctx context.Context, opts Options) (*reports.Check, error) {
-	specs, err := framework.Select(framework.All(), opts.Focus, opts.Level)
+	specs, err := framework.Select(SpecsOver(opts.TLS), opts.Focus, opts.Level)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +113,7 @@ func Run(ctx context.Context, opts Options) (*reports.Check, error) {
 	}
 	start := opts.Start
 	if start == nil {
-		start = HarnessStarter(HarnessConfig{})
+		start = HarnessStarter(HarnessConfig{TLS: opts.TLS})
 	}
 	check := &reports.Check{Schema: reports.CheckSchema, Generated: time.Now().UTC(), Machine: harness.Machine()}
 	results := make([]reports.CheckServer, len(opts.Servers))
@@ -97,7 +129,7 @@ func Run(ctx context.Context, opts Options) (*reports.Check, error) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			results[i], done[i] = runServer(ctx, name, specs, start, max(opts.Instances, 1), opts.Progress), true
+			results[i], done[i] = runServer(ctx, name, specs, tlsChecked(start, opts.TLS), max(opts.Instances, 1), opts.Progress), true
 		}()
 	}
 	wg.Wait()
@@ -314,7 +346,7 @@ func answering(ctx context.Context, tg *framework.Target, d time.Duration) (time
 	start := time.Now()
 	req := framework.Req{Close: true}.Build(tg.Addr)
 	for tg.Alive() && ctx.Err() == nil {
-		if c, err := framework.Dial(tg.Addr, 2*time.Second); err == nil {
+		if c, err := tg.Dial(2 * time.Second); err == nil {
 			_ = c.Send(req)
 			r, err := c.ReadResponse("GET", framework.ReadTimeout)
 			_ = c.Close()

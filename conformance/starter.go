@@ -20,6 +20,8 @@ type HarnessConfig struct {
 	Workers, Threads int
 	// LogDir keeps server logs there (default: the instance's temp dir).
 	LogDir string
+	// TLS starts every server with TLS (harness.Options.TLS).
+	TLS bool
 }
 
 // proxyOf describes the generated nginx in front of a behind-nginx
@@ -54,7 +56,7 @@ func HarnessStarter(cfg HarnessConfig) Starter {
 		}
 		inst, err := harness.Start(ctx, p, app, harness.Options{
 			Workers: cfg.Workers, Threads: cfg.Threads, Env: env, LogDir: cfg.LogDir,
-			SampleInterval: -1,
+			SampleInterval: -1, TLS: cfg.TLS,
 		})
 		if err != nil {
 			return nil, err

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math"
@@ -166,6 +167,15 @@ func (r *runner) stop(server string, srv harness.Server) {
 	}
 }
 
+// clientTLS is the client configuration of a server that serves TLS (a
+// harness instance started with it), else nil.
+func clientTLS(srv harness.Server) *tls.Config {
+	if ts, ok := srv.(interface{ ClientTLS() *tls.Config }); ok {
+		return ts.ClientTLS()
+	}
+	return nil
+}
+
 // crossCheck runs wrk once per (server, scenario, concurrency) of a bench.
 func (r *runner) crossCheck(ctx context.Context, server, base string, sc *Scenario, conc int, rps float64) {
 	key := fmt.Sprintf("%s|%s|%d", server, sc.Name, conc)
@@ -182,7 +192,8 @@ func (r *runner) crossCheck(ctx context.Context, server, base string, sc *Scenar
 func (r *runner) measure(ctx context.Context, srv harness.Server, sc *Scenario, load Load, row reports.BenchRun, label string) reports.BenchRun {
 	cfg := RunConfig{BaseURL: srv.URL(), Scenario: sc, Load: load, Warmup: r.Warmup, Duration: r.Duration,
 		MaxRequests: r.MaxRequests, Timeout: r.Timeout, Stock: r.Transport == TransportStock, Server: srv,
-		PinnedApart: r.Pin.Apart(), KeepRecords: r.OutDir != "", Intervals: r.fleet != nil}
+		PinnedApart: r.Pin.Apart(), KeepRecords: r.OutDir != "", Intervals: r.fleet != nil, NewConn: r.NewConn}
+	cfg.TLS = clientTLS(srv)
 	if r.Transport == TransportWrk {
 		cfg.Wrk = r.WrkPath
 	}

@@ -55,6 +55,9 @@ type Plan struct {
 	Timeout     time.Duration
 	MaxRequests uint64 // per run
 	Transport   string // lean (default), stock or wrk
+	// NewConn opens a new connection per request: over https, a TLS
+	// handshake each (resumed when the server allows).
+	NewConn     bool
 	Pin         *Pinning
 	OutDir      string // result files; "" keeps none
 	AllowRemote bool
@@ -191,6 +194,9 @@ func (p *Plan) checkClient() error {
 		p.Transport = TransportLean
 	case TransportLean, TransportStock:
 	case TransportWrk:
+		if p.NewConn {
+			return errors.New("--new-conn: wrk keeps its connections alive; use lean or stock")
+		}
 		if p.Mode != ModeClosed && p.Mode != ModeSweep {
 			return fmt.Errorf("--transport wrk measures the closed model only, not %s; use lean or stock", p.Mode)
 		}

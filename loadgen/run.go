@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -50,6 +51,11 @@ type RunConfig struct {
 	Timeout     time.Duration // per request (0: 10s)
 	// Stock uses vegeta's own net/http transport instead of the lean one.
 	Stock bool
+	// TLS is the client configuration of an https:// BaseURL.
+	TLS *tls.Config
+	// NewConn opens a new connection for every request (a TLS handshake
+	// each over https, resumed when the server allows).
+	NewConn bool
 	// Wrk, when set, is the path of wrk, which then measures the run
 	// instead of vegeta (closed model, one GET request).
 	Wrk string
@@ -141,7 +147,7 @@ func Run(cfg RunConfig) (*RunResult, error) {
 		return runWrk(cfg)
 	}
 	a := &attack{cfg: cfg, tgts: cfg.Scenario.targets(cfg.BaseURL),
-		lean: &Transport{Timeout: cfg.Timeout, MaxConnsPerHost: cfg.Load.Concurrency}}
+		lean: &Transport{Timeout: cfg.Timeout, MaxConnsPerHost: cfg.Load.Concurrency, TLS: cfg.TLS, DisableKeepAlives: cfg.NewConn}}
 	defer a.lean.CloseIdleConnections()
 	if cfg.Warmup > 0 {
 		a.warmUp()
@@ -216,7 +222,10 @@ func (a *attack) options() []func(*vegeta.Attacker) {
 		// vegeta's own client: its net/http Transport and dialer, as
 		// the vegeta CLI configures them.
 		o = append(o, vegeta.Connections(cfg.Load.Concurrency), vegeta.MaxConnections(cfg.Load.Concurrency),
-			vegeta.Timeout(cfg.Timeout), vegeta.KeepAlive(true), vegeta.Proxy(nil))
+			vegeta.Timeout(cfg.Timeout), vegeta.KeepAlive(!cfg.NewConn), vegeta.Proxy(nil))
+		if cfg.TLS != nil {
+			o = append(o, vegeta.TLSConfig(cfg.TLS))
+		}
 	} else {
 		// Timeout zero here: the lean transport enforces it with a
 		// connection deadline, without a timer goroutine per request.
@@ -255,7 +264,7 @@ func (a *attack) measure() *RunResult {
 	stop()
 	res := rec.finish()
 	ts := a.lean.Stats()
-	res.Transport = TransportStats{ts.Dials - tstats.Dials, ts.Reuses - tstats.Reuses, ts.BytesIn - tstats.BytesIn, ts.BytesOut - tstats.BytesOut}
+	res.Transport = ts.Sub(tstats)
 	m.finish(cfg, res, 0)
 	return res
 }

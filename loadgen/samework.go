@@ -89,7 +89,7 @@ func (r *runner) askGroup(ctx context.Context, server string, group []*Scenario)
 		// its own connection: a server that closes one after answering
 		// (uWSGI's --http-socket) must not fail the next, a POST that no
 		// client would retry.
-		Transport: &http.Transport{DisableCompression: true, DisableKeepAlives: true},
+		Transport: &http.Transport{DisableCompression: true, DisableKeepAlives: true, TLSClientConfig: clientTLS(srv)},
 		Timeout:   r.Timeout,
 		// The server's own answer is what is compared, a redirect included.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

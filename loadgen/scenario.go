@@ -23,7 +23,8 @@ import (
 type Request struct {
 	Method string
 	// Path is the path and query, resolved against the server's URL, or an
-	// absolute http:// URL (user scenarios; loopback unless allowed).
+	// absolute http:// or https:// URL (user scenarios; loopback unless
+	// allowed).
 	Path   string
 	Body   []byte
 	Header http.Header
@@ -285,8 +286,8 @@ func (s *Scenario) validate() error {
 		}
 		if !strings.HasPrefix(r.Path, "/") {
 			u, err := url.Parse(r.Path)
-			if err != nil || u.Scheme != "http" || u.Host == "" {
-				return fmt.Errorf("scenario %q: path %q must start with / or be an http:// URL", s.Name, r.Path)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return fmt.Errorf("scenario %q: path %q must start with / or be an http:// or https:// URL", s.Name, r.Path)
 			}
 		}
 		for k, vs := range r.Header {

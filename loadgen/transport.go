@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -14,7 +15,8 @@ import (
 	"github.com/wsgikit/wsgikit/internal/httpresp"
 )
 
-// Transport is a lean HTTP/1.1 client transport for plain-text http:// URLs,
+// Transport is a lean HTTP/1.1 client transport for http:// URLs (and
+// https:// ones when TLS is set),
 // built to keep the driver's own CPU per request low: the calling goroutine
 // writes the request and parses the response itself (net/http hands every
 // request over to two more goroutines per connection), requests are written
@@ -26,7 +28,7 @@ import (
 // a connection deadline, because http.Client arms a timer and a goroutine
 // per request for RoundTrippers it does not know.
 //
-// It does not do TLS, proxies, HTTP/2, redirects or cookies.
+// It does not do proxies, HTTP/2, redirects or cookies.
 type Transport struct {
 	// Timeout bounds one whole exchange (connect, write, response and body).
 	// Zero means none.
@@ -40,22 +42,36 @@ type Transport struct {
 	KeepHeaders bool
 	// Dial opens connections; nil means net.Dialer.DialContext.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// TLS is the client configuration of https:// URLs (nil: refused). A
+	// configuration without a ClientSessionCache gets one, so that new
+	// connections resume a session (an abbreviated handshake) as browsers'
+	// and proxies' do.
+	TLS *tls.Config
 
 	mu    sync.Mutex
 	pools map[string]*connPool
+	tls   *tls.Config // TLS with the session cache, made on first use
 
-	dials, reuses, bytesIn, bytesOut atomic.Uint64
+	dials, reuses, resumed, bytesIn, bytesOut atomic.Uint64
 }
 
 // TransportStats counts what a Transport did since it was made.
 type TransportStats struct {
 	Dials, Reuses     uint64 // new connections, requests on an already used one
-	BytesIn, BytesOut uint64 // wire bytes, headers included
+	BytesIn, BytesOut uint64 // wire bytes, headers included (plaintext over TLS)
+	Resumed           uint64 // TLS connections that resumed a session
 }
 
 // Stats returns the counters so far.
 func (t *Transport) Stats() TransportStats {
-	return TransportStats{t.dials.Load(), t.reuses.Load(), t.bytesIn.Load(), t.bytesOut.Load()}
+	return TransportStats{Dials: t.dials.Load(), Reuses: t.reuses.Load(), BytesIn: t.bytesIn.Load(), BytesOut: t.bytesOut.Load(),
+		Resumed: t.resumed.Load()}
+}
+
+// Sub is the counts from before to s.
+func (s TransportStats) Sub(before TransportStats) TransportStats {
+	return TransportStats{Dials: s.Dials - before.Dials, Reuses: s.Reuses - before.Reuses, BytesIn: s.BytesIn - before.BytesIn,
+		BytesOut: s.BytesOut - before.BytesOut, Resumed: s.Resumed - before.Resumed}
 }
 
 // CloseIdleConnections closes the pooled idle connections.
@@ -83,6 +99,7 @@ func (t *Transport) CloseIdleConnections() {
 // one token per open connection.
 type connPool struct {
 	addr string
+	tls  *tls.Config // nil: plain TCP
 	idle chan *conn
 	open chan struct{} // nil: unbounded
 }
@@ -128,10 +145,11 @@ func (c *conn) release(reusable bool) {
 	}
 }
 
-func (t *Transport) pool(addr string) *connPool {
+func (t *Transport) pool(scheme, addr string) *connPool {
+	key := scheme + "://" + addr
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if p := t.pools[addr]; p != nil {
+	if p := t.pools[key]; p != nil {
 		return p
 	}
 	if t.pools == nil {
@@ -139,12 +157,25 @@ func (t *Transport) pool(addr string) *connPool {
 	}
 	n := 4096
 	p := &connPool{addr: addr}
+	if scheme == "https" {
+		if t.tls == nil {
+			t.tls = t.TLS.Clone()
+			if t.tls.ClientSessionCache == nil {
+				t.tls.ClientSessionCache = tls.NewLRUClientSessionCache(0)
+			}
+		}
+		p.tls = t.tls
+		if p.tls.ServerName == "" { // what crypto/tls.Dial would verify
+			p.tls = t.tls.Clone()
+			p.tls.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+	}
 	if t.MaxConnsPerHost > 0 {
 		n = t.MaxConnsPerHost
 		p.open = make(chan struct{}, n)
 	}
 	p.idle = make(chan *conn, n)
-	t.pools[addr] = p
+	t.pools[key] = p
 	return p
 }
 
@@ -192,17 +223,29 @@ dial:
 		defer cancel()
 	}
 	nc, err := dial(ctx, "tcp", p.addr)
+	if tc, ok := nc.(*net.TCPConn); ok && err == nil {
+		tc.SetNoDelay(true)
+	}
+	if err == nil && p.tls != nil {
+		tc := tls.Client(nc, p.tls)
+		if err = tc.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			err = fmt.Errorf("TLS handshake: %w", err)
+		} else if tc.ConnectionState().DidResume {
+			t.resumed.Add(1)
+		}
+		nc = tc
+	}
 	if err != nil {
 		if p.open != nil {
 			<-p.open
 		}
 		return nil, err
 	}
+	// Over TLS the reader is plain: requests cannot be posted into the
+	// read wait (sockReader), they go through the TLS record layer.
 	c := &conn{nc: nc, pool: p, t: t, sr: newSockReader(nc)}
 	c.setReader(c.sr)
-	if tc, ok := nc.(*net.TCPConn); ok {
-		tc.SetNoDelay(true)
-	}
 	t.dials.Add(1)
 	return c, nil
 }
@@ -214,15 +257,15 @@ var errServerClosedIdle = errors.New("server closed idle connection")
 
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL == nil || req.URL.Scheme != "http" {
+	if req.URL == nil || (req.URL.Scheme != "http" && (req.URL.Scheme != "https" || t.TLS == nil)) {
 		closeReqBody(req)
-		return nil, fmt.Errorf("lean transport: only http:// URLs are supported, got %q", req.URL)
+		return nil, fmt.Errorf("lean transport: only http:// URLs (and https:// with a TLS configuration) are supported, got %q", req.URL)
 	}
 	addr := req.URL.Host
 	if req.URL.Port() == "" {
-		addr = net.JoinHostPort(req.URL.Hostname(), "80")
+		addr = net.JoinHostPort(req.URL.Hostname(), map[string]string{"http": "80", "https": "443"}[req.URL.Scheme])
 	}
-	p := t.pool(addr)
+	p := t.pool(req.URL.Scheme, addr)
 	ctx := req.Context()
 	for attempt := 0; ; attempt++ {
 		// A retry dials: the other idle connections may be just as stale.

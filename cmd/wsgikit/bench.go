@@ -55,6 +55,7 @@ type benchFlags struct {
 	allowRemote        bool
 	progress           string
 	agent, startAt     string
+	tls, newConn       bool
 
 	skipped []reports.SkippedServer // named but not installed
 	started bool                    // some server is started here (not only --url ones)
@@ -171,6 +172,8 @@ one warning line; 2 if none is.`,
 	fl.StringVar(&f.agent, "agent", "", "run as this agent of a coordinated run on several hosts (with --url, --start-at, -o; see: wsgikit bench merge)")
 	fl.StringVar(&f.startAt, "start-at", "", "agent: when every agent starts, RFC 3339 (e.g. 2026-12-08T10:00:00Z)")
 	c.AddCommand(newBenchMergeCmd())
+	fl.BoolVar(&f.tls, "tls", false, "start the servers with TLS (a throw-away CA's certificate) and drive https:// (TLS sessions resumed); servers without TLS are skipped")
+	fl.BoolVar(&f.newConn, "new-conn", false, "a new connection per request (over --tls: a handshake each, resumed)")
 	return c
 }
 
@@ -309,7 +312,7 @@ func (f *benchFlags) plan(cmd *cobra.Command, stdout io.Writer) (*loadgen.Plan, 
 	}
 	p := &loadgen.Plan{Mode: f.mode, Rounds: f.rounds, Duration: f.duration, Warmup: f.warmup, Timeout: f.timeout,
 		MaxRequests: f.maxRequests, Transport: f.transport, AllowRemote: f.allowRemote, OutDir: f.outDir,
-		CrossCheck: f.crossCheck, Rate: f.rate, CapStart: f.capStart, Log: stdout, AllowDifferent: f.allowDifferent,
+		CrossCheck: f.crossCheck, Rate: f.rate, CapStart: f.capStart, Log: stdout, AllowDifferent: f.allowDifferent, NewConn: f.newConn,
 		Command: "wsgikit bench " + strings.Join(os.Args[min(2, len(os.Args)):], " ")}
 	if err := f.refuseIdle(cmd); err != nil {
 		return nil, err

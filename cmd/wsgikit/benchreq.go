@@ -10,6 +10,7 @@ import (
 
 	"github.com/wsgikit/wsgikit/internal/harness"
 	"github.com/wsgikit/wsgikit/loadgen"
+	"github.com/wsgikit/wsgikit/reports"
 )
 
 // scenarioList builds what bench asks: the --path requests and the
@@ -132,7 +133,7 @@ func (f *benchFlags) request() (http.Header, []byte, error) {
 // harness profiles (a profile that is not installed is skipped with a
 // warning; an ad-hoc command that cannot run is refused).
 func (f *benchFlags) targets(cmd *cobra.Command, p *loadgen.Plan) error {
-	opts := harness.Options{Workers: f.workers, Threads: f.threads}
+	opts := harness.Options{Workers: f.workers, Threads: f.threads, TLS: f.tls}
 	if p.Pin != nil && len(p.Pin.Server) > 0 {
 		opts.CPUs = cpuList(p.Pin.Server)
 	}
@@ -176,7 +177,12 @@ func (f *benchFlags) targets(cmd *cobra.Command, p *loadgen.Plan) error {
 		}
 		names = append(names, name)
 	}
+	var noTLS []reports.SkippedServer
+	if f.tls {
+		names, noTLS = skipNoTLS(cmd.ErrOrStderr(), "bench", names, profiles)
+	}
 	names, f.skipped = skipMissing(cmd.ErrOrStderr(), "bench", names, profiles)
+	f.skipped = append(noTLS, f.skipped...)
 	for _, name := range names {
 		prof, _ := harness.Lookup(name, profiles) // looked up above
 		v, err := prof.Version()

@@ -39,6 +39,7 @@ type checkFlags struct {
 	parallel  int
 	instances int
 	failures  bool
+	tls       bool
 }
 
 func newCheckCmd() *cobra.Command {
@@ -89,6 +90,7 @@ server that is not installed is skipped with one warning line; 2 if none is.`,
 	f.IntVar(&fl.parallel, "parallel", 3, "servers checked at once")
 	f.IntVar(&fl.instances, "instances", 3, "fresh instances per server, side by side, sharing its specs (each with its own event sink)")
 	f.BoolVar(&fl.failures, "list-failures", true, "print each FAIL and ERROR as it happens")
+	f.BoolVar(&fl.tls, "tls", false, "run over TLS: servers start with a throw-away CA's certificate, every connection handshakes first, and the TLS specs (pep3333/tls/…) replace wsgi.url_scheme's plaintext one; servers without TLS are skipped")
 	return c
 }
 
@@ -139,7 +141,7 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 			return usageErr("%v", err)
 		}
 	}
-	if _, err := framework.Select(conformance.Specs(), fl.focus, level); err != nil {
+	if _, err := framework.Select(conformance.SpecsOver(fl.tls), fl.focus, level); err != nil {
 		return usageErr("--focus: %v", err)
 	}
 	stderr := cmd.ErrOrStderr()
@@ -152,7 +154,12 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 		}
 		base = in.Checks[0]
 	}
+	var noTLS []reports.SkippedServer
+	if fl.tls {
+		servers, noTLS = skipNoTLS(stderr, "check", servers, user)
+	}
 	servers, skipped := skipMissing(stderr, "check", servers, user)
+	skipped = append(noTLS, skipped...)
 	if len(servers) == 0 {
 		return usageErr("no server to check is installed; install one or name another with --server or --cmd (see: wsgikit servers)")
 	}
@@ -163,7 +170,8 @@ func runCheck(cmd *cobra.Command, fl checkFlags) error {
 	var mu sync.Mutex // servers run in parallel
 	opts := conformance.Options{
 		Servers: servers, Focus: fl.focus, Level: level, Parallel: fl.parallel, Instances: fl.instances,
-		Start: conformance.HarnessStarter(conformance.HarnessConfig{User: user, Workers: fl.workers, Threads: fl.threads}),
+		TLS:   fl.tls,
+		Start: conformance.HarnessStarter(conformance.HarnessConfig{User: user, Workers: fl.workers, Threads: fl.threads, TLS: fl.tls}),
 		Progress: func(server string, v framework.Verdict) {
 			mu.Lock()
 			defer mu.Unlock()

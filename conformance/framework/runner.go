@@ -2,6 +2,7 @@ package framework
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"strings"
 	"sync"
@@ -21,6 +22,9 @@ type Target struct {
 	LogTail func(n int) string
 	// Proxy is the reverse proxy in front of the server, or nil.
 	Proxy *Proxy
+	// TLS, when set, is how connections to a server that serves TLS
+	// handshake (trusting its CA); the specs then run inside TLS.
+	TLS *tls.Config
 
 	memo sync.Map
 }
@@ -118,9 +122,16 @@ func (t *T) NewID() string {
 	return id
 }
 
-// Dial opens a raw connection to the server; the runner closes it.
-func (t *T) Dial() *Conn {
-	c, err := Dial(t.Target.Addr, 5*time.Second)
+// Dial opens a raw connection to the server (inside TLS when it serves
+// TLS); the runner closes it.
+func (t *T) Dial() *Conn { return t.dial(t.Target.TLS) }
+
+// DialPlain opens a plain TCP connection even to a server that serves TLS
+// (specs of what its TLS port does with plaintext).
+func (t *T) DialPlain() *Conn { return t.dial(nil) }
+
+func (t *T) dial(cfg *tls.Config) *Conn {
+	c, err := DialTLS(t.Target.Addr, 5*time.Second, cfg)
 	if err != nil {
 		t.Fatalf("%v", err)
 	}

@@ -10,6 +10,7 @@ package framework
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -142,6 +143,7 @@ func Escape(b []byte) string {
 // unread buffer so responses are parsed by this package's own reader.
 type Conn struct {
 	c     net.Conn
+	tcp   net.Conn // the TCP connection under c (c itself without TLS)
 	T     *Transcript
 	buf   []byte // received, not yet consumed by a parser
 	state ConnState
@@ -152,11 +154,34 @@ type Conn struct {
 
 // Dial opens a raw TCP connection to addr.
 func Dial(addr string, timeout time.Duration) (*Conn, error) {
+	return DialTLS(addr, timeout, nil)
+}
+
+// DialTLS opens a connection to addr and, with cfg, completes a TLS
+// handshake on it: the transcript then holds the plaintext inside TLS.
+func DialTLS(addr string, timeout time.Duration, cfg *tls.Config) (*Conn, error) {
 	c, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
-	return &Conn{c: c, T: &Transcript{}, state: StateOpen}, nil
+	conn := &Conn{c: c, tcp: c, T: &Transcript{}, state: StateOpen}
+	if cfg != nil {
+		tc := tls.Client(c, cfg)
+		_ = c.SetDeadline(time.Now().Add(timeout))
+		if err := tc.Handshake(); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
+		}
+		_ = c.SetDeadline(time.Time{})
+		conn.c = tc
+		conn.T.Note("TLS %s handshake done", tls.VersionName(tc.ConnectionState().Version))
+	}
+	return conn, nil
+}
+
+// Dial opens a connection to the target: over TLS when it serves TLS.
+func (tg *Target) Dial(timeout time.Duration) (*Conn, error) {
+	return DialTLS(tg.Addr, timeout, tg.TLS)
 }
 
 // Close closes the client side.
@@ -164,17 +189,21 @@ func (c *Conn) Close() error { return c.c.Close() }
 
 // Reset closes with SO_LINGER 0, which makes the kernel send RST.
 func (c *Conn) Reset() error {
-	if tc, ok := c.c.(*net.TCPConn); ok {
+	if tc, ok := c.tcp.(*net.TCPConn); ok {
 		_ = tc.SetLinger(0)
 	}
 	c.T.Note("client reset")
-	return c.c.Close()
+	return c.tcp.Close()
 }
 
-// CloseWrite half-closes: the server sees EOF on its read side.
+// CloseWrite half-closes: the server sees EOF on its read side (over TLS,
+// a close_notify alert first, then the TCP FIN).
 func (c *Conn) CloseWrite() error {
 	c.T.Note("client half-close (FIN)")
-	if tc, ok := c.c.(*net.TCPConn); ok {
+	if tc, ok := c.c.(*tls.Conn); ok {
+		_ = tc.CloseWrite()
+	}
+	if tc, ok := c.tcp.(*net.TCPConn); ok {
 		return tc.CloseWrite()
 	}
 	return nil

@@ -170,6 +170,9 @@ func Builtin() []*Profile {
 		debian(waitress, "python3-waitress"), debian(cheroot, "python3-cheroot"), debian(gevent, "python3-gevent"),
 		modWSGI(true),
 	)
+	for _, p := range ps {
+		withTLS(p)
+	}
 	return ps
 }
 
@@ -255,7 +258,7 @@ LogLevel warn wsgi:info
 LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
 LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
 {wsgi_module}
-
+{apache_tls}
 StartServers 1
 KeepAlive On
 MaxKeepAliveRequests 100
@@ -321,6 +324,7 @@ func prepareApache(vars map[string]string, env []string, deb bool) error {
 	if strings.Contains(vars["host"], ":") {
 		vars["server_name"] = "localhost"
 	}
+	vars["apache_tls"] = apacheTLS(vars)
 	vars["module_file"] = pyStr(vars["appdir"])
 	vars["module_name"] = pyStr(vars["module"])
 	vars["callable_name"] = pyStr(vars["callable"])

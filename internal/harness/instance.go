@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +32,8 @@ type Instance struct {
 	tree    *tree
 	wd      *watchdog // stops the server if the harness dies without Stop
 	inner   *Instance // the proxied server of behind-nginx
+	// clientTLS trusts the instance's CA; nil without TLS.
+	clientTLS *tls.Config
 
 	exited  chan struct{} // closed when the main process has been reaped
 	waitErr error
@@ -54,8 +57,9 @@ func (i *Instance) Killed() bool {
 	return i.killed
 }
 
-// URL is the base URL of the instance: "http://127.0.0.1:PORT".
-func (i *Instance) URL() string { return "http://" + i.Addr }
+// URL is the base URL of the instance: "http://127.0.0.1:PORT", or
+// "https://…" over TLS.
+func (i *Instance) URL() string { return i.Scheme() + "://" + i.Addr }
 
 // Inner returns the proxied instance of a behind-nginx profile, else nil.
 func (i *Instance) Inner() *Instance { return i.inner }

@@ -42,6 +42,9 @@ type Profile struct {
 	StopSignal  syscall.Signal
 	StopGrace   time.Duration
 	KeepAlive   bool // keeps client connections alive
+	// TLSArgs are added to Command when the instance serves TLS
+	// (Options.TLS); they may use {certfile}, {keyfile} and {cafile}.
+	TLSArgs []string
 	// Python is the interpreter for {python} when the profile needs a
 	// particular one (the @debian profiles: Debian's); empty: Python().
 	Python string
@@ -77,6 +80,12 @@ type Profile struct {
 	// usable says why an installed server cannot run with {python} here
 	// (an error wrapping ErrNotInstalled, or any other: unsupported), or nil.
 	usable func(vars map[string]string) error
+	// tlsRewrite makes the TLS command of built-ins whose TLS changes the
+	// command rather than adding to it; tlsInConfig: the prepare hook
+	// configures TLS from {certfile}; noTLS says why there is no TLS.
+	tlsRewrite  func(cmd []string) []string
+	tlsInConfig bool
+	noTLS       string
 }
 
 // Placeholders are the names a Command, Env, Dir or Files template may use.
@@ -102,7 +111,7 @@ var Placeholders = map[string]string{
 var detectionVars = map[string]bool{"python": true, "pybin": true, "pyhome": true, "wsgikit": true, "launchers": true}
 
 // internalVars are set by built-in prepare hooks only.
-var internalVars = map[string]bool{"inner_port": true, "inner_host": true, "apache_user": true, "env_python": true, "module_file": true, "module_name": true, "callable_name": true, "nginx_user": true, "proxy_headers": true, "upstream_version": true, "server_name": true, "wsgi_module": true}
+var internalVars = map[string]bool{"inner_port": true, "inner_host": true, "apache_user": true, "env_python": true, "module_file": true, "module_name": true, "callable_name": true, "nginx_user": true, "proxy_headers": true, "upstream_version": true, "server_name": true, "wsgi_module": true, "apache_tls": true}
 
 // expand replaces {name} placeholders in s. Unknown names are errors.
 func expand(s string, vars map[string]string) (string, error) {
@@ -203,6 +212,16 @@ func (p *Profile) Validate() error {
 	}
 	for _, a := range p.Command {
 		if err := check("command", a); err != nil {
+			return err
+		}
+	}
+	for n := range tlsVars {
+		if used[n] {
+			return fmt.Errorf("profile %s: field command uses {%s}, which only a TLS instance has; put the TLS flags in tls_args", p.Name, n)
+		}
+	}
+	for _, a := range p.TLSArgs {
+		if err := check("tls_args", a); err != nil {
 			return err
 		}
 	}
@@ -330,9 +349,10 @@ func (p *Profile) HonorsThreads() bool {
 // usesWsgikit reports whether any template needs the wsgikit binary.
 func (p *Profile) usesWsgikit() bool { return p.usesVar("wsgikit") }
 
-// usesVar reports whether the command, env, dir or files use {name}.
+// usesVar reports whether the command (plain or TLS), env, dir or files
+// use {name}.
 func (p *Profile) usesVar(name string) bool {
-	all := append(append([]string{p.Dir}, p.Command...), p.Env...)
+	all := append(append([]string{p.Dir}, p.tlsCommand()...), p.Env...)
 	for _, f := range p.Files {
 		all = append(all, f)
 	}

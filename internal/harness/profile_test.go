@@ -311,7 +311,7 @@ func TestHTTPProbe(t *testing.T) {
 			_, _ = io.WriteString(c, tt.answer)
 			c.Close()
 		}()
-		code, err := httpProbe(context.Background(), ln.Addr().String(), "/", 10*time.Second)
+		code, err := httpProbe(context.Background(), ln.Addr().String(), "/", 10*time.Second, nil)
 		ln.Close()
 		if code != tt.code || (err == nil) != (tt.err == "") || err != nil && !strings.Contains(err.Error(), tt.err) {
 			t.Errorf("answer %.40q: %d, %v; want %d, %q", tt.answer, code, err, tt.code, tt.err)

@@ -3,9 +3,11 @@ package harness
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -37,6 +39,10 @@ type Options struct {
 	// first instruction on, so every process it forks inherits it (the
 	// command runs under taskset, which execs it: the PID is the same).
 	CPUs string
+	// TLS starts the server listening with TLS, its certificate signed by
+	// a throw-away CA made in the instance's temp dir (Instance.ClientTLS
+	// trusts it); a profile without TLS is ErrUnsupported.
+	TLS bool
 }
 
 func (o *Options) defaults() {
@@ -101,11 +107,17 @@ func Start(ctx context.Context, p *Profile, app App, opts Options) (*Instance, e
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", p.Name, err)
 	}
+	if opts.TLS {
+		if ok, why := p.SupportsTLS(); !ok {
+			return nil, fmt.Errorf("start %s over TLS: %w", p.Name, p.unsupported(why))
+		}
+	}
 	var inner *Instance
 	extra := map[string]string{}
 	if p.inner != nil {
 		innerOpts := opts
 		innerOpts.Port = 0
+		innerOpts.TLS = false
 		inner, err = Start(ctx, p.inner, app, innerOpts)
 		if err != nil {
 			return nil, fmt.Errorf("start %s: %w", p.Name, err)
@@ -169,13 +181,23 @@ func startOnce(ctx context.Context, p *Profile, app App, opts Options, port int,
 			os.RemoveAll(rundir)
 		}
 	}
+	command := p.Command
+	var clientTLS *tls.Config
+	if opts.TLS {
+		extra = maps.Clone(extra)
+		if _, clientTLS, err = prepareTLS(rundir, extra); err != nil {
+			cleanup()
+			return fail(err)
+		}
+		command = p.tlsCommand()
+	}
 	vars, env, err := instanceVars(p, app, opts, port, rundir, extra)
 	if err != nil {
 		cleanup()
 		return fail(err)
 	}
-	argv := make([]string, len(p.Command))
-	for i, a := range p.Command {
+	argv := make([]string, len(command))
+	for i, a := range command {
 		if argv[i], err = expand(a, vars); err != nil {
 			cleanup()
 			return fail(fmt.Errorf("command: %w", err))
@@ -264,6 +286,8 @@ func startOnce(ctx context.Context, p *Profile, app App, opts Options, port int,
 		wd:      wd,
 		exited:  make(chan struct{}),
 		stopped: make(chan struct{}),
+
+		clientTLS: clientTLS,
 	}
 	inst.tree.escaped = wd.adopt
 	go inst.wait()
@@ -374,7 +398,7 @@ func (i *Instance) awaitReady(ctx context.Context, timeout time.Duration) (int, 
 			}
 			return 0, fmt.Errorf("not ready after %s: GET %s: %v", timeout, path, lastErr)
 		}
-		status, err := httpProbe(ctx, i.Addr, path, min(remaining, 5*time.Second))
+		status, err := httpProbe(ctx, i.Addr, path, min(remaining, 5*time.Second), i.clientTLS)
 		if err == nil {
 			if i.impostor() {
 				return 0, fmt.Errorf("%w: another process answers on port %d", errPortTaken, i.Port)
@@ -466,8 +490,8 @@ func listeningInodes(port int) map[string]bool {
 // httpProbe sends one GET over a raw socket and returns the status code of
 // the status line that comes back (any code counts as "answering"; the
 // line is read leniently: judging the server is the suite's business). A
-// cancelled ctx cuts it short.
-func httpProbe(ctx context.Context, addr, path string, timeout time.Duration) (int, error) {
+// cancelled ctx cuts it short. With tc, it speaks TLS.
+func httpProbe(ctx context.Context, addr, path string, timeout time.Duration, tc *tls.Config) (int, error) {
 	d := net.Dialer{Timeout: min(timeout, time.Second)}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -476,6 +500,13 @@ func httpProbe(ctx context.Context, addr, path string, timeout time.Duration) (i
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(timeout))
 	defer context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })()
+	if tc != nil {
+		tconn := tls.Client(conn, tc)
+		if err := tconn.HandshakeContext(ctx); err != nil {
+			return 0, fmt.Errorf("TLS handshake: %w", err)
+		}
+		conn = tconn
+	}
 	req := "GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nUser-Agent: wsgikit-harness\r\nConnection: close\r\n\r\n"
 	if _, err := conn.Write([]byte(req)); err != nil {
 		return 0, err
