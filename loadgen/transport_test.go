@@ -357,3 +357,27 @@ func TestReadResponseAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestRoundTripAllocs: over a real socket (the server in another process,
+// so its allocations are not counted), a kept-alive exchange allocates only
+// the response with its body reader: the request goes out and the answer
+// is read without a closure or buffer per request.
+func TestRoundTripAllocs(t *testing.T) {
+	base := startFastFixtureProcess(t)
+	tr := &Transport{Timeout: 10 * time.Second, MaxConnsPerHost: 1}
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequest("GET", base+"/", nil)
+	var err error
+	exchange := func() {
+		var resp *http.Response
+		if resp, err = tr.RoundTrip(req); err != nil {
+			return
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	exchange() // dial
+	if n := testing.AllocsPerRun(1000, exchange); n != 1 || err != nil {
+		t.Errorf("%v allocations per exchange (want 1), err %v", n, err)
+	}
+}
