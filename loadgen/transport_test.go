@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wsgikit/wsgikit/internal/harness"
 )
 
 // leanClient returns an http.Client on a fresh lean transport.
@@ -379,5 +381,14 @@ func TestRoundTripAllocs(t *testing.T) {
 	exchange() // dial
 	if n := testing.AllocsPerRun(1000, exchange); n != 1 || err != nil {
 		t.Errorf("%v allocations per exchange (want 1), err %v", n, err)
+	}
+}
+
+// TestNginxStaticProfile: the profile README's driver-against-wrk command
+// loads.
+func TestNginxStaticProfile(t *testing.T) {
+	ps, err := harness.LoadProfiles("testdata/nginx-static.toml")
+	if err != nil || len(ps) != 1 || ps[0].Name != "nginx-static" {
+		t.Fatalf("profiles %v, err %v", ps, err)
 	}
 }
