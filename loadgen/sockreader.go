@@ -24,10 +24,18 @@ type sockReader struct {
 	pending []byte // request to send before the next read
 	sent    int    // bytes of it sent
 	werr    error  // its send error, for the caller to report as a write failure
+
+	// One Read's state, for onReady.
+	ready func(fd uintptr) bool // s.onReady
+	req   []byte                // request still to send
+	buf   []byte                // where the response goes
+	n     int
+	rerr  error
 }
 
 func newSockReader(nc net.Conn) *sockReader {
 	s := &sockReader{nc: nc}
+	s.ready = s.onReady
 	if sc, ok := nc.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			s.rc = rc
@@ -53,40 +61,46 @@ func (s *sockReader) Read(p []byte) (int, error) {
 	if s.pending == nil || s.rc == nil {
 		return s.nc.Read(p)
 	}
-	req := s.pending
-	s.pending = nil
-	var n int
-	var rerr error
-	err := s.rc.Read(func(fd uintptr) bool {
-		if req != nil {
-			s.sent, s.werr = s.nc.Write(req)
-			req = nil
-			if s.werr != nil {
-				rerr = s.werr
-				return true
-			}
-			return false // wait: nothing can have arrived yet
-		}
-		for {
-			m, err := syscall.Read(int(fd), p)
-			switch err {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false
-			case nil:
-				n = m
-				if m == 0 && len(p) > 0 {
-					rerr = io.EOF
-				}
-			default:
-				rerr = &net.OpError{Op: "read", Net: "tcp", Source: s.nc.LocalAddr(), Addr: s.nc.RemoteAddr(), Err: os.NewSyscallError("read", err)}
-			}
-			return true
-		}
-	})
+	s.req, s.pending = s.pending, nil
+	s.buf, s.n, s.rerr = p, 0, nil
+	err := s.rc.Read(s.ready)
+	n, rerr := s.n, s.rerr
+	s.req, s.buf, s.rerr = nil, nil, nil
 	if err != nil {
 		return 0, &net.OpError{Op: "read", Net: "tcp", Source: s.nc.LocalAddr(), Addr: s.nc.RemoteAddr(), Err: err}
 	}
 	return n, rerr
+}
+
+// onReady is rc.Read's callback (bound once, as s.ready: a closure per
+// Read would be an allocation per request): the first call sends the
+// queued request, later ones read into s.buf; false means wait for the
+// socket to become readable.
+func (s *sockReader) onReady(fd uintptr) bool {
+	if s.req != nil {
+		s.sent, s.werr = s.nc.Write(s.req)
+		s.req = nil
+		if s.werr != nil {
+			s.rerr = s.werr
+			return true
+		}
+		return false // wait: nothing can have arrived yet
+	}
+	for {
+		m, err := syscall.Read(int(fd), s.buf)
+		switch err {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		case nil:
+			s.n = m
+			if m == 0 && len(s.buf) > 0 {
+				s.rerr = io.EOF
+			}
+		default:
+			s.rerr = &net.OpError{Op: "read", Net: "tcp", Source: s.nc.LocalAddr(), Addr: s.nc.RemoteAddr(), Err: os.NewSyscallError("read", err)}
+		}
+		return true
+	}
 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wsgikit/wsgikit/internal/harness"
 )
 
 // leanClient returns an http.Client on a fresh lean transport.
@@ -355,5 +357,38 @@ func TestReadResponseAllocs(t *testing.T) {
 		if n := testing.AllocsPerRun(1000, func() { err = exchange(c, req) }); n != tc.want || err != nil {
 			t.Errorf("%d allocations per response (want %v), err %v, for %.30q", int(n), tc.want, err, tc.raw)
 		}
+	}
+}
+
+// TestRoundTripAllocs: over a real socket (the server in another process,
+// so its allocations are not counted), a kept-alive exchange allocates only
+// the response with its body reader: the request goes out and the answer
+// is read without a closure or buffer per request.
+func TestRoundTripAllocs(t *testing.T) {
+	base := startFastFixtureProcess(t)
+	tr := &Transport{Timeout: 10 * time.Second, MaxConnsPerHost: 1}
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequest("GET", base+"/", nil)
+	var err error
+	exchange := func() {
+		var resp *http.Response
+		if resp, err = tr.RoundTrip(req); err != nil {
+			return
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	exchange() // dial
+	if n := testing.AllocsPerRun(1000, exchange); n != 1 || err != nil {
+		t.Errorf("%v allocations per exchange (want 1), err %v", n, err)
+	}
+}
+
+// TestNginxStaticProfile: the profile README's driver-against-wrk command
+// loads.
+func TestNginxStaticProfile(t *testing.T) {
+	ps, err := harness.LoadProfiles("testdata/nginx-static.toml")
+	if err != nil || len(ps) != 1 || ps[0].Name != "nginx-static" {
+		t.Fatalf("profiles %v, err %v", ps, err)
 	}
 }
