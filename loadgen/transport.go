@@ -49,7 +49,7 @@ type Transport struct {
 	TLS *tls.Config
 
 	mu    sync.Mutex
-	pools map[string]*connPool
+	pools map[poolKey]*connPool
 	tls   *tls.Config // TLS with the session cache, made on first use
 
 	dials, reuses, resumed, bytesIn, bytesOut atomic.Uint64
@@ -145,15 +145,19 @@ func (c *conn) release(reusable bool) {
 	}
 }
 
+// poolKey names a pool; a struct, not a joined string, so that finding
+// the pool allocates nothing per request.
+type poolKey struct{ scheme, addr string }
+
 func (t *Transport) pool(scheme, addr string) *connPool {
-	key := scheme + "://" + addr
+	key := poolKey{scheme, addr}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if p := t.pools[key]; p != nil {
 		return p
 	}
 	if t.pools == nil {
-		t.pools = make(map[string]*connPool)
+		t.pools = make(map[poolKey]*connPool)
 	}
 	n := 4096
 	p := &connPool{addr: addr}
