@@ -436,8 +436,16 @@ func TestTLSHUPRenewsCertificate(t *testing.T) {
 		finish()
 		t.Fatalf("no connection saw the renewed certificate\n%s", s.Log())
 	}
+	// "reload done" is when the master TERMs the old workers; each may still
+	// accept in the instant before its listener closes. Once all four old
+	// workers (two per HUP) have stopped, only the renewed certificate serves.
+	s.waitLogCount("(reload, ", 4)
 	if r, cs, err := s.get(without(s.client, nil), "/"); err != nil || r.StatusCode != 200 || cs.PeerCertificates[0].SerialNumber.String() != newSerial {
-		t.Errorf("a new connection after the reload: %v", err)
+		got := ""
+		if err == nil {
+			got = fmt.Sprintf("status %d, certificate serial %s (renewed %s, old %s)", r.StatusCode, cs.PeerCertificates[0].SerialNumber, newSerial, oldSerial)
+		}
+		t.Errorf("a new connection after the old workers stopped: %v %s", err, got)
 	}
 	waitOK(200, "after the renewal")
 	finish()
