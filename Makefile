@@ -127,7 +127,7 @@ FUZZTIME ?= 60s
 # target's input cut off at a short -fuzztime deadline as a failure,
 # "context deadline exceeded"); `make fuzz` gives each FUZZTIME.
 PARSER_FUZZ := server/http1:FuzzParse server/http1:FuzzBody
-OTHER_FUZZ := server/http1:FuzzValidators internal/httpresp:FuzzReadResponse conformance/framework:FuzzReadResponse loadgen:FuzzResponse \
+OTHER_FUZZ := server/http1:FuzzValidators internal/httpresp:FuzzReadResponse conformance/framework:FuzzReadResponse loadgen:FuzzResponse loadgen:FuzzLoopParse \
 	loadgen:FuzzScenarioTOML loadgen:FuzzVegetaTargets loadgen:FuzzParseWrk reports:FuzzRender internal/harness:FuzzParseStat \
 	internal/harness:FuzzExpand internal/harness:FuzzSplitCommand internal/harness:FuzzProfileTOML server/engine:FuzzProxyHeader \
 	server/engine:FuzzForwarded server/accesslog:FuzzAccessLog cmd/wsgikit:FuzzServeConfig \

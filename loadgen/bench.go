@@ -127,7 +127,7 @@ func (r *runner) serverGroup(ctx context.Context, server string, scs []*Scenario
 			row = r.measure(ctx, srv, sc, load, row, label)
 			r.out.Runs = append(r.out.Runs, row)
 			if r.CrossCheck == "wrk" && row.Failed == "" && load.Mode == Closed {
-				r.crossCheck(ctx, server, srv.URL(), sc, load.Concurrency, row.RPS)
+				r.crossCheck(server, srv, sc, load.Concurrency, row)
 			}
 		}
 	}
@@ -177,14 +177,14 @@ func clientTLS(srv harness.Server) *tls.Config {
 }
 
 // crossCheck runs wrk once per (server, scenario, concurrency) of a bench.
-func (r *runner) crossCheck(ctx context.Context, server, base string, sc *Scenario, conc int, rps float64) {
+func (r *runner) crossCheck(server string, srv harness.Server, sc *Scenario, conc int, row reports.BenchRun) {
 	key := fmt.Sprintf("%s|%s|%d", server, sc.Name, conc)
 	if r.crossDone[key] {
 		return
 	}
 	r.crossDone[key] = true
-	cc := r.crossCheckWrk(ctx, base, sc, conc)
-	cc.Server, cc.Scenario, cc.Concurrency, cc.VegetaRPS = server, sc.Name, conc, rps
+	cc := r.crossCheckWrk(srv, sc, conc, row)
+	cc.Server, cc.Scenario, cc.Concurrency = server, sc.Name, conc
 	r.out.CrossChecks = append(r.out.CrossChecks, cc)
 }
 
@@ -192,6 +192,7 @@ func (r *runner) crossCheck(ctx context.Context, server, base string, sc *Scenar
 func (r *runner) measure(ctx context.Context, srv harness.Server, sc *Scenario, load Load, row reports.BenchRun, label string) reports.BenchRun {
 	cfg := RunConfig{BaseURL: srv.URL(), Scenario: sc, Load: load, Warmup: r.Warmup, Duration: r.Duration,
 		MaxRequests: r.MaxRequests, Timeout: r.Timeout, Stock: r.Transport == TransportStock, Server: srv,
+		Attacker:    r.Transport == TransportVegeta,
 		PinnedApart: r.Pin.Apart(), KeepRecords: r.OutDir != "", Intervals: r.fleet != nil, NewConn: r.NewConn}
 	cfg.TLS = clientTLS(srv)
 	if r.Transport == TransportWrk {
@@ -350,6 +351,7 @@ func fillRow(row *reports.BenchRun, r *RunResult) {
 	row.ServerPSS = r.Server.PeakPSSMB
 	row.ServerProcs = r.Server.Procs
 	row.ClientCPU = r.ClientCPU
+	row.Engine = r.Engine
 	row.ClientCPUs = r.ClientCPUs
 	if r.MachineIdle >= 0 {
 		idle := r.MachineIdle * 100

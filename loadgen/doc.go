@@ -2,9 +2,13 @@
 // with a lean HTTP/1.1 keep-alive transport plugged into its Client option,
 // exact HdrHistogram latencies, and benchstat's statistics.
 //
-// One measurement (Run) is a warm-up and a measured attack, each on a new
-// vegeta Attacker (an Attacker is single use) whose MaxWorkers is always
-// bounded. The closed model gives every one of N workers its own connection;
+// One measurement (Run) is a warm-up and a measured attack. The closed
+// model over keep-alive plain HTTP runs on the event loop (evloop.go: one
+// epoll loop per client CPU, wrk's way of sending, results recorded as the
+// Attacker's would be and written in vegeta's encoding); everything else
+// runs on a new vegeta Attacker per phase (an Attacker is single use) whose
+// MaxWorkers is always bounded. The closed model gives every one of N
+// workers its own connection;
 // the open model sends at a fixed rate and measures latency from each
 // request's intended send time, so that a stalled server or client cannot
 // hide its queue (coordinated omission); the service time from the actual

@@ -28,9 +28,13 @@ const (
 
 // Transports: who sends the requests of a run.
 const (
-	TransportLean  = "lean"  // vegeta with our HTTP/1.1 keep-alive transport
-	TransportStock = "stock" // vegeta with its own net/http transport
-	TransportWrk   = "wrk"   // Debian's wrk measures each run (closed model only)
+	// TransportLean: the event loop where it applies (closed model,
+	// keep-alive, plain HTTP to one address), vegeta's Attacker with our
+	// HTTP/1.1 transport everywhere else.
+	TransportLean   = "lean"
+	TransportVegeta = "vegeta" // vegeta's Attacker with our transport for every run
+	TransportStock  = "stock"  // vegeta's Attacker with its own net/http transport
+	TransportWrk    = "wrk"    // Debian's wrk measures each run (closed model only)
 )
 
 // Plan is everything one `wsgikit bench` does.
@@ -192,7 +196,7 @@ func (p *Plan) checkClient() error {
 	switch p.Transport {
 	case "":
 		p.Transport = TransportLean
-	case TransportLean, TransportStock:
+	case TransportLean, TransportVegeta, TransportStock:
 	case TransportWrk:
 		if p.NewConn {
 			return errors.New("--new-conn: wrk keeps its connections alive; use lean or stock")
@@ -212,7 +216,7 @@ func (p *Plan) checkClient() error {
 			return fmt.Errorf("--transport wrk: %s not found; install it: apt-get install wrk (make setup does)", p.WrkPath)
 		}
 	default:
-		return fmt.Errorf("--transport %q: want lean, stock or wrk", p.Transport)
+		return fmt.Errorf("--transport %q: want lean, vegeta, stock or wrk", p.Transport)
 	}
 	return nil
 }

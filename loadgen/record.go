@@ -21,6 +21,7 @@ type recorder struct {
 	errIndex map[string]int32
 	codes    [1000]uint64 // by status code; 0: no response
 
+	progress                     func(done uint64) // cfg.Progress; nil in a shard
 	lastProgress                 time.Time
 	firstSend, lastSend, lastEnd time.Time
 }
@@ -42,39 +43,44 @@ func newRecorder(cfg RunConfig, tgts []vegeta.Target, p *pacer) *recorder {
 	start := time.Now()
 	res.Began = start
 	return &recorder{cfg: cfg, res: res, pacer: p, lateness: newHist(), start: start,
-		bucket: timelineBucket(cfg.Duration), errIndex: map[string]int32{}}
+		bucket: timelineBucket(cfg.Duration), errIndex: map[string]int32{}, progress: cfg.Progress}
 }
 
 // add accounts one result.
 func (rc *recorder) add(r *vegeta.Result) {
+	rc.addOne(r.Seq, r.Code, targetIndex(rc.res.Targets, r), r.Timestamp, r.Latency, r.Error)
+}
+
+// addOne accounts one request: sent at ts, answered (or failed) lat later,
+// with status code (0: no response, errText says why).
+func (rc *recorder) addOne(seq uint64, code uint16, target int32, ts time.Time, lat time.Duration, errText string) {
 	res := rc.res
 	res.Requests++
-	if rc.firstSend.IsZero() || r.Timestamp.Before(rc.firstSend) {
-		rc.firstSend = r.Timestamp
+	if rc.firstSend.IsZero() || ts.Before(rc.firstSend) {
+		rc.firstSend = ts
 	}
-	if r.Timestamp.After(rc.lastSend) {
-		rc.lastSend = r.Timestamp
+	if ts.After(rc.lastSend) {
+		rc.lastSend = ts
 	}
-	end := r.Timestamp.Add(r.Latency)
+	end := ts.Add(lat)
 	if end.After(rc.lastEnd) {
 		rc.lastEnd = end
 	}
-	lat := r.Latency
 	record(res.Service, lat)
 	if rc.cfg.Load.Mode == Open {
-		if due, ok := rc.pacer.intended(r.Seq); ok {
+		if due, ok := rc.pacer.intended(seq); ok {
 			lat = end.Sub(due)
-			record(rc.lateness, r.Timestamp.Sub(due))
+			record(rc.lateness, ts.Sub(due))
 		}
 		record(res.Latency, lat)
 	}
-	if r.Code >= 200 && r.Code < 300 {
+	if code >= 200 && code < 300 {
 		res.Successes++
 	} else {
 		res.Errors++
 	}
-	rc.codes[min(int(r.Code), len(rc.codes)-1)]++
-	ei := rc.errorText(r)
+	rc.codes[min(int(code), len(rc.codes)-1)]++
+	ei := rc.errorText(code, errText)
 	bi := int(end.Sub(rc.start) / rc.bucket)
 	if bi >= 0 && bi < 10000 {
 		for len(rc.bins) <= bi {
@@ -87,14 +93,14 @@ func (rc *recorder) add(r *vegeta.Result) {
 		res.RecordsDropped++
 	} else if rc.cfg.KeepRecords {
 		res.Records = append(res.Records, Record{
-			Seq: r.Seq, Code: r.Code, Target: targetIndex(res.Targets, r),
-			Timestamp: int64(r.Timestamp.Sub(rc.start)), Latency: int64(r.Latency), Err: ei,
+			Seq: seq, Code: code, Target: target,
+			Timestamp: int64(ts.Sub(rc.start)), Latency: int64(lat), Err: ei,
 		})
 	}
-	if rc.cfg.Progress != nil && res.Requests%256 == 0 {
+	if rc.progress != nil && res.Requests%256 == 0 {
 		if now := time.Now(); now.Sub(rc.lastProgress) > 100*time.Millisecond {
 			rc.lastProgress = now
-			rc.cfg.Progress(res.Requests)
+			rc.progress(res.Requests)
 		}
 	}
 }
@@ -102,16 +108,22 @@ func (rc *recorder) add(r *vegeta.Result) {
 // errorText counts a request that got no status by its error's text (at
 // most 20 texts, then "other errors") and returns the text's index for
 // the result file (-1: none).
-func (rc *recorder) errorText(r *vegeta.Result) int32 {
-	if r.Code != 0 || r.Error == "" {
+func (rc *recorder) errorText(code uint16, txt string) int32 {
+	if code != 0 || txt == "" {
 		return -1
 	}
+	return rc.countError(txt, 1)
+}
+
+// countError adds n requests that failed with txt.
+func (rc *recorder) countError(txt string, n uint64) int32 {
 	res := rc.res
-	txt := r.Error
 	if len(res.ErrorsByText) >= 20 && res.ErrorsByText[txt] == 0 {
 		txt = "other errors"
 	}
-	res.ErrorsByText[txt]++
+	if n > 0 {
+		res.ErrorsByText[txt] += n
+	}
 	if !rc.cfg.KeepRecords {
 		return -1
 	}
@@ -122,6 +134,66 @@ func (rc *recorder) errorText(r *vegeta.Result) int32 {
 		rc.errIndex[txt] = i
 	}
 	return i
+}
+
+// merge adds what o recorded (a shard of the same run, made by shard)
+// into rc.
+func (rc *recorder) merge(o *recorder) {
+	res, or := rc.res, o.res
+	res.Requests += or.Requests
+	res.Successes += or.Successes
+	res.Errors += or.Errors
+	if !o.firstSend.IsZero() && (rc.firstSend.IsZero() || o.firstSend.Before(rc.firstSend)) {
+		rc.firstSend = o.firstSend
+	}
+	if o.lastSend.After(rc.lastSend) {
+		rc.lastSend = o.lastSend
+	}
+	if o.lastEnd.After(rc.lastEnd) {
+		rc.lastEnd = o.lastEnd
+	}
+	res.Service.Merge(or.Service)
+	if res.Latency != res.Service {
+		res.Latency.Merge(or.Latency)
+	}
+	rc.lateness.Merge(o.lateness)
+	for c, n := range o.codes {
+		rc.codes[c] += n
+	}
+	for i, b := range o.bins {
+		for len(rc.bins) <= i {
+			rc.bins = append(rc.bins, tbin{h: rc.binHist()})
+		}
+		rc.bins[i].n += b.n
+		rc.bins[i].h.Merge(b.h)
+	}
+	remap := make([]int32, len(or.errStrings))
+	for i, txt := range or.errStrings {
+		remap[i] = rc.countError(txt, 0)
+	}
+	for txt, n := range or.ErrorsByText {
+		rc.countError(txt, n)
+	}
+	for _, r := range or.Records {
+		if len(res.Records) >= MaxRecords {
+			res.RecordsDropped++
+			continue
+		}
+		if r.Err >= 0 {
+			r.Err = remap[r.Err]
+		}
+		res.Records = append(res.Records, r)
+	}
+	res.RecordsDropped += or.RecordsDropped
+}
+
+// shard is a recorder for one event loop of the same run: same start and
+// targets, no progress calls (the driver reports the sum), merged into rc
+// at the end.
+func (rc *recorder) shard() *recorder {
+	o := newRecorder(rc.cfg, rc.res.Targets, rc.pacer)
+	o.start, o.res.Began, o.progress = rc.start, rc.res.Began, nil
+	return o
 }
 
 // finish reduces what was recorded: status counts, rates, lateness and
@@ -138,8 +210,8 @@ func (rc *recorder) finish() *RunResult {
 		}
 		res.Status[k] += n
 	}
-	if rc.cfg.Progress != nil {
-		rc.cfg.Progress(res.Requests)
+	if rc.progress != nil {
+		rc.progress(res.Requests)
 	}
 	if res.Requests > 0 {
 		res.Seconds = rc.lastEnd.Sub(rc.firstSend).Seconds()

@@ -51,6 +51,9 @@ type RunConfig struct {
 	Timeout     time.Duration // per request (0: 10s)
 	// Stock uses vegeta's own net/http transport instead of the lean one.
 	Stock bool
+	// Attacker sends through vegeta's Attacker even where the event loop
+	// would run (closed model, keep-alive, plain HTTP to one address).
+	Attacker bool
 	// TLS is the client configuration of an https:// BaseURL.
 	TLS *tls.Config
 	// NewConn opens a new connection for every request (a TLS handshake
@@ -74,6 +77,13 @@ type RunConfig struct {
 	// responses so far.
 	Progress func(done uint64)
 }
+
+// What sent a run's requests (RunResult.Engine).
+const (
+	EngineLoop   = "loop"   // the event loop (evloop.go)
+	EngineVegeta = "vegeta" // vegeta's Attacker
+	EngineWrk    = "wrk"
+)
 
 // MaxRecords bounds the per-request records kept for one run's result
 // file (about 50 bytes each).
@@ -120,6 +130,7 @@ type RunResult struct {
 	ClientBound      bool
 	ClientWhy        string
 	Failed           string
+	Engine           string // what sent the requests: EngineLoop, EngineVegeta or EngineWrk
 	Transport        TransportStats
 	Records          []Record
 	RecordsDropped   uint64 // requests past MaxRecords, not in the result file
@@ -146,7 +157,22 @@ func Run(cfg RunConfig) (*RunResult, error) {
 	if cfg.Wrk != "" {
 		return runWrk(cfg)
 	}
-	a := &attack{cfg: cfg, tgts: cfg.Scenario.targets(cfg.BaseURL),
+	tgts := cfg.Scenario.targets(cfg.BaseURL)
+	ld, err := newLoopDriver(cfg, tgts)
+	if err != nil {
+		return nil, err
+	}
+	if ld != nil {
+		defer ld.close()
+		if cfg.Warmup > 0 {
+			ld.warmUp()
+			if exited(cfg.Server) {
+				return cfg.serverExited("during warm-up"), nil
+			}
+		}
+		return ld.measure(), nil
+	}
+	a := &attack{cfg: cfg, tgts: tgts,
 		lean: &Transport{Timeout: cfg.Timeout, MaxConnsPerHost: cfg.Load.Concurrency, TLS: cfg.TLS, DisableKeepAlives: cfg.NewConn}}
 	defer a.lean.CloseIdleConnections()
 	if cfg.Warmup > 0 {
@@ -263,6 +289,7 @@ func (a *attack) measure() *RunResult {
 	}
 	stop()
 	res := rec.finish()
+	res.Engine = EngineVegeta
 	ts := a.lean.Stats()
 	res.Transport = ts.Sub(tstats)
 	m.finish(cfg, res, 0)

@@ -41,15 +41,15 @@ func BenchmarkClientCPU(b *testing.B) {
 	upload, _ := LookupScenario("upload", nil)
 	for _, sc := range []*Scenario{hello, upload} {
 		for _, tc := range []struct {
-			name  string
-			stock bool
-		}{{"stock", true}, {"lean", false}} {
+			name            string
+			stock, attacker bool
+		}{{"stock", true, true}, {"lean", false, true}, {"loop", false, false}} {
 			b.Run(sc.Name+"/"+tc.name, func(b *testing.B) {
 				var ru0, ru1 syscall.Rusage
 				syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 				r, err := Run(RunConfig{
 					BaseURL: base, Scenario: sc, Load: Load{Mode: Closed, Concurrency: conc},
-					Duration: 10 * time.Minute, MaxRequests: uint64(b.N), Stock: tc.stock,
+					Duration: 10 * time.Minute, MaxRequests: uint64(b.N), Stock: tc.stock, Attacker: tc.attacker,
 				})
 				if err != nil {
 					b.Fatal(err)

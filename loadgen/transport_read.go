@@ -42,10 +42,10 @@ func (c *conn) readResponse(req *http.Request) (*http.Response, *body, error) {
 			}
 			return nil, nil, wrapErr("read status line", err)
 		}
-		if st.Code >= 100 && st.Code < 200 {
-			if st.Code == 101 {
-				return nil, nil, errors.New("server switched protocols (101); not supported")
-			}
+		if err := finalStatus(st); err != nil {
+			return nil, nil, err
+		}
+		if st.Code < 200 {
 			if _, err := c.rd.ReadHeader(req.Method, st, nil); err != nil {
 				return nil, nil, headerErr(err)
 			}
@@ -98,6 +98,19 @@ func (c *conn) readResponse(req *http.Request) (*http.Response, *body, error) {
 		resp.Close = !b.keep
 		return resp, b, nil
 	}
+}
+
+// finalStatus refuses the status lines the driver cannot count: a status
+// code below 100 (RFC 9110 §15 calls it invalid, and 0 is how results say
+// "no response") and 101, a protocol switch; the rest of 1xx are interim.
+func finalStatus(st httpresp.Status) error {
+	switch {
+	case st.Code < 100:
+		return fmt.Errorf("malformed status line %q: status code below 100", st.Line)
+	case st.Code == 101:
+		return errors.New("server switched protocols (101); not supported")
+	}
+	return nil
 }
 
 // headerErr says why a header section could not be read.

@@ -10,77 +10,11 @@ import (
 // writeRequest sends the request line, headers and body, in one write when
 // the body is in memory and small.
 func (c *conn) writeRequest(req *http.Request) error {
-	buf := c.wbuf[:0]
-	method := req.Method
-	if method == "" {
-		method = http.MethodGet
-	}
-	buf = append(buf, method...)
-	buf = append(buf, ' ')
-	u := req.URL
-	if u.Opaque != "" {
-		buf = append(buf, u.RequestURI()...)
-	} else {
-		p := u.EscapedPath()
-		if p == "" {
-			p = "/"
-		}
-		buf = append(buf, p...)
-		if u.RawQuery != "" || u.ForceQuery {
-			buf = append(buf, '?')
-			buf = append(buf, u.RawQuery...)
-		}
-	}
-	buf = append(buf, " HTTP/1.1\r\nHost: "...)
-	host := req.Host
-	if host == "" {
-		host = u.Host
-	}
-	buf = append(buf, host...)
-	buf = append(buf, "\r\n"...)
-	ua := false
-	for k, vs := range req.Header {
-		switch k {
-		case "Host", "Content-Length", "Transfer-Encoding", "Connection":
-			continue
-		case "User-Agent":
-			ua = true
-		}
-		for _, v := range vs {
-			buf = append(buf, k...)
-			buf = append(buf, ": "...)
-			buf = append(buf, v...)
-			buf = append(buf, "\r\n"...)
-		}
-	}
-	if !ua {
-		buf = append(buf, "User-Agent: wsgikit-bench\r\n"...)
-	}
-	if c.t.DisableKeepAlives || req.Close {
-		buf = append(buf, "Connection: close\r\n"...)
-	}
-	chunked := false
-	for _, te := range req.TransferEncoding {
-		if te == "chunked" {
-			chunked = true
-		}
-	}
+	buf, chunked := appendRequestHead(c.wbuf[:0], req, c.t.DisableKeepAlives || req.Close)
 	body := req.Body
 	if body == http.NoBody {
 		body = nil
 	}
-	switch {
-	case chunked || (body != nil && req.ContentLength <= 0): // 0 with a body means unknown
-		chunked = true
-		buf = append(buf, "Transfer-Encoding: chunked\r\n"...)
-	case req.ContentLength > 0 || body != nil:
-		buf = append(buf, "Content-Length: "...)
-		buf = strconv.AppendInt(buf, req.ContentLength, 10)
-		buf = append(buf, "\r\n"...)
-	case method == "POST" || method == "PUT" || method == "PATCH":
-		buf = append(buf, "Content-Length: 0\r\n"...)
-	}
-	buf = append(buf, "\r\n"...)
 	var n int64
 	var err error
 	switch {
@@ -160,4 +94,81 @@ func (c *conn) writeChunked(head []byte, body io.Reader) error {
 			return fmt.Errorf("request body: %w", rerr)
 		}
 	}
+}
+
+// appendRequestHead appends req's request line and header section (through
+// the empty line) to buf: the one serialization of a request, shared by the
+// transport and the event loop, which sends each target's bytes as they are.
+// chunked says the body must follow chunked.
+func appendRequestHead(buf []byte, req *http.Request, close bool) ([]byte, bool) {
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	buf = append(buf, method...)
+	buf = append(buf, ' ')
+	u := req.URL
+	if u.Opaque != "" {
+		buf = append(buf, u.RequestURI()...)
+	} else {
+		p := u.EscapedPath()
+		if p == "" {
+			p = "/"
+		}
+		buf = append(buf, p...)
+		if u.RawQuery != "" || u.ForceQuery {
+			buf = append(buf, '?')
+			buf = append(buf, u.RawQuery...)
+		}
+	}
+	buf = append(buf, " HTTP/1.1\r\nHost: "...)
+	host := req.Host
+	if host == "" {
+		host = u.Host
+	}
+	buf = append(buf, host...)
+	buf = append(buf, "\r\n"...)
+	ua := false
+	for k, vs := range req.Header {
+		switch k {
+		case "Host", "Content-Length", "Transfer-Encoding", "Connection":
+			continue
+		case "User-Agent":
+			ua = true
+		}
+		for _, v := range vs {
+			buf = append(buf, k...)
+			buf = append(buf, ": "...)
+			buf = append(buf, v...)
+			buf = append(buf, "\r\n"...)
+		}
+	}
+	if !ua {
+		buf = append(buf, "User-Agent: wsgikit-bench\r\n"...)
+	}
+	if close {
+		buf = append(buf, "Connection: close\r\n"...)
+	}
+	chunked := false
+	for _, te := range req.TransferEncoding {
+		if te == "chunked" {
+			chunked = true
+		}
+	}
+	body := req.Body
+	if body == http.NoBody {
+		body = nil
+	}
+	switch {
+	case chunked || (body != nil && req.ContentLength <= 0): // 0 with a body means unknown
+		chunked = true
+		buf = append(buf, "Transfer-Encoding: chunked\r\n"...)
+	case req.ContentLength > 0 || body != nil:
+		buf = append(buf, "Content-Length: "...)
+		buf = strconv.AppendInt(buf, req.ContentLength, 10)
+		buf = append(buf, "\r\n"...)
+	case method == "POST" || method == "PUT" || method == "PATCH":
+		buf = append(buf, "Content-Length: 0\r\n"...)
+	}
+	return append(buf, "\r\n"...), chunked
 }

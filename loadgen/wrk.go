@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"os/exec"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,42 +28,33 @@ func wrkScenario(sc *Scenario) error {
 	return nil
 }
 
-var wrkRPS = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
-
-// crossCheckWrk runs wrk (Debian's, one thread, same connections, at most
-// 10 s) against the server, so our throughput can be read next to a
-// well-known client's. Only GET scenarios without a body: wrk needs a Lua
-// script for anything else.
-func (p *Plan) crossCheckWrk(ctx context.Context, base string, sc *Scenario, conc int) reports.CrossCheck {
-	var cc reports.CrossCheck
-	if len(sc.Requests) != 1 || sc.Requests[0].Method != "GET" || len(sc.Requests[0].Body) > 0 {
+// crossCheckWrk runs wrk against the server right after the driver's run
+// of the same load point (row), through Run as --transport wrk does, so
+// that the two throughputs, and the client CPU each spent per request,
+// can be read side by side. Only single-request GET scenarios without a
+// body: wrk needs a Lua script for anything else.
+func (p *Plan) crossCheckWrk(srv harness.Server, sc *Scenario, conc int, row reports.BenchRun) reports.CrossCheck {
+	cc := reports.CrossCheck{VegetaRPS: row.RPS, Engine: row.Engine}
+	if wrkScenario(sc) != nil {
 		cc.Error = "skipped: wrk cross-check runs single-request GET scenarios only"
 		return cc
 	}
-	d := min(p.Duration, 10*time.Second)
-	secs := max(int(d.Seconds()), 1)
-	u := sc.Requests[0].Path
-	if strings.HasPrefix(u, "/") {
-		u = strings.TrimSuffix(base, "/") + u
+	if row.Requests > 0 {
+		cc.ClientCPUus = row.ClientCPU / float64(row.Requests) * 1e6
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(secs)*time.Second+15*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, p.WrkPath, "-t1", "-c"+strconv.Itoa(conc), "-d"+strconv.Itoa(secs)+"s", u)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		if _, lerr := exec.LookPath(p.WrkPath); lerr != nil {
-			cc.Error = fmt.Sprintf("%s not found; install Debian's wrk package", p.WrkPath)
-		} else {
-			cc.Error = fmt.Sprintf("wrk: %v: %s", err, textutil.FirstLine(string(out), ""))
+	res, err := Run(RunConfig{BaseURL: srv.URL(), Scenario: sc, Load: Load{Mode: Closed, Concurrency: conc},
+		Duration: min(p.Duration, 10*time.Second), Timeout: p.Timeout, Server: srv, PinnedApart: p.Pin.Apart(), Wrk: p.WrkPath})
+	switch {
+	case err != nil:
+		cc.Error = err.Error()
+	case res.Failed != "":
+		cc.Error = res.Failed
+	default:
+		cc.WrkRPS = res.RPS
+		if res.Requests > 0 {
+			cc.WrkCPUus = res.ClientCPU / float64(res.Requests) * 1e6
 		}
-		return cc
 	}
-	m := wrkRPS.FindSubmatch(out)
-	if m == nil {
-		cc.Error = "wrk printed no Requests/sec line"
-		return cc
-	}
-	cc.WrkRPS, _ = strconv.ParseFloat(string(m[1]), 64)
 	return cc
 }
 
@@ -123,7 +113,7 @@ func runWrk(cfg RunConfig) (*RunResult, error) {
 		cfg.Progress(0) // the measured part starts
 	}
 	out, wrkCPU, err := execWrk(cfg.Wrk, cfg.Server, args(cfg.Duration))
-	res := &RunResult{Load: cfg.Load, Latency: newHist(), Began: m.start}
+	res := &RunResult{Load: cfg.Load, Latency: newHist(), Began: m.start, Engine: EngineWrk}
 	res.Service = res.Latency
 	if err == nil {
 		err = parseWrk(out, res)

@@ -118,8 +118,11 @@ type CrossCheck struct {
 	Server      string  `json:"server"`
 	Scenario    string  `json:"scenario"`
 	Concurrency int     `json:"concurrency"`
-	VegetaRPS   float64 `json:"vegeta_rps"`
+	VegetaRPS   float64 `json:"vegeta_rps"` // the driver's rate, whatever its engine (the name predates the event loop)
 	WrkRPS      float64 `json:"wrk_rps"`
+	Engine      string  `json:"engine,omitempty"`                // what sent the driver's requests: loop or vegeta
+	ClientCPUus float64 `json:"client_cpu_us_per_req,omitempty"` // the driver's CPU per request
+	WrkCPUus    float64 `json:"wrk_cpu_us_per_req,omitempty"`    // wrk's CPU per request, same server and load
 	Error       string  `json:"error,omitempty"`
 }
 
@@ -188,7 +191,8 @@ type BenchRun struct {
 	Timeline     []TimePoint       `json:"timeline,omitempty"` // latency over time
 	Percentiles  []PctPoint        `json:"percentiles,omitempty"`
 
-	Transport   string            `json:"transport"` // lean, stock (vegeta's net/http) or wrk
+	Transport   string            `json:"transport"`        // lean, vegeta, stock (vegeta's net/http) or wrk
+	Engine      string            `json:"engine,omitempty"` // what sent the requests: loop (the event loop), vegeta (its Attacker) or wrk
 	SendRate    float64           `json:"send_rate,omitempty"`
 	LatenessP99 float64           `json:"lateness_p99_ms,omitempty"` // open model: how late the generator sent
 	ClientWhy   string            `json:"client_bound_reason,omitempty"`

@@ -161,7 +161,7 @@ one warning line; 2 if none is.`,
 	fl.IntVarP(&f.workers, "workers", "w", 1, "server worker processes")
 	fl.IntVar(&f.threads, "threads", 4, "server threads per worker")
 	fl.StringVar(&f.pin, "pin", "", `CPU pinning, taskset lists: "server=0 client=1"`)
-	fl.StringVar(&f.transport, "transport", "lean", "lean (ours), stock (vegeta's net/http), or wrk (Debian's wrk measures each run: closed model, one plain GET)")
+	fl.StringVar(&f.transport, "transport", "lean", "lean (ours: an event loop in the closed model over keep-alive http, vegeta's Attacker with our transport otherwise), vegeta (vegeta's Attacker with our transport for every run), stock (vegeta's Attacker with its net/http), or wrk (Debian's wrk measures each run: closed model, one plain GET)")
 	fl.StringVar(&f.crossCheck, "cross-check", "", "wrk: also run wrk on each server (closed model) and print both throughputs")
 	fl.StringVar(&f.saveBaseline, "save-baseline", "", "write this run as a baseline file")
 	fl.StringVar(&f.baseline, "baseline", "", "compare with a baseline (or an earlier bench.json); exit 1 on a significant regression; a missing FILE is written for next time")
@@ -222,8 +222,7 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 			fmt.Fprintf(stdout, "wrk cross-check %s %s c=%d: %s\n", cc.Server, cc.Scenario, cc.Concurrency, cc.Error)
 			continue
 		}
-		fmt.Fprintf(stdout, "wrk cross-check %s %s c=%d: vegeta %.0f req/s, wrk %.0f req/s (round 1)\n",
-			cc.Server, cc.Scenario, cc.Concurrency, cc.VegetaRPS, cc.WrkRPS)
+		fmt.Fprintln(stdout, loadgen.CrossCheckLine(cc))
 	}
 	regressed := 0
 	if base != nil {

@@ -204,7 +204,8 @@ func requireProfile(t *testing.T, name string) {
 }
 
 // TestBenchCLICrossCheckWrk: --cross-check wrk runs wrk against the same
-// server and scenario and records both throughputs in bench.json.
+// server and scenario and records both throughputs, and both clients' CPU
+// per request, in bench.json.
 func TestBenchCLICrossCheckWrk(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starts a real server")
@@ -219,7 +220,7 @@ func TestBenchCLICrossCheckWrk(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if !strings.Contains(out, "wrk cross-check waitress hello c=2: vegeta ") {
+	if !strings.Contains(out, "wrk cross-check waitress hello c=2: wsgikit (loop) ") || !strings.Contains(out, "wrk's efficiency") {
 		t.Fatalf("no cross-check line:\n%s", out)
 	}
 	var rb struct {
@@ -227,6 +228,9 @@ func TestBenchCLICrossCheckWrk(t *testing.T) {
 			Server    string  `json:"server"`
 			VegetaRPS float64 `json:"vegeta_rps"`
 			WrkRPS    float64 `json:"wrk_rps"`
+			Engine    string  `json:"engine"`
+			ClientCPU float64 `json:"client_cpu_us_per_req"`
+			WrkCPU    float64 `json:"wrk_cpu_us_per_req"`
 			Error     string  `json:"error"`
 		} `json:"cross_checks"`
 	}
@@ -234,7 +238,8 @@ func TestBenchCLICrossCheckWrk(t *testing.T) {
 		t.Fatalf("bench.json: %v", err)
 	}
 	if len(rb.CrossChecks) != 1 || rb.CrossChecks[0].Server != "waitress" || rb.CrossChecks[0].Error != "" ||
-		rb.CrossChecks[0].VegetaRPS <= 0 || rb.CrossChecks[0].WrkRPS <= 0 {
+		rb.CrossChecks[0].VegetaRPS <= 0 || rb.CrossChecks[0].WrkRPS <= 0 || rb.CrossChecks[0].Engine != "loop" ||
+		rb.CrossChecks[0].ClientCPU <= 0 || rb.CrossChecks[0].WrkCPU <= 0 {
 		t.Fatalf("cross_checks %+v", rb.CrossChecks)
 	}
 }

@@ -241,7 +241,7 @@ func (c *ChunkedReader) Read(p []byte) (int, error) {
 
 func (c *ChunkedReader) read(p []byte) (int, error) {
 	if c.left == 0 {
-		size, err := c.r.chunkSize()
+		size, err := c.r.ReadChunkSize()
 		if err != nil {
 			return 0, err
 		}
@@ -249,7 +249,7 @@ func (c *ChunkedReader) read(p []byte) (int, error) {
 			c.r.OnChunk(size)
 		}
 		if size == 0 {
-			if err := c.r.trailers(); err != nil {
+			if err := c.r.ReadTrailers(); err != nil {
 				return 0, err
 			}
 			return 0, io.EOF
@@ -266,7 +266,7 @@ func (c *ChunkedReader) read(p []byte) (int, error) {
 	c.r.consumed += int64(n)
 	c.left -= int64(n)
 	if c.left == 0 {
-		return n, c.r.chunkEnd()
+		return n, c.r.ReadChunkEnd()
 	}
 	if err != nil {
 		return n, fmt.Errorf("chunk data truncated: %w", unexpected(err))
@@ -274,7 +274,12 @@ func (c *ChunkedReader) read(p []byte) (int, error) {
 	return n, nil
 }
 
-func (r *Reader) chunkSize() (int64, error) {
+// ReadChunkSize, ReadChunkEnd and ReadTrailers are the steps of a chunked
+// body that ChunkedReader takes, for a caller that moves through the chunk
+// data itself (the load driver's event loop skips it in its own buffer).
+// ReadChunkSize reads a chunk-size line (its extensions ignored) and
+// returns the size; OnChunk is not called.
+func (r *Reader) ReadChunkSize() (int64, error) {
 	line, bare, err := r.line()
 	if err != nil {
 		return 0, fmt.Errorf("chunked body ended before the last chunk: %w", unexpected(err))
@@ -291,8 +296,8 @@ func (r *Reader) chunkSize() (int64, error) {
 	return n, nil
 }
 
-// chunkEnd reads the CRLF after chunk data: two bytes, whatever they are.
-func (r *Reader) chunkEnd() error {
+// ReadChunkEnd reads the CRLF after chunk data: two bytes, whatever they are.
+func (r *Reader) ReadChunkEnd() error {
 	var got [2]byte
 	n := 0
 	var err error
@@ -312,7 +317,9 @@ func (r *Reader) chunkEnd() error {
 	return syntaxf("chunk data not followed by CRLF (%q)", seen)
 }
 
-func (r *Reader) trailers() error {
+// ReadTrailers reads the trailer section after the last chunk, through the
+// empty line that ends the body.
+func (r *Reader) ReadTrailers() error {
 	for {
 		name, value, done, err := r.nextField(&trailerSection)
 		if done || err != nil {
