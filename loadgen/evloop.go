@@ -723,13 +723,15 @@ func (l *evLoop) step(c *evConn, err error) bool {
 	return false
 }
 
-// complete records c's response and starts its next request.
+// complete records c's response and queues its next request. The
+// requests go out together once the events at hand are handled, as wrk's
+// do: the server then finds them waiting side by side.
 func (l *evLoop) complete(c *evConn) {
 	l.finish(c, c.code, "")
 	if !c.keep {
 		l.closeConn(c)
 	}
-	l.send(c)
+	l.pending = append(l.pending, c)
 }
 
 // fail ends c's request (if any) with err, closes its socket, and queues

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"syscall"
@@ -13,9 +14,11 @@ import (
 
 // BenchmarkClientCPU measures the driver's own CPU per request (getrusage of
 // this process; the Go server runs in a child process, so it is not counted)
-// for vegeta's stock net/http transport and the lean one, same load, against
-// a server faster than either client (serveFastFixture), so that each client
-// is measured saturated rather than waiting:
+// for each way of sending: vegeta's Attacker with its stock net/http
+// transport, the Attacker with the lean transport, the event loop, and wrk
+// (its CPU from the child's rusage; hello only, and timed: 3 s whatever N),
+// same load, against a server faster than any of them (serveFastFixture),
+// so that each client is measured saturated rather than waiting:
 //
 //	go test ./loadgen -run '^$' -bench ClientCPU -benchtime 100000x -count 6
 //
@@ -43,14 +46,27 @@ func BenchmarkClientCPU(b *testing.B) {
 		for _, tc := range []struct {
 			name            string
 			stock, attacker bool
-		}{{"stock", true, true}, {"lean", false, true}, {"loop", false, false}} {
+			wrk             string
+		}{{"stock", true, true, ""}, {"lean", false, true, ""}, {"loop", false, false, ""}, {"wrk", false, false, "wrk"}} {
+			if tc.wrk != "" && sc != hello {
+				continue
+			}
 			b.Run(sc.Name+"/"+tc.name, func(b *testing.B) {
+				if tc.wrk != "" {
+					if _, err := exec.LookPath(tc.wrk); err != nil {
+						b.Skipf("%s not installed (make setup)", tc.wrk)
+					}
+				}
 				var ru0, ru1 syscall.Rusage
 				syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
-				r, err := Run(RunConfig{
+				cfg := RunConfig{
 					BaseURL: base, Scenario: sc, Load: Load{Mode: Closed, Concurrency: conc},
 					Duration: 10 * time.Minute, MaxRequests: uint64(b.N), Stock: tc.stock, Attacker: tc.attacker,
-				})
+				}
+				if tc.wrk != "" {
+					cfg.Wrk, cfg.Duration, cfg.Timeout = tc.wrk, 3*time.Second, 10*time.Second
+				}
+				r, err := Run(cfg)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -60,8 +76,10 @@ func BenchmarkClientCPU(b *testing.B) {
 				syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 				n := float64(r.Requests)
 				b.ReportMetric(r.ClientCPU*1e9/n, "cpu-ns/req")
-				b.ReportMetric(float64(ru1.Utime.Nano()-ru0.Utime.Nano())/n, "user-ns/req")
-				b.ReportMetric(float64(ru1.Stime.Nano()-ru0.Stime.Nano())/n, "sys-ns/req")
+				if tc.wrk == "" {
+					b.ReportMetric(float64(ru1.Utime.Nano()-ru0.Utime.Nano())/n, "user-ns/req")
+					b.ReportMetric(float64(ru1.Stime.Nano()-ru0.Stime.Nano())/n, "sys-ns/req")
+				}
 				b.ReportMetric(r.RPS, "req/s")
 			})
 		}
