@@ -34,6 +34,26 @@ func LoadBaseline(path string) (*reports.Bench, error) {
 	return in.Benches[0], nil
 }
 
+// Uncompared names the load points of cur (server, scenario, mode,
+// concurrency) that base has no run of: a gate says nothing about them.
+func Uncompared(cur, base *reports.Bench) []string {
+	inBase := map[sumKey]bool{}
+	for _, r := range base.Runs {
+		inBase[sumKey{r.Server, r.Scenario, r.Mode, r.Concurrency}] = true
+	}
+	seen := map[sumKey]bool{}
+	var out []string
+	for _, r := range cur.Runs {
+		k := sumKey{r.Server, r.Scenario, r.Mode, r.Concurrency}
+		if !inBase[k] && !seen[k] {
+			seen[k] = true
+			out = append(out, fmt.Sprintf("%s %s %s c=%d", r.Server, r.Scenario, r.Mode, r.Concurrency))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // gateMetrics are judged against a baseline; higher is better for rps.
 var gateMetrics = []struct {
 	name         string

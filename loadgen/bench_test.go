@@ -463,7 +463,7 @@ func TestGate(t *testing.T) {
 				t.Fatalf("rps verdict %+v", rps)
 			}
 			var buf bytes.Buffer
-			n := WriteGate(&buf, regs, 0.05)
+			n := WriteGate(&buf, regs, nil, 0.05)
 			if (n > 0) != tc.regressed || (tc.regressed && !strings.Contains(buf.String(), "REGRESSION s hello rps")) {
 				t.Fatalf("gate output (%d):\n%s", n, buf.String())
 			}

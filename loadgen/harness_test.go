@@ -100,6 +100,9 @@ func TestRealServersEveryMode(t *testing.T) {
 		}
 		checkRuns(t, out, len(servers)*len(scs))
 		for _, r := range out.Runs {
+			if r.Engine != EngineLoop {
+				t.Fatalf("%s/%s sent by %q, want the event loop (closed model, plain http)", r.Server, r.Scenario, r.Engine)
+			}
 			if r.Scenario == "stream" && r.BytesIn < r.Requests*StreamSize {
 				t.Fatalf("%s stream: %d bytes in for %d requests", r.Server, r.BytesIn, r.Requests)
 			}
@@ -141,6 +144,9 @@ func TestRealServersEveryMode(t *testing.T) {
 		}
 		checkRuns(t, out, len(servers))
 		for _, r := range out.Runs {
+			if r.Engine != EngineVegeta {
+				t.Fatalf("%s open model sent by %q, want vegeta's Attacker", r.Server, r.Engine)
+			}
 			if r.Uncorrected == nil || r.Latency.P50 < r.Uncorrected.P50*0.99 {
 				t.Fatalf("%s: corrected %+v vs uncorrected %+v", r.Server, r.Latency, r.Uncorrected)
 			}

@@ -61,7 +61,10 @@ type Plan struct {
 	Transport   string // lean (default), stock or wrk
 	// NewConn opens a new connection per request: over https, a TLS
 	// handshake each (resumed when the server allows).
-	NewConn     bool
+	NewConn bool
+	// TLS says the servers are started with TLS (by Start) and driven over
+	// https; recorded in the settings.
+	TLS         bool
 	Pin         *Pinning
 	OutDir      string // result files; "" keeps none
 	AllowRemote bool
@@ -244,7 +247,8 @@ func CheckLoopback(base string) error {
 
 func (p *Plan) settings() *reports.BenchSettings {
 	s := &reports.BenchSettings{Mode: p.Mode, Rounds: p.Rounds, DurationS: p.Duration.Seconds(), WarmupS: p.Warmup.Seconds(),
-		Concurrency: p.Concurrency, Rate: p.Rate, Transport: p.Transport, Command: p.Command, Servers: p.Servers}
+		Concurrency: p.Concurrency, Rate: p.Rate, Transport: p.Transport, Command: p.Command, Servers: p.Servers,
+		TLS: p.TLS, NewConn: p.NewConn}
 	if p.Mode == ModeCapacity {
 		s.SLO = p.SLO.String()
 	}

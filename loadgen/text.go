@@ -90,13 +90,16 @@ func WriteText(w io.Writer, out *reports.Bench) {
 }
 
 // WriteGate prints the regression verdicts; it returns how many regressed.
-func WriteGate(w io.Writer, regs []reports.Regression, threshold float64) int {
+func WriteGate(w io.Writer, regs []reports.Regression, uncompared []string, threshold float64) int {
 	n := 0
 	if len(regs) == 0 {
 		fmt.Fprintln(w, "baseline: nothing in common with this run to compare")
 		return 0
 	}
 	fmt.Fprintf(w, "\nagainst baseline (threshold %.1f%%, α=0.05):\n", threshold*100)
+	for _, u := range uncompared {
+		fmt.Fprintf(w, "  %-10s %s: the baseline has no run of it\n", "not gated", u)
+	}
 	for _, r := range regs {
 		verdict := "ok"
 		switch {
@@ -139,27 +142,4 @@ func num(v float64, f string) string {
 		return "-"
 	}
 	return fmt.Sprintf(f, v)
-}
-
-// CrossCheckLine is a wrk cross-check in one line: both rates, and the
-// client CPU each spent per request, which a busy machine disturbs less
-// than the rates (each client pays for its own requests only).
-func CrossCheckLine(cc reports.CrossCheck) string {
-	head := fmt.Sprintf("wrk cross-check %s %s c=%d: ", cc.Server, cc.Scenario, cc.Concurrency)
-	if cc.Error != "" {
-		return head + cc.Error
-	}
-	who := "wsgikit"
-	if cc.Engine != "" {
-		who += " (" + cc.Engine + ")"
-	}
-	line := fmt.Sprintf("%s%s %.0f req/s, wrk %.0f req/s", head, who, cc.VegetaRPS, cc.WrkRPS)
-	if cc.WrkRPS > 0 {
-		line += fmt.Sprintf(": %.2f× wrk's rate", cc.VegetaRPS/cc.WrkRPS)
-	}
-	if cc.ClientCPUus > 0 && cc.WrkCPUus > 0 {
-		line += fmt.Sprintf("; client CPU per request %.2f µs vs wrk's %.2f µs (%.2f× wrk's efficiency)",
-			cc.ClientCPUus, cc.WrkCPUus, cc.WrkCPUus/cc.ClientCPUus)
-	}
-	return line + " (round 1)"
 }

@@ -101,6 +101,30 @@ type BenchView struct {
 	SameWork    []SameWorkRow // what each server answered before the measurement
 	Different   []string      // the targets answered differently (the run was refused unless allowed)
 	Notes       []string
+	CrossChecks []string // the driver against wrk, a line each (CrossCheck.Line)
+}
+
+// Line is a wrk cross-check in one line: both rates, and the client CPU
+// each spent per request, which a busy machine disturbs less than the
+// rates (each client pays for its own requests only).
+func (cc CrossCheck) Line() string {
+	head := fmt.Sprintf("wrk cross-check %s %s c=%d: ", cc.Server, cc.Scenario, cc.Concurrency)
+	if cc.Error != "" {
+		return head + cc.Error
+	}
+	who := "wsgikit"
+	if cc.Engine != "" {
+		who += " (" + cc.Engine + ")"
+	}
+	line := fmt.Sprintf("%s%s %.0f req/s, wrk %.0f req/s", head, who, cc.VegetaRPS, cc.WrkRPS)
+	if cc.WrkRPS > 0 {
+		line += fmt.Sprintf(": %.2f× wrk's rate", cc.VegetaRPS/cc.WrkRPS)
+	}
+	if cc.ClientCPUus > 0 && cc.WrkCPUus > 0 {
+		line += fmt.Sprintf("; client CPU per request %.2f µs vs wrk's %.2f µs (%.2f× wrk's efficiency)",
+			cc.ClientCPUus, cc.WrkCPUus, cc.WrkCPUus/cc.ClientCPUus)
+	}
+	return line + " (round 1)"
 }
 
 // higherBetter says which way a metric improves.
@@ -139,6 +163,9 @@ func BuildBench(b *Bench, colors Colors) *BenchView {
 		return nil
 	}
 	v := &BenchView{Servers: b.Servers, SameWork: sameWorkRows(b.Servers), Different: b.Different, Notes: b.Notes}
+	for _, cc := range b.CrossChecks {
+		v.CrossChecks = append(v.CrossChecks, cc.Line())
+	}
 	order := map[string]int{}
 	for i, s := range b.Servers {
 		order[s.Name] = i

@@ -147,8 +147,8 @@ func MergeChecks(cs []*Check) *Check {
 }
 
 // MergeBenches concatenates several bench results. Runs, summaries,
-// comparisons and regressions of a (server, scenario, mode, concurrency)
-// seen in a later input replace the earlier ones.
+// comparisons, regressions and wrk cross-checks of a (server, scenario,
+// mode, concurrency) seen in a later input replace the earlier ones.
 func MergeBenches(bs []*Bench) *Bench {
 	if len(bs) == 0 {
 		return nil
@@ -189,7 +189,11 @@ func MergeBenches(bs []*Bench) *Bench {
 		out.Regressions = append(out.Regressions, b.Regressions...)
 		out.Notes = append(out.Notes, b.Notes...)
 		out.Different = append(out.Different, b.Different...)
+		out.CrossChecks = append(out.CrossChecks, b.CrossChecks...)
 	}
+	out.CrossChecks = lastOf(out.CrossChecks, func(c CrossCheck) string {
+		return fmt.Sprintf("%s\x00%s\x00%d", c.Server, c.Scenario, c.Concurrency)
+	})
 	// The same comparison or regression from two inputs: the later one wins.
 	out.Comparisons = lastOf(out.Comparisons, func(c Comparison) string { return c.A + "\x00" + c.B + "\x00" + c.Scenario + "\x00" + c.Metric })
 	out.Regressions = lastOf(out.Regressions, func(r Regression) string { return r.Server + "\x00" + r.Scenario + "\x00" + r.Metric })

@@ -224,6 +224,13 @@ func (r *Report) mdBench(b *bufio.Writer) {
 	for _, n := range v.Notes {
 		b.WriteString("Note: " + mdCell(n) + "\n\n")
 	}
+	if len(v.CrossChecks) > 0 {
+		b.WriteString("The driver against wrk (same server, same load, right after the driver's round 1):\n\n")
+		for _, c := range v.CrossChecks {
+			b.WriteString("- " + mdCell(c) + "\n")
+		}
+		b.WriteString("\n")
+	}
 	if len(v.Warnings) > 0 {
 		b.WriteString("Warnings:\n\n")
 		for _, w := range v.Warnings {

@@ -77,3 +77,29 @@ func TestSameWorkRendered(t *testing.T) {
 		}
 	}
 }
+
+// TestCrossChecksRendered: the driver-against-wrk lines reach both the
+// Markdown and the HTML report, with both rates and both CPU costs.
+func TestCrossChecksRendered(t *testing.T) {
+	b := &Bench{Schema: BenchSchema, Runs: []BenchRun{}, Summary: []BenchSum{}, Comparisons: []Comparison{},
+		Servers: []BenchServ{{Name: "nginx-static"}},
+		CrossChecks: []CrossCheck{
+			{Server: "nginx-static", Scenario: "hello", Concurrency: 32, VegetaRPS: 210000, WrkRPS: 200000, Engine: "loop", ClientCPUus: 4.5, WrkCPUus: 4.95},
+			{Server: "nginx-static", Scenario: "upload", Concurrency: 32, Error: "skipped: wrk cross-check runs single-request GET scenarios only"},
+		}}
+	want := []string{"wrk cross-check nginx-static hello c=32: wsgikit (loop) 210000 req/s, wrk 200000 req/s: 1.05× wrk's rate; client CPU per request 4.50 µs vs wrk's 4.95 µs (1.10× wrk's efficiency) (round 1)",
+		"wrk cross-check nginx-static upload c=32: skipped: wrk cross-check runs single-request GET scenarios only"}
+	var md bytes.Buffer
+	if err := Build(&Inputs{Benches: []*Bench{b}}).WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	page := string(renderHTML(t, &Inputs{Benches: []*Bench{b}}))
+	for _, w := range want {
+		if !strings.Contains(md.String(), "- "+w) {
+			t.Errorf("markdown lacks %q:\n%s", w, md.String())
+		}
+		if !strings.Contains(page, strings.ReplaceAll(w, "'", "&#39;")) {
+			t.Errorf("HTML lacks %q", w)
+		}
+	}
+}

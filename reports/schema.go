@@ -107,6 +107,8 @@ type BenchSettings struct {
 	Rate        float64  `json:"rate,omitempty"`
 	SLO         string   `json:"slo,omitempty"`
 	Transport   string   `json:"transport"`
+	TLS         bool     `json:"tls,omitempty"`      // the servers served TLS and the driver spoke https
+	NewConn     bool     `json:"new_conn,omitempty"` // a new connection per request
 	Pin         string   `json:"pin,omitempty"`
 	Command     string   `json:"command,omitempty"`
 	Servers     []string `json:"servers"`

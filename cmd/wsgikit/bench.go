@@ -218,16 +218,24 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	fmt.Fprintln(stdout)
 	loadgen.WriteText(stdout, out)
 	for _, cc := range out.CrossChecks {
-		if cc.Error != "" {
-			fmt.Fprintf(stdout, "wrk cross-check %s %s c=%d: %s\n", cc.Server, cc.Scenario, cc.Concurrency, cc.Error)
-			continue
-		}
-		fmt.Fprintln(stdout, loadgen.CrossCheckLine(cc))
+		fmt.Fprintln(stdout, cc.Line())
 	}
 	regressed := 0
 	if base != nil {
 		out.Regressions = loadgen.Gate(out, base, threshold)
-		regressed = loadgen.WriteGate(stdout, out.Regressions, threshold)
+		uncompared := loadgen.Uncompared(out, base)
+		regressed = loadgen.WriteGate(stdout, out.Regressions, uncompared, threshold)
+		if len(out.Regressions) == 0 && len(uncompared) > 0 {
+			// A gate that compared nothing must not pass as green.
+			if werr := f.write(stdout, out, false); werr != nil {
+				return werr
+			}
+			return usageErr("--baseline %s has no run of the same server, scenario, mode and concurrency as this one (%s); save a new one with --save-baseline",
+				f.baseline, strings.Join(uncompared, ", "))
+		}
+		for _, u := range uncompared {
+			out.Notes = append(out.Notes, "not gated: "+u+" (the baseline has no run of it)")
+		}
 	} else if firstNote != "" {
 		out.Notes = append(out.Notes, firstNote)
 	}
@@ -310,7 +318,7 @@ func (f *benchFlags) plan(cmd *cobra.Command, stdout io.Writer) (*loadgen.Plan, 
 		return nil, usageErr("-o/--output: give a directory for bench.json and the report")
 	}
 	p := &loadgen.Plan{Mode: f.mode, Rounds: f.rounds, Duration: f.duration, Warmup: f.warmup, Timeout: f.timeout,
-		MaxRequests: f.maxRequests, Transport: f.transport, AllowRemote: f.allowRemote, OutDir: f.outDir,
+		MaxRequests: f.maxRequests, Transport: f.transport, TLS: f.tls, AllowRemote: f.allowRemote, OutDir: f.outDir,
 		CrossCheck: f.crossCheck, Rate: f.rate, CapStart: f.capStart, Log: stdout, AllowDifferent: f.allowDifferent, NewConn: f.newConn,
 		Command: "wsgikit bench " + strings.Join(os.Args[min(2, len(os.Args)):], " ")}
 	if err := f.refuseIdle(cmd); err != nil {

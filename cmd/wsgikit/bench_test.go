@@ -79,7 +79,8 @@ func TestBenchUsageErrors(t *testing.T) {
 // judged against baselines made from that run, a thousand times slower and
 // a thousand times faster over 6 rounds: 4 rounds now are a significant
 // improvement (exit 0) and a significant regression (exit 1), whatever
-// this machine's speed (exact p = 2/C(10,4) ≈ 0.0095 either way).
+// this machine's speed (exact p = 2/C(10,4) ≈ 0.0095 either way). A
+// baseline that shares no load point with the run is refused.
 func TestBenchCLIBaselineGate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starts a real server")
@@ -166,6 +167,17 @@ func TestBenchCLIBaselineGate(t *testing.T) {
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(out, "REGRESSION waitress hello rps") {
 		t.Fatalf("err %v, want exit 1 naming the regression:\n%s", err, out)
+	}
+
+	// A baseline of another scenario gates nothing: exit 2 saying so, not
+	// a green gate.
+	other := strings.Replace(string(b), `"scenario": "hello"`, `"scenario": "json"`, -1)
+	if err := os.WriteFile(filepath.Join(dir, "other.json"), []byte(other), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runWsgikit(append(common, "--rounds", "1", "--baseline", filepath.Join(dir, "other.json"), "-o", filepath.Join(dir, "d"))...)
+	if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), "has no run of the same server, scenario, mode and concurrency as this one (waitress hello closed c=2)") {
+		t.Fatalf("err %v, want exit 2 saying nothing was compared:\n%s", err, out)
 	}
 }
 
