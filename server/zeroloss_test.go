@@ -221,7 +221,7 @@ func TestZeroLossOperations(t *testing.T) {
 		{"TERM-to-a-worker", 16, []string{"-w", "2"}, func(t *testing.T, s *served, l *load) {
 			pid := l.busiest()
 			syscall.Kill(pid, syscall.SIGTERM)
-			s.waitLog(fmt.Sprintf("worker %d died (exit code 0)", pid))
+			s.waitLog(fmt.Sprintf("worker %d stopped by itself (exit code 0", pid))
 		}},
 	}
 	for _, tc := range cases {

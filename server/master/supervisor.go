@@ -14,6 +14,7 @@ import (
 // Why a worker was retired or replaced (logs and the restarts metric).
 const (
 	causeCrash        = "crash"
+	causeExit         = "exit" // exited 0 unasked: a TERM sent to the worker directly
 	causeTimeout      = "timeout"
 	causeMaxRequests  = "max-requests"
 	causeRSS          = "rss"
@@ -288,8 +289,13 @@ func (s *supervisor) onExit(ev exitEvent, now time.Time) error {
 		return nil
 	}
 	cause := causeCrash
-	if w.killedBy != "" {
+	switch {
+	case w.killedBy != "":
 		cause = w.killedBy
+	case ev.code == workerproto.ExitOK:
+		// A clean exit the master did not ask for: a TERM sent to the
+		// worker itself (it drained first), not a failure.
+		cause = causeExit
 	}
 	s.metrics.restart(cause)
 	serving := ""
@@ -298,7 +304,11 @@ func (s *supervisor) onExit(ev exitEvent, now time.Time) error {
 			serving += fmt.Sprintf(" while serving %q", line)
 		}
 	}
-	s.log.Error(fmt.Sprintf("worker %d died (%s) after %v%s; replacing it", ev.pid, ev.how, up.Round(time.Millisecond), serving))
+	if cause == causeExit {
+		s.log.Info(fmt.Sprintf("worker %d stopped by itself (%s, e.g. a TERM sent to it) after %v; replacing it", ev.pid, ev.how, up.Round(time.Millisecond)))
+	} else {
+		s.log.Error(fmt.Sprintf("worker %d died (%s) after %v%s; replacing it", ev.pid, ev.how, up.Round(time.Millisecond), serving))
+	}
 	if up > stableUp {
 		s.backoff = minBackoff
 	}

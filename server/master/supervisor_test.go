@@ -194,6 +194,16 @@ func TestSupervisor(t *testing.T) {
 			log:  "worker 1 died (exit code 3)",
 		},
 		{
+			name: "a worker that exits 0 unasked (a TERM sent to it) is replaced, and it is no crash",
+			steps: []step{
+				{ev: ready(1)},
+				{at: time.Second, ev: exited(1, 0), respawn: 100 * time.Millisecond},
+				{at: time.Second + 100*time.Millisecond, ev: respawnEvent{}, started: 1},
+			},
+			live: []int{2},
+			log:  "worker 1 stopped by itself (exit code 0, e.g. a TERM sent to it) after 1s; replacing it",
+		},
+		{
 			name: "max-requests: the replacement starts first, the old worker stops once it is ready",
 			cfg:  Config{MaxRequests: 100, MaxRequestsJitter: 10},
 			steps: []step{
