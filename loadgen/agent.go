@@ -93,7 +93,7 @@ func (r *runner) awaitSlot(ctx context.Context, srv harness.Server) error {
 	if !a.clock {
 		a.clock = true
 		a.part.ClockTarget = srv.URL() + "/"
-		off, ok, err := ProbeClock(ctx, a.part.ClockTarget)
+		off, ok, err := ProbeClock(ctx, a.part.ClockTarget, clientTLS(srv))
 		switch {
 		case err != nil:
 			r.out.Notes = append(r.out.Notes, "agent clock: "+err.Error())

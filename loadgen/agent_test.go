@@ -53,7 +53,7 @@ func TestProbeClock(t *testing.T) {
 		w.Header().Set("Date", time.Now().Add(-behind).UTC().Format(http.TimeFormat))
 	}))
 	defer srv.Close()
-	off, ok, err := ProbeClock(context.Background(), srv.URL+"/")
+	off, ok, err := ProbeClock(context.Background(), srv.URL+"/", nil)
 	if err != nil || !ok {
 		t.Fatalf("ProbeClock: ok %v, %v", ok, err)
 	}
@@ -62,7 +62,7 @@ func TestProbeClock(t *testing.T) {
 	}
 	none := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Header()["Date"] = nil }))
 	defer none.Close()
-	if _, ok, err := ProbeClock(context.Background(), none.URL+"/"); ok || err != nil {
+	if _, ok, err := ProbeClock(context.Background(), none.URL+"/", nil); ok || err != nil {
 		t.Fatalf("no Date: ok %v, %v", ok, err)
 	}
 }

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,9 +31,10 @@ type dateSample struct {
 // is known to within half that span (a few ms on a LAN). ok is false when
 // the target sends no Date or its Date never ticks within two seconds.
 // It sends at most about 220 HEAD requests of url: counted apart from the
-// load's GETs in a server's metrics.
-func ProbeClock(ctx context.Context, url string) (off ClockOffset, ok bool, err error) {
-	client := &http.Client{Timeout: 2 * time.Second}
+// load's GETs in a server's metrics. tlsConf is the client configuration
+// of an https:// url.
+func ProbeClock(ctx context.Context, url string, tlsConf *tls.Config) (off ClockOffset, ok bool, err error) {
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConf}}
 	defer client.CloseIdleConnections()
 	get := func() (dateSample, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodHead, url, nil)

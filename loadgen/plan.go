@@ -2,12 +2,14 @@ package loadgen
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
 	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/wsgikit/wsgikit/internal/harness"
@@ -286,7 +288,19 @@ type Target struct {
 	Profile *harness.Profile
 	Options harness.Options
 	URL     string
+	// TLS is the client configuration of an https:// URL (nil: the
+	// system's roots).
+	TLS *tls.Config
 }
+
+// externalTLS is a server someone else runs at an https:// URL, with the
+// client configuration that trusts it (see clientTLS).
+type externalTLS struct {
+	harness.Server
+	tls *tls.Config
+}
+
+func (e externalTLS) ClientTLS() *tls.Config { return e.tls.Clone() }
 
 // StartTargets starts each named server as targets says, running the
 // scenario's app; a start is bounded to a minute.
@@ -297,7 +311,15 @@ func StartTargets(targets map[string]Target) StartFunc {
 			return nil, "", fmt.Errorf("no target named %q", server)
 		}
 		if t.URL != "" {
-			return harness.External(t.URL), "", nil
+			srv := harness.External(t.URL)
+			if strings.HasPrefix(t.URL, "https://") {
+				conf := t.TLS
+				if conf == nil {
+					conf = &tls.Config{MinVersion: tls.VersionTLS12}
+				}
+				return externalTLS{srv, conf}, "", nil
+			}
+			return srv, "", nil
 		}
 		sctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()

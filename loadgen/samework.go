@@ -62,7 +62,12 @@ func (r *runner) sameWork(ctx context.Context) error {
 		if n > 1 {
 			more = fmt.Sprintf(" (and %d more)", n-1)
 		}
-		return fmt.Errorf("%w: %s%s; fix the app or its settings, or pass --allow-different to measure anyway", ErrDifferentWork, r.out.Different[0], more)
+		hint := "fix the app or its settings, or pass --allow-different to measure anyway"
+		if strings.Contains(r.out.Different[0], "x509: ") {
+			// An https:// --url whose certificate this machine does not trust.
+			hint = "the server's certificate is not trusted here: pass --ca-certs with its CA's certificate (PEM)"
+		}
+		return fmt.Errorf("%w: %s%s; %s", ErrDifferentWork, r.out.Different[0], more, hint)
 	}
 	if len(r.out.Different) > 0 {
 		r.out.Notes = append(r.out.Notes, fmt.Sprintf("--allow-different: %d target(s) answered differently; the comparison is of different work", len(r.out.Different)))

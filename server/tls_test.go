@@ -455,3 +455,39 @@ func TestTLSHUPRenewsCertificate(t *testing.T) {
 		t.Errorf("connections saw %d certificates, want the old and the renewed one: %v", len(seen), seen)
 	}
 }
+
+// TestTLSSessionsResumeAcrossWorkers: the workers of one server share
+// their session ticket keys, so a client's new connection resumes its
+// session whichever worker accepts it (tlsconf's tests prove the keys'
+// side with two configurations; this is the real server, -w 2).
+func TestTLSSessionsResumeAcrossWorkers(t *testing.T) {
+	files := newTLSFiles(t)
+	s := serveTLS(t, files, "-b", "https://127.0.0.1:0", "-w", "2", "--certfile", files.Cert, "--keyfile", files.Key)
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		cfg := without(s.client, func(c *tls.Config) {
+			c.MaxVersion = v
+			c.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+		})
+		pids := map[string]int{}
+		// Sequential connections spread over the two workers as their
+		// accept wake-ups fall (a worker can take a few hundred in a row);
+		// both workers seen is what makes the check mean something, so
+		// connect until both answered, bounded (a resumed connection takes
+		// well under a millisecond here).
+		for i := 0; i < 3000 && (len(pids) < 2 || i < 20); i++ {
+			r, cs, err := s.get(cfg, "/pid")
+			if err != nil {
+				t.Fatalf("%s connection %d: %v\n%s", tls.VersionName(v), i, err, s.Log())
+			}
+			b, _ := io.ReadAll(r.Body)
+			pids[string(b)]++
+			if i > 0 && !cs.DidResume {
+				t.Fatalf("%s connection %d (worker %s) did not resume the session; workers so far %v", tls.VersionName(v), i, b, pids)
+			}
+		}
+		if len(pids) < 2 {
+			t.Fatalf("%s: every connection went to one worker %v: the test could not cross workers", tls.VersionName(v), pids)
+		}
+		t.Logf("%s: connections by worker %v, all resumed after the first", tls.VersionName(v), pids)
+	}
+}

@@ -56,6 +56,7 @@ type benchFlags struct {
 	progress           string
 	agent, startAt     string
 	tls, newConn       bool
+	caCerts            string
 
 	skipped []reports.SkippedServer // named but not installed
 	started bool                    // some server is started here (not only --url ones)
@@ -147,7 +148,8 @@ one warning line; 2 if none is.`,
 	_ = fl.MarkDeprecated("scenarios", "use --scenario-file (--scenario names scenarios)")
 	fl.StringVar(&f.profilesFile, "profiles", "", "TOML file of user server profiles")
 	fl.StringArrayVar(&f.cmds, "cmd", nil, "ad-hoc server command template, [NAME=]TEMPLATE (repeatable; unnamed: server \"cmd\"; placeholders above)")
-	fl.StringArrayVar(&f.urls, "url", nil, "an already running server, NAME=http://127.0.0.1:PORT (repeatable; no cost figures)")
+	fl.StringArrayVar(&f.urls, "url", nil, "an already running server, NAME=http://127.0.0.1:PORT or NAME=https://… (repeatable; no cost figures)")
+	fl.StringVar(&f.caCerts, "ca-certs", "", "PEM file of the CA certificates that https:// --url servers are checked against (default: the system's)")
 	fl.StringVarP(&f.conc, "concurrency", "c", "32", "connections: one value, or a list for a sweep (1,8,32,128); open/capacity: max in flight")
 	fl.Float64Var(&f.rate, "rate", 0, "open model: requests per second")
 	fl.StringVar(&f.slo, "slo", "", "capacity search objective, e.g. p99=20ms")

@@ -2,12 +2,17 @@ package main
 
 import (
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"io"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/wsgikit/wsgikit/internal/harness"
@@ -34,6 +39,10 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"bench", "--server", "waitress", "--threshold", "lots"}, "--threshold"},
 		{[]string{"bench", "--url", "x=http://127.0.0.1:1", "--workers", "2"}, "--workers: every server is a --url"},
 		{[]string{"bench", "--url", "x=http://127.0.0.1:1", "--app", "m:app"}, "--app: every server is a --url"},
+		{[]string{"bench", "--url", "x=ftp://127.0.0.1:1"}, "want NAME=http://127.0.0.1:PORT (or https://)"},
+		{[]string{"bench", "--url", "x=http://127.0.0.1:1", "--ca-certs", "/etc/hostname"}, "--ca-certs: no --url NAME=https://"},
+		{[]string{"bench", "--url", "x=https://127.0.0.1:1", "--ca-certs", "/nonexistent/ca.pem"}, "--ca-certs: open /nonexistent/ca.pem"},
+		{[]string{"bench", "--url", "x=https://127.0.0.1:1", "--ca-certs", "/etc/hostname"}, "no PEM certificate in it"},
 	}
 	// Every flag acts or is refused, in one line saying why. "x" is a
 	// stand-in server that is never started: these are refused before.
@@ -253,5 +262,38 @@ func TestBenchCLICrossCheckWrk(t *testing.T) {
 		rb.CrossChecks[0].VegetaRPS <= 0 || rb.CrossChecks[0].WrkRPS <= 0 || rb.CrossChecks[0].Engine != "loop" ||
 		rb.CrossChecks[0].ClientCPU <= 0 || rb.CrossChecks[0].WrkCPU <= 0 {
 		t.Fatalf("cross_checks %+v", rb.CrossChecks)
+	}
+}
+
+// TestBenchCLIURLOverTLS: an https:// --url is driven over TLS, checked
+// against --ca-certs; without it the system's roots do not know the
+// server's CA and the run stops before measuring, naming the fix.
+func TestBenchCLIURLOverTLS(t *testing.T) {
+	var served atomic.Int64
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		io.WriteString(w, "Hello, World!")
+	}))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	args := []string{"bench", "--url", "go=" + srv.URL, "-c", "2", "-d", "300ms", "--warmup", "0s", "--rounds", "1", "--progress", "plain", "-o", dir}
+	out, err := runWsgikit(append(args, "--ca-certs", ca)...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var rb reports.Bench
+	if b, err := os.ReadFile(filepath.Join(dir, "bench.json")); err != nil || json.Unmarshal(b, &rb) != nil {
+		t.Fatalf("bench.json: %v", err)
+	}
+	if len(rb.Runs) != 1 || rb.Runs[0].Errors != 0 || rb.Runs[0].Requests == 0 || !rb.Settings.TLS || served.Load() < int64(rb.Runs[0].Requests) {
+		t.Fatalf("runs %+v, settings %+v, %d served", rb.Runs, rb.Settings, served.Load())
+	}
+	out, err = runWsgikit(args...)
+	if err == nil || !strings.Contains(err.Error(), "x509: certificate signed by unknown authority") || !strings.Contains(err.Error(), "pass --ca-certs") {
+		t.Fatalf("without --ca-certs: err %v, want a refusal naming the certificate:\n%s", err, out)
 	}
 }

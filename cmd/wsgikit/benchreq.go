@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"os"
@@ -138,15 +140,24 @@ func (f *benchFlags) targets(cmd *cobra.Command, p *loadgen.Plan) error {
 		opts.CPUs = cpuList(p.Pin.Server)
 	}
 	targets := map[string]loadgen.Target{}
+	urlTLS, err := f.urlTLS()
+	if err != nil {
+		return err
+	}
 	for _, u := range f.urls {
 		name, raw, ok := strings.Cut(u, "=")
-		if !ok || name == "" {
-			return usageErr("--url %q: want NAME=http://127.0.0.1:PORT", u)
+		if !ok || name == "" || !(strings.HasPrefix(raw, "http://") || strings.HasPrefix(raw, "https://")) {
+			return usageErr("--url %q: want NAME=http://127.0.0.1:PORT (or https://)", u)
 		}
 		if err := loadgen.CheckLoopback(raw); err != nil && !f.allowRemote {
 			return usageErr("%v", err)
 		}
-		targets[name] = loadgen.Target{URL: raw}
+		t := loadgen.Target{URL: raw}
+		if strings.HasPrefix(raw, "https://") {
+			t.TLS = urlTLS
+			p.TLS = true
+		}
+		targets[name] = t
 		p.Servers = append(p.Servers, name)
 	}
 	cmds, err := cmdProfiles(f.cmds, "")
@@ -205,4 +216,30 @@ func (f *benchFlags) targets(cmd *cobra.Command, p *loadgen.Plan) error {
 	}
 	p.Start = loadgen.StartTargets(targets)
 	return nil
+}
+
+// urlTLS is the client configuration of https:// --url servers: the
+// system's roots, or --ca-certs'.
+func (f *benchFlags) urlTLS() (*tls.Config, error) {
+	conf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if f.caCerts == "" {
+		return conf, nil
+	}
+	https := false
+	for _, u := range f.urls {
+		_, raw, _ := strings.Cut(u, "=")
+		https = https || strings.HasPrefix(raw, "https://")
+	}
+	if !https {
+		return nil, usageErr("--ca-certs: no --url NAME=https://… to check against it")
+	}
+	b, err := os.ReadFile(f.caCerts)
+	if err != nil {
+		return nil, usageErr("--ca-certs: %v", err)
+	}
+	conf.RootCAs = x509.NewCertPool()
+	if !conf.RootCAs.AppendCertsFromPEM(b) {
+		return nil, usageErr("--ca-certs %s: no PEM certificate in it", f.caCerts)
+	}
+	return conf, nil
 }

@@ -75,6 +75,9 @@ func (m *Master) loadTLS() error {
 	if err != nil {
 		return err
 	}
+	// One secret for every worker, kept across reloads: a session resumes
+	// whichever worker a client's next connection lands on.
+	b.TicketSecret = tlsconf.NewTicketSecret()
 	m.exec.tls = b
 	return nil
 }
@@ -91,6 +94,7 @@ func (m *Master) reloadTLS() {
 		m.log.Error(fmt.Sprintf("HUP: %v; the new workers keep serving %s", err, m.exec.tls.Summary()))
 		return
 	}
+	b.TicketSecret = m.exec.tls.TicketSecret
 	m.exec.tls = b
 	m.log.Info("HUP: TLS certificate " + b.Summary())
 }

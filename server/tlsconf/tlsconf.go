@@ -72,6 +72,9 @@ type Bundle struct {
 	CA       []byte   `json:"ca,omitempty"`
 	CertReqs int      `json:"cert_reqs"`
 	Suites   []uint16 `json:"suites"`
+	// TicketSecret is what every worker of a master derives the same
+	// session ticket keys from (tickets.go); nil: each worker its own.
+	TicketSecret []byte `json:"ticket_secret,omitempty"`
 }
 
 // Load reads the files and checks that a worker can serve with them at
@@ -152,10 +155,11 @@ func (b *Bundle) Summary() string {
 // Server is the crypto/tls configuration the engine serves with: TLS 1.2
 // at least (1.3 preferred: crypto/tls negotiates the highest), the cipher
 // policy, ALPN "http/1.1" (and "http/1.0" for HTTP/1.0 clients that offer
-// it; a client offering neither, e.g. only "h2", is refused, RFC 7301), and
-// the client certificate policy. It does not
-// look at the clock: a worker started after the certificate expired serves
-// it rather than not at all (the master refuses it at start and on HUP).
+// it; a client offering neither, e.g. only "h2", is refused, RFC 7301),
+// the client certificate policy, and the session ticket keys the master's
+// workers share (tickets.go). It does not check the certificate against the
+// clock: a worker started after the certificate expired serves it rather
+// than not at all (the master refuses it at start and on HUP).
 func (b *Bundle) Server() (*tls.Config, error) {
 	if err := checkCertPEM(b.Cert, b.CertFile); err != nil {
 		return nil, err
@@ -190,6 +194,7 @@ func (b *Bundle) Server() (*tls.Config, error) {
 	case CertRequired:
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
 	}
+	b.shareTickets(cfg)
 	return cfg, nil
 }
 
