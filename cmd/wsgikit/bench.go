@@ -68,8 +68,9 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench --server NAME[,NAME…] [--app module:callable --path /P…] [--scenario hello,json,…]",
 		Short: "Load-test servers side by side on your app or ours: interleaved rounds, medians with CIs, U tests, a regression gate",
 		Long: `Start each server with the app, check that they all answer alike, drive
-them with vegeta (as a library, through a lean HTTP/1.1 keep-alive
-transport), and compare.
+them (the closed model over keep-alive http on an event loop as lean as
+wrk; everything else with vegeta as a library, through a lean HTTP/1.1
+transport; results in vegeta's encoding either way), and compare.
 
 Your app, on your interpreter and your servers' versions:
   wsgikit bench --app myproject.wsgi:application --chdir ~/src/myproject \
