@@ -93,9 +93,11 @@ type loopDriver struct {
 	vtgts  []vegeta.Target
 	tgts   []loopTarget
 	addr   string
-	sa     unix.Sockaddr
 	family int
-	loops  []*evLoop
+	// sockaddr makes the server's address for connect(2), one per loop:
+	// x/sys/unix encodes it into the value itself on every call.
+	sockaddr func() unix.Sockaddr
+	loops    []*evLoop
 
 	sent atomic.Uint64 // requests started in this phase: their Seq, bounded by max
 	max  uint64
@@ -132,13 +134,19 @@ func newLoopDriver(cfg RunConfig, vtgts []vegeta.Target) (*loopDriver, error) {
 		return nil, fmt.Errorf("resolve %s: %w", d.addr, err)
 	}
 	if ip4 := ta.IP.To4(); ip4 != nil {
-		sa := &unix.SockaddrInet4{Port: ta.Port}
-		copy(sa.Addr[:], ip4)
-		d.sa, d.family = sa, unix.AF_INET
+		d.family = unix.AF_INET
+		d.sockaddr = func() unix.Sockaddr {
+			sa := &unix.SockaddrInet4{Port: ta.Port}
+			copy(sa.Addr[:], ip4)
+			return sa
+		}
 	} else if ta.Zone == "" {
-		sa := &unix.SockaddrInet6{Port: ta.Port}
-		copy(sa.Addr[:], ta.IP.To16())
-		d.sa, d.family = sa, unix.AF_INET6
+		d.family = unix.AF_INET6
+		d.sockaddr = func() unix.Sockaddr {
+			sa := &unix.SockaddrInet6{Port: ta.Port}
+			copy(sa.Addr[:], ta.IP.To16())
+			return sa
+		}
 	} else {
 		return nil, nil
 	}
@@ -271,6 +279,7 @@ func (d *loopDriver) watch(done <-chan struct{}, progress bool) {
 type evLoop struct {
 	d        *loopDriver
 	epfd     int
+	sa       unix.Sockaddr // the server's address (this loop's own)
 	conns    []*evConn
 	events   []unix.EpollEvent
 	pending  []*evConn // to start a request once the current events are handled
@@ -331,7 +340,7 @@ func newEvLoop(d *loopDriver, conns int) (*evLoop, error) {
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
 	}
-	l := &evLoop{d: d, epfd: epfd, events: make([]unix.EpollEvent, conns), scratch: make([]byte, 256<<10)}
+	l := &evLoop{d: d, epfd: epfd, sa: d.sockaddr(), events: make([]unix.EpollEvent, conns), scratch: make([]byte, 256<<10)}
 	for i := range conns {
 		c := &evConn{idx: i, fd: -1, buf: make([]byte, 16<<10)}
 		c.rd = httpresp.NewReader(&c.src, httpresp.Strict)
@@ -445,7 +454,7 @@ func (l *evLoop) dial(c *evConn) error {
 		return l.dialErr(os.NewSyscallError("socket", err))
 	}
 	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	if err := unix.Connect(fd, l.d.sa); err != nil && err != unix.EINPROGRESS {
+	if err := unix.Connect(fd, l.sa); err != nil && err != unix.EINPROGRESS {
 		unix.Close(fd)
 		return l.dialErr(os.NewSyscallError("connect", err))
 	}
