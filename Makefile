@@ -108,8 +108,15 @@ vet:
 # own server, strictly: no FAIL, no ERROR, no NON-STRICT.
 TEST_ENV = WSGIKIT_BIN=$(CURDIR)/$(BIN)/wsgikit WSGIKIT_PYTHON=$(VENV_PYTHON) WSGIKIT_ARTIFACTS=$(CURDIR)/$(OUT)/artifacts \
 	WSGIKIT_WHEELS=$(CURDIR)/$(DIST)
+# The Go code whose goroutines share state (the driver's event loops,
+# transport and merges, the master's supervisor, the engine) runs again
+# under the race detector; the tests that start Python servers are left
+# out of that pass for time.
+RACE_PKGS = ./loadgen ./server/master ./server/engine ./internal/httpresp
+RACE_TESTS = TestLoop|TestTransport|TestRoundTrip|Merge|TestBench|TestSupervisor|TestEngine|TestRead
 test: setup build wheel vet
 	$(TEST_ENV) $(GO) test -count=1 -timeout 20m ./...
+	$(TEST_ENV) CGO_ENABLED=1 $(GO) test -count=1 -race -timeout 10m $(RACE_PKGS) -run '$(RACE_TESTS)'
 	$(TEST_ENV) $(GO) test -count=1 -timeout 10m ./conformance -run '^TestConformance$$' -args -wsgikit.server=wsgikit -wsgikit.strict
 	$(if $(OTHER_TAGS),@$(MAKE) --no-print-directory -O -j$(words $(OTHER_TAGS)) $(addprefix test-,$(OTHER_TAGS)))
 	$(MAKE) fuzz-parser FUZZTIME=15s

@@ -129,14 +129,15 @@ func TestBenchServerCrashFailsOnlyThatRun(t *testing.T) {
 			}
 			first := starts.Add(1) == 2 // the first measured: the same-work check's comes before
 			var n atomic.Int32
-			var g *goInstance
-			g = startGoInstance(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var g atomic.Pointer[goInstance] // set once serving: the handler runs on the server's goroutines
+			inst := startGoInstance(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if first && n.Add(1) == 50 {
-					go g.crash() // the first instance dies mid-run
+					go g.Load().crash() // the first instance dies mid-run
 				}
 				fixtureHandler().ServeHTTP(w, r)
 			}))
-			return g, "", nil
+			g.Store(inst)
+			return inst, "", nil
 		},
 	}
 	out, err := Bench(context.Background(), p)
