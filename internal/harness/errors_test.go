@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -365,6 +366,57 @@ func TestPortTaken(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "another process answers") && !addrInUse.MatchString(err.Error()) {
 		t.Errorf("error does not say the port is taken: %v", err)
+	}
+}
+
+// TestPortSquatterGoesAway: another process holds the picked port while
+// the server starts (Gunicorn then retries its bind every second), answers
+// the readiness probe, and closes its listener. The server is running but
+// not listening yet: that is not ready. Start must come back with an
+// instance that answers (on this port once Gunicorn's retry binds it, or on
+// another), never with one where nothing listens.
+func TestPortSquatterGoesAway(t *testing.T) {
+	// Not parallel: it swaps pickPort.
+	p, err := Lookup("gunicorn-sync", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireInstalled(t, p)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		// Long enough for Gunicorn to have tried its bind and failed
+		// (shorter, and this test passes without exercising anything).
+		time.Sleep(1500 * time.Millisecond)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno")
+		c.Close()
+		l.Close()
+	}()
+	taken := l.Addr().(*net.TCPAddr).Port
+	orig := pickPort
+	calls := 0
+	pickPort = func(host string) (int, error) {
+		if calls++; calls == 1 {
+			return taken, nil
+		}
+		return orig(host)
+	}
+	defer func() { pickPort = orig }()
+	inst, err := Start(context.Background(), p, helloApp(t), Options{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Stop()
+	status, body, err := doRequest(inst.Addr, "GET", "/", nil)
+	if err != nil || status != 200 || string(body) != "Hello, World!" {
+		t.Fatalf("GET / on port %d (squatted %d, %d picks): %d %q %v\n%s", inst.Port, taken, calls, status, body, err, inst.LogTail(10))
 	}
 }
 

@@ -419,17 +419,28 @@ func (i *Instance) awaitReady(ctx context.Context, timeout time.Duration) (int, 
 	}
 }
 
-// impostor reports whether the listener on the instance's port belongs to
-// another process. A server that exits right after answering (its socket
-// closing, its process finishing) looks like that for a moment, so the
-// verdict must hold for a bounded while: a listener that goes away is no
-// impostor (the server's death is reported by what uses it next); one that
-// outlives the instance's processes, or stays foreign, is.
+// impostor reports whether the server that answered on the instance's
+// port was another process. The verdict must hold for a bounded while: a
+// server that exits right after answering (its socket closing, its process
+// finishing) looks foreign for a moment, so an instance that has exited
+// leaving nothing on the port is no impostor (its death is reported by
+// what uses it next). The port staying foreign is, and so is nothing
+// listening while the instance still runs (another process answered and
+// went away: a server retrying its bind looks just like that); Start then
+// retries on another port.
 func (i *Instance) impostor() bool {
 	for tries := 0; ; tries++ {
 		_ = i.tree.sample(false)
-		if owned, known := i.ownsListener(); owned || !known {
+		owned, known, listening := i.ownsListener()
+		if owned || !known {
 			return false
+		}
+		select {
+		case <-i.exited:
+			if !listening {
+				return false
+			}
+		default:
 		}
 		if tries == 10 {
 			return true
@@ -439,12 +450,12 @@ func (i *Instance) impostor() bool {
 }
 
 // ownsListener reports whether a running process of the instance holds the
-// socket listening on its port. known is false when /proc does not tell, or
-// nothing listens on the port.
-func (i *Instance) ownsListener() (owned, known bool) {
+// socket listening on its port, and whether anything listens there. known
+// is false when /proc does not tell.
+func (i *Instance) ownsListener() (owned, known, listening bool) {
 	inodes := listeningInodes(i.Port)
 	if len(inodes) == 0 {
-		return false, false
+		return false, true, false
 	}
 	var buf []byte
 	var st procStat
@@ -455,7 +466,7 @@ func (i *Instance) ownsListener() (owned, known bool) {
 		}
 		fds, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
 		if errors.Is(err, fs.ErrPermission) {
-			return false, false // another user's process of ours (not root): /proc does not tell
+			return false, false, true // another user's process of ours (not root): /proc does not tell
 		}
 		if err != nil {
 			// Exiting between the two reads (a server that failed to bind
@@ -469,11 +480,11 @@ func (i *Instance) ownsListener() (owned, known bool) {
 				continue
 			}
 			if ino, ok := strings.CutPrefix(link, "socket:["); ok && inodes[strings.TrimSuffix(ino, "]")] {
-				return true, true
+				return true, true, true
 			}
 		}
 	}
-	return false, true
+	return false, true, true
 }
 
 // listeningInodes returns the socket inodes listening on port (IPv4/IPv6).
