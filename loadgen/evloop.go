@@ -534,10 +534,48 @@ func (l *evLoop) flush(c *evConn) {
 		case unix.EAGAIN:
 			return
 		default:
-			l.connErr(c, "write request", os.NewSyscallError("write", errno))
+			// Once part of the request went out the server may have
+			// answered it; a write that fails at once is an idle close.
+			if c.wOff == 0 || !l.answeredEarly(c) {
+				l.connErr(c, "write request", os.NewSyscallError("write", errno))
+			}
 			return
 		}
 	}
+}
+
+// answeredEarly reads what the server sent before c's write failed: a
+// server may answer a request before reading all of its body (413 for an
+// upload over its limit) and close, and the answer, not the reset that
+// follows, is what it said. It reports whether that answer completed the
+// request; the connection is closed either way.
+func (l *evLoop) answeredEarly(c *evConn) bool {
+	gen := c.gen
+	for c.busy && c.gen == gen && c.fd >= 0 {
+		if c.w == len(c.buf) {
+			if c.r == 0 {
+				break // a head too long to be an early answer
+			}
+			c.w = copy(c.buf, c.buf[c.r:c.w])
+			c.r = 0
+		}
+		n, errno := rawIO(unix.SYS_READ, c.fd, c.buf[c.w:])
+		if errno == unix.EINTR {
+			continue
+		}
+		if errno != 0 || n == 0 {
+			break
+		}
+		c.w += n
+		c.got += n
+		l.stats.BytesIn += uint64(n)
+		l.parse(c)
+	}
+	answered := !c.busy || c.gen != gen
+	if answered && c.gen == gen {
+		l.closeConn(c) // its request could not be sent whole: never reuse it
+	}
+	return answered
 }
 
 // readable reads what arrived on c and parses it. Edge triggered: it reads

@@ -475,3 +475,21 @@ func TestLoopAllocs(t *testing.T) {
 		t.Fatalf("%.3f allocations per request (%d for 1000 requests, %d for 21000)", perReq, small, large)
 	}
 }
+
+// TestLoopEarlyAnswer: a server that answers an upload before reading its
+// body (413) and closes is recorded with its answer, not with the reset
+// that its close gives the rest of the body.
+func TestLoopEarlyAnswer(t *testing.T) {
+	url, served := rawServer(t, func(nc net.Conn, br *bufio.Reader, n *atomic.Int64) {
+		if readReq(br) {
+			n.Add(1)
+			io.WriteString(nc, "HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+		}
+	})
+	body := bytes.Repeat([]byte("x"), 16<<20) // more than the sockets' buffers hold
+	r := runLoop(t, RunConfig{BaseURL: url, Scenario: &Scenario{Name: "x", Requests: []Request{{Method: "POST", Path: "/", Body: body}}},
+		Load: Load{Mode: Closed, Concurrency: 2}, MaxRequests: 6})
+	if r.Requests != 6 || r.Status["413"] != 6 || served.Load() != 6 {
+		t.Fatalf("%d requests, statuses %v, errors %v, %d answered by the server", r.Requests, r.Status, r.ErrorsByText, served.Load())
+	}
+}
