@@ -125,8 +125,9 @@ func newLoopDriver(cfg RunConfig, vtgts []vegeta.Target) (*loopDriver, error) {
 		}
 		d.addr = addr
 		wire, _ := appendRequestHead(nil, req, false)
-		op := t.Method[:1] + strings.ToLower(t.Method[1:]) // as url.Error names it
-		d.tgts = append(d.tgts, loopTarget{wire: append(wire, t.Body...), method: t.Method,
+		method := req.Method // "" in a target is GET
+		op := method[:1] + strings.ToLower(method[1:]) // as url.Error names it
+		d.tgts = append(d.tgts, loopTarget{wire: append(wire, t.Body...), method: method,
 			errPrefix: op + " " + strconv.Quote(t.URL) + ": "})
 	}
 	ta, err := net.ResolveTCPAddr("tcp", d.addr)

@@ -215,6 +215,7 @@ func TestLoopMatchesAttacker(t *testing.T) {
 		reqs []Request
 	}{
 		{"hello", []Request{{Method: "GET", Path: "/"}}},
+		{"no method is GET", []Request{{Path: "/"}}},
 		{"chunked 1MiB", []Request{{Method: "GET", Path: "/stream?size=1048576"}}},
 		{"file 1MiB", []Request{{Method: "GET", Path: "/file?size=1048576"}}},
 		{"upload 64KiB", []Request{{Method: "POST", Path: "/upload", Body: upload}}},
