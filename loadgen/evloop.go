@@ -125,7 +125,7 @@ func newLoopDriver(cfg RunConfig, vtgts []vegeta.Target) (*loopDriver, error) {
 		}
 		d.addr = addr
 		wire, _ := appendRequestHead(nil, req, false)
-		method := req.Method // "" in a target is GET
+		method := req.Method                           // "" in a target is GET
 		op := method[:1] + strings.ToLower(method[1:]) // as url.Error names it
 		d.tgts = append(d.tgts, loopTarget{wire: append(wire, t.Body...), method: method,
 			errPrefix: op + " " + strconv.Quote(t.URL) + ": "})
