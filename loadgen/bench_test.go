@@ -340,11 +340,22 @@ func TestOpenModeCorrectsCoordinatedOmission(t *testing.T) {
 	g := startGoInstance(t, fixtureHandler())
 	sc := &Scenario{Name: "slow", Requests: []Request{{Method: "GET", Path: "/sleep?ms=50"}}}
 	r, err := Run(RunConfig{BaseURL: g.URL(), Scenario: sc, Load: Load{Mode: Open, Concurrency: 2, Rate: 100},
-		Duration: 2 * time.Second, Timeout: 5 * time.Second})
+		Duration: 2 * time.Second, Timeout: 5 * time.Second, KeepRecords: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	service, corrected := msAt(r.Service, 50), msAt(r.Latency, 99)
+	// The result file keeps vegeta's meaning of Latency: from the actual
+	// send (the service time), not the corrected latency.
+	maxService := msAt(r.Service, 100)
+	for _, rec := range r.Records {
+		if ms := float64(rec.Latency) / 1e6; ms <= 0 || ms > maxService*1.01+0.01 {
+			t.Fatalf("record %+v: latency %.1fms is not a service time (service max %.1fms, corrected p99 %.1fms)", rec, ms, maxService, corrected)
+		}
+	}
+	if len(r.Records) == 0 {
+		t.Fatal("no records kept")
+	}
 	t.Logf("service p50 %.1fms, corrected p99 %.1fms, sent %.0f/s, %s", service, corrected, r.SendRate, r.ClientWhy)
 	if service < 45 || service > 500 {
 		t.Fatalf("service p50 %.1fms, want about 50", service)

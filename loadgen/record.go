@@ -66,6 +66,7 @@ func (rc *recorder) addOne(seq uint64, code uint16, target int32, ts time.Time, 
 	if end.After(rc.lastEnd) {
 		rc.lastEnd = end
 	}
+	service := lat // vegeta's Latency, in the result file: from the actual send
 	record(res.Service, lat)
 	if rc.cfg.Load.Mode == Open {
 		if due, ok := rc.pacer.intended(seq); ok {
@@ -94,7 +95,7 @@ func (rc *recorder) addOne(seq uint64, code uint16, target int32, ts time.Time, 
 	} else if rc.cfg.KeepRecords {
 		res.Records = append(res.Records, Record{
 			Seq: seq, Code: code, Target: target,
-			Timestamp: int64(ts.Sub(rc.start)), Latency: int64(lat), Err: ei,
+			Timestamp: int64(ts.Sub(rc.start)), Latency: int64(service), Err: ei,
 		})
 	}
 	if rc.progress != nil && res.Requests%256 == 0 {
