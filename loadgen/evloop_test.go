@@ -242,8 +242,11 @@ func TestLoopMatchesAttacker(t *testing.T) {
 				if r.Requests != n || served.Load() != n || len(r.ErrorsByText) > 0 {
 					t.Fatalf("%s: %d requests counted, %d served, errors %v", r.Engine, r.Requests, served.Load(), r.ErrorsByText)
 				}
-				if conns.Load() != c || r.Transport.Dials != c || r.Transport.Reuses != n-c {
-					t.Fatalf("%s: %d connections accepted, %d dialed, %d reuses; want %d and %d reuses", r.Engine, conns.Load(), r.Transport.Dials, r.Transport.Reuses, c, n-c)
+				// At most c connections (a loop that starts after the others
+				// took all n requests opens none), each dialed once, reused
+				// for every later request.
+				if d := r.Transport.Dials; conns.Load() != int64(d) || d == 0 || d > c || r.Transport.Reuses != n-d {
+					t.Fatalf("%s: %d connections accepted, %d dialed, %d reuses; want at most %d, reused for the rest", r.Engine, conns.Load(), d, r.Transport.Reuses, c)
 				}
 				runs[i] = r
 			}
@@ -337,7 +340,7 @@ func TestLoopConnections(t *testing.T) {
 					nc.Write([]byte{resp[i]})
 				}
 			}
-		}, func(d uint64) bool { return d == 2 }},
+		}, func(d uint64) bool { return d >= 1 && d <= 2 }}, // a loop that starts late may find no request left
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
