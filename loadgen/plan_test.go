@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wsgikit/wsgikit/internal/harness"
+	"github.com/wsgikit/wsgikit/internal/testenv"
 )
 
 // TestPlanValidate: every setting a bench can get wrong is refused by
@@ -52,7 +53,7 @@ func TestPlanValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := valid(tc.edit)
 			if _, err := exec.LookPath("wrk"); err != nil && tc.name == "wrk" {
-				t.Skip("wrk not installed")
+				testenv.Missing(t, "wrk not installed: apt-get install wrk (make setup)")
 			}
 			err := p.Validate()
 			if tc.want == "" {
