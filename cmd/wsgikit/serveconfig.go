@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -63,12 +66,35 @@ func applyConfig(fs *pflag.FlagSet, file string, app *string) error {
 		}
 		for _, s := range vals {
 			if e := setFlag(f, s); e != nil {
-				err = fmt.Errorf("config %s: %s = %v: %v", file, f.Name, v, e)
+				err = fmt.Errorf("config %s: %s = %s: %v", file, f.Name, shownValue(v), e)
 				return
 			}
 		}
 	})
 	return err
+}
+
+// shownValue shows a value from the file as TOML writes it, strings quoted,
+// so that one holding a newline keeps the error on one line.
+func shownValue(v any) string {
+	switch v := v.(type) {
+	case string:
+		return strconv.Quote(v)
+	case []any:
+		parts := make([]string, len(v))
+		for i, x := range v {
+			parts[i] = shownValue(x)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case map[string]any:
+		parts := make([]string, 0, len(v))
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			parts = append(parts, strconv.Quote(k)+" = "+shownValue(v[k]))
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	default:
+		return fmt.Sprint(v)
+	}
 }
 
 // envNotFlags are the WSGIKIT_* variables that are not serve settings: the

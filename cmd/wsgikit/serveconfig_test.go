@@ -15,6 +15,7 @@ func FuzzServeConfig(f *testing.F) {
 	f.Add("app = \"m:app\"\nworkers = 4\nbind = [\"127.0.0.1:8000\", \"unix:/tmp/s\"]\n\"keep-alive\" = 5\n")
 	f.Add("wrokers = 2\n")
 	f.Add("threads = \"many\"\n")
+	f.Add("threads = [\"1\\n\", {a = \"\\n\"}]\n")
 	// One file per fuzz process, rewritten for each input (inputs run one
 	// at a time in a process): a directory per input made it slow.
 	path := filepath.Join(f.TempDir(), "wsgikit.toml")
