@@ -3,7 +3,6 @@ package deploy
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -20,10 +19,10 @@ import (
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/wsgikit/wsgikit/internal/harness"
 	"github.com/wsgikit/wsgikit/internal/testenv"
+	"github.com/wsgikit/wsgikit/loadgen"
 	"github.com/wsgikit/wsgikit/reports"
 )
 
@@ -343,26 +342,16 @@ func unionP99(t *testing.T, raw []time.Duration) float64 {
 	return float64(p99) / 1000
 }
 
-func vegetaLatencies(t *testing.T, path string) []time.Duration {
+func vegetaLatencies(t *testing.T, path string) (out []time.Duration) {
 	t.Helper()
-	f, err := os.Open(path)
+	rs, err := loadgen.ReadResultsFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	dec := vegeta.NewDecoder(f)
-	var out []time.Duration
-	for {
-		var r vegeta.Result
-		err := dec.Decode(&r)
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
+	for _, r := range rs {
 		out = append(out, r.Latency)
 	}
+	return out
 }
 
 func readBench(t *testing.T, path string) *reports.Bench {

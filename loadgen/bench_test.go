@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 	"github.com/wsgikit/wsgikit/internal/harness"
 	"github.com/wsgikit/wsgikit/reports"
 )
@@ -309,25 +308,17 @@ func TestBenchWritesResultFiles(t *testing.T) {
 	if r.ResultsFile == "" || r.Uncorrected == nil {
 		t.Fatalf("run %+v", r)
 	}
-	f, err := os.Open(filepath.Join(dir, r.ResultsFile))
+	rs, err := ReadResultsFile(filepath.Join(dir, r.ResultsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	dec := vegeta.NewDecoder(f)
-	n := 0
-	for {
-		var res vegeta.Result
-		if err := dec.Decode(&res); err != nil {
-			break
-		}
+	for _, res := range rs {
 		if res.Code != 200 || res.Latency <= 0 || !strings.HasSuffix(res.URL, "/") {
 			t.Fatalf("result %+v", res)
 		}
-		n++
 	}
-	if uint64(n) != r.Requests {
-		t.Fatalf("%d results in the file, %d requests in the run", n, r.Requests)
+	if uint64(len(rs)) != r.Requests {
+		t.Fatalf("%d results in the file, %d requests in the run", len(rs), r.Requests)
 	}
 }
 

@@ -435,16 +435,13 @@ func TestLoopShardsMerge(t *testing.T) {
 	if err := r.WriteResults(&buf, "x"); err != nil {
 		t.Fatal(err)
 	}
-	dec := vegeta.NewDecoder(&buf)
+	rs, err := ReadResults(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
 	seen := map[uint64]bool{}
 	codes := map[uint16]int{}
-	for {
-		var res vegeta.Result
-		if err := dec.Decode(&res); err == io.EOF {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
+	for _, res := range rs {
 		if seen[res.Seq] || res.Seq >= n {
 			t.Fatalf("seq %d twice or out of range", res.Seq)
 		}

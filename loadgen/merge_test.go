@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 	"github.com/wsgikit/wsgikit/reports"
 )
 
@@ -139,24 +137,16 @@ func testMergeSums(t *testing.T, parts []*Part) {
 	}
 }
 
-func readLatencies(t *testing.T, path string) []time.Duration {
+func readLatencies(t *testing.T, path string) (out []time.Duration) {
 	t.Helper()
-	f, err := os.Open(path)
+	rs, err := ReadResultsFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	dec := vegeta.NewDecoder(f)
-	var out []time.Duration
-	for {
-		var r vegeta.Result
-		if err := dec.Decode(&r); err == io.EOF {
-			return out
-		} else if err != nil {
-			t.Fatal(err)
-		}
+	for _, r := range rs {
 		out = append(out, r.Latency)
 	}
+	return out
 }
 
 // testMergeRefuses: parts that are not one run, or agents too far apart,

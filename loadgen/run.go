@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"sort"
 	"strconv"
 	"sync/atomic"
@@ -380,6 +381,39 @@ func (p *pacer) intended(seq uint64) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.Unix(0, b).Add(time.Duration(float64(seq+1) / p.rate * 1e9)), true
+}
+
+// ReadResults reads a results file WriteResults wrote (vegeta's gob
+// format), in the file's order: the reader beside the writer, for whoever
+// checks or post-processes a run's records.
+func ReadResults(r io.Reader) ([]vegeta.Result, error) {
+	dec := vegeta.NewDecoder(r)
+	var out []vegeta.Result
+	for {
+		var res vegeta.Result
+		err := dec.Decode(&res)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return out, fmt.Errorf("read results (record %d): %w", len(out)+1, err)
+		}
+		out = append(out, res)
+	}
+}
+
+// ReadResultsFile reads the results file at path (see ReadResults).
+func ReadResultsFile(path string) ([]vegeta.Result, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	rs, err := ReadResults(f)
+	if err != nil {
+		return rs, fmt.Errorf("%s: %w", path, err)
+	}
+	return rs, nil
 }
 
 // WriteResults writes the run's per-request results in vegeta's gob format
