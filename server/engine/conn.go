@@ -20,6 +20,7 @@ const (
 	phHead    phase = iota // (the rest of) a request head
 	phDiscard              // the rest of a body the application left unread
 	phProxy                // a PROXY protocol header
+	phLinger               // the client's close, after ours (linger.go)
 )
 
 // step is where pump left a connection.
@@ -56,6 +57,10 @@ type conn struct {
 	edged    bool      // the socket had an edge while busy (the loop's to know)
 	closing  bool      // close once the output is flushed
 	pbuf     []byte    // PROXY header bytes so far
+
+	unread     bool      // the client may still be sending: closing lingers (linger.go)
+	lingerEnd  time.Time // the latest a linger ends
+	lingerMore bool      // the last linger read stopped at its turn's end, not drained
 
 	err   error // first write error: the client is gone
 	abort bool  // end without flushing (an error after the head was sent)
@@ -95,6 +100,7 @@ func newConn(e *Engine, nc *fdConn) *conn {
 	c.e, c.nc = e, nc
 	c.r.Reset(nc)
 	c.err, c.abort = nil, false
+	c.unread, c.lingerMore = false, false
 	c.first, c.phase, c.busy, c.edged, c.closing, c.events = true, phHead, false, false, false, 0
 	c.wdead = time.Time{}
 	c.pbuf = c.pbuf[:0]
@@ -200,11 +206,16 @@ func (c *conn) pump() step {
 				return stepWait
 			}
 			if err != nil {
+				// Beyond MaxDiscard, or too slow: the client may still be
+				// sending the body. (At EOF it is not, and lingering ends at once.)
+				c.unread = true
 				return stepClose
 			}
 			c.phase = phHead
 			c.idleAt = time.Now()
 			c.deadline = c.idleAt.Add(e.cfg.KeepAlive)
+		case phLinger: // the loop reads a lingering connection itself (linger.go)
+			return stepClose
 		case phHead:
 			err := c.r.ReadRequest(&c.req)
 			if err == http1.ErrWouldBlock {
@@ -311,6 +322,7 @@ func (c *conn) readFailed(err error) {
 func (c *conn) reject(status int, reason string) {
 	c.e.logf(slog.LevelDebug, "rejected request from %s: %d %s", c.nc.RemoteAddr(), status, reason)
 	c.e.stats.Reject(status)
+	c.unread = true // the rest of the head, or a body, may be on its way
 	c.hbuf = http1.AppendError(c.hbuf[:0], status)
 	c.write(c.hbuf)
 }
@@ -359,13 +371,16 @@ func (c *conn) handle(slot int) (bool, time.Time) {
 		c.logbuf = al.AppendLine(c.logbuf[:0], &c.rc, c.ci.RemoteAddr, x.status, x.written, c.readyAt, end.Sub(c.readyAt))
 		al.Write(c.logbuf)
 	}
+	left := hasBody && !body.Done()
 	if c.err != nil || x.close || c.abort {
+		c.unread = left
 		return false, end
 	}
 	c.idleAt = end
 	c.deadline = end.Add(e.cfg.KeepAlive)
-	if hasBody && !body.Done() {
+	if left {
 		if c.req.Expect100 && !c.continueSent {
+			c.unread = true
 			return false, end // the client may or may not send the body now: ambiguous
 		}
 		c.phase = phDiscard

@@ -53,6 +53,9 @@
 //     log), and the connection either closes (Connection: close, an error,
 //     a draining engine) or goes back to step 2: at once when the client
 //     already pipelined its next request, else when epoll says bytes came.
+//     A close while the client may still be sending lingers first
+//     (linger.go): a half-close, then the client's bytes are dropped until
+//     it closes, so no reset discards the responses on their way.
 //     An idle keep-alive connection ends at its deadline; a head that
 //     started but did not complete in time gets a 408.
 //

@@ -38,21 +38,22 @@ import (
 // slot), which run them one after the other while any is queued and give
 // each connection back to the loop when it must wait.
 type loop struct {
-	e      *Engine
-	epfd   int
-	wakefd int // eventfd: the engine's state changed, or runners gave connections back
-	lns    []int
-	lnOn   bool      // listeners are in the epoll set
-	pauseT time.Time // accepting paused until (out of descriptors)
-	pauseD time.Duration
-	conns  []*conn // by descriptor
-	n      int     // open connections
-	events [128]unix.EpollEvent
-	now    time.Time
-	scanAt time.Time // no deadline passes before this
-	yield  time.Time // when the loop last went through the Go scheduler
-	closed bool      // listeners closed (draining)
-	busy   bool      // the last epoll_wait returned events
+	e         *Engine
+	epfd      int
+	wakefd    int // eventfd: the engine's state changed, or runners gave connections back
+	lns       []int
+	lnOn      bool      // listeners are in the epoll set
+	pauseT    time.Time // accepting paused until (out of descriptors)
+	pauseD    time.Duration
+	conns     []*conn // by descriptor
+	n         int     // open connections
+	events    [128]unix.EpollEvent
+	now       time.Time
+	scanAt    time.Time // no deadline passes before this
+	yield     time.Time // when the loop last went through the Go scheduler
+	closed    bool      // listeners closed (draining)
+	lingerBuf []byte    // what lingering connections send, dropped (linger.go)
+	busy      bool      // the last epoll_wait returned events
 
 	inline   atomic.Int32 // inlineOff, inlineIdle, inlineBusy (timeout.go)
 	exit     chan error   // the loop's end, from whichever goroutine runs it (replace)

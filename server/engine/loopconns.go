@@ -81,6 +81,10 @@ func (l *loop) event(c *conn, ev uint32) {
 		c.edged = true
 		return
 	}
+	if c.phase == phLinger {
+		l.lingerRead(c)
+		return
+	}
 	if c.events&unix.EPOLLOUT != 0 {
 		// Waiting for the client to take our output.
 		if c.flushNow() {
@@ -181,13 +185,17 @@ func (l *loop) due(c *conn) time.Time {
 }
 
 // finish flushes what c has pending (waiting for the client if needed), then
-// closes it.
+// closes it, lingering first when the client may still be sending (linger.go).
 func (l *loop) finish(c *conn) {
 	c.closing = true
 	if !c.abort && c.flushNow() {
 		c.wdead = l.now.Add(l.e.cfg.IOTimeout)
 		l.note(c.wdead)
 		l.watch(c, unix.EPOLLOUT|unix.EPOLLET)
+		return
+	}
+	if c.phase != phLinger && c.lingers() {
+		l.linger(c)
 		return
 	}
 	l.closeConn(c)
@@ -252,6 +260,10 @@ func (l *loop) expire(c *conn) {
 		l.closeConn(c)
 		return
 	}
+	if c.phase == phLinger {
+		l.lingerExpired(c)
+		return
+	}
 	// The loop may have been busy: take what arrived in time first.
 	switch c.pump() {
 	case stepReady:
@@ -275,10 +287,21 @@ func (l *loop) expire(c *conn) {
 
 // drain starts a graceful stop: no more accepting. Requests already on
 // their way are served, with "Connection: close"; a connection waiting for
-// one closes once quiet (drainQuiet).
+// one closes once quiet (drainQuiet); a lingering one within lingerTimeout.
 func (l *loop) drain() {
 	l.closeListeners()
 	for _, c := range l.conns {
+		if c != nil && c.phase == phLinger {
+			// A stop does not wait lingerTime for a client still uploading.
+			if end := l.now.Add(lingerTimeout); end.Before(c.lingerEnd) {
+				c.lingerEnd = end
+				if end.Before(c.deadline) {
+					c.deadline = end
+					l.note(end)
+				}
+			}
+			continue
+		}
 		if c == nil || c.busy || c.closing || c.events&unix.EPOLLOUT != 0 {
 			continue
 		}
