@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -177,6 +178,40 @@ func TestPromiseRequestLimitsAndExpect(t *testing.T) {
 	} {
 		if r, _, _ := s.roundTrip(tc.raw); r.StatusCode != tc.status {
 			t.Errorf("%s: status %d, want %d", tc.name, r.StatusCode, tc.status)
+		}
+	}
+}
+
+// TestPromiseLingeringClose: a client that sends its whole body before it
+// reads gets the answer, not "connection reset", when the server ends the
+// connection without reading that body: a 413 past --limit-request-body,
+// and a 200 whose application left more than 1 MiB unread.
+func TestPromiseLingeringClose(t *testing.T) {
+	s := serve(t, "wkapp", "--limit-request-body", "4194304")
+	body := strings.Repeat("u", 8<<20)
+	for _, tc := range []struct {
+		name, path string
+		size       int
+		status     int
+	}{
+		{"over --limit-request-body", "/echo", 8 << 20, 413},
+		{"unread by the app, beyond 1 MiB", "/", 3 << 20, 200},
+	} {
+		c := s.dial()
+		head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n", tc.path, tc.size)
+		if _, err := io.WriteString(c, head+body[:tc.size]); err != nil {
+			t.Errorf("%s: sending the body: %v (the server reset the connection)", tc.name, err)
+			continue
+		}
+		br := bufio.NewReader(c)
+		r, err := http.ReadResponse(br, nil)
+		if err != nil || r.StatusCode != tc.status {
+			t.Errorf("%s: %v, want status %d", tc.name, err, tc.status)
+			continue
+		}
+		io.Copy(io.Discard, r.Body)
+		if _, err := br.ReadByte(); err != io.EOF {
+			t.Errorf("%s: after the response: %v, want EOF (the server's close)", tc.name, err)
 		}
 	}
 }
