@@ -57,6 +57,9 @@ func (l *loop) linger(c *conn) {
 	c.phase = phLinger
 	c.unread = false
 	c.lingerEnd = l.now.Add(lingerTime)
+	if l.e.draining.Load() {
+		c.lingerEnd = l.now.Add(lingerTimeout) // a stop does not wait lingerTime (see drain)
+	}
 	l.lingerRead(c)
 }
 

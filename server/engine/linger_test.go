@@ -176,37 +176,68 @@ func TestEngineLingerEnds(t *testing.T) {
 		}
 	})
 
-	t.Run("stop while the client sends", func(t *testing.T) {
-		e, addr, served := listenEngine(t, cfg, bigApp{})
-		c := dialEngine(t, addr)
-		io.WriteString(c, refused)
-		if r, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || r.StatusCode != 413 {
-			t.Fatalf("response: %v", err)
-		}
-		c.SetDeadline(time.Now().Add(time.Minute)) // past the 20 s the stop gets
-		stop := make(chan struct{})
-		sent := make(chan struct{})
-		go func() { // more of the body, a little at a time, until the server closes
-			defer close(sent)
-			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(100 * time.Millisecond):
-				}
-				if _, err := io.WriteString(c, "more body"); err != nil {
-					return
-				}
+	// A stop ends a linger within lingerTimeout, whether the linger began
+	// before it (a 413) or after (a request in flight when the stop began,
+	// its body unread), even while the client keeps sending.
+	for _, tc := range []struct {
+		name  string
+		cfg   Config
+		begin func(t *testing.T, e *Engine, addr string, app stuckApp) net.Conn // returns the lingering client
+	}{
+		{"stop while a client lingers", cfg, func(t *testing.T, e *Engine, addr string, _ stuckApp) net.Conn {
+			c := dialEngine(t, addr)
+			io.WriteString(c, refused)
+			if r, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || r.StatusCode != 413 {
+				t.Fatalf("response: %v", err)
 			}
-		}()
-		defer func() { close(stop); <-sent }()
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := e.Shutdown(ctx); err != nil {
-			t.Fatalf("graceful stop with a lingering client: %v (it should end within lingerTimeout, %v)", err, lingerTimeout)
-		}
-		if err := <-served; err != nil {
-			t.Fatalf("serve: %v", err)
-		}
-	})
+			e.Drain()
+			return c
+		}},
+		{"linger that begins during a stop", Config{Logger: discardLogger(), Threads: 2}, func(t *testing.T, e *Engine, addr string, app stuckApp) net.Conn {
+			c := dialEngine(t, addr)
+			io.WriteString(c, "POST /block HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\npart of the body")
+			select {
+			case <-app.started:
+			case <-time.After(20 * time.Second): // bounds the wait
+				t.Fatal("the request did not reach the application")
+			}
+			e.Drain()
+			close(app.release)
+			if r, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || r.StatusCode != 200 {
+				t.Fatalf("response: %v", err)
+			}
+			return c
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			app := stuckApp{started: make(chan struct{}, 1), release: make(chan struct{})}
+			e, addr, served := listenEngine(t, tc.cfg, app)
+			c := tc.begin(t, e, addr, app)
+			c.SetDeadline(time.Now().Add(time.Minute)) // past the 20 s the stop gets
+			stop := make(chan struct{})
+			sent := make(chan struct{})
+			go func() { // more of the body, a little at a time, until the server closes
+				defer close(sent)
+				for {
+					select {
+					case <-stop:
+						return
+					case <-time.After(100 * time.Millisecond):
+					}
+					if _, err := io.WriteString(c, "more body"); err != nil {
+						return
+					}
+				}
+			}()
+			defer func() { close(stop); <-sent }()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := e.Shutdown(ctx); err != nil {
+				t.Fatalf("graceful stop with a lingering client: %v (it should end within lingerTimeout, %v)", err, lingerTimeout)
+			}
+			if err := <-served; err != nil {
+				t.Fatalf("serve: %v", err)
+			}
+		})
+	}
 }
