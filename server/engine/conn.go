@@ -206,8 +206,9 @@ func (c *conn) pump() step {
 				return stepWait
 			}
 			if err != nil {
-				// Beyond MaxDiscard, or too slow: the client may still be
-				// sending the body. (At EOF it is not, and lingering ends at once.)
+				// Beyond MaxDiscard: the client may still be sending the
+				// body (at EOF it is not, and the linger ends at once; a
+				// discard too slow ends in expire).
 				c.unread = true
 				return stepClose
 			}

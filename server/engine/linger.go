@@ -50,8 +50,14 @@ func (c *conn) lingers() bool {
 // until the client closes (see the file's comment).
 func (l *loop) linger(c *conn) {
 	if t := c.nc.tls; t != nil {
-		t.close()      // close_notify before the FIN
+		t.close()      // close_notify before the FIN (as far as the socket takes it now, as at Close)
 		t.abort = true // and not again at Close
+	}
+	if c.x.timedOut {
+		// Answered 504 by TimeOut, its application has returned: no longer
+		// stuck, so the loop's end (l.n == stuck) waits for this linger too.
+		l.e.stuck.Add(-1)
+		c.x.timedOut = false
 	}
 	c.nc.shut(unix.SHUT_WR)
 	c.phase = phLinger

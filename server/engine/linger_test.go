@@ -140,6 +140,31 @@ func repeatInt(v, n int) []int {
 	return s
 }
 
+// TestEngineLingersAfterSlowDiscard: a body the application left unread
+// that does not come within the I/O timeout ends the connection, but the
+// client still uploading it gets the server's FIN and its further bytes
+// are read, not reset.
+func TestEngineLingersAfterSlowDiscard(t *testing.T) {
+	addr := startEngineWith(t, Config{Logger: discardLogger(), IOTimeout: 300 * time.Millisecond}, bigApp{})
+	c := dialEngine(t, addr)
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nthe start of it")
+	br := bufio.NewReader(c)
+	r, err := http.ReadResponse(br, nil)
+	if err != nil || r.StatusCode != 200 {
+		t.Fatalf("response: %v", err)
+	}
+	io.Copy(io.Discard, r.Body)
+	if _, err := br.ReadByte(); err != io.EOF { // the server ends the discard
+		t.Fatalf("after the response: %v, want EOF", err)
+	}
+	for i := range 5 {
+		if _, err := io.WriteString(c, "more of the body"); err != nil {
+			t.Fatalf("write %d after the server's FIN: %v (a closed socket resets)", i+1, err)
+		}
+		time.Sleep(50 * time.Millisecond) // lets a reset come back before the next write
+	}
+}
+
 // openConns is how many connections e holds.
 func openConns(e *Engine) int {
 	e.mu.Lock()
@@ -154,27 +179,38 @@ func TestEngineLingerEnds(t *testing.T) {
 	refused := "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\npart of the body"
 	cfg := Config{Logger: discardLogger(), Limits: http1.Limits{MaxRequestLine: 8190, MaxHeaderFields: 100, MaxFieldSize: 8190, MaxBodyBytes: 1000}}
 
-	t.Run("quiet client", func(t *testing.T) {
-		e, addr, _ := listenEngine(t, cfg, bigApp{})
-		t.Cleanup(func() { e.Shutdown(context.Background()) })
-		c := dialEngine(t, addr)
-		io.WriteString(c, refused)
-		br := bufio.NewReader(c)
-		if r, err := http.ReadResponse(br, nil); err != nil || r.StatusCode != 413 {
-			t.Fatalf("response: %v", err)
-		} else {
-			io.Copy(io.Discard, r.Body)
-		}
-		if _, err := br.ReadByte(); err != io.EOF {
-			t.Fatalf("after the response: %v, want EOF (the server's half-close)", err)
-		}
-		// The client neither sends nor closes: the server closes its end.
-		for end := time.Now().Add(20 * time.Second); openConns(e) > 0; time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(end) {
-				t.Fatalf("the lingering connection is still open after 20 s (lingerTimeout is %v)", lingerTimeout)
+	// The client neither sends nor closes after the response: the server
+	// closes its end. The linger of a 408 begins inside the deadline scan,
+	// so the deadline it sets must survive the scan's own bookkeeping.
+	for _, tc := range []struct {
+		name, send string
+		cfg        Config
+		status     int
+	}{
+		{"quiet client after a 413", refused, cfg, 413},
+		{"quiet client after a 408", "GET / HTTP/1.1\r\nHost: x\r\n", Config{Logger: discardLogger(), HeaderTimeout: 300 * time.Millisecond}, 408},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, addr, _ := listenEngine(t, tc.cfg, bigApp{})
+			t.Cleanup(func() { e.Shutdown(context.Background()) })
+			c := dialEngine(t, addr)
+			io.WriteString(c, tc.send)
+			br := bufio.NewReader(c)
+			if r, err := http.ReadResponse(br, nil); err != nil || r.StatusCode != tc.status {
+				t.Fatalf("response: %v, want status %d", err, tc.status)
+			} else {
+				io.Copy(io.Discard, r.Body)
 			}
-		}
-	})
+			if _, err := br.ReadByte(); err != io.EOF {
+				t.Fatalf("after the response: %v, want EOF (the server's half-close)", err)
+			}
+			for end := time.Now().Add(20 * time.Second); openConns(e) > 0; time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(end) {
+					t.Fatalf("the lingering connection is still open after 20 s (lingerTimeout is %v)", lingerTimeout)
+				}
+			}
+		})
+	}
 
 	// A stop ends a linger within lingerTimeout, whether the linger began
 	// before it (a 413) or after (a request in flight when the stop began,

@@ -233,6 +233,7 @@ func (l *loop) note(t time.Time) {
 // scan ends the waits whose deadline passed.
 func (l *loop) scan() {
 	next := l.now.Add(time.Hour)
+	l.scanAt = next // the waits expire starts (a linger, a flush) note theirs
 	for _, c := range l.conns {
 		if c == nil || c.busy {
 			continue
@@ -246,8 +247,10 @@ func (l *loop) scan() {
 		}
 		l.expire(c)
 	}
-	l.scanAt = next
-	if soon := l.now.Add(scanEvery); next.Before(soon) {
+	if next.Before(l.scanAt) {
+		l.scanAt = next
+	}
+	if soon := l.now.Add(scanEvery); l.scanAt.Before(soon) {
 		l.scanAt = soon
 	}
 }
@@ -279,8 +282,11 @@ func (l *loop) expire(c *conn) {
 		l.park(c)
 		return
 	}
-	if c.phase == phHead {
+	switch c.phase {
+	case phHead:
 		c.readFailed(os.ErrDeadlineExceeded)
+	case phDiscard:
+		c.unread = true // a slow upload may still be under way
 	}
 	l.finish(c)
 }
