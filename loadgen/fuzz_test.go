@@ -71,14 +71,19 @@ func FuzzResponse(f *testing.F) {
 	})
 }
 
-// FuzzScenarioTOML: user scenario files are parsed or rejected, never
-// accepted with bytes that would break the request line or headers.
+// FuzzScenarioTOML: user scenario files are parsed or rejected with a
+// one-line error, never accepted with bytes that would break the request
+// line or headers.
 func FuzzScenarioTOML(f *testing.F) {
 	f.Add("[[scenario]]\nname='x'\n[[scenario.request]]\npath='/'\nheaders={A='b'}\n")
+	f.Add("[[scenario]]\nname=0b\n") // the decoder quotes the bad number, newline and all
 	f.Add("[[scenario]]\nname='y'\napp='flask'\n[[scenario.request]]\nmethod='POST'\npath='/upload'\nbody='z'\nweight=3\n")
 	f.Fuzz(func(t *testing.T, src string) {
 		scs, err := parseTOMLScenarios([]byte(src), t.TempDir(), "bench")
 		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("multi-line error %q", err)
+			}
 			return
 		}
 		for _, s := range scs {

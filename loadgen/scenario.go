@@ -222,7 +222,7 @@ func parseTOMLScenarios(data []byte, dir, app string) ([]*Scenario, error) {
 	var f scenarioFile
 	md, err := toml.Decode(string(data), &f)
 	if err != nil {
-		return nil, fmt.Errorf("parse scenarios: %w", err)
+		return nil, fmt.Errorf("parse scenarios: %s", textutil.OneLine(err.Error()))
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		return nil, fmt.Errorf("parse scenarios: unknown key %q", und[0].String())

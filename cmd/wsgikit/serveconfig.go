@@ -23,7 +23,8 @@ func applyConfig(fs *pflag.FlagSet, file string, app *string) error {
 	if file != "" {
 		md, err := toml.DecodeFile(file, &fromFile)
 		if err != nil {
-			return fmt.Errorf("config %s: %w", file, err)
+			// The decoder quotes the file's bytes, newlines included.
+			return fmt.Errorf("config %s: %s", file, textutil.OneLine(err.Error()))
 		}
 		_ = md
 	}

@@ -390,6 +390,7 @@ func TestExtractedApps(t *testing.T) {
 func FuzzProfileTOML(f *testing.F) {
 	f.Add("[[profile]]\nname = \"mine\"\ncommand = [\"gunicorn\", \"-b\", \"{bind}\", \"{app}\"]\nstop_signal = \"INT\"\nstop_grace = \"3s\"\n")
 	f.Add("[[profile]]\nname = \"a\"\ncommand = [\"x\", \"{port}\", \"{app}\"]\n[profile.files]\n\"c.conf\" = \"port={port}\"\n")
+	f.Add("[[profile]]\nname = 0b\n") // the decoder quotes the bad number, newline and all
 	f.Fuzz(func(t *testing.T, src string) {
 		ps, err := parseProfiles("p.toml", src)
 		if err != nil {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/wsgikit/wsgikit/internal/textutil"
 )
 
 // profileFile is the TOML form of user profiles:
@@ -63,9 +65,9 @@ func parseProfiles(path, text string) ([]*Profile, error) {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%s:%d: %s", path, pe.Position.Line, pe.Message)
+			return nil, fmt.Errorf("%s:%d: %s", path, pe.Position.Line, textutil.OneLine(pe.Message))
 		}
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %s", path, textutil.OneLine(err.Error()))
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		k := und[0]

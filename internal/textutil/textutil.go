@@ -1,10 +1,11 @@
 // Package textutil owns the short text helpers that messages share across
-// wsgikit: the first line of a multi-line text, clipping to a length, and
-// the close matches behind every "did you mean".
+// wsgikit: the first line of a multi-line text, one line for quoted input,
+// clipping to a length, and the close matches behind every "did you mean".
 package textutil
 
 import (
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 )
@@ -17,6 +18,25 @@ func FirstLine(s, more string) string {
 		return s[:i] + more
 	}
 	return s
+}
+
+// OneLine is s with its control characters written as Go escapes (a
+// newline as \n): a message that quotes input, such as a TOML decoder's,
+// stays on one line.
+func OneLine(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // Head is the first n bytes of s, or all of s when it is shorter.

@@ -2,6 +2,7 @@ package textutil
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -65,6 +66,19 @@ func TestCloseMatches(t *testing.T) {
 	} {
 		if got := CloseMatches(tc.s, tc.known, tc.limit); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s: CloseMatches(%q) = %q, want %q", tc.name, tc.s, got, tc.want)
+		}
+	}
+}
+
+func TestOneLine(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"plain text, é", "plain text, é"},
+		{"not a binary number: '0b\n'", `not a binary number: '0b\n'`},
+		{"a\r\nb\tc\x00d\u0085e", `a\r\nb\tc\x00d\u0085e`},
+		{"", ""},
+	} {
+		if got := OneLine(tc.in); got != tc.want || strings.ContainsAny(got, "\r\n") {
+			t.Errorf("OneLine(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
