@@ -299,12 +299,10 @@ func (l *loop) drain() {
 	for _, c := range l.conns {
 		if c != nil && c.phase == phLinger {
 			// A stop does not wait lingerTime for a client still uploading.
+			// (Its deadline is already within lingerTimeout: lingerRead
+			// caps the next one at lingerEnd.)
 			if end := l.now.Add(lingerTimeout); end.Before(c.lingerEnd) {
 				c.lingerEnd = end
-				if end.Before(c.deadline) {
-					c.deadline = end
-					l.note(end)
-				}
 			}
 			continue
 		}
